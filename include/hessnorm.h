@@ -10,4 +10,5 @@
 #include "hessnorm/matrices.h"
 #include "hessnorm/spectra.h"
 #include "hessnorm/hessian.h"
+#include "hessnorm/inspect.h"
 #endif
