@@ -11,4 +11,5 @@
 #include "hessnorm/spectra.h"
 #include "hessnorm/hessian.h"
 #include "hessnorm/inspect.h"
+#include "hessnorm/data.h"
 #endif

@@ -39,7 +39,12 @@ void hn_err_prefix(hn_err *e, const char *prefix)
     char tmp[HN_ERR_MSG_LEN];
     if (!e || !prefix)
         return;
-    snprintf(tmp, sizeof tmp, "%s: %s", prefix, e->msg);
+    /* truncation of an over-long message is acceptable */
+    int n = snprintf(tmp, sizeof tmp, "%s: ", prefix);
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        n = 0;
+    memcpy(tmp + n, e->msg, sizeof tmp - (size_t)n - 1);
+    tmp[sizeof tmp - 1] = '\0';
     memcpy(e->msg, tmp, sizeof tmp);
 }
 

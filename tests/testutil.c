@@ -101,3 +101,126 @@ const char *hn_test_tmpdir(void)
         return "/tmp";
     return buf;
 }
+
+static void add(hn_model *m, hn_layer_type t, size_t oc, size_t kh, size_t kw)
+{
+    hn_err e;
+    if (hn_model_add(m, t, oc, kh, kw, &e) != 0) {
+        print_error("hn_model_add: %s\n", e.msg);
+        abort();
+    }
+}
+
+hn_model *hn_test_model(int family)
+{
+    hn_model *m = NULL;
+    hn_err e;
+    int rc = 0;
+    switch (family) {
+    case 0: {
+        size_t d[] = {2, 9};
+        rc = hn_model_new(2, d, 3, HN_LOSS_CE, &m, &e);
+        if (rc) break;
+        add(m, HN_CONV1D, 3, 1, 3);
+        add(m, HN_RELU, 0, 0, 0);
+        add(m, HN_CONV1D, 2, 1, 2);
+        add(m, HN_RELU, 0, 0, 0);
+        add(m, HN_CONV1D, 3, 1, 6);
+        break;
+    }
+    case 1: {
+        size_t d[] = {1, 7, 7};
+        rc = hn_model_new(3, d, 3, HN_LOSS_CE, &m, &e);
+        if (rc) break;
+        add(m, HN_CONV2D, 2, 2, 2);
+        add(m, HN_RELU, 0, 0, 0);
+        add(m, HN_MAXPOOL2D, 0, 2, 2);
+        add(m, HN_CONV2D, 2, 2, 2);
+        add(m, HN_RELU, 0, 0, 0);
+        add(m, HN_FLATTEN, 0, 0, 0);
+        add(m, HN_LINEAR, 3, 1, 1);
+        break;
+    }
+    case 2: {
+        size_t d[] = {2, 6, 6};
+        rc = hn_model_new(3, d, 4, HN_LOSS_CE, &m, &e);
+        if (rc) break;
+        add(m, HN_CONV2D, 2, 3, 3);
+        add(m, HN_AVGPOOL2D, 0, 2, 2);
+        add(m, HN_CONV2D, 4, 2, 2);
+        break;
+    }
+    case 3: {
+        size_t d[] = {5};
+        rc = hn_model_new(1, d, 3, HN_LOSS_CE, &m, &e);
+        if (rc) break;
+        add(m, HN_LINEAR, 6, 1, 1);
+        add(m, HN_RELU, 0, 0, 0);
+        add(m, HN_LINEAR, 4, 1, 1);
+        add(m, HN_RELU, 0, 0, 0);
+        add(m, HN_LINEAR, 3, 1, 1);
+        break;
+    }
+    case 4: {
+        size_t d[] = {1, 12};
+        rc = hn_model_new(2, d, 2, HN_LOSS_CE, &m, &e);
+        if (rc) break;
+        add(m, HN_CONV1D, 3, 1, 3);
+        add(m, HN_MAXPOOL1D, 0, 1, 2);
+        add(m, HN_CONV1D, 2, 1, 2);
+        add(m, HN_RELU, 0, 0, 0);
+        add(m, HN_AVGPOOL1D, 0, 1, 2);
+        add(m, HN_FLATTEN, 0, 0, 0);
+        add(m, HN_LINEAR, 2, 1, 1);
+        break;
+    }
+    default: {
+        size_t d[] = {1, 6, 6};
+        rc = hn_model_new(3, d, 3, HN_LOSS_MSE, &m, &e);
+        if (rc) break;
+        add(m, HN_CONV2D, 3, 2, 2);
+        add(m, HN_MAXPOOL2D, 0, 2, 2);
+        add(m, HN_CONV2D, 2, 2, 2);
+        add(m, HN_RELU, 0, 0, 0);
+        add(m, HN_FLATTEN, 0, 0, 0);
+        add(m, HN_LINEAR, 3, 1, 1);
+        break;
+    }
+    }
+    if (rc || hn_model_finalize(m, &e) != 0) {
+        print_error("test model %d: %s\n", family, e.msg);
+        abort();
+    }
+    return m;
+}
+
+void hn_test_draw(const hn_model *m, gsl_rng *r, double scale, double kink,
+                  double *theta, hn_samples *s)
+{
+    hn_ws *ws;
+    hn_err e;
+    if (hn_ws_alloc(m, &ws, &e) != 0)
+        abort();
+    for (int attempt = 0; attempt < 10000; attempt++) {
+        for (size_t t = 0; t < m->n_linear; t++) {
+            const hn_layer *ly = &m->layers[m->linear_pos[t]];
+            double b = scale / sqrt((double)(ly->in.c * ly->kh * ly->kw));
+            hn_test_fill_uniform(r, theta + ly->param_offset, ly->param_count, -b, b);
+        }
+        hn_test_fill_uniform(r, s->x, s->n * s->in_size, 0.0, 1.0);
+        int bad = 0;
+        for (size_t i = 0; i < s->n && !bad; i++) {
+            hn_forward(m, theta, s->x + i * s->in_size, ws, NULL);
+            bad = hn_ws_near_kink(m, ws, kink);
+        }
+        if (!bad)
+            break;
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->y_class)
+            s->y_class[i] = (long)gsl_rng_uniform_int(r, m->classes);
+        if (s->y_vec)
+            hn_test_fill_uniform(r, s->y_vec + i * m->classes, m->classes, -1.0, 1.0);
+    }
+    hn_ws_free(ws);
+}

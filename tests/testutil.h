@@ -35,3 +35,17 @@ const char *hn_test_path(const char *rel);
 const char *hn_test_tmpdir(void);
 
 #endif
+
+/* ---- random networks for the cross-checks ---- */
+#include "hessnorm.h"
+/* Families: 0 1-D conv stack; 1 2-D conv + relu + maxpool + conv + flatten +
+ * linear head; 2 2-D avgpool instead of relu; 3 MLP; 4 1-D maxpool instead
+ * of relu + avgpool after relu; 5 2-D maxpool instead of relu, MSE loss. */
+#define HN_TEST_FAMILIES 6
+hn_model *hn_test_model(int family);
+/* Random theta (uniform +-scale/sqrt(fan_in)) and n samples (x uniform
+ * [0,1], random labels or targets), redrawn until no ReLU pre-activation is
+ * within `kink` of 0 and no max-pool window has a near-tie (the nets are
+ * smooth there, so finite differences are valid). */
+void hn_test_draw(const hn_model *m, gsl_rng *r, double scale, double kink,
+                  double *theta, hn_samples *s);

@@ -44,10 +44,14 @@ int hn_st_to_f64(const hn_st_file *f, const hn_st_tensor *t, double *out, hn_err
 /* Convert an integer tensor (I64/I32) to long. */
 int hn_st_to_i64(const hn_st_file *f, const hn_st_tensor *t, long *out, hn_err *err);
 
-/* Writer: collect tensors, then write atomically. */
+/* Writer: collect tensors, then write atomically.  Tensors are sorted by
+ * name in the header and in the data buffer; the header is padded with
+ * spaces to a multiple of 8 bytes. */
 typedef struct hn_st_writer hn_st_writer;
 hn_st_writer *hn_st_writer_new(void);
-/* data is copied; dtype HN_ST_F64 (double*) or HN_ST_I64 (int64_t*). */
+/* data is copied; dtype HN_ST_F64 (double*), HN_ST_F32 (float*),
+ * HN_ST_I64 (int64_t*) or HN_ST_I32 (int32_t*); ndim 0 is a scalar.
+ * Names must be non-empty UTF-8, unique, and not "__metadata__". */
 int hn_st_writer_add(hn_st_writer *w, const char *name, hn_st_dtype dtype,
                      int ndim, const size_t *shape, const void *data, hn_err *err);
 int hn_st_writer_save(hn_st_writer *w, const char *path, hn_err *err);

@@ -1,0 +1,312 @@
+/* hessnorm — everything `hessnorm inspect` reports. */
+#include "config.h"
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <errno.h>
+#include <jansson.h>
+#include <gsl/gsl_blas.h>
+#include "hessnorm/alloc.h"
+#include "hessnorm/hessian.h"
+#include "hessnorm/inspect.h"
+#include "hessnorm/io.h"
+#include "hessnorm/matrices.h"
+#include "hessnorm/spectra.h"
+
+void hn_inspect_free(hn_inspect_result *r)
+{
+    if (!r)
+        return;
+    hn_free(r->logits);
+    hn_free(r->ho_eigs);
+    hn_free(r->layers);
+    hn_free(r);
+}
+
+/* Nonzero eigenvalues of H_O = (1/N) sum_i J_i^T A_i J_i through the
+ * NK x NK Gram matrix S S^T, S = [A_i^{1/2} J_i / sqrt(N)] (a second route,
+ * independent of the P x P matrix). */
+static int outer_eigs_gram(const hn_model *m, const double *theta, const hn_samples *s,
+                           hn_inspect_result *r, hn_err *err)
+{
+    const size_t K = m->classes, P = m->n_params, N = s->n, NK = N * K;
+    int rc;
+    hn_ws *ws = NULL;
+    gsl_matrix *S = gsl_matrix_calloc(NK, P), *Gm = gsl_matrix_alloc(NK, NK);
+    gsl_matrix *A = gsl_matrix_alloc(K, K), *V = gsl_matrix_alloc(K, K), *Ah = gsl_matrix_alloc(K, K);
+    gsl_vector *lam = gsl_vector_alloc(K), *ev = gsl_vector_alloc(NK);
+    double *J = hn_calloc(K * P, sizeof *J), *z = hn_calloc(K, sizeof *z), *p = hn_calloc(K, sizeof *p);
+    if (!S || !Gm || !A || !V || !Ah || !lam || !ev || !J || !z || !p) {
+        rc = hn_err_set(err, HN_ENOMEM, "inspect: out of memory");
+        goto done;
+    }
+    if ((rc = hn_ws_alloc(m, &ws, err)) != 0)
+        goto done;
+    for (size_t i = 0; i < N; i++) {
+        hn_jacobian(m, theta, s->x + i * s->in_size, ws, J, z);
+        hn_loss_eval(m->loss, K, z, s->y_class ? s->y_class[i] : 0,
+                     s->y_vec ? s->y_vec + i * K : NULL, NULL, p);
+        for (size_t a = 0; a < K; a++)
+            for (size_t b = 0; b < K; b++)
+                gsl_matrix_set(A, a, b, m->loss == HN_LOSS_MSE ? (a == b)
+                                                               : (a == b ? p[a] : 0.0) - p[a] * p[b]);
+        if ((rc = hn_eig_sym_lapack(A, lam, V, err)) != 0)
+            goto done;
+        /* A^{1/2} = V diag(sqrt(max(lambda, 0))) V^T; A is PSD, negative
+         * eigenvalues are rounding */
+        gsl_matrix_set_zero(Ah);
+        for (size_t k = 0; k < K; k++) {
+            double sq = sqrt(fmax(gsl_vector_get(lam, k), 0.0));
+            for (size_t a = 0; a < K; a++)
+                for (size_t b = 0; b < K; b++)
+                    *gsl_matrix_ptr(Ah, a, b) += sq * gsl_matrix_get(V, a, k) * gsl_matrix_get(V, b, k);
+        }
+        gsl_matrix_const_view Jv = gsl_matrix_const_view_array(J, K, P);
+        gsl_matrix_view Sblk = gsl_matrix_submatrix(S, i * K, 0, K, P);
+        gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0 / sqrt((double)N), Ah, &Jv.matrix, 0.0,
+                       &Sblk.matrix);
+    }
+    gsl_blas_dgemm(CblasNoTrans, CblasTrans, 1.0, S, S, 0.0, Gm);
+    if ((rc = hn_eig_sym_lapack(Gm, ev, NULL, err)) != 0)
+        goto done;
+    double mx = 0;
+    for (size_t k = 0; k < NK; k++)
+        mx = fmax(mx, fabs(gsl_vector_get(ev, k)));
+    r->ho_eigs = hn_calloc(NK, sizeof(double));
+    if (!r->ho_eigs) {
+        rc = hn_err_set(err, HN_ENOMEM, "inspect: out of memory");
+        goto done;
+    }
+    r->n_ho_eigs = 0;
+    for (size_t k = NK; k-- > 0;) {
+        double v = gsl_vector_get(ev, k);
+        if (fabs(v) > HN_EIG_ZERO_RTOL * mx && r->n_ho_eigs < P)
+            r->ho_eigs[r->n_ho_eigs++] = v;
+    }
+done:
+    hn_ws_free(ws);
+    if (S) gsl_matrix_free(S);
+    if (Gm) gsl_matrix_free(Gm);
+    if (A) gsl_matrix_free(A);
+    if (V) gsl_matrix_free(V);
+    if (Ah) gsl_matrix_free(Ah);
+    if (lam) gsl_vector_free(lam);
+    if (ev) gsl_vector_free(ev);
+    hn_free(J);
+    hn_free(z);
+    hn_free(p);
+    return rc;
+}
+
+static double trace(const gsl_matrix *M)
+{
+    double t = 0;
+    for (size_t i = 0; i < M->size1; i++)
+        t += gsl_matrix_get(M, i, i);
+    return t;
+}
+
+int hn_inspect(const hn_model *m, const double *theta, const hn_samples *s,
+               hn_inspect_result **out, hn_err *err)
+{
+    hn_gsl_quiet();
+    *out = NULL;
+    const size_t P = m->n_params, K = m->classes, N = s->n;
+    size_t PP;
+    if (hn_mul_size(P, P, &PP) != 0 || PP > HN_DENSE_LIMIT)
+        return hn_err_set(err, HN_ETOOBIG,
+                          "inspect: %zu parameters: the dense %zux%zu Hessian exceeds the limit of %zu entries",
+                          P, P, P, (size_t)HN_DENSE_LIMIT);
+    int rc = HN_OK;
+    hn_inspect_result *r = hn_calloc(1, sizeof *r);
+    gsl_matrix *H = gsl_matrix_alloc(P, P), *HO = gsl_matrix_alloc(P, P);
+    gsl_vector *ev = gsl_vector_alloc(P);
+    double *grad = hn_calloc(P, sizeof *grad);
+    hn_ws *ws = NULL;
+    hn_paper *pp = NULL;
+    if (!r || !H || !HO || !ev || !grad) {
+        rc = hn_err_set(err, HN_ENOMEM, "inspect: out of memory");
+        goto done;
+    }
+    r->num_params = P;
+    r->n_samples = N;
+    r->K = K;
+    r->batched = s->batched || N > 1;
+    r->logits = hn_calloc(N * K, sizeof(double));
+    if (!r->logits || (rc = hn_ws_alloc(m, &ws, err)) != 0) {
+        rc = rc ? rc : hn_err_set(err, HN_ENOMEM, "inspect: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < N; i++)
+        hn_forward(m, theta, s->x + i * s->in_size, ws, r->logits + i * K);
+    if ((rc = hn_batch_loss_grad(m, theta, s, &r->loss, grad, err)) != 0)
+        goto done;
+    r->grad_norm = hn_vec_norm(grad, P);
+    if ((rc = hn_hessian_full(m, theta, s, H, err)) != 0 ||
+        (rc = hn_hessian_outer(m, theta, s, HO, err)) != 0)
+        goto done;
+    if ((rc = hn_eig_sym_lapack(H, ev, NULL, err)) != 0)
+        goto done;
+    r->h_min = gsl_vector_get(ev, 0);
+    r->h_max = gsl_vector_get(ev, P - 1);
+    r->h_norm = fmax(fabs(r->h_min), fabs(r->h_max));
+    r->h_trace = trace(H);
+    r->ho_trace = trace(HO);
+    if ((rc = outer_eigs_gram(m, theta, s, r, err)) != 0)
+        goto done;
+    r->ho_norm = r->n_ho_eigs ? r->ho_eigs[0] : 0.0;
+    gsl_matrix_sub(H, HO); /* H_F = H - H_O */
+    if ((rc = hn_eig_sym_lapack(H, ev, NULL, err)) != 0)
+        goto done;
+    r->hf_norm = fmax(fabs(gsl_vector_get(ev, 0)), fabs(gsl_vector_get(ev, P - 1)));
+
+    if (!r->batched) {
+        if ((rc = hn_paper_build(m, theta, s, 0, &pp, err)) != 0)
+            goto done;
+        r->n_lin = pp->n_lin;
+        r->layers = hn_calloc(pp->n_lin, sizeof *r->layers);
+        if (!r->layers) {
+            rc = hn_err_set(err, HN_ENOMEM, "inspect: out of memory");
+            goto done;
+        }
+        if ((rc = hn_norm2(pp->A, &r->A_norm, err)) != 0 ||
+            (rc = hn_norm2(pp->F, &r->F_norm, err)) != 0)
+            goto done;
+        for (size_t t = 0; t < pp->n_lin; t++) {
+            hn_inspect_layer *L = &r->layers[t];
+            L->index = m->linear_pos[t];
+            if ((rc = hn_norm2(pp->T[t], &L->T_norm, err)) != 0 ||
+                (rc = hn_norm2(pp->Q[t], &L->Q_norm, err)) != 0 ||
+                (rc = hn_norm2(pp->G[t], &L->G_norm, err)) != 0 ||
+                (rc = hn_norm2(pp->R[t], &L->R_norm, err)) != 0)
+                goto done;
+            L->T_fro = hn_norm_fro(pp->T[t]);
+            L->Rx_norm = gsl_blas_dnrm2(pp->Rx[t]);
+        }
+    }
+done:
+    hn_ws_free(ws);
+    hn_paper_free(pp);
+    if (H) gsl_matrix_free(H);
+    if (HO) gsl_matrix_free(HO);
+    if (ev) gsl_vector_free(ev);
+    hn_free(grad);
+    if (rc) {
+        hn_inspect_free(r);
+        return rc;
+    }
+    *out = r;
+    return HN_OK;
+}
+
+static json_t *real_list(const double *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_real(v[i]));
+    return a;
+}
+
+char *hn_inspect_to_json(const hn_model *m, const hn_inspect_result *r)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "num_params", json_integer((json_int_t)r->num_params));
+    json_object_set_new(o, "loss", json_real(r->loss));
+    if (r->batched) {
+        json_t *l = json_array();
+        for (size_t i = 0; i < r->n_samples; i++)
+            json_array_append_new(l, real_list(r->logits + i * r->K, r->K));
+        json_object_set_new(o, "logits", l);
+    } else {
+        json_object_set_new(o, "logits", real_list(r->logits, r->K));
+    }
+    json_object_set_new(o, "grad_norm", json_real(r->grad_norm));
+    json_object_set_new(o, "hessian",
+                        json_pack("{s:f,s:f,s:f,s:f}", "norm", r->h_norm, "max_eigenvalue", r->h_max,
+                                  "min_eigenvalue", r->h_min, "trace", r->h_trace));
+    json_object_set_new(o, "hessian_outer",
+                        json_pack("{s:f,s:o,s:f}", "norm", r->ho_norm, "eigenvalues",
+                                  real_list(r->ho_eigs, r->n_ho_eigs), "trace", r->ho_trace));
+    json_object_set_new(o, "hessian_functional_norm", json_real(r->hf_norm));
+    if (!r->batched) {
+        json_object_set_new(o, "A_norm", json_real(r->A_norm));
+        json_object_set_new(o, "F_norm", json_real(r->F_norm));
+        json_t *ls = json_array();
+        for (size_t t = 0; t < r->n_lin; t++) {
+            const hn_inspect_layer *L = &r->layers[t];
+            json_array_append_new(
+                ls, json_pack("{s:I,s:f,s:f,s:f,s:f,s:f,s:f}", "index", (json_int_t)L->index, "T_norm",
+                              L->T_norm, "T_fro", L->T_fro, "Q_norm", L->Q_norm, "G_norm",
+                              L->G_norm, "R_norm", L->R_norm, "Rx_norm", L->Rx_norm));
+        }
+        json_object_set_new(o, "linear_layers", ls);
+    }
+    char *txt = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    json_decref(o);
+    if (!txt)
+        return NULL;
+    char *copy = hn_strdup(txt);
+    free(txt);
+    return copy;
+}
+
+static int dump_mat(const char *dir, const char *name, size_t idx, int with_idx,
+                    const gsl_matrix *M, hn_err *err)
+{
+    char path[4096];
+    if (with_idx)
+        snprintf(path, sizeof path, "%s/%s_%zu.npy", dir, name, idx);
+    else
+        snprintf(path, sizeof path, "%s/%s.npy", dir, name);
+    return hn_npy_save(path, M, err);
+}
+
+int hn_inspect_dump(const hn_model *m, const double *theta, const hn_samples *s,
+                    const char *dir, hn_err *err)
+{
+    hn_gsl_quiet();
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return hn_err_set(err, HN_EIO, "%s: cannot create directory: %s", dir, strerror(errno));
+    const size_t P = m->n_params;
+    int rc = HN_OK;
+    gsl_matrix *H = gsl_matrix_alloc(P, P), *HO = gsl_matrix_alloc(P, P);
+    hn_paper *pp = NULL;
+    if (!H || !HO) {
+        rc = hn_err_set(err, HN_ENOMEM, "dump: out of memory");
+        goto done;
+    }
+    if ((rc = hn_hessian_full(m, theta, s, H, err)) || (rc = hn_hessian_outer(m, theta, s, HO, err)))
+        goto done;
+    if ((rc = dump_mat(dir, "H", 0, 0, H, err)) || (rc = dump_mat(dir, "H_O", 0, 0, HO, err)))
+        goto done;
+    gsl_matrix_sub(H, HO);
+    if ((rc = dump_mat(dir, "H_F", 0, 0, H, err)))
+        goto done;
+    if (s->n == 1 && !s->batched) {
+        if ((rc = hn_paper_build(m, theta, s, 0, &pp, err)))
+            goto done;
+        /* file suffix = the paper's p (1-based) */
+        for (size_t t = 0; t < pp->n_lin && !rc; t++) {
+            gsl_matrix_view rx = gsl_matrix_view_vector(pp->Rx[t], pp->Rx[t]->size, 1);
+            rc = dump_mat(dir, "T", t + 1, 1, pp->T[t], err);
+            if (!rc) rc = dump_mat(dir, "Q", t + 1, 1, pp->Q[t], err);
+            if (!rc) rc = dump_mat(dir, "G", t + 1, 1, pp->G[t], err);
+            if (!rc) rc = dump_mat(dir, "R", t, 1, pp->R[t], err);
+            if (!rc) rc = dump_mat(dir, "Rx", t, 1, &rx.matrix, err);
+            if (!rc && t + 1 < pp->n_lin) rc = dump_mat(dir, "Lambda", t + 1, 1, pp->Lambda[t], err);
+        }
+        if (!rc) rc = dump_mat(dir, "F", 0, 0, pp->F, err);
+        if (!rc) rc = dump_mat(dir, "A", 0, 0, pp->A, err);
+        if (!rc) rc = dump_mat(dir, "J", 0, 0, pp->J, err);
+        if (!rc) rc = dump_mat(dir, "H_O_lemma1", 0, 0, pp->HO, err);
+        if (!rc && pp->Qfull) rc = dump_mat(dir, "Q", 0, 0, pp->Qfull, err);
+    }
+done:
+    if (H) gsl_matrix_free(H);
+    if (HO) gsl_matrix_free(HO);
+    hn_paper_free(pp);
+    return rc;
+}

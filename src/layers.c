@@ -1,0 +1,539 @@
+/* hessnorm — direct tensor implementation of every layer and loss.
+ * Forward and backward rules of each op sit side by side; the R-operator
+ * (forward-over-reverse) gives exact Hessian-vector products. */
+#include "config.h"
+#include <math.h>
+#include <string.h>
+#include "hessnorm/alloc.h"
+#include "hessnorm/layers.h"
+
+/* ------------------------------------------------------------ primitives */
+
+void hn_conv_forward(hn_shape in, size_t co, size_t kh, size_t kw,
+                     const double *W, const double *x, double *z)
+{
+    const size_t ho = in.h - kh + 1, wo = in.w - kw + 1, ci = in.c;
+    memset(z, 0, co * ho * wo * sizeof *z);
+    for (size_t o = 0; o < co; o++)
+        for (size_t i = 0; i < ci; i++)
+            for (size_t a = 0; a < kh; a++)
+                for (size_t b = 0; b < kw; b++) {
+                    const double wv = W[((o * ci + i) * kh + a) * kw + b];
+                    for (size_t y = 0; y < ho; y++) {
+                        double *zr = z + (o * ho + y) * wo;
+                        const double *xr = x + (i * in.h + y + a) * in.w + b;
+                        for (size_t q = 0; q < wo; q++)
+                            zr[q] += wv * xr[q];
+                    }
+                }
+}
+
+void hn_conv_backward_data(hn_shape in, size_t co, size_t kh, size_t kw,
+                           const double *W, const double *dz, double *dx)
+{
+    const size_t ho = in.h - kh + 1, wo = in.w - kw + 1, ci = in.c;
+    memset(dx, 0, ci * in.h * in.w * sizeof *dx);
+    for (size_t o = 0; o < co; o++)
+        for (size_t i = 0; i < ci; i++)
+            for (size_t a = 0; a < kh; a++)
+                for (size_t b = 0; b < kw; b++) {
+                    const double wv = W[((o * ci + i) * kh + a) * kw + b];
+                    for (size_t y = 0; y < ho; y++) {
+                        const double *dzr = dz + (o * ho + y) * wo;
+                        double *dxr = dx + (i * in.h + y + a) * in.w + b;
+                        for (size_t q = 0; q < wo; q++)
+                            dxr[q] += wv * dzr[q];
+                    }
+                }
+}
+
+void hn_conv_backward_weights(hn_shape in, size_t co, size_t kh, size_t kw,
+                              const double *x, const double *dz, double *dW)
+{
+    const size_t ho = in.h - kh + 1, wo = in.w - kw + 1, ci = in.c;
+    for (size_t o = 0; o < co; o++)
+        for (size_t i = 0; i < ci; i++)
+            for (size_t a = 0; a < kh; a++)
+                for (size_t b = 0; b < kw; b++) {
+                    double s = 0;
+                    for (size_t y = 0; y < ho; y++) {
+                        const double *dzr = dz + (o * ho + y) * wo;
+                        const double *xr = x + (i * in.h + y + a) * in.w + b;
+                        for (size_t q = 0; q < wo; q++)
+                            s += dzr[q] * xr[q];
+                    }
+                    dW[((o * ci + i) * kh + a) * kw + b] += s;
+                }
+}
+
+void hn_maxpool_forward(hn_shape in, size_t kh, size_t kw, const double *x,
+                        double *y, size_t *argmax)
+{
+    const size_t ho = in.h / kh, wo = in.w / kw;
+    for (size_t c = 0; c < in.c; c++)
+        for (size_t oy = 0; oy < ho; oy++)
+            for (size_t ox = 0; ox < wo; ox++) {
+                size_t best = (c * in.h + oy * kh) * in.w + ox * kw;
+                for (size_t a = 0; a < kh; a++)
+                    for (size_t b = 0; b < kw; b++) {
+                        size_t idx = (c * in.h + oy * kh + a) * in.w + ox * kw + b;
+                        if (x[idx] > x[best]) /* strict: first maximum wins, as PyTorch */
+                            best = idx;
+                    }
+                size_t j = (c * ho + oy) * wo + ox;
+                y[j] = x[best];
+                argmax[j] = best;
+            }
+}
+
+void hn_avgpool_forward(hn_shape in, size_t kh, size_t kw, const double *x, double *y)
+{
+    const size_t ho = in.h / kh, wo = in.w / kw;
+    const double inv = 1.0 / (double)(kh * kw);
+    for (size_t c = 0; c < in.c; c++)
+        for (size_t oy = 0; oy < ho; oy++)
+            for (size_t ox = 0; ox < wo; ox++) {
+                double s = 0;
+                for (size_t a = 0; a < kh; a++)
+                    for (size_t b = 0; b < kw; b++)
+                        s += x[(c * in.h + oy * kh + a) * in.w + ox * kw + b];
+                y[(c * ho + oy) * wo + ox] = s * inv;
+            }
+}
+
+void hn_avgpool_backward(hn_shape in, size_t kh, size_t kw, const double *dy, double *dx)
+{
+    const size_t ho = in.h / kh, wo = in.w / kw;
+    const double inv = 1.0 / (double)(kh * kw);
+    memset(dx, 0, hn_shape_size(in) * sizeof *dx);
+    for (size_t c = 0; c < in.c; c++)
+        for (size_t oy = 0; oy < ho; oy++)
+            for (size_t ox = 0; ox < wo; ox++) {
+                double g = dy[(c * ho + oy) * wo + ox] * inv;
+                for (size_t a = 0; a < kh; a++)
+                    for (size_t b = 0; b < kw; b++)
+                        dx[(c * in.h + oy * kh + a) * in.w + ox * kw + b] = g;
+            }
+}
+
+/* ------------------------------------------------------------ losses */
+
+double hn_loss_eval(hn_loss_type loss, size_t K, const double *z, long y_class,
+                    const double *y_vec, double *g, double *p)
+{
+    if (loss == HN_LOSS_MSE) {
+        double l = 0;
+        for (size_t k = 0; k < K; k++) {
+            double r = z[k] - y_vec[k];
+            l += 0.5 * r * r;
+            if (g)
+                g[k] = r;
+            if (p)
+                p[k] = 0;
+        }
+        return l;
+    }
+    /* log-sum-exp with the maximum factored out: finite for any finite z */
+    double mx = z[0];
+    for (size_t k = 1; k < K; k++)
+        mx = fmax(mx, z[k]);
+    double s = 0;
+    for (size_t k = 0; k < K; k++)
+        s += exp(z[k] - mx);
+    double lse = mx + log(s);
+    for (size_t k = 0; k < K; k++) {
+        double pk = exp(z[k] - lse);
+        if (p)
+            p[k] = pk;
+        if (g)
+            g[k] = pk - (k == (size_t)y_class ? 1.0 : 0.0);
+    }
+    return lse - z[y_class];
+}
+
+void hn_loss_hess_apply(hn_loss_type loss, size_t K, const double *p,
+                        const double *v, double *Av)
+{
+    if (loss == HN_LOSS_MSE) {
+        memmove(Av, v, K * sizeof *v);
+        return;
+    }
+    double pv = 0;
+    for (size_t k = 0; k < K; k++)
+        pv += p[k] * v[k];
+    for (size_t k = 0; k < K; k++)
+        Av[k] = p[k] * v[k] - p[k] * pv;
+}
+
+/* ------------------------------------------------------------ workspace */
+
+struct hn_ws {
+    size_t n_layers, K, max_act;
+    double **act;     /* act[0] = input copy, act[i+1] = output of layer i */
+    double **ract;    /* tangents for the R-operator */
+    size_t **argmax;  /* per layer (maxpool only) */
+    double *buf[4];   /* backward scratch */
+    double *z, *g, *p, *rz, *rg;
+};
+
+void hn_ws_free(hn_ws *ws)
+{
+    if (!ws)
+        return;
+    for (size_t i = 0; i <= ws->n_layers; i++) {
+        if (ws->act)
+            hn_free(ws->act[i]);
+        if (ws->ract)
+            hn_free(ws->ract[i]);
+    }
+    if (ws->argmax)
+        for (size_t i = 0; i < ws->n_layers; i++)
+            hn_free(ws->argmax[i]);
+    hn_free(ws->act);
+    hn_free(ws->ract);
+    hn_free(ws->argmax);
+    for (int k = 0; k < 4; k++)
+        hn_free(ws->buf[k]);
+    hn_free(ws->z);
+    hn_free(ws->g);
+    hn_free(ws->p);
+    hn_free(ws->rz);
+    hn_free(ws->rg);
+    hn_free(ws);
+}
+
+int hn_ws_alloc(const hn_model *m, hn_ws **out, hn_err *err)
+{
+    *out = NULL;
+    if (!m || !m->finalized)
+        return hn_err_set(err, HN_EINVAL, "workspace: model is not finalized");
+    hn_ws *ws = hn_calloc(1, sizeof *ws);
+    if (!ws)
+        goto nomem;
+    ws->n_layers = m->n_layers;
+    ws->K = m->classes;
+    ws->max_act = m->max_act;
+    ws->act = hn_calloc(m->n_layers + 1, sizeof *ws->act);
+    ws->ract = hn_calloc(m->n_layers + 1, sizeof *ws->ract);
+    ws->argmax = hn_calloc(m->n_layers, sizeof *ws->argmax);
+    if (!ws->act || !ws->ract || !ws->argmax)
+        goto nomem;
+    for (size_t i = 0; i <= m->n_layers; i++) {
+        size_t n = hn_shape_size(i == 0 ? m->input : m->layers[i - 1].out);
+        ws->act[i] = hn_calloc(n, sizeof(double));
+        ws->ract[i] = hn_calloc(n, sizeof(double));
+        if (!ws->act[i] || !ws->ract[i])
+            goto nomem;
+        if (i > 0 && (m->layers[i - 1].type == HN_MAXPOOL1D ||
+                      m->layers[i - 1].type == HN_MAXPOOL2D)) {
+            ws->argmax[i - 1] = hn_calloc(n, sizeof(size_t));
+            if (!ws->argmax[i - 1])
+                goto nomem;
+        }
+    }
+    for (int k = 0; k < 4; k++)
+        if (!(ws->buf[k] = hn_calloc(m->max_act, sizeof(double))))
+            goto nomem;
+    ws->z = hn_calloc(ws->K, sizeof(double));
+    ws->g = hn_calloc(ws->K, sizeof(double));
+    ws->p = hn_calloc(ws->K, sizeof(double));
+    ws->rz = hn_calloc(ws->K, sizeof(double));
+    ws->rg = hn_calloc(ws->K, sizeof(double));
+    if (!ws->z || !ws->g || !ws->p || !ws->rz || !ws->rg)
+        goto nomem;
+    *out = ws;
+    return HN_OK;
+nomem:
+    hn_ws_free(ws);
+    return hn_err_set(err, HN_ENOMEM, "workspace: out of memory");
+}
+
+const double *hn_ws_act(const hn_ws *ws, int i) { return ws->act[i + 1]; }
+
+const size_t *hn_ws_argmax(const hn_ws *ws, size_t i) { return ws->argmax[i]; }
+
+/* ------------------------------------------------------------ network */
+
+/* Apply the piecewise-linear (non-parametric) layer i to `in`, writing
+ * `out`, using the masks/choices recorded by the forward pass.  Used for
+ * activations' tangents (R-operator). */
+static void apply_fixed(const hn_model *m, const hn_ws *ws, size_t i,
+                        const double *in, double *out)
+{
+    const hn_layer *ly = &m->layers[i];
+    const size_t n_out = hn_shape_size(ly->out);
+    switch (ly->type) {
+    case HN_RELU: {
+        const double *pre = ws->act[i];
+        for (size_t j = 0; j < n_out; j++)
+            out[j] = pre[j] > 0 ? in[j] : 0.0;
+        break;
+    }
+    case HN_MAXPOOL1D:
+    case HN_MAXPOOL2D:
+        for (size_t j = 0; j < n_out; j++)
+            out[j] = in[ws->argmax[i][j]];
+        break;
+    case HN_AVGPOOL1D:
+    case HN_AVGPOOL2D:
+        hn_avgpool_forward(ly->in, ly->kh, ly->kw, in, out);
+        break;
+    default: /* flatten */
+        memcpy(out, in, n_out * sizeof *out);
+        break;
+    }
+}
+
+/* Transpose of apply_fixed: out (input-sized) = Lambda_i^T in. */
+static void apply_fixed_T(const hn_model *m, const hn_ws *ws, size_t i,
+                          const double *in, double *out)
+{
+    const hn_layer *ly = &m->layers[i];
+    const size_t n_in = hn_shape_size(ly->in), n_out = hn_shape_size(ly->out);
+    switch (ly->type) {
+    case HN_RELU: {
+        const double *pre = ws->act[i];
+        for (size_t j = 0; j < n_in; j++)
+            out[j] = pre[j] > 0 ? in[j] : 0.0;
+        break;
+    }
+    case HN_MAXPOOL1D:
+    case HN_MAXPOOL2D:
+        memset(out, 0, n_in * sizeof *out);
+        for (size_t j = 0; j < n_out; j++)
+            out[ws->argmax[i][j]] += in[j];
+        break;
+    case HN_AVGPOOL1D:
+    case HN_AVGPOOL2D:
+        hn_avgpool_backward(ly->in, ly->kh, ly->kw, in, out);
+        break;
+    default:
+        memcpy(out, in, n_in * sizeof *out);
+        break;
+    }
+}
+
+int hn_forward(const hn_model *m, const double *theta, const double *x,
+               hn_ws *ws, double *logits)
+{
+    memcpy(ws->act[0], x, hn_shape_size(m->input) * sizeof *x);
+    for (size_t i = 0; i < m->n_layers; i++) {
+        const hn_layer *ly = &m->layers[i];
+        const double *in = ws->act[i];
+        double *out = ws->act[i + 1];
+        switch (ly->type) {
+        case HN_CONV1D:
+        case HN_CONV2D:
+        case HN_LINEAR:
+            hn_conv_forward(ly->in, ly->out.c, ly->kh, ly->kw, theta + ly->param_offset, in, out);
+            break;
+        case HN_RELU:
+            for (size_t j = 0, n = hn_shape_size(ly->out); j < n; j++)
+                out[j] = in[j] > 0 ? in[j] : 0.0;
+            break;
+        case HN_MAXPOOL1D:
+        case HN_MAXPOOL2D:
+            hn_maxpool_forward(ly->in, ly->kh, ly->kw, in, out, ws->argmax[i]);
+            break;
+        default:
+            apply_fixed(m, ws, i, in, out);
+            break;
+        }
+    }
+    if (logits)
+        memcpy(logits, ws->act[m->n_layers], m->classes * sizeof *logits);
+    return HN_OK;
+}
+
+int hn_ws_near_kink(const hn_model *m, const hn_ws *ws, double tol)
+{
+    for (size_t i = 0; i < m->n_layers; i++) {
+        const hn_layer *ly = &m->layers[i];
+        const double *in = ws->act[i];
+        if (ly->type == HN_RELU) {
+            for (size_t j = 0, n = hn_shape_size(ly->in); j < n; j++)
+                if (fabs(in[j]) < tol)
+                    return 1;
+        } else if (ly->type == HN_MAXPOOL1D || ly->type == HN_MAXPOOL2D) {
+            const size_t ho = ly->out.h, wo = ly->out.w;
+            for (size_t c = 0; c < ly->in.c; c++)
+                for (size_t oy = 0; oy < ho; oy++)
+                    for (size_t ox = 0; ox < wo; ox++) {
+                        size_t best = ws->argmax[i][(c * ho + oy) * wo + ox];
+                        for (size_t a = 0; a < ly->kh; a++)
+                            for (size_t b = 0; b < ly->kw; b++) {
+                                size_t idx = (c * ly->in.h + oy * ly->kh + a) * ly->in.w +
+                                             ox * ly->kw + b;
+                                if (idx != best && in[best] - in[idx] < tol)
+                                    return 1;
+                            }
+                    }
+        }
+    }
+    return 0;
+}
+
+/* Shared reverse sweep.  delta/rdelta hold the cotangent (and its
+ * R-derivative when v != NULL) of layers[n_layers-1]'s output. */
+static void reverse_sweep(const hn_model *m, const double *theta, hn_ws *ws,
+                          const double *v, double *delta, double *rdelta,
+                          double *grad, double *rgrad, double scale, double *dx)
+{
+    double *d = delta, *rd = rdelta;
+    double *d2 = ws->buf[2], *rd2 = ws->buf[3];
+    for (size_t ii = m->n_layers; ii-- > 0;) {
+        const hn_layer *ly = &m->layers[ii];
+        const double *a = ws->act[ii];
+        const size_t n_in = hn_shape_size(ly->in);
+        if (hn_layer_is_linear(ly->type)) {
+            const double *W = theta + ly->param_offset;
+            if (grad) {
+                if (scale == 1.0)
+                    hn_conv_backward_weights(ly->in, ly->out.c, ly->kh, ly->kw, a, d,
+                                             grad + ly->param_offset);
+                else {
+                    for (size_t j = 0; j < n_in; j++)
+                        d2[j] = a[j] * scale;
+                    hn_conv_backward_weights(ly->in, ly->out.c, ly->kh, ly->kw, d2, d,
+                                             grad + ly->param_offset);
+                }
+            }
+            if (v) {
+                /* R{dW} = rdelta (x) a + delta (x) ra */
+                const double *ra = ws->ract[ii];
+                for (size_t j = 0; j < n_in; j++) {
+                    d2[j] = a[j] * scale;
+                    rd2[j] = ra[j] * scale;
+                }
+                hn_conv_backward_weights(ly->in, ly->out.c, ly->kh, ly->kw, d2, rd,
+                                         rgrad + ly->param_offset);
+                hn_conv_backward_weights(ly->in, ly->out.c, ly->kh, ly->kw, rd2, d,
+                                         rgrad + ly->param_offset);
+            }
+            if (ii == 0 && !dx)
+                break;
+            if (v) {
+                /* R{T^T delta} = T(V)^T delta + T(W)^T rdelta */
+                hn_conv_backward_data(ly->in, ly->out.c, ly->kh, ly->kw,
+                                      v + ly->param_offset, d, d2);
+                hn_conv_backward_data(ly->in, ly->out.c, ly->kh, ly->kw, W, rd, rd2);
+                for (size_t j = 0; j < n_in; j++)
+                    rd2[j] += d2[j];
+            }
+            hn_conv_backward_data(ly->in, ly->out.c, ly->kh, ly->kw, W, d, d2);
+        } else {
+            apply_fixed_T(m, ws, ii, d, d2);
+            if (v)
+                apply_fixed_T(m, ws, ii, rd, rd2);
+        }
+        /* swap buffers */
+        double *t = d;
+        d = d2;
+        d2 = t;
+        t = rd;
+        rd = rd2;
+        rd2 = t;
+    }
+    if (dx)
+        memcpy(dx, d, hn_shape_size(m->input) * sizeof *dx);
+}
+
+int hn_backward(const hn_model *m, const double *theta, hn_ws *ws,
+                const double *dz, double *grad, double *dx)
+{
+    memcpy(ws->buf[0], dz, m->classes * sizeof *dz);
+    reverse_sweep(m, theta, ws, NULL, ws->buf[0], ws->buf[1], grad, NULL, 1.0, dx);
+    return HN_OK;
+}
+
+static const double *sample_x(const hn_samples *s, size_t i) { return s->x + i * s->in_size; }
+
+static double sample_loss(const hn_model *m, const hn_samples *s, size_t i, hn_ws *ws)
+{
+    return hn_loss_eval(m->loss, m->classes, ws->act[m->n_layers],
+                        s->y_class ? s->y_class[i] : 0,
+                        s->y_vec ? s->y_vec + i * m->classes : NULL, ws->g, ws->p);
+}
+
+int hn_loss_grad(const hn_model *m, const double *theta, const hn_samples *s,
+                 size_t i, hn_ws *ws, double scale, double *loss, double *grad)
+{
+    hn_forward(m, theta, sample_x(s, i), ws, NULL);
+    double l = sample_loss(m, s, i, ws);
+    if (loss)
+        *loss = l;
+    if (grad) {
+        for (size_t k = 0; k < m->classes; k++)
+            ws->buf[0][k] = ws->g[k];
+        reverse_sweep(m, theta, ws, NULL, ws->buf[0], ws->buf[1], grad, NULL, scale, NULL);
+    }
+    return HN_OK;
+}
+
+int hn_batch_loss_grad(const hn_model *m, const double *theta, const hn_samples *s,
+                       double *loss, double *grad, hn_err *err)
+{
+    hn_ws *ws;
+    int rc = hn_ws_alloc(m, &ws, err);
+    if (rc)
+        return rc;
+    if (grad)
+        memset(grad, 0, m->n_params * sizeof *grad);
+    double tot = 0;
+    const double sc = 1.0 / (double)s->n;
+    for (size_t i = 0; i < s->n; i++) {
+        double l;
+        hn_loss_grad(m, theta, s, i, ws, sc, &l, grad);
+        tot += l;
+    }
+    if (loss)
+        *loss = tot * sc;
+    hn_ws_free(ws);
+    return HN_OK;
+}
+
+int hn_hvp(const hn_model *m, const double *theta, const hn_samples *s, size_t i,
+           hn_ws *ws, const double *v, double scale, double *Hv)
+{
+    hn_forward(m, theta, sample_x(s, i), ws, NULL);
+    sample_loss(m, s, i, ws);
+    /* forward tangents: the input does not depend on theta */
+    memset(ws->ract[0], 0, hn_shape_size(m->input) * sizeof(double));
+    for (size_t ii = 0; ii < m->n_layers; ii++) {
+        const hn_layer *ly = &m->layers[ii];
+        double *rout = ws->ract[ii + 1];
+        if (hn_layer_is_linear(ly->type)) {
+            /* R{T(W) a} = T(V) a + T(W) ra */
+            double *tmp = ws->buf[0];
+            const size_t n_out = hn_shape_size(ly->out);
+            hn_conv_forward(ly->in, ly->out.c, ly->kh, ly->kw, v + ly->param_offset,
+                            ws->act[ii], rout);
+            hn_conv_forward(ly->in, ly->out.c, ly->kh, ly->kw, theta + ly->param_offset,
+                            ws->ract[ii], tmp);
+            for (size_t j = 0; j < n_out; j++)
+                rout[j] += tmp[j];
+        } else {
+            apply_fixed(m, ws, ii, ws->ract[ii], rout);
+        }
+    }
+    const double *rz = ws->ract[m->n_layers];
+    hn_loss_hess_apply(m->loss, m->classes, ws->p, rz, ws->rg);
+    memcpy(ws->buf[0], ws->g, m->classes * sizeof(double));
+    memcpy(ws->buf[1], ws->rg, m->classes * sizeof(double));
+    reverse_sweep(m, theta, ws, v, ws->buf[0], ws->buf[1], NULL, Hv, scale, NULL);
+    return HN_OK;
+}
+
+int hn_jacobian(const hn_model *m, const double *theta, const double *x,
+                hn_ws *ws, double *J, double *logits)
+{
+    hn_forward(m, theta, x, ws, logits);
+    const size_t K = m->classes, P = m->n_params;
+    memset(J, 0, K * P * sizeof *J);
+    for (size_t k = 0; k < K; k++) {
+        memset(ws->buf[0], 0, K * sizeof(double));
+        ws->buf[0][k] = 1.0;
+        reverse_sweep(m, theta, ws, NULL, ws->buf[0], ws->buf[1], J + k * P, NULL, 1.0, NULL);
+    }
+    return HN_OK;
+}

@@ -1,0 +1,381 @@
+/* hessnorm — the paper's matrices, exact and dense (see matrices.h for the
+ * vectorisation and Kronecker conventions). */
+#include "config.h"
+#include <math.h>
+#include <string.h>
+#include <gsl/gsl_blas.h>
+#include "hessnorm/alloc.h"
+#include "hessnorm/matrices.h"
+
+static int dense_alloc(size_t r, size_t c, const char *what, gsl_matrix **out, hn_err *err)
+{
+    size_t n;
+    *out = NULL;
+    if (hn_mul_size(r, c, &n) != 0 || n > HN_DENSE_LIMIT)
+        return hn_err_set(err, HN_ETOOBIG, "%s: dense %zux%zu matrix exceeds the limit of %zu entries",
+                          what, r, c, (size_t)HN_DENSE_LIMIT);
+    if (r == 0 || c == 0)
+        return hn_err_set(err, HN_ESHAPE, "%s: empty %zux%zu matrix", what, r, c);
+    *out = gsl_matrix_calloc(r, c);
+    if (!*out)
+        return hn_err_set(err, HN_ENOMEM, "%s: out of memory for %zux%zu", what, r, c);
+    return HN_OK;
+}
+
+int hn_mat_T(const hn_model *m, const double *theta, size_t pos, gsl_matrix **out, hn_err *err)
+{
+    const hn_layer *ly = &m->layers[pos];
+    if (!hn_layer_is_linear(ly->type))
+        return hn_err_set(err, HN_EINVAL, "T: layers[%zu] is not a linear operator", pos);
+    const hn_shape in = ly->in, o = ly->out;
+    int rc = dense_alloc(hn_shape_size(o), hn_shape_size(in), "T", out, err);
+    if (rc)
+        return rc;
+    const double *W = theta + ly->param_offset;
+    /* T[(oc,y,x), (ic,y+a,x+b)] = W[oc,ic,a,b] */
+    for (size_t oc = 0; oc < o.c; oc++)
+        for (size_t y = 0; y < o.h; y++)
+            for (size_t x = 0; x < o.w; x++) {
+                size_t r = (oc * o.h + y) * o.w + x;
+                for (size_t ic = 0; ic < in.c; ic++)
+                    for (size_t a = 0; a < ly->kh; a++)
+                        for (size_t b = 0; b < ly->kw; b++)
+                            gsl_matrix_set(*out, r, (ic * in.h + y + a) * in.w + x + b,
+                                           W[((oc * in.c + ic) * ly->kh + a) * ly->kw + b]);
+            }
+    return HN_OK;
+}
+
+int hn_mat_Q(const hn_model *m, size_t pos, gsl_matrix **out, hn_err *err)
+{
+    const hn_layer *ly = &m->layers[pos];
+    if (!hn_layer_is_linear(ly->type))
+        return hn_err_set(err, HN_EINVAL, "Q: layers[%zu] is not a linear operator", pos);
+    const hn_shape in = ly->in, o = ly->out;
+    const size_t ncols = hn_shape_size(in);
+    size_t nvec;
+    if (hn_mul_size(hn_shape_size(o), ncols, &nvec) != 0)
+        return hn_err_set(err, HN_ETOOBIG, "Q: |vec T| overflows");
+    int rc = dense_alloc(nvec, ly->param_count, "Q", out, err);
+    if (rc)
+        return rc;
+    /* Q[vec_r index of T entry (r,c), index of the weight it equals] = 1 */
+    for (size_t oc = 0; oc < o.c; oc++)
+        for (size_t y = 0; y < o.h; y++)
+            for (size_t x = 0; x < o.w; x++) {
+                size_t r = (oc * o.h + y) * o.w + x;
+                for (size_t ic = 0; ic < in.c; ic++)
+                    for (size_t a = 0; a < ly->kh; a++)
+                        for (size_t b = 0; b < ly->kw; b++) {
+                            size_t c = (ic * in.h + y + a) * in.w + x + b;
+                            size_t widx = ((oc * in.c + ic) * ly->kh + a) * ly->kw + b;
+                            gsl_matrix_set(*out, r * ncols + c, widx, 1.0);
+                        }
+            }
+    return HN_OK;
+}
+
+int hn_mat_maxpool(hn_shape in, size_t kh, size_t kw, const size_t *argmax,
+                   gsl_matrix **out, hn_err *err)
+{
+    const size_t n_out = in.c * (in.h / kh) * (in.w / kw);
+    int rc = dense_alloc(n_out, hn_shape_size(in), "M (max pooling)", out, err);
+    if (rc)
+        return rc;
+    for (size_t j = 0; j < n_out; j++)
+        gsl_matrix_set(*out, j, argmax[j], 1.0);
+    return HN_OK;
+}
+
+int hn_mat_avgpool(hn_shape in, size_t kh, size_t kw, gsl_matrix **out, hn_err *err)
+{
+    const size_t ho = in.h / kh, wo = in.w / kw;
+    int rc = dense_alloc(in.c * ho * wo, hn_shape_size(in), "average pooling", out, err);
+    if (rc)
+        return rc;
+    const double v = 1.0 / (double)(kh * kw);
+    for (size_t c = 0; c < in.c; c++)
+        for (size_t oy = 0; oy < ho; oy++)
+            for (size_t ox = 0; ox < wo; ox++)
+                for (size_t a = 0; a < kh; a++)
+                    for (size_t b = 0; b < kw; b++)
+                        gsl_matrix_set(*out, (c * ho + oy) * wo + ox,
+                                       (c * in.h + oy * kh + a) * in.w + ox * kw + b, v);
+    return HN_OK;
+}
+
+int hn_mat_relu(const double *z, size_t n, gsl_matrix **out, hn_err *err)
+{
+    int rc = dense_alloc(n, n, "ReLU mask", out, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        gsl_matrix_set(*out, i, i, z[i] > 0 ? 1.0 : 0.0);
+    return HN_OK;
+}
+
+gsl_matrix *hn_kron(const gsl_matrix *A, const gsl_matrix *B)
+{
+    gsl_matrix *C = gsl_matrix_alloc(A->size1 * B->size1, A->size2 * B->size2);
+    if (!C)
+        return NULL;
+    for (size_t i = 0; i < A->size1; i++)
+        for (size_t j = 0; j < A->size2; j++) {
+            double a = gsl_matrix_get(A, i, j);
+            for (size_t k = 0; k < B->size1; k++)
+                for (size_t l = 0; l < B->size2; l++)
+                    gsl_matrix_set(C, i * B->size1 + k, j * B->size2 + l,
+                                   a * gsl_matrix_get(B, k, l));
+        }
+    return C;
+}
+
+gsl_vector *hn_vec_r(const gsl_matrix *X)
+{
+    gsl_vector *v = gsl_vector_alloc(X->size1 * X->size2);
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < X->size1; i++)
+        for (size_t j = 0; j < X->size2; j++)
+            gsl_vector_set(v, i * X->size2 + j, gsl_matrix_get(X, i, j));
+    return v;
+}
+
+void hn_paper_free(hn_paper *pp)
+{
+    if (!pp)
+        return;
+    for (size_t t = 0; t < pp->n_lin; t++) {
+        if (pp->T && pp->T[t]) gsl_matrix_free(pp->T[t]);
+        if (pp->Q && pp->Q[t]) gsl_matrix_free(pp->Q[t]);
+        if (pp->G && pp->G[t]) gsl_matrix_free(pp->G[t]);
+        if (pp->R && pp->R[t]) gsl_matrix_free(pp->R[t]);
+        if (pp->Rx && pp->Rx[t]) gsl_vector_free(pp->Rx[t]);
+        if (t + 1 < pp->n_lin && pp->Lambda && pp->Lambda[t]) gsl_matrix_free(pp->Lambda[t]);
+    }
+    hn_free(pp->T);
+    hn_free(pp->Q);
+    hn_free(pp->G);
+    hn_free(pp->R);
+    hn_free(pp->Rx);
+    hn_free(pp->Lambda);
+    if (pp->F) gsl_matrix_free(pp->F);
+    if (pp->Qfull) gsl_matrix_free(pp->Qfull);
+    if (pp->A) gsl_matrix_free(pp->A);
+    if (pp->J) gsl_matrix_free(pp->J);
+    if (pp->HO) gsl_matrix_free(pp->HO);
+    hn_free(pp->logits);
+    hn_free(pp->p);
+    hn_free(pp);
+}
+
+/* C = A * B (allocates). */
+static int matmul(const gsl_matrix *A, const gsl_matrix *B, const char *what,
+                  gsl_matrix **C, hn_err *err)
+{
+    int rc = dense_alloc(A->size1, B->size2, what, C, err);
+    if (rc)
+        return rc;
+    gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, A, B, 0.0, *C);
+    return HN_OK;
+}
+
+static int identity(size_t n, const char *what, gsl_matrix **out, hn_err *err)
+{
+    int rc = dense_alloc(n, n, what, out, err);
+    if (!rc)
+        gsl_matrix_set_identity(*out);
+    return rc;
+}
+
+/* Lambda between linear ops t and t+1: product of the fixed layers'
+ * matrices (ReLU masks, pooling, flatten = I), applied in order. */
+static int build_lambda(const hn_model *m, const hn_ws *ws, size_t t, gsl_matrix **out, hn_err *err)
+{
+    const size_t a = m->linear_pos[t], b = m->linear_pos[t + 1];
+    gsl_matrix *acc = NULL;
+    int rc = identity(hn_shape_size(m->layers[a].out), "Lambda", &acc, err);
+    for (size_t i = a + 1; !rc && i < b; i++) {
+        const hn_layer *ly = &m->layers[i];
+        gsl_matrix *Mi = NULL, *prod = NULL;
+        switch (ly->type) {
+        case HN_RELU:
+            rc = hn_mat_relu(hn_ws_act(ws, (int)i - 1), hn_shape_size(ly->in), &Mi, err);
+            break;
+        case HN_MAXPOOL1D:
+        case HN_MAXPOOL2D:
+            rc = hn_mat_maxpool(ly->in, ly->kh, ly->kw, hn_ws_argmax(ws, i), &Mi, err);
+            break;
+        case HN_AVGPOOL1D:
+        case HN_AVGPOOL2D:
+            rc = hn_mat_avgpool(ly->in, ly->kh, ly->kw, &Mi, err);
+            break;
+        default: /* flatten: identity on the C-order vector */
+            continue;
+        }
+        if (!rc)
+            rc = matmul(Mi, acc, "Lambda", &prod, err);
+        if (Mi)
+            gsl_matrix_free(Mi);
+        if (!rc) {
+            gsl_matrix_free(acc);
+            acc = prod;
+        }
+    }
+    if (rc) {
+        if (acc)
+            gsl_matrix_free(acc);
+        return rc;
+    }
+    *out = acc;
+    return HN_OK;
+}
+
+int hn_paper_build(const hn_model *m, const double *theta, const hn_samples *s,
+                   size_t i, hn_paper **out, hn_err *err)
+{
+    *out = NULL;
+    const size_t nl = m->n_linear, K = m->classes, P = m->n_params;
+    hn_ws *ws = NULL;
+    int rc = hn_ws_alloc(m, &ws, err);
+    if (rc)
+        return rc;
+    hn_paper *pp = hn_calloc(1, sizeof *pp);
+    if (!pp) {
+        hn_ws_free(ws);
+        return hn_err_set(err, HN_ENOMEM, "paper matrices: out of memory");
+    }
+    pp->n_lin = nl;
+    pp->K = K;
+    pp->P = P;
+    pp->T = hn_calloc(nl, sizeof *pp->T);
+    pp->Q = hn_calloc(nl, sizeof *pp->Q);
+    pp->G = hn_calloc(nl, sizeof *pp->G);
+    pp->R = hn_calloc(nl, sizeof *pp->R);
+    pp->Rx = hn_calloc(nl, sizeof *pp->Rx);
+    pp->Lambda = hn_calloc(nl, sizeof *pp->Lambda);
+    pp->logits = hn_calloc(K, sizeof(double));
+    pp->p = hn_calloc(K, sizeof(double));
+    if (!pp->T || !pp->Q || !pp->G || !pp->R || !pp->Rx || !pp->Lambda || !pp->logits || !pp->p) {
+        rc = hn_err_set(err, HN_ENOMEM, "paper matrices: out of memory");
+        goto done;
+    }
+    const double *x = s->x + i * s->in_size;
+    hn_forward(m, theta, x, ws, pp->logits);
+    double *g = hn_calloc(K, sizeof(double));
+    if (!g) {
+        rc = hn_err_set(err, HN_ENOMEM, "paper matrices: out of memory");
+        goto done;
+    }
+    pp->loss = hn_loss_eval(m->loss, K, pp->logits, s->y_class ? s->y_class[i] : 0,
+                            s->y_vec ? s->y_vec + i * K : NULL, g, pp->p);
+    hn_free(g);
+
+    for (size_t t = 0; t < nl && !rc; t++) {
+        rc = hn_mat_T(m, theta, m->linear_pos[t], &pp->T[t], err);
+        if (!rc)
+            rc = hn_mat_Q(m, m->linear_pos[t], &pp->Q[t], err);
+        if (!rc && t + 1 < nl)
+            rc = build_lambda(m, ws, t, &pp->Lambda[t], err);
+    }
+    if (rc)
+        goto done;
+    /* G^(L+1) = I; G^(p) = G^(p+1) T^(p+1) Lambda^(p) */
+    rc = identity(K, "G", &pp->G[nl - 1], err);
+    for (size_t t = nl - 1; !rc && t-- > 0;) {
+        gsl_matrix *GT = NULL;
+        rc = matmul(pp->G[t + 1], pp->T[t + 1], "G", &GT, err);
+        if (!rc)
+            rc = matmul(GT, pp->Lambda[t], "G", &pp->G[t], err);
+        if (GT)
+            gsl_matrix_free(GT);
+    }
+    /* R^(0) = I; R^(p) = Lambda^(p) T^(p) R^(p-1) */
+    if (!rc)
+        rc = identity(s->in_size, "R", &pp->R[0], err);
+    for (size_t t = 1; !rc && t < nl; t++) {
+        gsl_matrix *TR = NULL;
+        rc = matmul(pp->T[t - 1], pp->R[t - 1], "R", &TR, err);
+        if (!rc)
+            rc = matmul(pp->Lambda[t - 1], TR, "R", &pp->R[t], err);
+        if (TR)
+            gsl_matrix_free(TR);
+    }
+    if (rc)
+        goto done;
+    gsl_vector_const_view xv = gsl_vector_const_view_array(x, s->in_size);
+    for (size_t t = 0; t < nl; t++) {
+        pp->Rx[t] = gsl_vector_alloc(pp->R[t]->size1);
+        if (!pp->Rx[t]) {
+            rc = hn_err_set(err, HN_ENOMEM, "R x: out of memory");
+            goto done;
+        }
+        gsl_blas_dgemv(CblasNoTrans, 1.0, pp->R[t], &xv.vector, 0.0, pp->Rx[t]);
+    }
+    /* F = [G^(p) (x) (R^(p-1) x)^T]_p ;  Qfull = blockdiag(Q^(p)) */
+    size_t nF = 0;
+    for (size_t t = 0; t < nl; t++)
+        nF += pp->Q[t]->size1;
+    rc = dense_alloc(K, nF, "F", &pp->F, err);
+    if (rc)
+        goto done;
+    for (size_t t = 0, off = 0; t < nl; t++) {
+        const gsl_matrix *G = pp->G[t];
+        const gsl_vector *r = pp->Rx[t];
+        for (size_t a = 0; a < K; a++)
+            for (size_t ii = 0; ii < G->size2; ii++) {
+                double gv = gsl_matrix_get(G, a, ii);
+                for (size_t j = 0; j < r->size; j++)
+                    gsl_matrix_set(pp->F, a, off + ii * r->size + j, gv * gsl_vector_get(r, j));
+            }
+        off += pp->Q[t]->size1;
+    }
+    if (dense_alloc(nF, P, "Q", &pp->Qfull, NULL) == HN_OK) {
+        for (size_t t = 0, ro = 0; t < nl; t++) {
+            const hn_layer *ly = &m->layers[m->linear_pos[t]];
+            gsl_matrix_view blk = gsl_matrix_submatrix(pp->Qfull, ro, ly->param_offset,
+                                                       pp->Q[t]->size1, pp->Q[t]->size2);
+            gsl_matrix_memcpy(&blk.matrix, pp->Q[t]);
+            ro += pp->Q[t]->size1;
+        }
+    }
+    /* A */
+    rc = dense_alloc(K, K, "A", &pp->A, err);
+    if (rc)
+        goto done;
+    for (size_t a = 0; a < K; a++)
+        for (size_t b = 0; b < K; b++)
+            gsl_matrix_set(pp->A, a, b,
+                           m->loss == HN_LOSS_MSE ? (a == b)
+                                                  : (a == b ? pp->p[a] : 0.0) - pp->p[a] * pp->p[b]);
+    /* J = F Q, blockwise (F_p Q^(p)), so Qfull is not needed */
+    rc = dense_alloc(K, P, "J", &pp->J, err);
+    if (rc)
+        goto done;
+    for (size_t t = 0, off = 0; t < nl; t++) {
+        const hn_layer *ly = &m->layers[m->linear_pos[t]];
+        gsl_matrix_const_view Fp = gsl_matrix_const_submatrix(pp->F, 0, off, K, pp->Q[t]->size1);
+        gsl_matrix_view Jp = gsl_matrix_submatrix(pp->J, 0, ly->param_offset, K, ly->param_count);
+        gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, &Fp.matrix, pp->Q[t], 0.0, &Jp.matrix);
+        off += pp->Q[t]->size1;
+    }
+    /* H_O = Q^T F^T A F Q = J^T (A J) */
+    {
+        gsl_matrix *AJ = NULL;
+        rc = matmul(pp->A, pp->J, "A J", &AJ, err);
+        if (!rc)
+            rc = dense_alloc(P, P, "H_O", &pp->HO, err);
+        if (!rc)
+            gsl_blas_dgemm(CblasTrans, CblasNoTrans, 1.0, pp->J, AJ, 0.0, pp->HO);
+        if (AJ)
+            gsl_matrix_free(AJ);
+    }
+done:
+    hn_ws_free(ws);
+    if (rc) {
+        hn_paper_free(pp);
+        return rc;
+    }
+    *out = pp;
+    return HN_OK;
+}

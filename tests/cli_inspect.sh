@@ -1,0 +1,31 @@
+#!/bin/sh
+# hessnorm inspect end to end: the built-in example, the same example read
+# back from the files it writes, --json keys, --dump .npy files.
+set -eu
+B=${HN_BUILDDIR:-.}
+S=${HN_SRCDIR:-.}
+HN="$B/hessnorm"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+"$HN" inspect --example --json --write-example "$T/ex" > "$T/a.json"
+"$HN" inspect --model "$T/ex/model.json" --weights "$T/ex/weights.safetensors" \
+    --sample "$T/ex/sample.safetensors" --json > "$T/b.json"
+# the files written are the example: identical output, byte for byte
+cmp "$T/a.json" "$T/b.json"
+# the shipped copy of the example is the same network
+"$HN" inspect --model "$S/fixtures/example/model.json" --weights "$S/fixtures/example/weights.safetensors" \
+    --sample "$S/fixtures/example/sample.safetensors" --json > "$T/c.json"
+cmp "$T/a.json" "$T/c.json"
+for k in num_params loss logits grad_norm hessian hessian_outer hessian_functional_norm \
+         A_norm F_norm linear_layers max_eigenvalue min_eigenvalue eigenvalues T_norm T_fro \
+         Q_norm G_norm R_norm Rx_norm; do
+    grep -q "\"$k\"" "$T/a.json" || { echo "missing key $k"; exit 1; }
+done
+"$HN" inspect --example > "$T/table.txt"
+grep -q "||H_O||" "$T/table.txt"
+"$HN" inspect --example --dump "$T/dump" > /dev/null
+for f in H H_O H_F F A J T_1 Q_1 G_1 R_0 Rx_0 Lambda_1 H_O_lemma1; do
+    test -s "$T/dump/$f.npy" || { echo "missing dump $f.npy"; exit 1; }
+    head -c 6 "$T/dump/$f.npy" | od -c | grep -q "N   U   M   P   Y" || { echo "bad npy $f"; exit 1; }
+done
+echo "cli_inspect: 1 passed, 0 failed"

@@ -1,0 +1,157 @@
+/* hessnorm — LAPACKE and GSL spectra against each other and against
+ * matrices whose spectra are known in closed form. */
+#include "testutil.h"
+#include <math.h>
+#include <string.h>
+#include <gsl/gsl_blas.h>
+#include <gsl/gsl_math.h>
+
+/* Backward-stable symmetric eigensolvers: |dlambda| <= c n eps ||A||;
+ * with n <= 60 and ||A|| ~ n this is ~1e-12 absolute. */
+#define EIG_ATOL 1e-11
+
+static void test_eig_lapack_vs_gsl(void **state)
+{
+    (void)state;
+    gsl_rng *r = hn_test_rng(31);
+    hn_err e;
+    for (size_t n = 1; n <= 60; n += 7) {
+        gsl_matrix *A = gsl_matrix_alloc(n, n), *V1 = gsl_matrix_alloc(n, n), *V2 = gsl_matrix_alloc(n, n);
+        gsl_vector *w1 = gsl_vector_alloc(n), *w2 = gsl_vector_alloc(n);
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j <= i; j++) {
+                double v = 2 * gsl_rng_uniform(r) - 1;
+                gsl_matrix_set(A, i, j, v);
+                gsl_matrix_set(A, j, i, v);
+            }
+        assert_int_equal(hn_eig_sym_lapack(A, w1, V1, &e), 0);
+        assert_int_equal(hn_eig_sym_gsl(A, w2, V2, &e), 0);
+        for (size_t i = 0; i < n; i++)
+            assert_close(gsl_vector_get(w1, i), gsl_vector_get(w2, i), 0, EIG_ATOL);
+        /* A V = V diag(w): residual of the LAPACK vectors */
+        for (size_t k = 0; k < n; k++) {
+            gsl_vector_view v = gsl_matrix_column(V1, k);
+            gsl_vector *Av = gsl_vector_alloc(n);
+            gsl_blas_dgemv(CblasNoTrans, 1.0, A, &v.vector, 0.0, Av);
+            for (size_t i = 0; i < n; i++)
+                assert_close(gsl_vector_get(Av, i), gsl_vector_get(w1, k) * gsl_vector_get(&v.vector, i), 0, EIG_ATOL);
+            gsl_vector_free(Av);
+        }
+        /* the eigenvalues of the no-vector path equal those with vectors */
+        assert_int_equal(hn_eig_sym_lapack(A, w2, NULL, &e), 0);
+        for (size_t i = 0; i < n; i++)
+            assert_close(gsl_vector_get(w1, i), gsl_vector_get(w2, i), 0, EIG_ATOL);
+        gsl_matrix_free(A); gsl_matrix_free(V1); gsl_matrix_free(V2);
+        gsl_vector_free(w1); gsl_vector_free(w2);
+    }
+    gsl_rng_free(r);
+}
+
+/* tridiag(-1, 2, -1) of order n has eigenvalues 2 - 2 cos(k pi/(n+1)). */
+static void test_eig_closed_form(void **state)
+{
+    (void)state;
+    hn_err e;
+    const size_t n = 25;
+    gsl_matrix *A = gsl_matrix_calloc(n, n);
+    gsl_vector *w = gsl_vector_alloc(n), *w2 = gsl_vector_alloc(n);
+    for (size_t i = 0; i < n; i++) {
+        gsl_matrix_set(A, i, i, 2);
+        if (i + 1 < n) {
+            gsl_matrix_set(A, i, i + 1, -1);
+            gsl_matrix_set(A, i + 1, i, -1);
+        }
+    }
+    assert_int_equal(hn_eig_sym_lapack(A, w, NULL, &e), 0);
+    assert_int_equal(hn_eig_sym_gsl(A, w2, NULL, &e), 0);
+    for (size_t k = 1; k <= n; k++) {
+        double want = 2 - 2 * cos((double)k * M_PI / (double)(n + 1));
+        assert_close(gsl_vector_get(w, k - 1), want, 0, 1e-13);  /* ||A|| <= 4: ~ n eps ||A|| */
+        assert_close(gsl_vector_get(w2, k - 1), want, 0, 1e-13);
+    }
+    gsl_matrix_free(A);
+    gsl_vector_free(w);
+    gsl_vector_free(w2);
+}
+
+static void test_svd_two_ways(void **state)
+{
+    (void)state;
+    gsl_rng *r = hn_test_rng(32);
+    hn_err e;
+    size_t dims[][2] = {{1, 1}, {5, 3}, {3, 5}, {40, 7}, {7, 40}, {30, 30}};
+    for (size_t t = 0; t < 6; t++) {
+        size_t m = dims[t][0], n = dims[t][1], k = m < n ? m : n;
+        gsl_matrix *A = gsl_matrix_alloc(m, n);
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++)
+                gsl_matrix_set(A, i, j, 2 * gsl_rng_uniform(r) - 1);
+        gsl_vector *s1 = gsl_vector_alloc(k), *s2 = gsl_vector_alloc(k);
+        assert_int_equal(hn_svd_lapack(A, s1, &e), 0);
+        assert_int_equal(hn_svd_gsl(A, s2, &e), 0);
+        for (size_t i = 0; i < k; i++)
+            assert_close(gsl_vector_get(s1, i), gsl_vector_get(s2, i), 0, 1e-12); /* ~ k eps ||A|| */
+        /* sigma_max^2 = lambda_max(A^T A) through the eigensolver */
+        gsl_matrix *AtA = gsl_matrix_alloc(n, n);
+        gsl_blas_dgemm(CblasTrans, CblasNoTrans, 1.0, A, A, 0.0, AtA);
+        gsl_vector *w = gsl_vector_alloc(n);
+        assert_int_equal(hn_eig_sym_gsl(AtA, w, NULL, &e), 0);
+        double nrm, nrm_g;
+        assert_int_equal(hn_norm2(A, &nrm, &e), 0);
+        assert_int_equal(hn_norm2_gsl(A, &nrm_g, &e), 0);
+        assert_close(nrm * nrm, gsl_vector_get(w, n - 1), 1e-12, 0);
+        assert_close(nrm, nrm_g, 1e-13, 0);
+        gsl_matrix_free(A); gsl_matrix_free(AtA);
+        gsl_vector_free(s1); gsl_vector_free(s2); gsl_vector_free(w);
+    }
+    gsl_rng_free(r);
+}
+
+static void test_degenerate(void **state)
+{
+    (void)state;
+    hn_err e;
+    /* zero matrix, rank one, ill-conditioned diag */
+    gsl_matrix *Z = gsl_matrix_calloc(4, 3);
+    double nz;
+    assert_int_equal(hn_norm2(Z, &nz, &e), 0);
+    assert_close(nz, 0, 0, 0);
+    gsl_matrix *R1 = gsl_matrix_alloc(4, 4);
+    for (size_t i = 0; i < 4; i++)
+        for (size_t j = 0; j < 4; j++)
+            gsl_matrix_set(R1, i, j, 1.0); /* 1 1^T: eigenvalues 4, 0, 0, 0 */
+    gsl_vector *w = gsl_vector_alloc(4);
+    assert_int_equal(hn_eig_sym_lapack(R1, w, NULL, &e), 0);
+    assert_close(gsl_vector_get(w, 3), 4, 1e-15, 0);
+    assert_close(gsl_vector_get(w, 0), 0, 0, 1e-14);
+    gsl_matrix *D = gsl_matrix_calloc(3, 3);
+    gsl_matrix_set(D, 0, 0, 1e-300);
+    gsl_matrix_set(D, 1, 1, 1.0);
+    gsl_matrix_set(D, 2, 2, 1e300);
+    gsl_vector *sv = gsl_vector_alloc(3);
+    assert_int_equal(hn_svd_gsl(D, sv, &e), 0);
+    assert_close(gsl_vector_get(sv, 0), 1e300, 1e-15, 0);
+    assert_int_equal(hn_svd_lapack(D, sv, &e), 0);
+    assert_close(gsl_vector_get(sv, 0), 1e300, 1e-15, 0);
+    /* NaN refused with a message, not propagated */
+    gsl_matrix_set(R1, 1, 2, NAN);
+    assert_int_equal(hn_eig_sym_lapack(R1, w, NULL, &e), HN_EINVAL);
+    assert_non_null(strstr(e.msg, "(1,2)"));
+    assert_int_equal(hn_eig_sym_gsl(R1, w, NULL, &e), HN_EINVAL);
+    double nn;
+    assert_int_equal(hn_norm2(R1, &nn, &e), HN_EINVAL);
+    /* shape mismatch */
+    gsl_vector *w3 = gsl_vector_alloc(3);
+    assert_int_equal(hn_eig_sym_lapack(Z, w3, NULL, &e), HN_ESHAPE);
+    gsl_matrix_free(Z); gsl_matrix_free(R1); gsl_matrix_free(D);
+    gsl_vector_free(w); gsl_vector_free(sv); gsl_vector_free(w3);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_eig_lapack_vs_gsl), cmocka_unit_test(test_eig_closed_form),
+        cmocka_unit_test(test_svd_two_ways),      cmocka_unit_test(test_degenerate),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
