@@ -11,5 +11,9 @@
 #include "hessnorm/spectra.h"
 #include "hessnorm/hessian.h"
 #include "hessnorm/inspect.h"
+#include "hessnorm/report.h"
+#include "hessnorm/audit.h"
 #include "hessnorm/data.h"
+#include "hessnorm/train.h"
+#include "hessnorm/experiment.h"
 #endif

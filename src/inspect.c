@@ -47,10 +47,7 @@ static int outer_eigs_gram(const hn_model *m, const double *theta, const hn_samp
         hn_jacobian(m, theta, s->x + i * s->in_size, ws, J, z);
         hn_loss_eval(m->loss, K, z, s->y_class ? s->y_class[i] : 0,
                      s->y_vec ? s->y_vec + i * K : NULL, NULL, p);
-        for (size_t a = 0; a < K; a++)
-            for (size_t b = 0; b < K; b++)
-                gsl_matrix_set(A, a, b, m->loss == HN_LOSS_MSE ? (a == b)
-                                                               : (a == b ? p[a] : 0.0) - p[a] * p[b]);
+        hn_loss_hess_matrix(m->loss, K, p, A->data);
         if ((rc = hn_eig_sym_lapack(A, lam, V, err)) != 0)
             goto done;
         /* A^{1/2} = V diag(sqrt(max(lambda, 0))) V^T; A is PSD, negative

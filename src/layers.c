@@ -158,11 +158,36 @@ void hn_loss_hess_apply(hn_loss_type loss, size_t K, const double *p,
         memmove(Av, v, K * sizeof *v);
         return;
     }
-    double pv = 0;
-    for (size_t k = 0; k < K; k++)
-        pv += p[k] * v[k];
-    for (size_t k = 0; k < K; k++)
-        Av[k] = p[k] * v[k] - p[k] * pv;
+    /* (A v)_a = p_a (v_a - p^T v) = p_a sum_b p_b (v_a - v_b): the
+     * differences avoid the cancellation in p_a v_a - p_a (p^T v) */
+    double tmp[64];
+    double *out = K <= 64 ? tmp : Av;
+    for (size_t a = 0; a < K; a++) {
+        double s = 0;
+        for (size_t b = 0; b < K; b++)
+            s += p[b] * (v[a] - v[b]);
+        out[a] = p[a] * s;
+    }
+    if (out != Av)
+        memcpy(Av, out, K * sizeof *Av);
+}
+
+void hn_loss_hess_matrix(hn_loss_type loss, size_t K, const double *p, double *A)
+{
+    for (size_t a = 0; a < K; a++)
+        for (size_t b = 0; b < K; b++) {
+            if (loss == HN_LOSS_MSE) {
+                A[a * K + b] = a == b;
+            } else if (a != b) {
+                A[a * K + b] = -p[a] * p[b];
+            } else {
+                double rest = 0;
+                for (size_t c = 0; c < K; c++)
+                    if (c != a)
+                        rest += p[c];
+                A[a * K + a] = p[a] * rest;
+            }
+        }
 }
 
 /* ------------------------------------------------------------ workspace */

@@ -343,11 +343,7 @@ int hn_paper_build(const hn_model *m, const double *theta, const hn_samples *s,
     rc = dense_alloc(K, K, "A", &pp->A, err);
     if (rc)
         goto done;
-    for (size_t a = 0; a < K; a++)
-        for (size_t b = 0; b < K; b++)
-            gsl_matrix_set(pp->A, a, b,
-                           m->loss == HN_LOSS_MSE ? (a == b)
-                                                  : (a == b ? pp->p[a] : 0.0) - pp->p[a] * pp->p[b]);
+    hn_loss_hess_matrix(m->loss, K, pp->p, pp->A->data);
     /* J = F Q, blockwise (F_p Q^(p)), so Qfull is not needed */
     rc = dense_alloc(K, P, "J", &pp->J, err);
     if (rc)

@@ -806,7 +806,8 @@ int hn_st_writer_save(hn_st_writer *w, const char *path, hn_err *err)
         return hn_err_set(err, HN_EINVAL, "safetensors writer: no writer or no path");
     /* Sorted by name in the header and in the data, as the Python library
      * lays out tensors of one dtype. */
-    qsort(w->e, w->n, sizeof *w->e, cmp_entries);
+    if (w->n > 1)
+        qsort(w->e, w->n, sizeof *w->e, cmp_entries);
     sb_put(&hb, "{", 1);
     for (size_t i = 0; i < w->n; i++) {
         const st_entry *e = &w->e[i];

@@ -31,9 +31,14 @@ void hn_avgpool_backward(hn_shape in, size_t kh, size_t kw, const double *dy, do
  * CE.  Stable for saturated logits (log-sum-exp). */
 double hn_loss_eval(hn_loss_type loss, size_t K, const double *z, long y_class,
                     const double *y_vec, double *g, double *p);
-/* v -> A v, where A = d^2 l / dz^2 (diag(p) - p p^T for CE, I for MSE). */
+/* v -> A v, where A = d^2 l / dz^2 (diag(p) - p p^T for CE, I for MSE).
+ * Stable form (A v)_a = p_a sum_b p_b (v_a - v_b): no cancellation of
+ * p_a - p_a^2 when the softmax saturates. */
 void hn_loss_hess_apply(hn_loss_type loss, size_t K, const double *p,
                         const double *v, double *Av);
+/* The dense K x K matrix A (row-major), with the diagonal p_a (1 - p_a)
+ * computed as p_a sum_{b != a} p_b (accurate when p saturates). */
+void hn_loss_hess_matrix(hn_loss_type loss, size_t K, const double *p, double *A);
 
 /* ---- whole network, one sample ---- */
 typedef struct hn_ws hn_ws;

@@ -73,16 +73,20 @@ void hn_model_free(hn_model *m);
 hn_model *hn_model_clone(const hn_model *m);
 
 /* Parse the architecture JSON (text of length len; `source` names the
- * file in messages). */
+ * file in messages).  Strict: unknown or missing fields, wrong JSON types,
+ * duplicate keys and values above 2^31 are errors; the result is
+ * finalized.  Format details: docs/format.md. */
 int hn_model_parse(const char *text, size_t len, const char *source,
                    hn_model **out, hn_err *err);
 int hn_model_load(const char *path, hn_model **out, hn_err *err);
-/* Serialise to JSON text (caller frees with hn_free), or write to path
- * atomically (temporary file + rename). */
+/* Serialise to JSON text (caller frees with hn_free; NULL when out of
+ * memory), or write to path atomically (temporary file + rename). */
 char *hn_model_to_json(const hn_model *m);
 int hn_model_save(const hn_model *m, const char *path, hn_err *err);
 
-/* Weights <-> theta (safetensors, "<i>.weight").  theta has n_params. */
+/* Weights <-> theta (safetensors, "<i>.weight").  theta has n_params.
+ * Load checks every tensor's name, dtype and shape before writing theta;
+ * a NaN/Inf value stops the copy part-way (theta is then unspecified). */
 int hn_weights_load(const hn_model *m, const char *path, double *theta, hn_err *err);
 int hn_weights_save(const hn_model *m, const double *theta, const char *path, hn_err *err);
 
@@ -98,9 +102,12 @@ typedef struct {
     double *y_vec;
 } hn_samples;
 
+/* n >= 1 zeroed samples for a finalized model; batched = 0. */
 int hn_samples_alloc(const hn_model *m, size_t n, hn_samples **out, hn_err *err);
 void hn_samples_free(hn_samples *s);
 int hn_samples_load(const hn_model *m, const char *path, hn_samples **out, hn_err *err);
+/* x is written F64 with a batch dimension if s->batched or n > 1; y is I64
+ * (CE, labels checked against classes) or F64 (MSE). */
 int hn_samples_save(const hn_model *m, const hn_samples *s, const char *path, hn_err *err);
 
 #endif

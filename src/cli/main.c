@@ -1,6 +1,7 @@
 /* hessnorm — command-line entry point. */
 #include "config.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "cli.h"
 
@@ -14,17 +15,29 @@ static void usage(FILE *f)
 {
     fputs("usage: hessnorm <command> [options]\n"
           "commands:\n"
+          "  audit     check every statement and proof step of the paper; write a report\n"
+          "            hessnorm audit [--out DIR] [--seed S] [--budget SECONDS] [--claims ID,...]\n"
           "  inspect   exact matrices, Hessians and norms of one model at one sample or batch\n"
           "            hessnorm inspect --model M.json --weights W.safetensors --sample S.safetensors\n"
           "                             [--json] [--dump DIR]\n"
           "            hessnorm inspect --example [--json] [--dump DIR] [--write-example DIR]\n"
+          "  experiment train the paper's section-VI sweeps: loss-difference curves, Hessian norms\n"
+          "            hessnorm experiment --dataset mnist|fashion-mnist|cifar10\n"
+          "                                --sweep layers|kernel|channels|pooling [--preset quick|paper] [--out DIR]\n"
           "run 'hessnorm <command> --help' for details.\n",
           f);
 }
 
+/* OpenBLAS's own control (declared in its cblas.h, which clashes with GSL's). */
+void openblas_set_num_threads(int num_threads);
+
 int main(int argc, char **argv)
 {
     hn_gsl_quiet();
+    /* hessnorm's matrices are small and its loops parallelise over samples:
+     * BLAS threads only add contention unless the user asks for them */
+    if (!getenv("OPENBLAS_NUM_THREADS"))
+        openblas_set_num_threads(1);
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -37,8 +50,12 @@ int main(int argc, char **argv)
         puts(PACKAGE_STRING);
         return 0;
     }
+    if (!strcmp(argv[1], "audit"))
+        return hn_cli_audit(argc - 1, argv + 1);
     if (!strcmp(argv[1], "inspect"))
         return hn_cli_inspect(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "experiment"))
+        return hn_cli_experiment(argc - 1, argv + 1);
     fprintf(stderr, "hessnorm: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

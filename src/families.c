@@ -1,0 +1,272 @@
+/* hessnorm — network families for the audit: random draws over
+ * architectures and weight scales, and adversarial constructions. */
+#include "config.h"
+#include <math.h>
+#include <string.h>
+#include <gsl/gsl_rng.h>
+#include "hessnorm/alloc.h"
+#include "hessnorm/layers.h"
+#include "families.h"
+
+int hn_netspec_model(const hn_netspec *ns, hn_model **out, hn_err *err)
+{
+    size_t dims[3];
+    int nd;
+    if (ns->dim == 1) {
+        dims[0] = ns->in_c;
+        dims[1] = ns->in_w;
+        nd = 2;
+    } else {
+        dims[0] = ns->in_c;
+        dims[1] = ns->in_h;
+        dims[2] = ns->in_w;
+        nd = 3;
+    }
+    hn_model *m;
+    int rc = hn_model_new(nd, dims, ns->K, ns->mse ? HN_LOSS_MSE : HN_LOSS_CE, &m, err);
+    if (rc)
+        return rc;
+    const hn_layer_type conv = ns->dim == 1 ? HN_CONV1D : HN_CONV2D;
+    const hn_layer_type mp = ns->dim == 1 ? HN_MAXPOOL1D : HN_MAXPOOL2D;
+    const hn_layer_type ap = ns->dim == 1 ? HN_AVGPOOL1D : HN_AVGPOOL2D;
+    for (size_t i = 0; i < ns->n_conv && !rc; i++) {
+        rc = hn_model_add(m, conv, ns->ch[i], ns->dim == 1 ? 1 : ns->kh[i], ns->kw[i], err);
+        int last = i + 1 == ns->n_conv && ns->n_fc == 0;
+        if (rc || last)
+            continue;
+        int pool_here = ns->pool && ns->pool_after == i;
+        if (!(pool_here && ns->pool_replaces_relu))
+            rc = hn_model_add(m, HN_RELU, 0, 0, 0, err);
+        if (!rc && pool_here)
+            rc = hn_model_add(m, ns->pool == 1 ? mp : ap, 0, ns->dim == 1 ? 1 : ns->kpool, ns->kpool, err);
+    }
+    if (!rc && ns->n_fc > 0) {
+        rc = hn_model_add(m, HN_FLATTEN, 0, 0, 0, err);
+        for (size_t j = 0; j < ns->n_fc && !rc; j++) {
+            rc = hn_model_add(m, HN_LINEAR, ns->fc[j], 1, 1, err);
+            if (!rc && j + 1 < ns->n_fc)
+                rc = hn_model_add(m, HN_RELU, 0, 0, 0, err);
+        }
+    }
+    if (!rc)
+        rc = hn_model_finalize(m, err);
+    if (rc) {
+        hn_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return HN_OK;
+}
+
+static size_t uni(gsl_rng *r, size_t lo, size_t hi) /* inclusive */
+{
+    return lo + gsl_rng_uniform_int(r, hi - lo + 1);
+}
+
+/* Draw a random architecture.  conv_only: the last conv produces the K
+ * logits at 1x1 (the setting of Theorems 1-2, Lemmas 3-4). */
+void hn_family_random_spec(gsl_rng *r, hn_netspec *ns, hn_family_target target)
+{
+    for (;;) {
+        memset(ns, 0, sizeof *ns);
+        ns->dim = gsl_rng_uniform(r) < 0.4 ? 1 : 2;
+        if (target == HN_FAM_CONV1D)
+            ns->dim = 1;
+        else if (target >= HN_FAM_CONV2D && target <= HN_FAM_FC_HEAD)
+            ns->dim = 2;
+        ns->in_c = uni(r, 1, 3);
+        ns->in_h = ns->dim == 1 ? 1 : uni(r, 4, 8);
+        ns->in_w = ns->dim == 1 ? uni(r, 5, 14) : uni(r, 4, 8);
+        ns->n_conv = uni(r, 1, 4);
+        ns->n_fc = gsl_rng_uniform(r) < 0.3 ? uni(r, 1, 2) : 0;
+        ns->K = uni(r, 2, 4);
+        ns->mse = gsl_rng_uniform(r) < 0.2;
+        ns->kpool = 2;
+        double u = gsl_rng_uniform(r);
+        ns->pool = u < 0.45 ? 0 : u < 0.75 ? 1 : 2;
+        ns->pool_replaces_relu = gsl_rng_uniform(r) < 0.7;
+        switch (target) {
+        case HN_FAM_ANY: break;
+        case HN_FAM_CONV1D:
+        case HN_FAM_CONV2D:
+        case HN_FAM_PURE:
+            ns->n_fc = 0;
+            ns->pool = 0;
+            break;
+        case HN_FAM_MAXPOOL:
+        case HN_FAM_AVGPOOL:
+            ns->n_fc = 0;
+            ns->pool = target == HN_FAM_MAXPOOL ? 1 : 2;
+            ns->pool_replaces_relu = 1;
+            if (ns->n_conv < 2)
+                ns->n_conv = 2 + gsl_rng_uniform_int(r, 3);
+            ns->in_h = uni(r, 5, 9);
+            ns->in_w = uni(r, 5, 9);
+            break;
+        case HN_FAM_FC_HEAD:
+            ns->pool = 0;
+            if (!ns->n_fc)
+                ns->n_fc = uni(r, 1, 2);
+            break;
+        }
+        size_t last_pool = ns->n_fc ? ns->n_conv - 1 : (ns->n_conv >= 2 ? ns->n_conv - 2 : 0);
+        if (ns->n_conv < 2 && !ns->n_fc)
+            ns->pool = 0;
+        if (ns->pool)
+            ns->pool_after = uni(r, 0, last_pool);
+        size_t h = ns->in_h, w = ns->in_w;
+        int ok = 1;
+        for (size_t i = 0; i < ns->n_conv && ok; i++) {
+            int last = i + 1 == ns->n_conv && !ns->n_fc;
+            if (last) {
+                ns->kh[i] = h;
+                ns->kw[i] = w;
+                ns->ch[i] = ns->K;
+                if (h > 6 || w > 8)
+                    ok = 0;
+                continue;
+            }
+            ns->kh[i] = ns->dim == 1 ? 1 : uni(r, 1, 3);
+            ns->kw[i] = uni(r, 1, 3);
+            ns->ch[i] = uni(r, 1, 3);
+            if (ns->kh[i] > h || ns->kw[i] > w) {
+                ok = 0;
+                break;
+            }
+            h -= ns->kh[i] - 1;
+            w -= ns->kw[i] - 1;
+            if (ns->pool && ns->pool_after == i) {
+                if ((ns->dim == 2 && h < 2) || w < 2) {
+                    ok = 0;
+                    break;
+                }
+                if (ns->dim == 2)
+                    h /= 2;
+                w /= 2;
+            }
+        }
+        if (!ok)
+            continue;
+        for (size_t j = 0; j < ns->n_fc; j++)
+            ns->fc[j] = j + 1 == ns->n_fc ? ns->K : uni(r, 2, 6);
+        if (ns->n_fc && ns->ch[ns->n_conv - 1] * h * w > 64)
+            continue;
+        return;
+    }
+}
+
+/* Weights and sample: scale s (times 1/sqrt(fan_in)), mode 0 uniform
+ * symmetric, 1 constant positive kernels (every activation positive: the
+ * chain of norms is as aligned as it gets), 2 constant with random sign per
+ * layer.  x uniform in [0,1]. */
+void hn_family_draw(gsl_rng *r, const hn_model *m, double scale, int mode, double *theta, hn_samples *s)
+{
+    for (size_t t = 0; t < m->n_linear; t++) {
+        const hn_layer *ly = &m->layers[m->linear_pos[t]];
+        double b = scale / sqrt((double)(ly->in.c * ly->kh * ly->kw));
+        double sign = gsl_rng_uniform(r) < 0.5 ? -1.0 : 1.0;
+        for (size_t j = 0; j < ly->param_count; j++) {
+            double v;
+            if (mode == 1)
+                v = b;
+            else if (mode == 2)
+                v = sign * b;
+            else
+                v = b * (2 * gsl_rng_uniform(r) - 1);
+            theta[ly->param_offset + j] = v;
+        }
+    }
+    for (size_t i = 0; i < s->n * s->in_size; i++)
+        s->x[i] = gsl_rng_uniform(r);
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->y_class)
+            s->y_class[i] = (long)gsl_rng_uniform_int(r, m->classes);
+        if (s->y_vec)
+            for (size_t k = 0; k < m->classes; k++)
+                s->y_vec[i * m->classes + k] = 2 * gsl_rng_uniform(r) - 1;
+    }
+}
+
+/* Make MSE targets interpolate: y_i = f(x_i), so every l_i = 0 and theta
+ * is a global minimum of every L_k (Assumption 1 holds exactly). */
+int hn_family_interpolate(const hn_model *m, const double *theta, hn_samples *s, hn_err *err)
+{
+    if (!s->y_vec)
+        return hn_err_set(err, HN_EINVAL, "interpolate: needs an MSE model");
+    hn_ws *ws;
+    int rc = hn_ws_alloc(m, &ws, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < s->n; i++)
+        hn_forward(m, theta, s->x + i * s->in_size, ws, s->y_vec + i * m->classes);
+    hn_ws_free(ws);
+    return HN_OK;
+}
+
+int hn_netspec_from_model(const hn_model *m, hn_netspec *ns, hn_err *err)
+{
+    memset(ns, 0, sizeof *ns);
+    if (m->input_ndim < 2)
+        return hn_err_set(err, HN_EINVAL, "audit: the claims are about conv nets; the model input is a plain vector");
+    ns->dim = m->input_ndim == 2 ? 1 : 2;
+    ns->in_c = m->input.c;
+    ns->in_h = m->input.h;
+    ns->in_w = m->input.w;
+    ns->K = m->classes;
+    ns->mse = m->loss == HN_LOSS_MSE;
+    ns->kpool = 2;
+    int seen_relu = 0;
+    for (size_t i = 0; i < m->n_layers; i++) {
+        const hn_layer *ly = &m->layers[i];
+        switch (ly->type) {
+        case HN_CONV1D:
+        case HN_CONV2D:
+            if (ns->n_fc || ns->n_conv >= 8)
+                return hn_err_set(err, HN_EINVAL, "layers[%zu]: conv after the FC head or more than 8 convs", i);
+            ns->ch[ns->n_conv] = ly->out.c;
+            ns->kh[ns->n_conv] = ly->kh;
+            ns->kw[ns->n_conv] = ly->kw;
+            ns->n_conv++;
+            seen_relu = 0;
+            break;
+        case HN_LINEAR:
+            if (ns->n_fc >= 4)
+                return hn_err_set(err, HN_EINVAL, "layers[%zu]: more than 4 FC layers", i);
+            ns->fc[ns->n_fc++] = ly->out.c;
+            break;
+        case HN_RELU:
+            seen_relu = 1;
+            break;
+        case HN_MAXPOOL1D:
+        case HN_MAXPOOL2D:
+        case HN_AVGPOOL1D:
+        case HN_AVGPOOL2D:
+            if (ns->pool)
+                return hn_err_set(err, HN_EINVAL, "layers[%zu]: the claims cover one pooling layer", i);
+            if (ly->kh != ly->kw && ns->dim == 2)
+                return hn_err_set(err, HN_EINVAL, "layers[%zu]: non-square pooling", i);
+            ns->pool = (ly->type == HN_MAXPOOL1D || ly->type == HN_MAXPOOL2D) ? 1 : 2;
+            ns->pool_after = ns->n_conv ? ns->n_conv - 1 : 0;
+            ns->pool_replaces_relu = !seen_relu;
+            ns->kpool = ly->kw;
+            break;
+        default:
+            break;
+        }
+    }
+    /* the rebuilt spec must describe the same network */
+    hn_model *check;
+    int rc = hn_netspec_model(ns, &check, err);
+    if (rc)
+        return rc;
+    char *a = hn_model_to_json(m), *b = hn_model_to_json(check);
+    int same = a && b && !strcmp(a, b);
+    hn_free(a);
+    hn_free(b);
+    hn_model_free(check);
+    if (!same)
+        return hn_err_set(err, HN_EINVAL,
+                          "audit: the model is not in the audited families (conv layers with ReLU, at most one "
+                          "pooling, optional flatten + FC head with ReLUs)");
+    return HN_OK;
+}

@@ -1,0 +1,319 @@
+/* hessnorm — the claim registry: structure, proofs/ coverage, property
+ * tests of every true claim over random networks, and the committed
+ * counterexamples of every false printed claim. */
+#include "testutil.h"
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include "../src/audit_internal.h"
+
+/* Networks for the property test: the generator cycles through 7 targeted
+ * families, so 1400 draws give >= 200 networks to every family-specific
+ * claim (Theorem 1 sees the 1-D family, Lemma 3 the max-pool family, ...). */
+#define N_PROPERTY 1400
+
+/* Expected verdicts over random draws, from the analysis in proofs/:
+ * 'H' holds or loose (no violation allowed), 'F' fails (a counterexample
+ * is committed under fixtures/counterexamples/), 'T' typo, 'A'
+ * approximation. */
+static const struct {
+    const char *id;
+    char kind;
+} expected[] = {
+    {"eq3", 'H'}, {"sec4.z_Gz", 'H'}, {"sec4.x_Rx", 'H'}, {"sec4.z_GTRx", 'H'}, {"lemma1", 'H'},
+    {"appA.final_form", 'T'}, {"appA.vec_z", 'T'}, {"appA.vec_z.corrected", 'H'},
+    {"appA.kron_split", 'T'}, {"appA.kron_split.corrected", 'H'}, {"appA.dz_dW", 'T'},
+    {"appA.dz_dW.corrected", 'H'}, {"appA.block", 'H'}, {"lemma2", 'F'}, {"lemma2.corrected", 'H'},
+    {"appB.submult", 'H'}, {"appB.A_norm", 'H'}, {"appB.Q_blockdiag", 'H'}, {"appD.G_bound", 'H'},
+    {"appD.R_bound", 'H'}, {"appD.kron_norm", 'H'}, {"appD.F_stack", 'T'}, {"appD.F_stack.corrected", 'H'},
+    {"appD.F_bound", 'H'}, {"appD.HO_bound", 'H'}, {"theorem1", 'H'}, {"appC.T_bound", 'H'},
+    {"appC.Q_bound", 'H'}, {"appC.Q_sum_index", 'F'}, {"appC.Q_sum_index.corrected", 'H'},
+    {"corollary1", 'A'}, {"theorem2", 'H'}, {"appD2.T_row", 'H'}, {"appD2.T_fro", 'H'},
+    {"appD2.T_stmt", 'F'}, {"appD2.T_bound", 'H'}, {"appD2.Q_stmt", 'H'}, {"appD2.Q_row", 'H'},
+    {"appD2.Q_fro", 'H'}, {"corollary2", 'A'}, {"corollary.loss_term", 'H'}, {"lemma3", 'H'},
+    {"lemma3.corrected", 'H'}, {"appE.M_norm", 'H'}, {"appE.GR_product", 'H'}, {"appE.GR_bound", 'F'},
+    {"appE.GR_bound.corrected", 'H'}, {"appE.exponent_step", 'F'}, {"appE.F_bound", 'H'}, {"lemma4", 'H'},
+    {"lemma4.corrected", 'H'}, {"appF.gram", 'H'}, {"appF.block", 'F'}, {"appF.block_norm", 'F'},
+    {"appF.A_norm", 'H'}, {"appF.A_le_1", 'H'}, {"lemma5", 'H'}, {"lemma5.corrected", 'H'},
+    {"appG.T_fc", 'F'}, {"appG.T_fc.corrected", 'H'}, {"appG.GR_conv", 'H'}, {"appG.GR_fc", 'H'},
+    {"appG.bracket", 'F'}, {"appG.bracket.corrected", 'H'}, {"appG.F_bound", 'H'}, {"appG.HO_final", 'T'},
+    {"eq2", 'A'}, {"sec3.loss_diff", 'H'}, {"eq1", 'A'}, {"eq1.corrected", 'A'},
+};
+#define N_EXPECTED (sizeof expected / sizeof expected[0])
+
+static char kind_of(const char *id)
+{
+    for (size_t i = 0; i < N_EXPECTED; i++)
+        if (!strcmp(expected[i].id, id))
+            return expected[i].kind;
+    return '?';
+}
+
+static void test_registry(void **state)
+{
+    (void)state;
+    const size_t n = hn_claims_count();
+    assert_int_equal(n, N_EXPECTED); /* every claim has an expected verdict here */
+    for (size_t i = 0; i < n; i++) {
+        const hn_claim *c = hn_claim_get(i);
+        assert_true(c->id[0] && c->location[0] && c->printed[0]);
+        assert_ptr_equal(hn_claim_find(c->id), c); /* ids are unique */
+        if (c->corrects)
+            assert_non_null(hn_claim_find(c->corrects));
+        if (kind_of(c->id) == '?')
+            fail_msg("claim %s has no expected verdict in this test", c->id);
+        assert_int_equal(c->typo, kind_of(c->id) == 'T');
+        assert_int_equal(c->rel == HN_REL_APPROX, kind_of(c->id) == 'A');
+    }
+}
+
+/* Every [claim: ID] tag in proofs/ (*.md) is a registry id, and every
+ * registry id is tagged somewhere in proofs/. */
+static void test_proofs_cover_registry(void **state)
+{
+    (void)state;
+    const size_t n = hn_claims_count();
+    int *seen = calloc(n, sizeof *seen);
+    DIR *d = opendir(hn_test_path("proofs"));
+    assert_non_null(d);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        if (len < 4 || strcmp(de->d_name + len - 3, ".md"))
+            continue;
+        char p[2048], *buf;
+        size_t blen;
+        hn_err e;
+        snprintf(p, sizeof p, "%s/%s", hn_test_path("proofs"), de->d_name);
+        assert_int_equal(hn_read_file(p, &buf, &blen, &e), 0);
+        for (char *t = strstr(buf, "[claim: "); t; t = strstr(t + 1, "[claim: ")) {
+            char id[128];
+            if (sscanf(t, "[claim: %127[^]]]", id) != 1)
+                fail_msg("%s: malformed tag", de->d_name);
+            const hn_claim *c = hn_claim_find(id);
+            if (!c)
+                fail_msg("%s: [claim: %s] is not in the registry", de->d_name, id);
+            seen[c - hn_claim_get(0)] = 1;
+        }
+        hn_free(buf);
+    }
+    closedir(d);
+    for (size_t i = 0; i < n; i++)
+        if (!seen[i])
+            fail_msg("registry claim %s is not in proofs/", hn_claim_get(i)->id);
+    free(seen);
+}
+
+/* Every claim the audit finds true holds on N_PROPERTY random networks; every
+ * equality holds to rounding. */
+static void test_true_claims_hold(void **state)
+{
+    (void)state;
+    const size_t n = hn_claims_count();
+    hn_claim_result *res = calloc(n, sizeof *res);
+    hn_err e;
+    /* under valgrind (HN_TEST_QUICK) a tenth of the networks */
+    size_t n_nets = getenv("HN_TEST_QUICK") ? N_PROPERTY / 10 : N_PROPERTY;
+    assert_int_equal(hn_audit_sample(20261127, n_nets, res, &e), 0);
+    for (size_t i = 0; i < n; i++) {
+        const hn_claim *c = res[i].claim;
+        char k = kind_of(c->id);
+        print_message("%-28s %-13s n=%-5zu violations=%-4zu worst=%.3g\n", c->id,
+                      hn_verdict_name(res[i].verdict), res[i].samples, res[i].violations, res[i].worst_ratio);
+        if (k == 'H') {
+            if (res[i].violations)
+                fail_msg("%s: %zu violations (worst ratio %.6g)", c->id, res[i].violations, res[i].worst_ratio);
+            /* the family-specific claims see one family in seven; the
+             * equation-(1) ones one network in seven */
+            if (res[i].samples * N_PROPERTY < n_nets * (c->rel == HN_REL_EQ && strncmp(c->id, "sec3", 4) ? 100 : 40))
+                fail_msg("%s: only %zu networks", c->id, res[i].samples);
+        }
+        if (k == 'T')
+            assert_int_equal(res[i].verdict, HN_V_TYPO);
+    }
+    free(res);
+}
+
+/* Load a committed counterexample and re-evaluate its claim, and the
+ * corrected claim beside it, on exactly that network. */
+static void check_counterexample(const char *dir, const char *name)
+{
+    char p[4096];
+    hn_err e;
+    json_error_t je;
+    snprintf(p, sizeof p, "%s/%s/claim.json", dir, name);
+    json_t *cj = json_load_file(p, 0, &je);
+    assert_non_null(cj);
+    const char *id = json_string_value(json_object_get(cj, "claim"));
+    const hn_claim *c = hn_claim_find(id);
+    assert_non_null(c);
+    hn_model *m;
+    snprintf(p, sizeof p, "%s/%s/model.json", dir, name);
+    if (hn_model_load(p, &m, &e))
+        fail_msg("%s", e.msg);
+    hn_netspec ns;
+    if (hn_netspec_from_model(m, &ns, &e))
+        fail_msg("%s: %s", name, e.msg);
+    const size_t P = m->n_params;
+    double *th = calloc(P, sizeof *th), *star = NULL, *delta = NULL;
+    snprintf(p, sizeof p, "%s/%s/weights.safetensors", dir, name);
+    assert_int_equal(hn_weights_load(m, p, th, &e), 0);
+    hn_samples *s;
+    snprintf(p, sizeof p, "%s/%s/sample.safetensors", dir, name);
+    assert_int_equal(hn_samples_load(m, p, &s, &e), 0);
+    size_t k = 0;
+    json_t *kj = json_object_get(cj, "k");
+    if (kj) {
+        /* equation (1) instance: theta* in weights_star, theta = theta* + delta */
+        k = (size_t)json_integer_value(kj);
+        star = calloc(P, sizeof *star);
+        delta = calloc(P, sizeof *delta);
+        snprintf(p, sizeof p, "%s/%s/weights_star.safetensors", dir, name);
+        assert_int_equal(hn_weights_load(m, p, star, &e), 0);
+        for (size_t j = 0; j < P; j++)
+            delta[j] = th[j] - star[j];
+    }
+    hn_facts *f;
+    if (hn_facts_compute(&ns, m, star ? star : th, s, k, delta, &f, &e))
+        fail_msg("%s: %s", name, e.msg);
+    hn_claim_value v;
+    assert_int_equal(hn_claim_eval(c, f, &v), 0);
+    if (!hn_claim_violated(c, &v))
+        fail_msg("counterexample %s no longer violates %s (measured %.6g, bound %.6g)", name, id, v.measured,
+                 v.bound);
+    /* the value saved with it is reproduced (same code path, same input:
+     * only the last bits of the SVDs may differ) */
+    assert_close(v.measured, json_real_value(json_object_get(cj, "measured")), 1e-9, 1e-300);
+    for (size_t i = 0; i < hn_claims_count(); i++) {
+        const hn_claim *cc = hn_claim_get(i);
+        if (cc->corrects && !strcmp(cc->corrects, id) && kind_of(cc->id) == 'H') {
+            hn_claim_value w;
+            assert_int_equal(hn_claim_eval(cc, f, &w), 0);
+            if (hn_claim_violated(cc, &w))
+                fail_msg("%s: the corrected claim %s fails on the counterexample", name, cc->id);
+        }
+    }
+    print_message("counterexample %-24s %s: measured %.6g vs bound %.6g\n", name, id, v.measured, v.bound);
+    hn_facts_free(f);
+    hn_samples_free(s);
+    free(th);
+    free(star);
+    free(delta);
+    hn_model_free(m);
+    json_decref(cj);
+}
+
+static void test_counterexamples(void **state)
+{
+    (void)state;
+    const char *dir = hn_test_path("fixtures/counterexamples");
+    char keep[1024];
+    snprintf(keep, sizeof keep, "%s", dir);
+    DIR *d = opendir(keep);
+    assert_non_null(d);
+    struct dirent *de;
+    int seen_F[N_EXPECTED] = {0};
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || !strcmp(de->d_name, "README.md"))
+            continue;
+        check_counterexample(keep, de->d_name);
+        for (size_t i = 0; i < N_EXPECTED; i++)
+            if (!strcmp(expected[i].id, de->d_name))
+                seen_F[i] = 1;
+    }
+    closedir(d);
+    /* every claim expected to fail has its committed counterexample */
+    for (size_t i = 0; i < N_EXPECTED; i++)
+        if (expected[i].kind == 'F' && !seen_F[i])
+            fail_msg("no committed counterexample for %s", expected[i].id);
+}
+
+/* spec -> model -> spec -> model gives the same network. */
+static void test_netspec_roundtrip(void **state)
+{
+    (void)state;
+    hn_err e;
+    hn_netspec ns = {0};
+    ns.dim = 2;
+    ns.in_c = 2;
+    ns.in_h = 7;
+    ns.in_w = 6;
+    ns.n_conv = 3;
+    ns.ch[0] = 3; ns.kh[0] = 2; ns.kw[0] = 2;
+    ns.ch[1] = 2; ns.kh[1] = 2; ns.kw[1] = 1;
+    ns.ch[2] = 3; ns.kh[2] = 2; ns.kw[2] = 2;
+    ns.pool = 2;
+    ns.pool_replaces_relu = 1;
+    ns.pool_after = 0;
+    ns.kpool = 2;
+    ns.n_fc = 1;
+    ns.fc[0] = 3;
+    ns.K = 3;
+    hn_model *m;
+    assert_int_equal(hn_netspec_model(&ns, &m, &e), 0);
+    hn_netspec back;
+    assert_int_equal(hn_netspec_from_model(m, &back, &e), 0);
+    hn_model *m2;
+    assert_int_equal(hn_netspec_model(&back, &m2, &e), 0);
+    char *a = hn_model_to_json(m), *b = hn_model_to_json(m2);
+    assert_string_equal(a, b);
+    hn_free(a);
+    hn_free(b);
+    hn_model_free(m);
+    hn_model_free(m2);
+}
+
+/* The audit's facts take ||Q^(p)|| and ||F|| from Gram matrices; they agree
+ * with dgesdd on the same matrices (two routes). */
+static void test_facts_norms(void **state)
+{
+    (void)state;
+    gsl_rng *r = hn_test_rng(77);
+    hn_err e;
+    for (int fam = 0; fam < HN_TEST_FAMILIES; fam++) {
+        hn_model *m = hn_test_model(fam);
+        hn_netspec ns;
+        if (hn_netspec_from_model(m, &ns, &e) != 0) { /* the MLP family is outside the audit's */
+            hn_model_free(m);
+            continue;
+        }
+        double *th = calloc(m->n_params, sizeof *th);
+        hn_samples *s;
+        assert_int_equal(hn_samples_alloc(m, 1, &s, &e), 0);
+        hn_test_draw(m, r, 1.0, 1e-3, th, s);
+        hn_facts *f;
+        assert_int_equal(hn_facts_compute(&ns, m, th, s, 0, NULL, &f, &e), 0);
+        hn_paper *pp;
+        assert_int_equal(hn_paper_build(m, th, s, 0, &pp, &e), 0);
+        for (size_t t = 0; t < pp->n_lin; t++) {
+            double q;
+            assert_int_equal(hn_norm2(pp->Q[t], &q, &e), 0);
+            assert_close(f->Q_norm[t], q, 1e-12, 0); /* sqrt of a Gram eigenvalue: ~n eps relative */
+        }
+        double fn;
+        assert_int_equal(hn_norm2(pp->F, &fn, &e), 0);
+        assert_close(f->F_norm, fn, 1e-12, 0);
+        hn_paper_free(pp);
+        hn_facts_free(f);
+        hn_samples_free(s);
+        free(th);
+        hn_model_free(m);
+    }
+    gsl_rng_free(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_netspec_roundtrip),
+        cmocka_unit_test(test_facts_norms),
+        cmocka_unit_test(test_counterexamples),
+        cmocka_unit_test(test_proofs_cover_registry),
+        cmocka_unit_test(test_true_claims_hold),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
