@@ -10,6 +10,7 @@
 #include "hessnorm/matrices.h"
 #include "hessnorm/spectra.h"
 #include "hessnorm/hessian.h"
+#include "hessnorm/fastconv.h"
 #include "hessnorm/inspect.h"
 #include "hessnorm/report.h"
 #include "hessnorm/audit.h"

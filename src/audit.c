@@ -143,10 +143,29 @@ static int make_instance(unsigned long seed, size_t i, int adversarial, hn_inst 
             }
             break;
         case 3: ns.mse = 1; mode = 1; fam = "mse-constant"; break;
-        case 4: /* constant positive weights at the smallest input sizes */
-            fam = "small-input-constant";
+        case 4: { /* the tightest pooled net: one channel, 1x1 kernels, a 2x2
+                   * input pooled to 1x1, MSE with K = 1 (every norm in the
+                   * chain is attained) */
+            fam = "minimal-pooled-1x1";
             mode = 1;
+            size_t nconv = ns.n_conv < 2 ? 2 : ns.n_conv;
+            memset(&ns, 0, sizeof ns);
+            ns.dim = 2;
+            ns.in_c = 1;
+            ns.in_h = ns.in_w = 2;
+            ns.n_conv = nconv;
+            for (size_t c = 0; c < nconv; c++) {
+                ns.ch[c] = 1;
+                ns.kh[c] = ns.kw[c] = 1;
+            }
+            ns.K = 1;
+            ns.mse = 1;
+            ns.pool = target == HN_FAM_AVGPOOL ? 2 : 1;
+            ns.pool_replaces_relu = 1;
+            ns.pool_after = (i / HN_FAM_COUNT) % (nconv - 1);
+            ns.kpool = 2;
             break;
+        }
         default: fam = "random-extreme-scale"; break;
         }
     }
@@ -285,6 +304,8 @@ typedef struct {
     hn_inst *in;
     double best;
     double *best_theta;
+    int rc;                  /* HN_ENOMEM from an evaluation: stop the search */
+    hn_err *err;
 } nm_ctx;
 
 static double nm_objective(const gsl_vector *x, void *p)
@@ -294,7 +315,10 @@ static double nm_objective(const gsl_vector *x, void *p)
     for (size_t j = 0; j < P; j++)
         c->in->theta[j] = gsl_vector_get(x, j);
     hn_facts *f;
-    if (hn_facts_compute_ex(&c->in->ns, c->in->m, c->in->theta, c->in->s, 0, NULL, 1, &f, NULL))
+    int frc = c->rc ? c->rc : hn_facts_compute_ex(&c->in->ns, c->in->m, c->in->theta, c->in->s, 0, NULL, 1, &f, c->err);
+    if (frc == HN_ENOMEM)
+        c->rc = frc;
+    if (frc)
         return 1e300;
     hn_claim_value v;
     double r = 0;
@@ -320,7 +344,7 @@ static int local_search(const hn_claim *cl, hn_cstat *st, size_t iters, hn_err *
     if (rc)
         return rc;
     const size_t P = work.m->n_params;
-    nm_ctx c = {cl, &work, 0, hn_calloc(P, sizeof(double))};
+    nm_ctx c = {cl, &work, 0, hn_calloc(P, sizeof(double)), HN_OK, err};
     gsl_vector *x = gsl_vector_alloc(P), *step = gsl_vector_alloc(P);
     gsl_multimin_fminimizer *mm = gsl_multimin_fminimizer_alloc(gsl_multimin_fminimizer_nmsimplex2, P);
     if (!c.best_theta || !x || !step || !mm) {
@@ -336,9 +360,11 @@ static int local_search(const hn_claim *cl, hn_cstat *st, size_t iters, hn_err *
     gsl_vector_set_all(step, 0.3 * (wmax > 0 ? wmax : 1.0));
     gsl_multimin_function fn = {nm_objective, P, &c};
     if (gsl_multimin_fminimizer_set(mm, &fn, x, step) == GSL_SUCCESS)
-        for (size_t it = 0; it < iters; it++)
+        for (size_t it = 0; it < iters && !c.rc; it++)
             if (gsl_multimin_fminimizer_iterate(mm) != GSL_SUCCESS)
                 break;
+    if ((rc = c.rc) != 0)
+        goto done;
     st->nm_best = c.best;
     if (c.best > 0) {
         memcpy(work.theta, c.best_theta, P * sizeof(double));
@@ -446,7 +472,14 @@ int hn_audit_collect(const hn_audit_opts *o, hn_cstat *stats, int *selected, hn_
         int adv = i >= o->n_random;
         size_t idx = adv ? i - o->n_random : i;
         hn_inst in;
-        if (make_instance(o->seed, idx, adv, &in, err) != 0) {
+        int mrc = make_instance(o->seed, idx, adv, &in, err);
+        if (mrc == HN_ENOMEM) {
+            /* out of memory is not an invalid spec: skipping the network
+             * would give a different report that claims success */
+            rc = mrc;
+            break;
+        }
+        if (mrc != 0) {
             info->skipped++;
             continue;
         }

@@ -133,28 +133,39 @@ static double median(double *v, size_t n)
     return n ? v[n / 2] : NAN;
 }
 
-static void sweep_point(unsigned long seed, const hn_netspec *ns, sweep *sw, size_t pt)
+/* Out of memory is returned (HN_ENOMEM, message in err) rather than
+ * skipped: a skipped draw would silently change the medians. */
+static int sweep_point(unsigned long seed, const hn_netspec *ns, sweep *sw, size_t pt, hn_err *err)
 {
     enum { DRAWS = 5 };
     double me[DRAWS], bo[4][DRAWS];
     size_t got = 0;
     for (size_t d = 0; d < DRAWS; d++) {
         hn_model *m;
-        if (hn_netspec_model(ns, &m, NULL))
-            return;
+        int rc = hn_netspec_model(ns, &m, err);
+        if (rc)
+            return rc == HN_ENOMEM ? rc : HN_OK; /* an invalid spec: the point stays empty, as before */
         double *th = hn_calloc(m->n_params, sizeof *th);
         hn_samples *s = NULL;
-        if (!th || hn_samples_alloc(m, 1, &s, NULL)) {
+        gsl_rng *r = NULL;
+        if (!th || (rc = hn_samples_alloc(m, 1, &s, err)) != 0 ||
+            !(r = gsl_rng_alloc(gsl_rng_mt19937))) {
             hn_free(th);
+            hn_samples_free(s);
             hn_model_free(m);
-            return;
+            return rc ? rc : hn_err_set(err, HN_ENOMEM, "sweep %s: out of memory", sw->name);
         }
-        gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
         gsl_rng_set(r, seed * 31 + pt * 1009 + d);
         hn_family_draw(r, m, 1.0, 0, th, s);
         gsl_rng_free(r);
         hn_facts *f;
-        if (hn_facts_compute_ex(ns, m, th, s, 0, NULL, 1, &f, NULL) == 0) {
+        if ((rc = hn_facts_compute_ex(ns, m, th, s, 0, NULL, 1, &f, err)) == HN_ENOMEM) {
+            hn_samples_free(s);
+            hn_free(th);
+            hn_model_free(m);
+            return rc;
+        }
+        if (rc == 0) {
             me[got] = f->HO_norm;
             for (size_t b = 0; b < sw->nb; b++) {
                 hn_claim_value v;
@@ -171,6 +182,7 @@ static void sweep_point(unsigned long seed, const hn_netspec *ns, sweep *sw, siz
     sw->measured[pt] = median(me, got);
     for (size_t b = 0; b < sw->nb; b++)
         sw->bound[b][pt] = median(bo[b], got);
+    return HN_OK;
 }
 
 static void base_spec(hn_netspec *ns, size_t n_conv, size_t k, size_t C, size_t size)
@@ -203,27 +215,32 @@ static void fix_last(hn_netspec *ns)
     ns->kh[ns->n_conv - 1] = ns->kw[ns->n_conv - 1] = hw;
 }
 
-static int run_sweeps(unsigned long seed, sweep *sw)
+/* Returns the number of sweeps, or a negative HN_E* code. */
+static int run_sweeps(unsigned long seed, sweep *sw, hn_err *err)
 {
     hn_netspec ns;
+    int rc;
     /* depth */
     sw[0] = (sweep){"depth", "number of conv layers L+1", 0, {0}, {0}, {{0}}, {"theorem2", "lemma2.corrected"}, 2};
     for (size_t L1 = 2; L1 <= 5; L1++) {
         base_spec(&ns, L1, 2, 2, 7);
         sw[0].x[sw[0].npts] = (double)L1;
-        sweep_point(seed, &ns, &sw[0], sw[0].npts++);
+        if ((rc = sweep_point(seed, &ns, &sw[0], sw[0].npts++, err)) != 0)
+            return rc;
     }
     sw[1] = (sweep){"kernel", "kernel size k", 0, {0}, {0}, {{0}}, {"theorem2", "lemma2.corrected"}, 2};
     for (size_t k = 1; k <= 4; k++) {
         base_spec(&ns, 3, k, 2, 9);
         sw[1].x[sw[1].npts] = (double)k;
-        sweep_point(seed, &ns, &sw[1], sw[1].npts++);
+        if ((rc = sweep_point(seed, &ns, &sw[1], sw[1].npts++, err)) != 0)
+            return rc;
     }
     sw[2] = (sweep){"channels", "channels C", 0, {0}, {0}, {{0}}, {"theorem2", "lemma2.corrected"}, 2};
     for (size_t C = 1; C <= 4; C++) {
         base_spec(&ns, 3, 2, C, 7);
         sw[2].x[sw[2].npts] = (double)C;
-        sweep_point(seed, &ns, &sw[2], sw[2].npts++);
+        if ((rc = sweep_point(seed, &ns, &sw[2], sw[2].npts++, err)) != 0)
+            return rc;
     }
     sw[3] = (sweep){"pool_max", "max-pool position l", 0, {0}, {0}, {{0}}, {"lemma3", "lemma3.corrected", "theorem2"}, 3};
     sw[4] = (sweep){"pool_avg", "avg-pool position l", 0, {0}, {0}, {{0}}, {"lemma4", "lemma4.corrected", "theorem2"}, 3};
@@ -236,7 +253,8 @@ static int run_sweeps(unsigned long seed, sweep *sw)
             fix_last(&ns);
             sweep *s = &sw[2 + t];
             s->x[s->npts] = (double)l;
-            sweep_point(seed, &ns, s, s->npts++);
+            if ((rc = sweep_point(seed, &ns, s, s->npts++, err)) != 0)
+                return rc;
         }
     return 5;
 }
@@ -400,7 +418,8 @@ int hn_audit_write(const hn_audit_opts *o, hn_cstat *stats, const int *selected,
         rc = write_counterexample(hn_claim_get(c), &stats[c], p, err);
         char rel[300];
         snprintf(rel, sizeof rel, "counterexamples/%s", hn_claim_get(c)->id);
-        cxrel[c] = hn_strdup(rel);
+        if (!(cxrel[c] = hn_strdup(rel)) && !rc)
+            rc = hn_err_set(err, HN_ENOMEM, "out of memory");
     }
     /* figures */
     int figs = o->figures && hn_gnuplot_available();
@@ -410,7 +429,11 @@ int hn_audit_write(const hn_audit_opts *o, hn_cstat *stats, const int *selected,
     hn_buf sweepnames;
     hn_buf_init(&sweepnames);
     if (!rc) {
-        nsw = (size_t)run_sweeps(o->seed, sw);
+        int n = run_sweeps(o->seed, sw, err);
+        if (n < 0)
+            rc = n;
+        else
+            nsw = (size_t)n;
         for (size_t i = 0; i < nsw && figs && !rc; i++)
             rc = plot_sweep(figdir, &sw[i], &sweepnames, err);
         for (size_t c = 0; c < nc && figs && !rc; c++)

@@ -4,8 +4,10 @@
  * `reading` says otherwise:
  *   L     number of Lambda's = (number of linear operators) - 1
  *   C     largest channel count, input channels and the output included
- *   k     largest conv kernel side;  d  1-D input length (>= every d_i)
- *   m, n  2-D input height and width (>= every m_i, n_i)
+ *   k     largest conv kernel side
+ *   d     d_1, the output length of the first layer ("d_i <= d_1 := d")
+ *   m, n  m_1, n_1, the first layer's output height and width
+ *         ("m_i <= m_1 := m, n_i <= n_1 := n"); the input itself may be larger
  *   w     largest |weight| of the conv layers;  w~ the same for FC layers
  *   q     largest ||Q^(p)|| (Lemma 2), or the theorem's own q
  *   w_T   largest ||T^(p)|| (Lemma 2)
@@ -410,6 +412,15 @@ static int ev_E_F(const hn_facts *f, hn_claim_value *v)
                pool_factor(f, (double)f->L - (double)f->pool_l + 2);
     return 0;
 }
+static int ev_E_Fc(const hn_facts *f, hn_claim_value *v)
+{
+    if (!pooled(f, 1))
+        return 1;
+    v->measured = SQ(f->F_norm);
+    v->bound = SQ(f->x_norm) * (double)(f->L + 1) * pow(c2(f), (double)f->L) *
+               pool_factor(f, (double)f->L - (double)f->pool_l);
+    return 0;
+}
 static int ev_F_gram(const hn_facts *f, hn_claim_value *v)
 {
     if (!(f->pool == 2 && f->dim == 2))
@@ -662,7 +673,7 @@ static const hn_claim claims[] = {
      "||H_O|| <= ||Q||^2 ||F||^2 ||A|| <= sqrt(2) ||x||^2 q^2 (L+1) w_T^(2L)",
      "the appendix headed 'Proof of Theorem 2' proves Lemma 2 here", NULL, HN_REL_LE, 0, ev_lemma2c},
     {"theorem1", "Theorem 1", "||H_O|| <= sqrt(2) ||x||^2 d^2 (L+1) (C^2 w^2 k d)^L",
-     "1-D conv nets with ReLU, no pooling, no FC head; d = input length" R_, NULL, HN_REL_LE, 0, ev_thm1},
+     "1-D conv nets with ReLU, no pooling, no FC head; d = d_1 (first layer's output length), as printed" R_, NULL, HN_REL_LE, 0, ev_thm1},
     {"appC.T_bound", "Appendix C", "||T^(p)||^2 <= C^2 d k w^2", "every conv layer p", NULL, HN_REL_LE, 0,
      ev_C_T},
     {"appC.Q_bound", "Appendix C", "||Q^(l)|| <= d  (i.e. ||Q^(p)||^2 <= d^2)", "every layer", NULL,
@@ -679,7 +690,7 @@ static const hn_claim claims[] = {
      "theta = theta* + delta, R = ||delta||, W_l = max_i |l_i(theta*)|, W_x = max_i ||x_i||, w at theta*; "
      "rests on the Taylor step (1) and on (2)", NULL, HN_REL_APPROX, 0, ev_cor1},
     {"theorem2", "Theorem 2", "||H_O|| <= sqrt(2) ||x||^2 q^2 (L+1) (C^2 k^2 w^2 m n)^L, q^2 = C^2 k^2 m n",
-     "2-D conv nets (ReLU between layers, or none), no pooling, no FC head" R_, NULL, HN_REL_LE, 0, ev_thm2},
+     "2-D conv nets (ReLU between layers, or none), no pooling, no FC head; m x n = m_1 x n_1 as printed" R_, NULL, HN_REL_LE, 0, ev_thm2},
     {"appD2.T_row", "Appendix D", "||T^(p)_{i,*}||^2 = sum_{c,k,l} |W^(p)_{c,c2,k,l}|^2",
      "every row of every conv T", NULL, HN_REL_EQ, 0, ev_D_Trow},
     {"appD2.T_fro", "equation (4)", "||T^(p)||_F^2 = sum_{c1,i,k,l} (W^(p)_{c1,c2(i),k,l})^2",
@@ -721,6 +732,9 @@ static const hn_claim claims[] = {
      "dropping the indicator raises the exponent of a number < 1", NULL, HN_REL_LE, 0, ev_E_expo},
     {"appE.F_bound", "Appendix E", "||F||^2 <= ||x||^2 (L+1) (k^2 C^2 w^2 m n)^L (1/k_pool^2)^(L-l+2)", "",
      NULL, HN_REL_LE, 0, ev_E_F},
+    {"appE.F_bound.corrected", "Appendix E",
+     "||F||^2 <= ||x||^2 (L+1) (k^2 C^2 w^2 m n)^L (1/k_pool^2)^(L-l)",
+     "the sum over p of appE.GR_bound.corrected times ||x||^2", "appE.F_bound", HN_REL_LE, 0, ev_E_Fc},
     {"lemma4", "Lemma 4",
      "||H_O|| <= sqrt(2) ||x||^2 q^2 (1/k_pool^2)^(L-l+2) (L+1) (k^2 C^2 w^2 m n)^L, q^2 = m n C^2 k^2",
      "one AvgPool2D instead of the ReLU in Lambda^(l)" R_, NULL, HN_REL_LE, 0, ev_lemma4},

@@ -438,6 +438,8 @@ int hn_ho_analysis(const hn_model *m, const double *theta, const hn_samples *s,
         return hn_err_set(err, HN_ESHAPE, "hessian: samples of size %zu do not fit the model input %zu",
                           s->in_size, hn_shape_size(m->input));
     const size_t K = m->classes, P = m->n_params;
+    if (n_order == 0)
+        return hn_err_set(err, HN_EINVAL, "hessian: no samples to analyse");
     if (K > 64)
         return hn_err_set(err, HN_EINVAL, "hessian: at most 64 classes are supported, got %zu", K);
     for (size_t i = 0; i < n_order; i++)
@@ -682,7 +684,7 @@ int hn_preset_get(const char *name, hn_preset *out, hn_err *err)
     if (name && !strcmp(name, "paper")) {
         *out = (hn_preset){"paper", 0, 0, 0, 500, 0, 3, {10, 100, 1000, 0}, HN_VALUES_ALL};
     } else if (name && !strcmp(name, "quick")) {
-        *out = (hn_preset){"quick", 4000, 1000, 1, 50, 200, 2, {10, 100, 0, 0}, HN_VALUES_QUICK};
+        *out = (hn_preset){"quick", 3000, 1000, 1, 50, 200, 2, {10, 100, 0, 0}, HN_VALUES_QUICK};
     } else if (name && !strcmp(name, "tiny")) {
         *out = (hn_preset){"tiny", 0, 0, 1, 5, 0, 2, {2, 4, 0, 0}, HN_VALUES_TINY};
     } else {

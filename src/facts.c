@@ -232,9 +232,15 @@ int hn_facts_compute_ex(const hn_netspec *ns, const hn_model *m, const double *t
     f->C = ns->in_c;
     for (size_t i = 0; i < ns->n_conv; i++)
         f->C = f->C > ns->ch[i] ? f->C : ns->ch[i];
-    f->mm = ns->in_h;
-    f->nn = ns->in_w;
-    f->d = ns->in_w; /* 1-D: the input length d_0 >= every d_i */
+    /* the paper's "d_i <= d_1 := d" and "m_i <= m_1 := m, n_i <= n_1 := n":
+     * the output size of the first layer, read as printed (every later size
+     * is at most this) */
+    {
+        const hn_layer *first = &m->layers[m->linear_pos[0]];
+        f->mm = first->out.h;
+        f->nn = first->out.w;
+        f->d = first->out.w;
+    }
     hn_forward(m, theta, s->x, ws, NULL);
     for (size_t t = 0; t < f->n_lin; t++) {
         const hn_layer *ly = &m->layers[m->linear_pos[t]];

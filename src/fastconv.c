@@ -57,19 +57,23 @@ static void gemm(int ta, int tb, size_t M, size_t N, size_t K, const double *A, 
     }
 }
 
-/* C (M x N) += A (M x K) B^T with B stored N x K (rows of length ldb): the
- * weight-gradient shape, K = batch x positions; K cut into pieces added
- * in order. */
-static void gemm_acc_nt(size_t M, size_t N, size_t K, const double *A, size_t lda,
-                        const double *B, size_t ldb, double *C, size_t ldc)
+/* C (M x N) = A (M x K) B^T + beta C with B stored N x K (rows of length
+ * ldb): the weight-gradient shape, K = batch x positions; K cut into
+ * pieces added in order. */
+static void gemm_nt(size_t M, size_t N, size_t K, const double *A, size_t lda, const double *B,
+                    size_t ldb, double beta, double *C, size_t ldc)
 {
-    if (M == 0 || N == 0 || K == 0)
+    if (M == 0 || N == 0)
         return;
+    if (K == 0) {
+        gemm(0, 1, M, N, 0, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
     const size_t pc = piece(M, N, K);
     for (size_t k = 0; k < K; k += pc) {
         const size_t w = K - k < pc ? K - k : pc;
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)M, (blasint)N, (blasint)w,
-                    1.0, A + k, (blasint)lda, B + k, (blasint)ldb, 1.0, C, (blasint)ldc);
+                    1.0, A + k, (blasint)lda, B + k, (blasint)ldb, k ? 1.0 : beta, C, (blasint)ldc);
     }
 }
 
@@ -82,20 +86,27 @@ size_t hn_conv_col_size(hn_shape in, size_t B, size_t kh, size_t kw)
     return in.c * kh * kw * B * (in.h - kh + 1) * (in.w - kw + 1);
 }
 
+/* Loops run plane by plane (i, n) so that the input plane stays in L1
+ * while its kh*kw shifted copies are written; `omp simd` vectorises the
+ * short rows whatever the optimisation level. */
 void hn_im2col(hn_shape in, size_t B, size_t kh, size_t kw, const double *x, double *col)
 {
     const size_t ho = in.h - kh + 1, wo = in.w - kw + 1, HW = in.h * in.w;
     const size_t N = B * ho * wo;
     for (size_t i = 0; i < in.c; i++)
-        for (size_t a = 0; a < kh; a++)
-            for (size_t b = 0; b < kw; b++) {
-                double *row = col + ((i * kh + a) * kw + b) * N;
-                for (size_t n = 0; n < B; n++) {
-                    const double *xp = x + (i * B + n) * HW + a * in.w + b;
-                    for (size_t y = 0; y < ho; y++, row += wo)
-                        memcpy(row, xp + y * in.w, wo * sizeof *row);
+        for (size_t n = 0; n < B; n++)
+            for (size_t a = 0; a < kh; a++)
+                for (size_t b = 0; b < kw; b++) {
+                    double *restrict row = col + ((i * kh + a) * kw + b) * N + n * ho * wo;
+                    const double *restrict xp = x + (i * B + n) * HW + a * in.w + b;
+                    for (size_t y = 0; y < ho; y++) {
+                        const double *restrict xr = xp + y * in.w;
+                        double *restrict rr = row + y * wo;
+#pragma omp simd
+                        for (size_t q = 0; q < wo; q++)
+                            rr[q] = xr[q];
+                    }
                 }
-            }
 }
 
 void hn_col2im(hn_shape in, size_t B, size_t kh, size_t kw, const double *col, double *x)
@@ -104,18 +115,19 @@ void hn_col2im(hn_shape in, size_t B, size_t kh, size_t kw, const double *col, d
     const size_t N = B * ho * wo;
     memset(x, 0, in.c * B * HW * sizeof *x);
     for (size_t i = 0; i < in.c; i++)
-        for (size_t a = 0; a < kh; a++)
-            for (size_t b = 0; b < kw; b++) {
-                const double *row = col + ((i * kh + a) * kw + b) * N;
-                for (size_t n = 0; n < B; n++) {
-                    double *xp = x + (i * B + n) * HW + a * in.w + b;
-                    for (size_t y = 0; y < ho; y++, row += wo) {
-                        double *xr = xp + y * in.w;
+        for (size_t n = 0; n < B; n++)
+            for (size_t a = 0; a < kh; a++)
+                for (size_t b = 0; b < kw; b++) {
+                    const double *restrict row = col + ((i * kh + a) * kw + b) * N + n * ho * wo;
+                    double *restrict xp = x + (i * B + n) * HW + a * in.w + b;
+                    for (size_t y = 0; y < ho; y++) {
+                        double *restrict xr = xp + y * in.w;
+                        const double *restrict rr = row + y * wo;
+#pragma omp simd
                         for (size_t q = 0; q < wo; q++)
-                            xr[q] += row[q];
+                            xr[q] += rr[q];
                     }
                 }
-            }
 }
 
 void hn_conv_forward_batch(hn_shape in, size_t B, size_t co, size_t kh, size_t kw,
@@ -151,7 +163,7 @@ void hn_conv_backward_weights_batch(hn_shape in, size_t B, size_t co, size_t kh,
         hn_im2col(in, B, kh, kw, x, col);
         c = col;
     }
-    gemm_acc_nt(co, ck, N, dz, N, c, N, dW, ck);
+    gemm_nt(co, ck, N, dz, N, c, N, 1.0, dW, ck);
 }
 
 void hn_nchw_to_cnhw(hn_shape s, size_t B, const double *src, double *dst)
@@ -448,10 +460,15 @@ static void fixed_fwd(const hn_layer *ly, const chunk *c, size_t i, size_t r, co
         for (size_t ch = 0; ch < ly->in.c; ch++)
             for (size_t j = 0; j < r; j++)
                 for (size_t n = 0; n < nb; n++) {
-                    const double *pre = c->act[i] + (ch * nb + n) * iHW;
+                    const double *restrict pre = c->act[i] + (ch * nb + n) * iHW;
                     const size_t o = (ch * B + j * nb + n) * iHW;
-                    for (size_t q = 0; q < iHW; q++)
-                        out[o + q] = pre[q] > 0 ? in[o + q] : 0.0;
+                    const double *restrict src = in + o;
+                    double *restrict dst = out + o;
+#pragma omp simd
+                    for (size_t q = 0; q < iHW; q++) {
+                        const double v = src[q]; /* unconditional load: a blend, no branch */
+                        dst[q] = pre[q] > 0 ? v : 0.0;
+                    }
                 }
         break;
     case HN_MAXPOOL1D:
@@ -556,10 +573,13 @@ static void ck_forward(const hn_fast *F, chunk *c, const double *theta, const hn
             continue;
         }
         switch (ly->type) {
-        case HN_RELU:
-            for (size_t j = 0, t = nb * l->insz; j < t; j++)
+        case HN_RELU: {
+            const size_t t = nb * l->insz;
+#pragma omp simd
+            for (size_t j = 0; j < t; j++)
                 out[j] = in[j] > 0 ? in[j] : 0.0;
             break;
+        }
         case HN_MAXPOOL1D:
         case HN_MAXPOOL2D: {
             const size_t H = ly->in.h, W = ly->in.w, ho = ly->out.h, wo = ly->out.w;
@@ -630,10 +650,11 @@ static void ck_rforward(const hn_fast *F, chunk *c, const double *theta, const d
 enum { OUT_SUM = 0, OUT_JAC = 1 };
 
 /* Reverse sweep from the logits' cotangent c->d[0] (dr replicas; CNHW).
- * OUT_SUM: out row j (ldo apart) += sum over the samples of replica j's
- * weight gradient.  OUT_JAC (dr = K): sample n's Jacobian block at
+ * OUT_SUM: out row j (ldo apart) = sum over the samples of replica j's
+ * weight gradient (every parameter belongs to a linear op, so every entry
+ * of out's rows is written).  OUT_JAC (dr = K): sample n's Jacobian block at
  * out + n*K*P, row k = replica k.  With rdr (r directions V): the R-sweep
- * of an HVP: d has one replica, c->rd[0] holds r, and out row j +=
+ * of an HVP: d has one replica, c->rd[0] holds r, and out row j =
  * R{grad} for direction j. */
 static void ck_backward(const hn_fast *F, chunk *c, const double *theta, size_t dr, int mode,
                         double *out, size_t ldo, const double *V, size_t r)
@@ -661,19 +682,19 @@ static void ck_backward(const hn_fast *F, chunk *c, const double *theta, size_t 
                 }
             } else if (!V) {
                 for (size_t j = 0; j < dr; j++)
-                    gemm_acc_nt(co, ck, N1, d + j * N1, Bd * hw, cola, N1, out + j * ldo + off, ck);
+                    gemm_nt(co, ck, N1, d + j * N1, Bd * hw, cola, N1, 0.0, out + j * ldo + off, ck);
             } else {
                 /* R{dW}_j = rd_j (x) a + d (x) ra_j */
                 const double *colr = c->ract[ii];
-                if (!l->k1) {
+                if (!l->k1 && ii > 0) {
                     hn_im2col(ly->in, r * nb, ly->kh, ly->kw, c->ract[ii], c->rcol);
                     colr = c->rcol;
                 }
                 for (size_t j = 0; j < r; j++) {
                     double *o = out + j * ldo + off;
-                    gemm_acc_nt(co, ck, N1, rd + j * N1, r * N1, cola, N1, o, ck);
+                    gemm_nt(co, ck, N1, rd + j * N1, r * N1, cola, N1, 0.0, o, ck);
                     if (ii > 0) /* ra = 0 at the first layer */
-                        gemm_acc_nt(co, ck, N1, d, N1, colr + j * N1, r * N1, o, ck);
+                        gemm_nt(co, ck, N1, d, N1, colr + j * N1, r * N1, 1.0, o, ck);
                 }
             }
             if (ii == 0)
@@ -724,7 +745,7 @@ static double ck_loss(const hn_fast *F, chunk *c, const hn_samples *s, const siz
 typedef int (*job_fn)(hn_fast *F, chunk *c, size_t t0, size_t nb, double *slot, void *ctx);
 
 /* Run fn on every chunk of n items.  slot_len > 0: each chunk's partial
- * result (slot_len doubles, zeroed before fn) is added into acc in chunk
+ * result (slot_len doubles, every one written by fn) is added into acc in chunk
  * order; the chunks' c->lsum are summed the same way into *lacc. */
 static int run_chunks(hn_fast *F, size_t n, size_t slot_len, double *acc, double *lacc,
                       job_fn fn, void *ctx)
@@ -741,8 +762,6 @@ static int run_chunks(hn_fast *F, size_t n, size_t slot_len, double *acc, double
             chunk *c = F->ck[thread_id()];
             const size_t t0 = (size_t)cc * CH, nb = n - t0 < CH ? n - t0 : CH;
             double *slot = slot_len ? F->slots + (size_t)(cc - a) * slot_len : NULL;
-            if (slot)
-                memset(slot, 0, slot_len * sizeof *slot);
             c->lsum = 0;
             F->rcs[cc - a] = fn(F, c, t0, nb, slot, ctx);
             F->lsum[cc - a] = c->lsum;
@@ -920,12 +939,12 @@ static int job_jac(hn_fast *F, chunk *c, size_t t0, size_t nb, double *slot, voi
 {
     (void)slot;
     jobctx *x = vctx;
-    const size_t K = F->K, nbk = c->nb;
+    const size_t K = F->K;
     ck_jacobian(F, c, x, t0, nb, x->J + t0 * K * F->P);
     if (x->logits)
         for (size_t n = 0; n < nb; n++)
             for (size_t k = 0; k < K; k++)
-                x->logits[(t0 + n) * K + k] = c->act[F->L][k * nbk + n];
+                x->logits[(t0 + n) * K + k] = c->act[F->L][k * nb + n];
     return HN_OK;
 }
 
@@ -998,13 +1017,11 @@ static int job_ho(hn_fast *F, chunk *c, size_t t0, size_t nb, double *slot, void
     const size_t K = F->K;
     ck_jacobian(F, c, x, t0, nb, c->J);
     for (size_t n = 0; n < nb; n++) {
-        const size_t si = x->idx ? x->idx[t0 + n] : t0 + n;
         double *z = c->z + n * K, *p = c->p + n * K;
         for (size_t k = 0; k < K; k++)
             z[k] = c->act[F->L][k * nb + n];
         if (F->m->loss == HN_LOSS_CE)
-            hn_loss_eval(HN_LOSS_CE, K, z, 0, NULL, NULL, p);
-        (void)si;
+            hn_loss_eval(HN_LOSS_CE, K, z, 0, NULL, NULL, p); /* any label: only p is used */
         int rc = ho_eigs_one(F, c, c->J + n * K * F->P, p, x->eigs + (t0 + n) * K);
         if (rc)
             return rc;

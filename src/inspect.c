@@ -197,51 +197,89 @@ done:
     return HN_OK;
 }
 
+/* jansson has no NaN/Inf (json_real returns NULL for them): a non-finite
+ * value is written as null, so a NULL from jansson means out of memory. */
+static json_t *num(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
 static json_t *real_list(const double *v, size_t n)
 {
     json_t *a = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_real(v[i]));
+    for (size_t i = 0; a && i < n; i++)
+        if (json_array_append_new(a, num(v[i])) != 0) {
+            json_decref(a);
+            return NULL;
+        }
     return a;
+}
+
+/* o[key] = v; a NULL v (jansson out of memory) or a failed insertion sets
+ * *bad, so a partial object is never returned as if complete. */
+static void put(json_t *o, const char *key, json_t *v, int *bad)
+{
+    if (!v || json_object_set_new(o, key, v) != 0)
+        *bad = 1;
 }
 
 char *hn_inspect_to_json(const hn_model *m, const hn_inspect_result *r)
 {
+    (void)m;
+    int bad = 0;
     json_t *o = json_object();
     if (!o)
         return NULL;
-    json_object_set_new(o, "num_params", json_integer((json_int_t)r->num_params));
-    json_object_set_new(o, "loss", json_real(r->loss));
+    put(o, "num_params", json_integer((json_int_t)r->num_params), &bad);
+    put(o, "loss", num(r->loss), &bad);
     if (r->batched) {
         json_t *l = json_array();
-        for (size_t i = 0; i < r->n_samples; i++)
-            json_array_append_new(l, real_list(r->logits + i * r->K, r->K));
-        json_object_set_new(o, "logits", l);
+        for (size_t i = 0; l && i < r->n_samples; i++)
+            if (json_array_append_new(l, real_list(r->logits + i * r->K, r->K)) != 0)
+                bad = 1;
+        put(o, "logits", l, &bad);
     } else {
-        json_object_set_new(o, "logits", real_list(r->logits, r->K));
+        put(o, "logits", real_list(r->logits, r->K), &bad);
     }
-    json_object_set_new(o, "grad_norm", json_real(r->grad_norm));
-    json_object_set_new(o, "hessian",
-                        json_pack("{s:f,s:f,s:f,s:f}", "norm", r->h_norm, "max_eigenvalue", r->h_max,
-                                  "min_eigenvalue", r->h_min, "trace", r->h_trace));
-    json_object_set_new(o, "hessian_outer",
-                        json_pack("{s:f,s:o,s:f}", "norm", r->ho_norm, "eigenvalues",
-                                  real_list(r->ho_eigs, r->n_ho_eigs), "trace", r->ho_trace));
-    json_object_set_new(o, "hessian_functional_norm", json_real(r->hf_norm));
+    put(o, "grad_norm", num(r->grad_norm), &bad);
+    json_t *h = json_object();
+    if (h) {
+        put(h, "norm", num(r->h_norm), &bad);
+        put(h, "max_eigenvalue", num(r->h_max), &bad);
+        put(h, "min_eigenvalue", num(r->h_min), &bad);
+        put(h, "trace", num(r->h_trace), &bad);
+    }
+    put(o, "hessian", h, &bad);
+    json_t *ho = json_object();
+    if (ho) {
+        put(ho, "norm", num(r->ho_norm), &bad);
+        put(ho, "eigenvalues", real_list(r->ho_eigs, r->n_ho_eigs), &bad);
+        put(ho, "trace", num(r->ho_trace), &bad);
+    }
+    put(o, "hessian_outer", ho, &bad);
+    put(o, "hessian_functional_norm", num(r->hf_norm), &bad);
     if (!r->batched) {
-        json_object_set_new(o, "A_norm", json_real(r->A_norm));
-        json_object_set_new(o, "F_norm", json_real(r->F_norm));
+        put(o, "A_norm", num(r->A_norm), &bad);
+        put(o, "F_norm", num(r->F_norm), &bad);
         json_t *ls = json_array();
-        for (size_t t = 0; t < r->n_lin; t++) {
+        for (size_t t = 0; ls && t < r->n_lin; t++) {
             const hn_inspect_layer *L = &r->layers[t];
-            json_array_append_new(
-                ls, json_pack("{s:I,s:f,s:f,s:f,s:f,s:f,s:f}", "index", (json_int_t)L->index, "T_norm",
-                              L->T_norm, "T_fro", L->T_fro, "Q_norm", L->Q_norm, "G_norm",
-                              L->G_norm, "R_norm", L->R_norm, "Rx_norm", L->Rx_norm));
+            json_t *e = json_object();
+            if (e) {
+                put(e, "index", json_integer((json_int_t)L->index), &bad);
+                put(e, "T_norm", num(L->T_norm), &bad);
+                put(e, "T_fro", num(L->T_fro), &bad);
+                put(e, "Q_norm", num(L->Q_norm), &bad);
+                put(e, "G_norm", num(L->G_norm), &bad);
+                put(e, "R_norm", num(L->R_norm), &bad);
+                put(e, "Rx_norm", num(L->Rx_norm), &bad);
+            }
+            if (json_array_append_new(ls, e) != 0)
+                bad = 1;
         }
-        json_object_set_new(o, "linear_layers", ls);
+        put(o, "linear_layers", ls, &bad);
     }
-    char *txt = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    char *txt = bad ? NULL : json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
     json_decref(o);
     if (!txt)
         return NULL;

@@ -35,7 +35,7 @@ static const struct {
     {"appD2.T_stmt", 'F'}, {"appD2.T_bound", 'H'}, {"appD2.Q_stmt", 'H'}, {"appD2.Q_row", 'H'},
     {"appD2.Q_fro", 'H'}, {"corollary2", 'A'}, {"corollary.loss_term", 'H'}, {"lemma3", 'H'},
     {"lemma3.corrected", 'H'}, {"appE.M_norm", 'H'}, {"appE.GR_product", 'H'}, {"appE.GR_bound", 'F'},
-    {"appE.GR_bound.corrected", 'H'}, {"appE.exponent_step", 'F'}, {"appE.F_bound", 'H'}, {"lemma4", 'H'},
+    {"appE.GR_bound.corrected", 'H'}, {"appE.exponent_step", 'F'}, {"appE.F_bound", 'F'}, {"appE.F_bound.corrected", 'H'}, {"lemma4", 'H'},
     {"lemma4.corrected", 'H'}, {"appF.gram", 'H'}, {"appF.block", 'F'}, {"appF.block_norm", 'F'},
     {"appF.A_norm", 'H'}, {"appF.A_le_1", 'H'}, {"lemma5", 'H'}, {"lemma5.corrected", 'H'},
     {"appG.T_fc", 'F'}, {"appG.T_fc.corrected", 'H'}, {"appG.GR_conv", 'H'}, {"appG.GR_fc", 'H'},

@@ -21,6 +21,7 @@ static void test_ema_hand(void **state)
     const double x[4] = {1, 0, 0, 1};
     double s[4];
     hn_ema(x, 4, 0.5, s);
+    /* exact: halving and adding these dyadic numbers never rounds */
     assert_close(s[0], 1.0, 0, 0);
     assert_close(s[1], 0.5, 0, 0);
     assert_close(s[2], 0.25, 0, 0);
@@ -43,10 +44,12 @@ static void test_loss_diff_hand(void **state)
     double acc[2] = {0, 0};
     const size_t o1[3] = {0, 1, 2}, o2[3] = {2, 0, 1};
     hn_loss_diff_add(l, o1, 3, acc);
+    /* exact: |0 - 0| / 2 */
     assert_close(acc[0], 0.0, 0, 0);
     /* 1e-15: one division by 3 */
     assert_close(acc[1], 1.0, 1e-15, 0);
     hn_loss_diff_add(l, o2, 3, acc);
+    /* 1e-15: one division by 2 or 3 per term */
     assert_close(acc[0], 1.5, 1e-15, 0);
     assert_close(acc[1], 1.5, 1e-15, 0);
     /* over the 6 equally likely orders the 3 comes first, second or last
@@ -86,6 +89,7 @@ static void test_loss_diff_hand(void **state)
     gsl_rng_free(r);
     /* quantiles: numpy's linear interpolation */
     const double srt[5] = {1, 2, 4, 8, 16};
+    /* exact at order statistics; 1e-15 for one interpolation (pos 1.5) */
     assert_close(hn_quantile_sorted(srt, 5, 0.5), 4, 0, 0);
     assert_close(hn_quantile_sorted(srt, 5, 0.375), 3, 1e-15, 0);
     assert_close(hn_quantile_sorted(srt, 5, 1.0), 16, 0, 0);
@@ -377,6 +381,7 @@ static void test_cor2_formula(void **state)
     assert_int_equal(c.kernel, 3);
     assert_int_equal(c.m, 28);
     assert_int_equal(c.L_paper, 2);
+    /* exact: a maximum of stored values */
     assert_close(c.w, 0.75, 0, 0);
     /* by hand: q^2 = 36*9*784 = 254016, base = q^2 * 0.5625 = 142884,
      * Theorem 2: sqrt(2) * 4 * 254016 * 3 * 142884^2,
@@ -391,6 +396,7 @@ static void test_cor2_formula(void **state)
     assert_close(hn_cor2_log10_rhs(&c, 9, 1), log10(0.2 * (3 + alt)), 1e-12, 0);
     /* R = 0: only the loss term */
     c.R = 0;
+    /* 1e-12: as above */
     assert_close(hn_cor2_log10_rhs(&c, 9, 0), log10(0.6), 1e-12, 0);
     free(th);
     hn_model_free(m);

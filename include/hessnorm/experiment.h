@@ -170,7 +170,7 @@ typedef struct {
 
 /* "paper" (the exact section VI setting: whole splits, 10/15 epochs,
  * S = 500, ||H_O|| over the whole training set, k in {10, 100, 1000}),
- * "quick" (4000 training / 1000 test images, 1 epoch, S = 50, 200 samples
+ * "quick" (3000 training / 1000 test images, 1 epoch, S = 50, 200 samples
  * for ||H_O||, k in {10, 100}, a subset of the sweep values) and "tiny"
  * (for tests: whatever the split holds, 1 epoch, S = 5, k in {2, 4}).
  * HN_EINVAL naming --preset otherwise. */

@@ -31,7 +31,7 @@ static void experiment_usage(FILE *f)
           "Sweeps: layers L=2..7 (k=3, C=6); kernel k=2..5 (L=4, C=6); channels C=6..42\n"
           "(L=5, k=3); pooling max/avg at conv 1..4 (L=5, C=12, k=3).\n"
           "Presets: paper = section VI exactly (whole splits, 10 epochs, 15 on CIFAR-10,\n"
-          "S=500, k in {10,100,1000}); quick = 4000/1000 images, 1 epoch, S=50, a subset of\n"
+          "S=500, k in {10,100,1000}); quick = 3000/1000 images, 1 epoch, S=50, a subset of\n"
           "the sweep; tiny = for tests.  Output (default experiment-<dataset>-<sweep>-<preset>):\n"
           "report.md, index.html, CSV, PNG figures, models/<setting>/ in the interchange\n"
           "format.  An interrupted run resumes from the finished models.\n"

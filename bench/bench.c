@@ -1,0 +1,686 @@
+/* hessnorm bench — the batched GEMM kernels and the spectral routes
+ * against PyTorch (bench/peer_torch.py) on the same machine, in the same
+ * run, interleaved: every repetition runs each row once in hessnorm and
+ * once in PyTorch, at each thread count.  Each measurement runs in its own
+ * process, so its peak memory (getrusage ru_maxrss) is its own.  Prints
+ * one table of medians and writes it as JSON.
+ *
+ *   bench [--reps R] [--threads "1 2"] [--json FILE] [--data DIR]
+ *         [--python PY] [--peer FILE] [--rows a,b,...]
+ *
+ * Rows (the paper's CNN: k = 3, C = 6 conv layers, ReLU between, flatten,
+ * linear 10, bias-free; float64 unless said):
+ *   train_L1/L3/L5   one Adam step, batch 64, 28x28 (PyTorch float64 and
+ *                    float32 in two rows)
+ *   loss60k          per-sample losses of 60,000 random 28x28 images (L3)
+ *   ho               exact per-sample ||H_O|| (L3), per sample
+ *   topeig64/1000    top eigenvalue of the mean Hessian over 64 / 1,000
+ *                    samples (L3): hessnorm Lanczos (residual <= 1e-8
+ *                    |lambda|), PyTorch power iteration
+ *   dense            full Hessian + all eigenvalues of the 2,310-parameter
+ *                    net L5 on 14x14 inputs, one sample
+ * The networks' weights and the Hessian rows' samples are written once
+ * to --data as raw float64 / int64 files that both sides read. */
+#include "config.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <gsl/gsl_rng.h>
+#include <gsl/gsl_blas.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#include "hessnorm.h"
+
+void openblas_set_num_threads(int num_threads);
+
+static double wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void die(const char *what, const hn_err *e)
+{
+    fprintf(stderr, "bench: %s: %s\n", what, e ? e->msg : "failed");
+    exit(1);
+}
+
+/* ------------------------------------------------------------ setup */
+
+#define N_HESS 1000
+#define N_HO 64
+
+static hn_model *cnn(size_t L, size_t hw)
+{
+    hn_arch a = {L, 3, 6, HN_POOL_NONE, 0};
+    hn_model *m;
+    hn_err e;
+    if (hn_arch_model(&a, 1, hw, hw, 10, &m, &e))
+        die("model", &e);
+    return m;
+}
+
+static void write_raw(const char *dir, const char *name, const void *p, size_t bytes)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(p, 1, bytes, f) != bytes || fclose(f)) {
+        perror(path);
+        exit(1);
+    }
+}
+
+static void read_raw(const char *dir, const char *name, void *p, size_t bytes)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f || fread(p, 1, bytes, f) != bytes) {
+        perror(path);
+        exit(1);
+    }
+    fclose(f);
+}
+
+/* Samples x uniform [0,1]; labels from a fixed random linear "teacher" on
+ * the pixels (a learnable task, so the short training below moves the
+ * weights off their initialisation). */
+static hn_samples *draw_samples(const hn_model *m, size_t n, gsl_rng *r, const double *teacher)
+{
+    hn_samples *s;
+    hn_err e;
+    if (hn_samples_alloc(m, n, &s, &e))
+        die("samples", &e);
+    const size_t d = s->in_size;
+    for (size_t i = 0; i < n * d; i++)
+        s->x[i] = gsl_rng_uniform(r);
+    for (size_t i = 0; i < n; i++) {
+        size_t best = 0;
+        double bv = -1e300;
+        for (size_t k = 0; k < 10; k++) {
+            double v = 0;
+            for (size_t j = 0; j < d; j++)
+                v += teacher[k * 784 + j] * (s->x[i * d + j] - 0.5);
+            if (v > bv) {
+                bv = v;
+                best = k;
+            }
+        }
+        s->y_class[i] = (long)best;
+    }
+    return s;
+}
+
+/* Weights: PyTorch's default initialisation, then 200 Adam steps (batch
+ * 64) on teacher-labelled images: a network part-way through training. */
+static void prepare(const char *dir)
+{
+    mkdir(dir, 0755);
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 20240601);
+    double *teacher = malloc(10 * 784 * sizeof *teacher);
+    for (size_t i = 0; i < 10 * 784; i++)
+        teacher[i] = gsl_rng_uniform(r) - 0.5;
+    hn_err e;
+    for (int which = 0; which < 2; which++) {
+        const size_t L = which == 0 ? 3 : 5, hw = which == 0 ? 28 : 14;
+        hn_model *m = cnn(L, hw);
+        double *th = malloc(m->n_params * sizeof *th);
+        hn_init_uniform(m, r, th);
+        hn_samples *tr = draw_samples(m, 64 * 50, r, teacher);
+        hn_fast *f;
+        hn_adam *opt;
+        double *g = malloc(m->n_params * sizeof *g), loss;
+        if (hn_fast_alloc(m, 0, 0, &f, &e) || hn_adam_alloc(m->n_params, 1e-3, 0.9, 0.999, 1e-8, &opt, &e))
+            die("setup", &e);
+        size_t idx[64];
+        for (int step = 0; step < 200; step++) {
+            for (size_t j = 0; j < 64; j++)
+                idx[j] = (size_t)(step % 50) * 64 + j;
+            if (hn_batch_forward_backward(m, th, tr, idx, 64, f, &loss, g, &e))
+                die("setup training", &e);
+            hn_adam_step(opt, th, g);
+        }
+        write_raw(dir, which == 0 ? "L3.bin" : "L5s.bin", th, m->n_params * sizeof *th);
+        hn_samples *s = draw_samples(m, N_HESS, r, teacher);
+        int64_t *y = malloc(N_HESS * sizeof *y);
+        for (size_t i = 0; i < N_HESS; i++)
+            y[i] = s->y_class[i];
+        write_raw(dir, which == 0 ? "hess_x.bin" : "dense_x.bin", s->x, N_HESS * s->in_size * sizeof(double));
+        write_raw(dir, which == 0 ? "hess_y.bin" : "dense_y.bin", y, N_HESS * sizeof *y);
+        free(y);
+        hn_samples_free(s);
+        hn_samples_free(tr);
+        hn_fast_free(f);
+        hn_adam_free(opt);
+        free(g);
+        free(th);
+        hn_model_free(m);
+    }
+    free(teacher);
+    gsl_rng_free(r);
+}
+
+static hn_samples *load_samples(const hn_model *m, const char *dir, const char *tag, size_t n)
+{
+    hn_samples *s;
+    hn_err e;
+    char nx[64], ny[64];
+    if (hn_samples_alloc(m, n, &s, &e))
+        die("samples", &e);
+    snprintf(nx, sizeof nx, "%s_x.bin", tag);
+    snprintf(ny, sizeof ny, "%s_y.bin", tag);
+    read_raw(dir, nx, s->x, n * s->in_size * sizeof(double));
+    int64_t *y = malloc(n * sizeof *y);
+    read_raw(dir, ny, y, n * sizeof *y);
+    for (size_t i = 0; i < n; i++)
+        s->y_class[i] = (long)y[i];
+    free(y);
+    return s;
+}
+
+/* ------------------------------------------------------------ FLOP counts */
+
+/* Multiply-adds x 2 of every linear op's forward product: all = sum over
+ * the linear ops, rest = the same without the first (whose data gradient
+ * is never needed), head = the last op's share. */
+static void flops(const hn_model *m, double *all, double *rest)
+{
+    *all = *rest = 0;
+    for (size_t t = 0; t < m->n_linear; t++) {
+        const hn_layer *ly = &m->layers[m->linear_pos[t]];
+        double f = 2.0 * (double)ly->param_count * (double)(ly->out.h * ly->out.w);
+        *all += f;
+        if (t > 0)
+            *rest += f;
+    }
+}
+
+/* ------------------------------------------------------------ rows */
+
+typedef struct {
+    double seconds;   /* the row's time unit: see row_unit */
+    double value;     /* a checkable output (loss, eigenvalue) */
+    double iters;
+    double flop;      /* useful floating-point operations of the timed part */
+    long maxrss_kb;
+} result;
+
+static const char *const ROWS[] = {"train_L1", "train_L3", "train_L5", "loss60k", "ho",
+                                   "topeig64", "topeig1000", "dense"};
+#define N_ROWS (sizeof ROWS / sizeof *ROWS)
+
+static result hn_row(const char *row, int T, const char *dir)
+{
+    result R = {0};
+    hn_err e;
+    if (!strncmp(row, "train_L", 7)) {
+        const size_t L = (size_t)atoi(row + 7);
+        hn_model *m = cnn(L, 28);
+        gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+        double *th = malloc(m->n_params * sizeof *th), *g = malloc(m->n_params * sizeof *g), loss = 0;
+        hn_init_uniform(m, r, th);
+        hn_samples *s;
+        if (hn_samples_alloc(m, 512, &s, &e))
+            die("samples", &e);
+        for (size_t i = 0; i < 512 * 784; i++)
+            s->x[i] = gsl_rng_uniform(r);
+        for (size_t i = 0; i < 512; i++)
+            s->y_class[i] = (long)gsl_rng_uniform_int(r, 10);
+        hn_fast *f;
+        hn_adam *opt;
+        if (hn_fast_alloc(m, T, 0, &f, &e) || hn_adam_alloc(m->n_params, 1e-3, 0.9, 0.999, 1e-8, &opt, &e))
+            die("train setup", &e);
+        size_t idx[64];
+        const int steps = 40;
+        double t0 = 0;
+        for (int st = -5; st < steps; st++) {
+            if (st == 0)
+                t0 = wall();
+            for (size_t j = 0; j < 64; j++)
+                idx[j] = (size_t)((st + 5) % 8) * 64 + j;
+            if (hn_batch_forward_backward(m, th, s, idx, 64, f, &loss, g, &e))
+                die("train", &e);
+            hn_adam_step(opt, th, g);
+        }
+        R.seconds = (wall() - t0) / steps;
+        R.value = loss;
+        R.iters = steps;
+        double a, b;
+        flops(m, &a, &b);
+        R.flop = 64.0 * (2 * a + b);
+        hn_fast_free(f);
+        hn_adam_free(opt);
+        hn_samples_free(s);
+        free(th);
+        free(g);
+        gsl_rng_free(r);
+        hn_model_free(m);
+    } else if (!strcmp(row, "loss60k")) {
+        const size_t n = 60000;
+        hn_model *m = cnn(3, 28);
+        gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+        double *th = malloc(m->n_params * sizeof *th), *loss = malloc(n * sizeof *loss);
+        hn_init_uniform(m, r, th);
+        hn_samples *s;
+        if (hn_samples_alloc(m, n, &s, &e))
+            die("samples", &e);
+        for (size_t i = 0; i < n * 784; i++)
+            s->x[i] = gsl_rng_uniform(r);
+        for (size_t i = 0; i < n; i++)
+            s->y_class[i] = (long)gsl_rng_uniform_int(r, 10);
+        hn_fast *f;
+        if (hn_fast_alloc(m, T, 0, &f, &e))
+            die("loss setup", &e);
+        double t0 = wall();
+        if (hn_batch_losses(m, th, s, NULL, n, f, loss, NULL, NULL, &e))
+            die("losses", &e);
+        R.seconds = wall() - t0;
+        double sum = 0;
+        for (size_t i = 0; i < n; i++)
+            sum += loss[i];
+        R.value = sum / (double)n;
+        R.iters = (double)n;
+        double a, b;
+        flops(m, &a, &b);
+        R.flop = (double)n * a;
+        hn_fast_free(f);
+        hn_samples_free(s);
+        free(th);
+        free(loss);
+        gsl_rng_free(r);
+        hn_model_free(m);
+    } else if (!strcmp(row, "ho") || !strncmp(row, "topeig", 6)) {
+        hn_model *m = cnn(3, 28);
+        double *th = malloc(m->n_params * sizeof *th);
+        read_raw(dir, "L3.bin", th, m->n_params * sizeof *th);
+        const size_t n = !strcmp(row, "ho") ? N_HO : (size_t)atoi(row + 6);
+        hn_samples *s = load_samples(m, dir, "hess", n);
+        double a, b;
+        flops(m, &a, &b);
+        if (!strcmp(row, "ho")) {
+            hn_fast *f;
+            double *ev = malloc(n * 10 * sizeof *ev);
+            if (hn_fast_alloc(m, T, 0, &f, &e) || hn_batch_ho_eigs(m, th, s, NULL, 1, f, ev, &e))
+                die("ho setup", &e);
+            double t0 = wall();
+            if (hn_batch_ho_eigs(m, th, s, NULL, n, f, ev, &e))
+                die("ho", &e);
+            R.seconds = (wall() - t0) / (double)n;
+            R.value = ev[0];
+            R.iters = (double)n;
+            const hn_layer *hd = &m->layers[m->n_layers - 1];
+            R.flop = a + 10.0 * (a + b) + 10.0 * 11.0 * (double)(m->n_params - hd->param_count);
+            hn_fast_free(f);
+            free(ev);
+        } else {
+            hn_lanczos_result lz;
+            double t0 = wall();
+            if (hn_mean_op_extreme(m, th, s, NULL, n, HN_OP_MEAN_H, 300, 1e-8, 1, T, &lz, &e))
+                die("lanczos", &e);
+            R.seconds = wall() - t0;
+            R.value = lz.lambda_max;
+            R.iters = (double)lz.iterations;
+            /* per product and sample: forward a, tangent forward a + b,
+             * reverse a + b (weights) + 3 b (data, tangents) */
+            R.flop = (double)lz.iterations * (double)n * (3 * a + 5 * b);
+        }
+        hn_samples_free(s);
+        free(th);
+        hn_model_free(m);
+    } else if (!strcmp(row, "dense")) {
+        hn_model *m = cnn(5, 14);
+        const size_t P = m->n_params;
+        double *th = malloc(P * sizeof *th);
+        read_raw(dir, "L5s.bin", th, P * sizeof *th);
+        hn_samples *s = load_samples(m, dir, "dense", 1);
+        gsl_vector *ev = gsl_vector_alloc(P);
+        double t0 = wall();
+        if (hn_hessian_eigvals(m, th, s, T, ev, &e))
+            die("dense", &e);
+        R.seconds = wall() - t0;
+        R.value = gsl_vector_get(ev, P - 1);
+        R.iters = (double)P;
+        double a, b;
+        flops(m, &a, &b);
+        const double blocks = ceil((double)P / HN_DENSE_DIRS);
+        R.flop = blocks * (a + b + HN_DENSE_DIRS * (2 * a + 4 * b)) + 4.0 / 3.0 * pow((double)P, 3);
+        gsl_vector_free(ev);
+        hn_samples_free(s);
+        free(th);
+        hn_model_free(m);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    R.maxrss_kb = ru.ru_maxrss;
+    return R;
+}
+
+/* Run a hessnorm row in a child process (its own peak memory). */
+static int run_hn(const char *row, int T, const char *dir, result *out)
+{
+    int fd[2];
+    if (pipe(fd))
+        return -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        close(fd[0]);
+        openblas_set_num_threads(1); /* threads come from OpenMP */
+#ifdef _OPENMP
+        omp_set_num_threads(T);
+#endif
+        result R = hn_row(row, T, dir);
+        if (write(fd[1], &R, sizeof R) != (ssize_t)sizeof R)
+            _exit(1);
+        _exit(0);
+    }
+    close(fd[1]);
+    ssize_t got = read(fd[0], out, sizeof *out);
+    close(fd[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    return got == (ssize_t)sizeof *out && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* Run a PyTorch row: python peer_torch.py --row ... (NULL python: skipped). */
+static int run_torch(const char *py, const char *peer, const char *row, const char *prow,
+                     const char *extra, int T, const char *dir, result *out)
+{
+    if (!py)
+        return -1;
+    char cmd[2048], line[1024];
+    snprintf(cmd, sizeof cmd,
+             "OMP_NUM_THREADS=%d MKL_NUM_THREADS=%d %s %s --row %s --threads %d --data %s %s",
+             T, T, py, peer, prow, T, dir, extra);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    int ok = -1;
+    while (fgets(line, sizeof line, p)) {
+        char name[64];
+        double s, v;
+        int it;
+        long rss;
+        if (sscanf(line, "row=%63s seconds=%lf value=%lf iters=%d maxrss_kb=%ld", name, &s, &v, &it,
+                   &rss) == 5) {
+            out->seconds = s;
+            out->value = v;
+            out->iters = it;
+            out->maxrss_kb = rss;
+            ok = 0;
+        }
+    }
+    if (pclose(p) != 0)
+        ok = -1;
+    (void)row;
+    return ok;
+}
+
+/* ------------------------------------------------------------ peak */
+
+/* Best DGEMM rate over a few shapes (square and the thin shapes of the
+ * kernels), T OpenBLAS threads. */
+static double dgemm_peak(int T)
+{
+    openblas_set_num_threads(T);
+    const size_t shapes[][3] = {{1024, 1024, 1024}, {2048, 2048, 256}, {6, 2304, 54}, {60, 54, 576}};
+    double best = 0;
+    for (size_t s = 0; s < 4; s++) {
+        const size_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        double *A = malloc(M * K * sizeof *A), *B = malloc(K * N * sizeof *B), *C = calloc(M * N, sizeof *C);
+        for (size_t i = 0; i < M * K; i++)
+            A[i] = 1.0 / (double)(i + 1);
+        for (size_t i = 0; i < K * N; i++)
+            B[i] = 1.0 / (double)(i + 2);
+        gsl_matrix_view a = gsl_matrix_view_array(A, M, K), b = gsl_matrix_view_array(B, K, N),
+                        c = gsl_matrix_view_array(C, M, N);
+        const double f = 2.0 * (double)M * (double)N * (double)K;
+        const int reps = (int)fmax(3, 3e9 / f);
+        gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, &a.matrix, &b.matrix, 0.0, &c.matrix);
+        for (int trial = 0; trial < 3; trial++) {
+            double t0 = wall();
+            for (int r = 0; r < reps; r++)
+                gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, &a.matrix, &b.matrix, 0.0, &c.matrix);
+            best = fmax(best, f * reps / (wall() - t0) / 1e9);
+        }
+        free(A);
+        free(B);
+        free(C);
+    }
+    openblas_set_num_threads(1);
+    return best;
+}
+
+/* ------------------------------------------------------------ table */
+
+typedef struct {
+    const char *label;  /* table row */
+    const char *hrow;   /* hessnorm row */
+    const char *prow;   /* PyTorch row */
+    const char *extra;  /* PyTorch arguments */
+    const char *unit;   /* "img/s", "s", "ms" */
+} trow;
+
+static const trow TROWS[] = {
+    {"train L1 step (b=64) vs torch f64", "train_L1", "train_f64", "--layers 1", "img/s"},
+    {"train L1 step (b=64) vs torch f32", "train_L1", "train_f32", "--layers 1", "img/s"},
+    {"train L3 step (b=64) vs torch f64", "train_L3", "train_f64", "--layers 3", "img/s"},
+    {"train L3 step (b=64) vs torch f32", "train_L3", "train_f32", "--layers 3", "img/s"},
+    {"train L5 step (b=64) vs torch f64", "train_L5", "train_f64", "--layers 5", "img/s"},
+    {"train L5 step (b=64) vs torch f32", "train_L5", "train_f32", "--layers 5", "img/s"},
+    {"losses of 60,000 images (L3)", "loss60k", "loss60k", "", "s"},
+    {"exact per-sample ||H_O|| (L3)", "ho", "ho", "--n 16", "ms"},
+    {"top eig mean H, 64 samples (L3)", "topeig64", "topeig", "--n 64", "s"},
+    {"top eig mean H, 1000 samples (L3)", "topeig1000", "topeig", "--n 1000", "s"},
+    {"dense H + eigvals, P=2310 (L5 14x14)", "dense", "dense", "--n 1", "s"},
+};
+#define N_TROWS (sizeof TROWS / sizeof *TROWS)
+
+static int cmpd(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    if (n <= 0)
+        return NAN;
+    qsort(v, (size_t)n, sizeof *v, cmpd);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Display value of a time: images/s for training, ms or s otherwise. */
+static double shown(const trow *t, double sec)
+{
+    if (!strcmp(t->unit, "img/s"))
+        return 64.0 / sec;
+    if (!strcmp(t->unit, "ms"))
+        return 1e3 * sec;
+    return sec;
+}
+
+#define MAXREP 16
+
+/* ", "key": value" with null for a missing (non-finite) value */
+static void jnum(FILE *f, const char *key, double v)
+{
+    if (isfinite(v))
+        fprintf(f, ", \"%s\": %.10g", key, v);
+    else
+        fprintf(f, ", \"%s\": null", key);
+}
+
+int main(int argc, char **argv)
+{
+    int reps = 3, nthr = 0, thr[4];
+    const char *json = "bench/results.json", *dir = "bench/.data", *peer = "bench/peer_torch.py";
+    const char *py = NULL, *threads = "1 2", *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = argv[++i];
+        else if (!strcmp(argv[i], "--json") && i + 1 < argc)
+            json = argv[++i];
+        else if (!strcmp(argv[i], "--data") && i + 1 < argc)
+            dir = argv[++i];
+        else if (!strcmp(argv[i], "--python") && i + 1 < argc)
+            py = argv[++i];
+        else if (!strcmp(argv[i], "--peer") && i + 1 < argc)
+            peer = argv[++i];
+        else if (!strcmp(argv[i], "--rows") && i + 1 < argc)
+            only = argv[++i];
+        else {
+            fprintf(stderr, "usage: bench [--reps R] [--threads \"1 2\"] [--json FILE] [--data DIR] "
+                            "[--python PY] [--peer FILE] [--rows a,b]\n");
+            return 2;
+        }
+    }
+    if (reps < 1 || reps > MAXREP)
+        reps = 3;
+    for (const char *p = threads; *p && nthr < 4;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        if (v > 0)
+            thr[nthr++] = (int)v;
+        p = end;
+    }
+    if (!nthr)
+        thr[nthr++] = 1;
+    hn_gsl_quiet();
+    if (!py) {
+        const char *cand[] = {"/usr/bin/python3", "python3"};
+        for (int i = 0; i < 2 && !py; i++) {
+            char cmd[256];
+            snprintf(cmd, sizeof cmd, "%s -c 'import torch' >/dev/null 2>&1", cand[i]);
+            if (system(cmd) == 0)
+                py = cand[i];
+        }
+    }
+    fprintf(stderr, "bench: preparing weights and samples in %s\n", dir);
+    prepare(dir);
+    double peak[4];
+    for (int t = 0; t < nthr; t++) {
+        peak[t] = dgemm_peak(thr[t]);
+        fprintf(stderr, "bench: DGEMM peak with %d thread(s): %.1f GFLOP/s\n", thr[t], peak[t]);
+    }
+
+    /* results[row][thread][rep] */
+    static result H[N_TROWS][4][MAXREP], Tq[N_TROWS][4][MAXREP];
+    static int okH[N_TROWS][4][MAXREP], okT[N_TROWS][4][MAXREP];
+    static result hcache[N_ROWS][4][MAXREP];
+    static int hdone[N_ROWS][4][MAXREP];
+    for (int rep = 0; rep < reps; rep++)
+        for (int t = 0; t < nthr; t++)
+            for (size_t k = 0; k < N_TROWS; k++) {
+                const trow *tr = &TROWS[k];
+                if (only && !strstr(only, tr->hrow))
+                    continue;
+                size_t hi = 0;
+                while (strcmp(ROWS[hi], tr->hrow))
+                    hi++;
+                /* a hessnorm row shared by two table rows runs once per rep */
+                if (!hdone[hi][t][rep]) {
+                    hdone[hi][t][rep] = run_hn(tr->hrow, thr[t], dir, &hcache[hi][t][rep]) == 0 ? 1 : -1;
+                    if (hdone[hi][t][rep] > 0)
+                        fprintf(stderr, "bench: rep %d, %d thr, hessnorm %-10s %.6g s\n", rep + 1,
+                                thr[t], tr->hrow, hcache[hi][t][rep].seconds);
+                }
+                okH[k][t][rep] = hdone[hi][t][rep] > 0;
+                H[k][t][rep] = hcache[hi][t][rep];
+                okT[k][t][rep] = run_torch(py, peer, tr->hrow, tr->prow, tr->extra, thr[t], dir,
+                                           &Tq[k][t][rep]) == 0;
+                if (okT[k][t][rep])
+                    fprintf(stderr, "bench: rep %d, %d thr, PyTorch  %-10s %.6g s\n", rep + 1, thr[t],
+                            tr->prow, Tq[k][t][rep].seconds);
+            }
+
+    FILE *js = fopen(json, "w");
+    if (js) {
+        char host[256] = "";
+        gethostname(host, sizeof host);
+        fprintf(js, "{\n  \"machine\": {\"cpus\": %ld, \"host\": \"%s\"},\n  \"reps\": %d,\n",
+                sysconf(_SC_NPROCESSORS_ONLN), host, reps);
+        fprintf(js, "  \"dgemm_peak_gflops\": {");
+        for (int t = 0; t < nthr; t++)
+            fprintf(js, "%s\"%d\": %.3f", t ? ", " : "", thr[t], peak[t]);
+        fprintf(js, "},\n  \"rows\": [\n");
+    }
+    printf("\n%-38s %3s %12s %12s %7s %8s %6s %9s %9s\n", "row", "thr", "hessnorm", "PyTorch",
+           "ratio", "GFLOP/s", "%peak", "MB hn", "MB torch");
+    int first = 1;
+    for (size_t k = 0; k < N_TROWS; k++)
+        for (int t = 0; t < nthr; t++) {
+            const trow *tr = &TROWS[k];
+            double hs[MAXREP], ts[MAXREP], hm[MAXREP], tm[MAXREP], hf[MAXREP], hv[MAXREP], tv[MAXREP];
+            double hit[MAXREP], tit[MAXREP];
+            int nh = 0, nt = 0;
+            for (int rep = 0; rep < reps; rep++) {
+                if (okH[k][t][rep]) {
+                    hs[nh] = H[k][t][rep].seconds;
+                    hm[nh] = (double)H[k][t][rep].maxrss_kb;
+                    hf[nh] = H[k][t][rep].flop / H[k][t][rep].seconds;
+                    hv[nh] = H[k][t][rep].value;
+                    hit[nh++] = H[k][t][rep].iters;
+                }
+                if (okT[k][t][rep]) {
+                    ts[nt] = Tq[k][t][rep].seconds;
+                    tm[nt] = (double)Tq[k][t][rep].maxrss_kb;
+                    tv[nt] = Tq[k][t][rep].value;
+                    tit[nt++] = Tq[k][t][rep].iters;
+                }
+            }
+            if (!nh && !nt)
+                continue;
+            const double hsec = median(hs, nh), tsec = median(ts, nt), gf = median(hf, nh) / 1e9;
+            const double hmb = median(hm, nh) / 1024, tmb = median(tm, nt) / 1024;
+            const double ratio = tsec / hsec;
+            printf("%-38s %3d %12.4g %12.4g %7.2f %8.2f %6.1f %9.0f %9.0f\n", tr->label, thr[t],
+                   shown(tr, hsec), shown(tr, tsec), ratio, gf, 100 * gf / peak[t], hmb, tmb);
+            if (js) {
+                fprintf(js, "%s    {\"row\": \"%s\", \"threads\": %d, \"unit\": \"%s\"",
+                        first ? "" : ",\n", tr->label, thr[t], tr->unit);
+                jnum(js, "hessnorm", nh ? shown(tr, hsec) : NAN);
+                jnum(js, "pytorch", nt ? shown(tr, tsec) : NAN);
+                jnum(js, "ratio", nh && nt ? ratio : NAN);
+                jnum(js, "hessnorm_seconds", nh ? hsec : NAN);
+                jnum(js, "pytorch_seconds", nt ? tsec : NAN);
+                jnum(js, "gflops", nh ? gf : NAN);
+                jnum(js, "pct_peak", nh ? 100 * gf / peak[t] : NAN);
+                jnum(js, "hessnorm_maxrss_mb", nh ? hmb : NAN);
+                jnum(js, "pytorch_maxrss_mb", nt ? tmb : NAN);
+                jnum(js, "hessnorm_value", nh ? hv[0] : NAN);
+                jnum(js, "pytorch_value", nt ? tv[0] : NAN);
+                jnum(js, "hessnorm_iters", nh ? median(hit, nh) : NAN);
+                jnum(js, "pytorch_iters", nt ? median(tit, nt) : NAN);
+                fprintf(js, ", \"reps\": [%d, %d]}", nh, nt);
+                first = 0;
+            }
+        }
+    printf("ratio = PyTorch time / hessnorm time; GFLOP/s and %%peak: hessnorm's counted FLOPs "
+           "against the best DGEMM rate measured in this run (");
+    for (int t = 0; t < nthr; t++)
+        printf("%s%d thr %.1f", t ? ", " : "", thr[t], peak[t]);
+    printf(" GFLOP/s)%s\n", py ? "" : "; PyTorch not found, peer skipped");
+    if (js) {
+        fprintf(js, "\n  ]\n}\n");
+        fclose(js);
+        printf("JSON: %s\n", json);
+    }
+    return 0;
+}

@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""PyTorch peer of bench/bench.c: one benchmark row per invocation, on the
+same networks, weights and samples (raw float64 files written by bench.c
+into --data), on CPU with --threads threads.  Prints one line:
+
+  row=<name> seconds=<t> value=<v> iters=<i> maxrss_kb=<k>
+
+seconds is the timed part only (model construction, data loading and
+warm-up excluded).  Rows:
+  train_f64 / train_f32  one Adam step (lr 1e-3), batch 64, --layers L
+  loss60k                per-sample cross-entropy of 60,000 random 28x28
+                         images (batches of 1000, reduction='none')
+  ho                     exact per-sample ||H_O|| = lambda_max(A^1/2 J J^T
+                         A^1/2), J by torch.autograd.functional.jacobian;
+                         seconds per sample
+  topeig                 top eigenvalue of the mean Hessian over --n
+                         samples by power iteration with double-backward
+                         HVPs (PyHessian's rule: stop when the relative
+                         change is < 1e-3, at most 100 iterations)
+  dense                  full Hessian (torch.autograd.functional.hessian)
+                         of the mean loss over --n samples + eigvalsh
+"""
+import argparse
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def build(L, k, C, h, dtype):
+    layers, c = [], 1
+    for i in range(L):
+        layers.append(nn.Conv2d(c, C, k, bias=False))
+        c, h = C, h - k + 1
+        if i + 1 < L:
+            layers.append(nn.ReLU())
+    layers += [nn.Flatten(), nn.Linear(C * h * h, 10, bias=False)]
+    return nn.Sequential(*layers).to(dtype)
+
+
+def load_theta(model, path):
+    """theta = the concatenated state_dict (hessnorm's convention)."""
+    th = np.fromfile(path, dtype=np.float64)
+    off = 0
+    with torch.no_grad():
+        for p in model.parameters():
+            n = p.numel()
+            p.copy_(torch.from_numpy(th[off:off + n].reshape(p.shape)))
+            off += n
+    assert off == th.size, (off, th.size)
+
+
+def load_samples(d, tag, n, h):
+    x = np.fromfile(os.path.join(d, tag + "_x.bin"), dtype=np.float64)
+    y = np.fromfile(os.path.join(d, tag + "_y.bin"), dtype=np.int64)
+    x = torch.from_numpy(x[: n * h * h].reshape(n, 1, h, h).copy())
+    return x, torch.from_numpy(y[:n].copy())
+
+
+def row_train(a, dtype):
+    torch.manual_seed(0)
+    model = build(a.layers, 3, 6, 28, dtype)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.rand(64 * 8, 1, 28, 28, dtype=dtype)
+    y = torch.randint(0, 10, (64 * 8,))
+
+    def step(i):
+        xb, yb = x[(i % 8) * 64:(i % 8 + 1) * 64], y[(i % 8) * 64:(i % 8 + 1) * 64]
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(xb), yb)
+        loss.backward()
+        opt.step()
+        return loss
+
+    for i in range(5):
+        step(i)
+    t0 = time.perf_counter()
+    for i in range(a.steps):
+        loss = step(i)
+    return (time.perf_counter() - t0) / a.steps, float(loss), a.steps
+
+
+def row_loss60k(a):
+    torch.manual_seed(0)
+    model = build(3, 3, 6, 28, torch.float64).eval()
+    x = torch.rand(60000, 1, 28, 28, dtype=torch.float64)
+    y = torch.randint(0, 10, (60000,))
+    out = torch.empty(60000, dtype=torch.float64)
+    with torch.no_grad():
+        model(x[:1000])
+        t0 = time.perf_counter()
+        for b in range(0, 60000, 1000):
+            out[b:b + 1000] = F.cross_entropy(model(x[b:b + 1000]), y[b:b + 1000], reduction="none")
+        t = time.perf_counter() - t0
+    return t, float(out.mean()), 60000
+
+
+def functional_net(model, h):
+    """logits(params_flat, x) for the bias-free conv stack."""
+    shapes = [p.shape for p in model.parameters()]
+    sizes = [p.numel() for p in model.parameters()]
+    L = len(shapes) - 1
+
+    def f(flat, x):
+        ws, off = [], 0
+        for s, n in zip(shapes, sizes):
+            ws.append(flat[off:off + n].view(s))
+            off += n
+        z = x
+        for i in range(L):
+            z = F.conv2d(z, ws[i])
+            if i + 1 < L:
+                z = F.relu(z)
+        return F.linear(z.flatten(1), ws[L])
+
+    return f
+
+
+def row_ho(a):
+    model = build(3, 3, 6, 28, torch.float64)
+    load_theta(model, os.path.join(a.data, "L3.bin"))
+    x, y = load_samples(a.data, "hess", a.n, 28)
+    f = functional_net(model, 28)
+    flat = torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    def one(i):
+        xi = x[i:i + 1]
+        J = torch.autograd.functional.jacobian(lambda th: f(th, xi)[0], flat, vectorize=a.vectorize)
+        z = f(flat, xi)[0].detach()
+        p = torch.softmax(z, 0)
+        A = torch.diag(p) - torch.outer(p, p)
+        lam, V = torch.linalg.eigh(A)
+        Ah = V @ torch.diag(lam.clamp(min=0).sqrt()) @ V.T
+        G = J @ J.T
+        return float(torch.linalg.eigvalsh(Ah @ G @ Ah)[-1])
+
+    one(0)
+    t0 = time.perf_counter()
+    v = [one(i) for i in range(a.n)]
+    return (time.perf_counter() - t0) / a.n, v[0], a.n
+
+
+def row_topeig(a):
+    model = build(3, 3, 6, 28, torch.float64)
+    load_theta(model, os.path.join(a.data, "L3.bin"))
+    x, y = load_samples(a.data, "hess", a.n, 28)
+    params = list(model.parameters())
+    t0 = time.perf_counter()
+    loss = F.cross_entropy(model(x), y)
+    grads = torch.autograd.grad(loss, params, create_graph=True)
+    g = torch.Generator().manual_seed(1)
+    v = [torch.randn(p.shape, generator=g, dtype=torch.float64) for p in params]
+    nv = torch.sqrt(sum((vi * vi).sum() for vi in v))
+    v = [vi / nv for vi in v]
+    lam, it = None, 0
+    for it in range(1, 101):
+        Hv = torch.autograd.grad(grads, params, grad_outputs=v, retain_graph=True)
+        new = float(sum((h * vi).sum() for h, vi in zip(Hv, v)))
+        nh = torch.sqrt(sum((h * h).sum() for h in Hv))
+        v = [h / nh for h in Hv]
+        if lam is not None and abs(new - lam) < 1e-3 * (abs(lam) + 1e-6):
+            lam = new
+            break
+        lam = new
+    return time.perf_counter() - t0, lam, it
+
+
+def row_dense(a):
+    model = build(5, 3, 6, 14, torch.float64)
+    load_theta(model, os.path.join(a.data, "L5s.bin"))
+    x, y = load_samples(a.data, "dense", a.n, 14)
+    f = functional_net(model, 14)
+    flat = torch.cat([p.detach().flatten() for p in model.parameters()])
+    t0 = time.perf_counter()
+    H = torch.autograd.functional.hessian(lambda th: F.cross_entropy(f(th, x), y), flat)
+    t1 = time.perf_counter()
+    ev = torch.linalg.eigvalsh(H)
+    t2 = time.perf_counter()
+    print("dense_parts hessian=%.6f eigvalsh=%.6f" % (t1 - t0, t2 - t1), file=sys.stderr)
+    return t2 - t0, float(ev[-1]), flat.numel()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--row", required=True)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--layers", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--n", type=int, default=64)
+    ap.add_argument("--data", default="bench/.data")
+    ap.add_argument("--vectorize", action="store_true")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    rows = {
+        "train_f64": lambda: row_train(a, torch.float64),
+        "train_f32": lambda: row_train(a, torch.float32),
+        "loss60k": lambda: row_loss60k(a),
+        "ho": lambda: row_ho(a),
+        "topeig": lambda: row_topeig(a),
+        "dense": lambda: row_dense(a),
+    }
+    t, v, it = rows[a.row]()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print("row=%s seconds=%.9g value=%.17g iters=%d maxrss_kb=%d" % (a.row, t, v, it, rss))
+
+
+if __name__ == "__main__":
+    main()
