@@ -14,6 +14,7 @@
 #include "hessnorm/alloc.h"
 #include "hessnorm/layers.h"
 #include "hessnorm/train.h"
+#include "hessnorm/fastconv.h"
 
 static double now_s(void)
 {
@@ -242,6 +243,7 @@ struct hn_trainer {
     double *slots;       /* max_chunks x P */
     double *chunk_loss;  /* max_chunks */
     double *grad;        /* P, for hn_train_step */
+    hn_fast *fast;       /* batched im2col + GEMM kernels (fastconv.h) */
 };
 
 void hn_trainer_free(hn_trainer *t)
@@ -255,6 +257,7 @@ void hn_trainer_free(hn_trainer *t)
     hn_free(t->slots);
     hn_free(t->chunk_loss);
     hn_free(t->grad);
+    hn_fast_free(t->fast);
     hn_free(t);
 }
 
@@ -285,6 +288,13 @@ int hn_trainer_alloc(const hn_model *m, size_t max_batch, int threads, hn_traine
         goto nomem;
     for (int i = 0; i < t->threads; i++) {
         int rc = hn_ws_alloc(m, &t->ws[i], err);
+        if (rc) {
+            hn_trainer_free(t);
+            return rc;
+        }
+    }
+    {
+        int rc = hn_fast_alloc(m, t->threads, 0, &t->fast, err);
         if (rc) {
             hn_trainer_free(t);
             return rc;
@@ -321,6 +331,10 @@ int hn_train_grad(hn_trainer *t, const double *theta, const hn_samples *s, const
     for (size_t j = 0; j < b; j++)
         if (idx[j] >= s->n)
             return HN_EINVAL;
+    /* the batched GEMM kernels (bit-identical for any thread count, checked
+     * against the per-sample route below in test_fastconv) */
+    if (t->fast)
+        return hn_batch_forward_backward(m, theta, s, idx, b, t->fast, loss, grad, NULL);
     const long nch = (long)((b + HN_TRAIN_CHUNK - 1) / HN_TRAIN_CHUNK);
     /* Each chunk of HN_TRAIN_CHUNK consecutive batch entries sums its
      * samples' gradients, in order, into its own slot: which thread runs a
@@ -508,52 +522,29 @@ int hn_eval_samples(const hn_model *m, const double *theta, const hn_samples *s,
         return hn_err_set(err, HN_ESHAPE, "eval: samples of size %zu do not fit the model input %zu",
                           s->in_size, hn_shape_size(m->input));
     const int nt = resolve_threads(threads);
-    const size_t K = m->classes;
-    hn_ws **ws = hn_calloc((size_t)nt, sizeof *ws);
-    double *z = hn_calloc((size_t)nt * K, sizeof *z);
-    int rc = HN_OK;
-    if (!ws || !z) {
-        rc = hn_err_set(err, HN_ENOMEM, "eval: out of memory");
-        goto done;
-    }
-    for (int i = 0; i < nt && !rc; i++)
-        rc = hn_ws_alloc(m, &ws[i], err);
-    if (rc)
-        goto done;
+    hn_fast *fast = NULL;
+    size_t *ix = hn_calloc(EVAL_BLOCK, sizeof *ix);
+    int rc = ix ? hn_fast_alloc(m, nt, 0, &fast, err) : hn_err_set(err, HN_ENOMEM, "eval: out of memory");
     const double t0 = now_s();
     double last = t0;
-    for (size_t b0 = 0; b0 < s->n; b0 += EVAL_BLOCK) {
-        const long b1 = (long)b0, b2 = (long)(b0 + EVAL_BLOCK < s->n ? b0 + EVAL_BLOCK : s->n);
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 8)
-        for (long i = b1; i < b2; i++) {
-            const int tid = thread_id();
-            double *zi = z + (size_t)tid * K;
-            hn_forward(m, theta, s->x + (size_t)i * s->in_size, ws[tid], zi);
-            if (loss)
-                loss[i] = hn_loss_eval(m->loss, K, zi, s->y_class ? s->y_class[i] : 0,
-                                       s->y_vec ? s->y_vec + (size_t)i * K : NULL, NULL, NULL);
-            if (pred) {
-                size_t best = 0;
-                for (size_t k = 1; k < K; k++)
-                    if (zi[k] > zi[best])
-                        best = k;
-                pred[i] = (long)best;
-            }
-        }
+    for (size_t b0 = 0; !rc && b0 < s->n; b0 += EVAL_BLOCK) {
+        const size_t b2 = b0 + EVAL_BLOCK < s->n ? b0 + EVAL_BLOCK : s->n;
+        for (size_t i = b0; i < b2; i++)
+            ix[i - b0] = i;
+        /* the batched im2col + GEMM kernels over the block (test_fastconv
+         * checks them against the per-sample forward pass) */
+        rc = hn_batch_losses(m, theta, s, ix, b2 - b0, fast, loss ? loss + b0 : NULL, NULL,
+                             pred ? pred + b0 : NULL, err);
         const double tn = now_s();
-        if (pr && pr->fn && (tn - last >= pr->every || (size_t)b2 == s->n)) {
+        if (!rc && pr && pr->fn && (tn - last >= pr->every || b2 == s->n)) {
             const double rate = (double)b2 / (tn - t0 > 0 ? tn - t0 : 1e-9);
             char lb[32];
-            fmt_duration(lb, sizeof lb, (double)(s->n - (size_t)b2) / rate);
-            report(pr, "%ld/%zu  %.0f img/s  left %s", b2, s->n, rate, lb);
+            fmt_duration(lb, sizeof lb, (double)(s->n - b2) / rate);
+            report(pr, "%zu/%zu  %.0f img/s  left %s", b2, s->n, rate, lb);
             last = tn;
         }
     }
-done:
-    if (ws)
-        for (int i = 0; i < nt; i++)
-            hn_ws_free(ws[i]);
-    hn_free(ws);
-    hn_free(z);
+    hn_fast_free(fast);
+    hn_free(ix);
     return rc;
 }
