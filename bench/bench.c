@@ -20,7 +20,9 @@
  *   dense            full Hessian + all eigenvalues of the 2,310-parameter
  *                    net L5 on 14x14 inputs, one sample
  * The networks' weights and the Hessian rows' samples are written once
- * to --data as raw float64 / int64 files that both sides read. */
+ * to --data as raw float64 / int64 files that both sides read.  Both
+ * sides run with OMP_WAIT_POLICY=PASSIVE: on a shared machine a spinning
+ * OpenMP barrier waits out whole scheduler slices of a preempted peer. */
 #include "config.h"
 #include <math.h>
 #include <stdio.h>
@@ -28,7 +30,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <gsl/gsl_rng.h>
@@ -365,33 +366,26 @@ static result hn_row(const char *row, int T, const char *dir)
     return R;
 }
 
-/* Run a hessnorm row in a child process (its own peak memory). */
+/* Run a hessnorm row in a fresh process (this program re-executed with
+ * --child: its own peak memory, and no OpenMP or OpenBLAS thread pool
+ * inherited across a fork). */
 static int run_hn(const char *row, int T, const char *dir, result *out)
 {
-    int fd[2];
-    if (pipe(fd))
+    char cmd[2048], line[1024];
+    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=%d OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1 /proc/%ld/exe "
+             "--child %s %d %s",
+             T, (long)getpid(), row, T, dir);
+    FILE *p = popen(cmd, "r");
+    if (!p)
         return -1;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        close(fd[0]);
-        openblas_set_num_threads(1); /* threads come from OpenMP */
-#ifdef _OPENMP
-        omp_set_num_threads(T);
-#endif
-        result R = hn_row(row, T, dir);
-        if (write(fd[1], &R, sizeof R) != (ssize_t)sizeof R)
-            _exit(1);
-        _exit(0);
-    }
-    close(fd[1]);
-    ssize_t got = read(fd[0], out, sizeof *out);
-    close(fd[0]);
-    int st;
-    waitpid(pid, &st, 0);
-    return got == (ssize_t)sizeof *out && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+    int ok = -1;
+    while (fgets(line, sizeof line, p))
+        if (sscanf(line, "seconds=%lf value=%lf iters=%lf flop=%lf maxrss_kb=%ld", &out->seconds,
+                   &out->value, &out->iters, &out->flop, &out->maxrss_kb) == 5)
+            ok = 0;
+    if (pclose(p) != 0)
+        ok = -1;
+    return ok;
 }
 
 /* Run a PyTorch row: python peer_torch.py --row ... (NULL python: skipped). */
@@ -402,7 +396,8 @@ static int run_torch(const char *py, const char *peer, const char *row, const ch
         return -1;
     char cmd[2048], line[1024];
     snprintf(cmd, sizeof cmd,
-             "OMP_NUM_THREADS=%d MKL_NUM_THREADS=%d %s %s --row %s --threads %d --data %s %s",
+             "OMP_NUM_THREADS=%d MKL_NUM_THREADS=%d OMP_WAIT_POLICY=PASSIVE %s %s --row %s --threads %d "
+             "--data %s %s",
              T, T, py, peer, prow, T, dir, extra);
     FILE *p = popen(cmd, "r");
     if (!p)
@@ -463,6 +458,21 @@ static double dgemm_peak(int T)
     return best;
 }
 
+/* The peak in a fresh process too (OpenBLAS threads are not left behind). */
+static double run_peak(int T)
+{
+    char cmd[256], line[256];
+    double v = NAN;
+    snprintf(cmd, sizeof cmd, "/proc/%ld/exe --peak %d", (long)getpid(), T);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return NAN;
+    while (fgets(line, sizeof line, p))
+        sscanf(line, "peak=%lf", &v);
+    pclose(p);
+    return v;
+}
+
 /* ------------------------------------------------------------ table */
 
 typedef struct {
@@ -481,7 +491,7 @@ static const trow TROWS[] = {
     {"train L5 step (b=64) vs torch f64", "train_L5", "train_f64", "--layers 5", "img/s"},
     {"train L5 step (b=64) vs torch f32", "train_L5", "train_f32", "--layers 5", "img/s"},
     {"losses of 60,000 images (L3)", "loss60k", "loss60k", "", "s"},
-    {"exact per-sample ||H_O|| (L3)", "ho", "ho", "--n 16", "ms"},
+    {"exact per-sample norm H_O (L3)", "ho", "ho", "--n 16 --vectorize", "ms"},
     {"top eig mean H, 64 samples (L3)", "topeig64", "topeig", "--n 64", "s"},
     {"top eig mean H, 1000 samples (L3)", "topeig1000", "topeig", "--n 1000", "s"},
     {"dense H + eigvals, P=2310 (L5 14x14)", "dense", "dense", "--n 1", "s"},
@@ -525,6 +535,22 @@ static void jnum(FILE *f, const char *key, double v)
 
 int main(int argc, char **argv)
 {
+    if (argc == 5 && !strcmp(argv[1], "--child")) {
+        hn_gsl_quiet();
+        openblas_set_num_threads(1); /* the threads come from OpenMP */
+        const int T = atoi(argv[3]);
+#ifdef _OPENMP
+        omp_set_num_threads(T);
+#endif
+        result R = hn_row(argv[2], T, argv[4]);
+        printf("seconds=%.17g value=%.17g iters=%.17g flop=%.17g maxrss_kb=%ld\n", R.seconds, R.value,
+               R.iters, R.flop, R.maxrss_kb);
+        return 0;
+    }
+    if (argc == 3 && !strcmp(argv[1], "--peak")) {
+        printf("peak=%.6f\n", dgemm_peak(atoi(argv[2])));
+        return 0;
+    }
     int reps = 3, nthr = 0, thr[4];
     const char *json = "bench/results.json", *dir = "bench/.data", *peer = "bench/peer_torch.py";
     const char *py = NULL, *threads = "1 2", *only = NULL;
@@ -576,7 +602,7 @@ int main(int argc, char **argv)
     prepare(dir);
     double peak[4];
     for (int t = 0; t < nthr; t++) {
-        peak[t] = dgemm_peak(thr[t]);
+        peak[t] = run_peak(thr[t]);
         fprintf(stderr, "bench: DGEMM peak with %d thread(s): %.1f GFLOP/s\n", thr[t], peak[t]);
     }
 

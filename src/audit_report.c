@@ -1,6 +1,7 @@
 /* hessnorm — the audit's outputs: counterexamples, audit.json, report.md,
  * index.html, gnuplot figures, parameter sweeps and sharp constants. */
 #include "config.h"
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,13 +51,28 @@ static json_t *num(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
+/* json_dump_callback into an hn_buf whose first failure sticks: jansson
+ * 2.14 ignores a failed write of an object key (dump.c, do_dump), so
+ * json_dumps can return a text with a key's characters missing after one
+ * failed allocation. */
+static int dump_to_buf(const char *buf, size_t size, void *data)
+{
+    hn_buf *b = data;
+    if (size > INT_MAX)
+        b->failed = 1;
+    else
+        hn_buf_printf(b, "%.*s", (int)size, buf);
+    return b->failed ? -1 : 0;
+}
+
 static int save_json(json_t *o, const char *path, hn_err *err)
 {
-    char *txt = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17) | JSON_SORT_KEYS);
-    if (!txt)
-        return hn_err_set(err, HN_ENOMEM, "%s: out of memory", path);
-    int rc = hn_write_file_atomic(path, txt, strlen(txt), err);
-    free(txt);
+    hn_buf b;
+    hn_buf_init(&b);
+    if (json_dump_callback(o, dump_to_buf, &b, JSON_INDENT(2) | JSON_REAL_PRECISION(17) | JSON_SORT_KEYS) != 0)
+        b.failed = 1;
+    int rc = hn_buf_save(&b, path, err);
+    hn_buf_free(&b);
     return rc;
 }
 
@@ -338,45 +354,59 @@ typedef struct {
     double paper_value, sharp_value;
 } sharp_row;
 
+/* *(int *)p is set when ||A|| cannot be evaluated (out of memory): the
+ * search then stops rather than report a smaller supremum. */
 static double neg_A_norm(const gsl_vector *z, void *p)
 {
+    int *failed = p;
     size_t K = z->size;
-    (void)p;
     double zz[16] = {0}, pr[16] = {0}, g[16] = {0};
     for (size_t k = 0; k < K; k++)
         zz[k] = gsl_vector_get(z, k);
     hn_loss_eval(HN_LOSS_CE, K, zz, 0, NULL, g, pr);
     gsl_matrix *A = gsl_matrix_alloc(K, K);
-    hn_loss_hess_matrix(HN_LOSS_CE, K, pr, A->data);
     double nrm = 0;
-    hn_norm2(A, &nrm, NULL);
+    if (!A) {
+        *failed = 1;
+        return GSL_NAN;
+    }
+    hn_loss_hess_matrix(HN_LOSS_CE, K, pr, A->data);
+    if (hn_norm2(A, &nrm, NULL) != 0)
+        *failed = 1;
     gsl_matrix_free(A);
-    return -nrm;
+    return *failed ? GSL_NAN : -nrm;
 }
 
 /* sup over the simplex of ||diag(p) - pp^T||: Nelder-Mead over logits for
  * K = 2..8 (Gershgorin gives <= max_i 2 p_i (1 - p_i) <= 1/2; p = (1/2,1/2,0..)
  * attains it). */
-static double sup_A(void)
+static int sup_A(double *out, hn_err *err)
 {
     double best = 0;
-    for (size_t K = 2; K <= 8; K++) {
+    int failed = 0;
+    for (size_t K = 2; K <= 8 && !failed; K++) {
         gsl_multimin_fminimizer *mm = gsl_multimin_fminimizer_alloc(gsl_multimin_fminimizer_nmsimplex2, K);
         gsl_vector *x = gsl_vector_alloc(K), *st = gsl_vector_alloc(K);
-        for (size_t k = 0; k < K; k++)
-            gsl_vector_set(x, k, 0.3 * (double)k);
-        gsl_vector_set_all(st, 1.0);
-        gsl_multimin_function fn = {neg_A_norm, K, NULL};
-        gsl_multimin_fminimizer_set(mm, &fn, x, st);
-        for (int it = 0; it < 2000; it++)
-            if (gsl_multimin_fminimizer_iterate(mm) != GSL_SUCCESS)
-                break;
-        best = fmax(best, -mm->fval);
-        gsl_multimin_fminimizer_free(mm);
-        gsl_vector_free(x);
-        gsl_vector_free(st);
+        if (!mm || !x || !st) {
+            failed = 1;
+        } else {
+            for (size_t k = 0; k < K; k++)
+                gsl_vector_set(x, k, 0.3 * (double)k);
+            gsl_vector_set_all(st, 1.0);
+            gsl_multimin_function fn = {neg_A_norm, K, &failed};
+            if (gsl_multimin_fminimizer_set(mm, &fn, x, st) == GSL_SUCCESS)
+                for (int it = 0; it < 2000 && !failed; it++)
+                    if (gsl_multimin_fminimizer_iterate(mm) != GSL_SUCCESS)
+                        break;
+            if (!failed)
+                best = fmax(best, -mm->fval);
+        }
+        if (mm) gsl_multimin_fminimizer_free(mm);
+        if (x) gsl_vector_free(x);
+        if (st) gsl_vector_free(st);
     }
-    return best;
+    *out = failed ? NAN : best;
+    return failed ? hn_err_set(err, HN_ENOMEM, "sharp constants: out of memory") : HN_OK;
 }
 
 /* ------------------------------------------------------------ writers */
@@ -441,7 +471,9 @@ int hn_audit_write(const hn_audit_opts *o, hn_cstat *stats, const int *selected,
                 rc = plot_distribution(figdir, hn_claim_get(c), &stats[c], err);
     }
     /* sharp constants */
-    double supA = sup_A();
+    double supA = NAN;
+    if (!rc)
+        rc = sup_A(&supA, err);
     sharp_row sharp[] = {
         {"||A|| for cross-entropy, sup over the simplex", "sqrt(2) (Appendix B)", "1/2 (p = (1/2, 1/2, 0, ...))",
          "Gershgorin: row i sums to 2 p_i (1 - p_i) <= 1/2; Nelder-Mead over logits, K = 2..8", sqrt(2.0), supA},

@@ -22,6 +22,15 @@ const char *hn_strerror(int code)
     }
 }
 
+/* A message is one line: control characters that came in with a quoted
+ * name or value (a JSON "\n" escape, a file name) become '?'. */
+static void one_line(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
 int hn_err_set(hn_err *e, int code, const char *fmt, ...)
 {
     if (e) {
@@ -29,6 +38,7 @@ int hn_err_set(hn_err *e, int code, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(e->msg, sizeof e->msg, fmt, ap);
         va_end(ap);
+        one_line(e->msg);
         e->code = code;
     }
     return code;
@@ -46,6 +56,7 @@ void hn_err_prefix(hn_err *e, const char *prefix)
     memcpy(tmp + n, e->msg, sizeof tmp - (size_t)n - 1);
     tmp[sizeof tmp - 1] = '\0';
     memcpy(e->msg, tmp, sizeof tmp);
+    one_line(e->msg);
 }
 
 void hn_err_clear(hn_err *e)

@@ -206,6 +206,7 @@ typedef struct {
     size_t **amax;    /* n_layers: max-pool choice, index inside the input plane */
     double **ract;    /* n_layers + 1: tangents, rcap*CH blocks */
     double *colbuf, *rcol, *dcol, *wbuf, *J;
+    double **rcl;     /* n_layers: im2col of ract[i] inside rcol (k > 1 linear ops after the first) */
     double *d[2], *rd[2];
     double *g, *p, *z, *rg, *kk;
     double *loss;     /* CH per-sample losses */
@@ -223,6 +224,11 @@ struct hn_fast {
     double *slots;    /* SUPER x max(rcap, 1) x P */
     double *lsum;     /* SUPER */
     int *rcs;         /* SUPER */
+    /* structured linear head (d inputs): its gradient is one GEMM per round
+     * over the round's head inputs hx (d x S) and logit cotangents hd (K x S),
+     * S = SUPER*CH, instead of a per-chunk slot */
+    size_t hdim;
+    double *hx, *hd;
 };
 
 static int resolve_threads(int threads)
@@ -262,6 +268,7 @@ static void chunk_free(const hn_fast *F, chunk *c)
     hn_free(c->col);
     hn_free(c->colbuf);
     hn_free(c->rcol);
+    hn_free(c->rcl);
     hn_free(c->dcol);
     hn_free(c->wbuf);
     hn_free(c->J);
@@ -300,15 +307,15 @@ static chunk *chunk_alloc(const hn_fast *F, size_t rcap, int jac)
     c->amax = hn_calloc(L, sizeof *c->amax);
     if (!c->act || !c->col || !c->amax)
         goto fail;
-    size_t colsz = 0, dcolmax = 1, rcolmax = 1, wmax = 1;
+    size_t colsz = 0, dcolmax = 1, rcolsz = 1, wmax = 1;
     for (size_t i = 0; i < L; i++) {
         const linfo *l = &F->li[i];
         if (l->lin && !l->k1) {
             colsz += l->ck * CH * l->howo;
             if (l->ck * bcap * l->howo > dcolmax)
                 dcolmax = l->ck * bcap * l->howo;
-            if (rcap && l->ck * rcap * CH * l->howo > rcolmax)
-                rcolmax = l->ck * rcap * CH * l->howo;
+            if (rcap && i > 0)
+                rcolsz += l->ck * rcap * CH * l->howo;
         }
         if (l->lin && jac && K * m->layers[i].param_count > wmax)
             wmax = K * m->layers[i].param_count;
@@ -336,7 +343,8 @@ static chunk *chunk_alloc(const hn_fast *F, size_t rcap, int jac)
             }
     }
     if (rcap) {
-        if (!(c->ract = hn_calloc(L + 1, sizeof *c->ract)) || !(c->rcol = dalloc3(rcolmax, 1, 1)) ||
+        if (!(c->ract = hn_calloc(L + 1, sizeof *c->ract)) || !(c->rcol = dalloc3(rcolsz, 1, 1)) ||
+            !(c->rcl = hn_calloc(L, sizeof *c->rcl)) ||
             !(c->rd[0] = dalloc3(rcap * CH, m->max_act, 1)) ||
             !(c->rd[1] = dalloc3(rcap * CH, m->max_act, 1)) || !(c->rg = dalloc3(rcap * CH, K, 1)))
             goto fail;
@@ -345,6 +353,13 @@ static chunk *chunk_alloc(const hn_fast *F, size_t rcap, int jac)
             if (!(c->ract[i] = dalloc3(rcap * CH, sz, 1)))
                 goto fail;
         }
+        /* the tangents' cols are kept from the tangent pass to the reverse pass */
+        double *rp = c->rcol;
+        for (size_t i = 1; i < L; i++)
+            if (F->li[i].lin && !F->li[i].k1) {
+                c->rcl[i] = rp;
+                rp += F->li[i].ck * rcap * CH * F->li[i].howo;
+            }
     }
     if (jac && !(c->J = dalloc3(CH * K, F->P, 1)))
         goto fail;
@@ -366,6 +381,8 @@ void hn_fast_free(hn_fast *f)
     hn_free(f->slots);
     hn_free(f->lsum);
     hn_free(f->rcs);
+    hn_free(f->hx);
+    hn_free(f->hd);
     hn_free(f);
 }
 
@@ -435,6 +452,16 @@ int hn_fast_alloc(const hn_model *m, int threads, size_t max_dirs, hn_fast **out
         l->howo = ly->out.h * ly->out.w;
         l->insz = hn_shape_size(ly->in);
         l->outsz = hn_shape_size(ly->out);
+    }
+    {
+        const hn_layer *hl = &m->layers[m->n_layers - 1];
+        if (hl->type == HN_LINEAR && hl->in.h * hl->in.w == 1) {
+            F->hdim = hl->in.c;
+            if (!(F->hx = dalloc3(F->hdim, SUPER * CH, 1)) || !(F->hd = dalloc3(F->K, SUPER * CH, 1))) {
+                hn_fast_free(F);
+                return hn_err_set(err, HN_ENOMEM, "fast kernels: out of memory");
+            }
+        }
     }
     int rc = fast_grow(F, max_dirs, 0, err);
     if (rc) {
@@ -637,8 +664,8 @@ static void ck_rforward(const hn_fast *F, chunk *c, const double *theta, const d
         if (!zero) {
             const double *colr = c->ract[i];
             if (!l->k1) {
-                hn_im2col(ly->in, B, ly->kh, ly->kw, c->ract[i], c->rcol);
-                colr = c->rcol;
+                hn_im2col(ly->in, B, ly->kh, ly->kw, c->ract[i], c->rcl[i]);
+                colr = c->rcl[i];
             }
             gemm(0, 0, co, B * l->howo, l->ck, theta + ly->param_offset, l->ck, colr, B * l->howo,
                  1.0, rout, B * l->howo);
@@ -647,7 +674,15 @@ static void ck_rforward(const hn_fast *F, chunk *c, const double *theta, const d
     }
 }
 
-enum { OUT_SUM = 0, OUT_JAC = 1 };
+enum { OUT_SUM = 0, OUT_JAC = 1, OUT_JAC_BODY = 2, OUT_SUM_BODY = 3 };
+
+/* A last layer that is a plain linear head on a flat (d, 1, 1) input has
+ * the logit Jacobian block I_K (x) x^T: OUT_JAC_BODY leaves it unwritten. */
+static int head_structured(const hn_fast *F)
+{
+    const hn_layer *ly = &F->m->layers[F->L - 1];
+    return ly->type == HN_LINEAR && ly->in.h * ly->in.w == 1;
+}
 
 /* Reverse sweep from the logits' cotangent c->d[0] (dr replicas; CNHW).
  * OUT_SUM: out row j (ldo apart) = sum over the samples of replica j's
@@ -655,9 +690,12 @@ enum { OUT_SUM = 0, OUT_JAC = 1 };
  * of out's rows is written).  OUT_JAC (dr = K): sample n's Jacobian block at
  * out + n*K*P, row k = replica k.  With rdr (r directions V): the R-sweep
  * of an HVP: d has one replica, c->rd[0] holds r, and out row j =
- * R{grad} for direction j. */
+ * R{grad} for direction j.  dcache (R-sweep only, may be NULL): the
+ * plain cotangent at each linear op's output, stored by a previous sweep,
+ * so that the plain reverse pass is not redone. */
 static void ck_backward(const hn_fast *F, chunk *c, const double *theta, size_t dr, int mode,
-                        double *out, size_t ldo, const double *V, size_t r)
+                        double *out, size_t ldo, const double *V, size_t r,
+                        double *const *dcache)
 {
     const hn_model *m = F->m;
     const size_t nb = c->nb, Bd = dr * nb, P = F->P, K = F->K;
@@ -668,9 +706,14 @@ static void ck_backward(const hn_fast *F, chunk *c, const double *theta, size_t 
         if (l->lin) {
             const size_t co = ly->out.c, ck = l->ck, hw = l->howo, N1 = nb * hw;
             const double *W = theta + ly->param_offset;
+            if (dcache)
+                d = dcache[ii];
             const double *cola = l->k1 ? c->act[ii] : c->col[ii];
             const size_t off = ly->param_offset;
-            if (mode == OUT_JAC) {
+            if ((mode == OUT_JAC_BODY || mode == OUT_SUM_BODY) && ii + 1 == F->L &&
+                head_structured(F)) {
+                /* structured head: done elsewhere */
+            } else if (mode == OUT_JAC || mode == OUT_JAC_BODY) {
                 /* rows (o, k) of replica k of sample n are N1 apart */
                 for (size_t n = 0; n < nb; n++) {
                     gemm(0, 1, co * dr, ck, hw, d + n * hw, N1, cola + n * hw, N1, 0.0, c->wbuf, ck);
@@ -685,11 +728,8 @@ static void ck_backward(const hn_fast *F, chunk *c, const double *theta, size_t 
                     gemm_nt(co, ck, N1, d + j * N1, Bd * hw, cola, N1, 0.0, out + j * ldo + off, ck);
             } else {
                 /* R{dW}_j = rd_j (x) a + d (x) ra_j */
-                const double *colr = c->ract[ii];
-                if (!l->k1 && ii > 0) {
-                    hn_im2col(ly->in, r * nb, ly->kh, ly->kw, c->ract[ii], c->rcol);
-                    colr = c->rcol;
-                }
+                /* the tangent pass left im2col(ract[ii]) in rcl[ii] */
+                const double *colr = l->k1 || ii == 0 ? c->ract[ii] : c->rcl[ii];
                 for (size_t j = 0; j < r; j++) {
                     double *o = out + j * ldo + off;
                     gemm_nt(co, ck, N1, rd + j * N1, r * N1, cola, N1, 0.0, o, ck);
@@ -709,9 +749,11 @@ static void ck_backward(const hn_fast *F, chunk *c, const double *theta, size_t 
                 if (!l->k1)
                     hn_col2im(ly->in, r * nb, ly->kh, ly->kw, c->dcol, rd2);
             }
-            hn_conv_backward_data_batch(ly->in, Bd, co, ly->kh, ly->kw, W, d, c->dcol, d2);
+            if (!dcache)
+                hn_conv_backward_data_batch(ly->in, Bd, co, ly->kh, ly->kw, W, d, c->dcol, d2);
         } else {
-            fixed_T(ly, c, ii, dr, d, d2);
+            if (!dcache)
+                fixed_T(ly, c, ii, dr, d, d2);
             if (V)
                 fixed_T(ly, c, ii, r, rd, rd2);
         }
@@ -747,8 +789,10 @@ typedef int (*job_fn)(hn_fast *F, chunk *c, size_t t0, size_t nb, double *slot, 
 /* Run fn on every chunk of n items.  slot_len > 0: each chunk's partial
  * result (slot_len doubles, every one written by fn) is added into acc in chunk
  * order; the chunks' c->lsum are summed the same way into *lacc. */
+typedef void (*post_fn)(hn_fast *F, size_t t_first, size_t cnt, void *ctx);
+
 static int run_chunks(hn_fast *F, size_t n, size_t slot_len, double *acc, double *lacc,
-                      job_fn fn, void *ctx)
+                      job_fn fn, void *ctx, post_fn post)
 {
     const size_t nch = (n + CH - 1) / CH;
     double ltot = 0;
@@ -784,6 +828,10 @@ static int run_chunks(hn_fast *F, size_t n, size_t slot_len, double *acc, double
                 }
             }
         }
+        if (post) {
+            const size_t t1 = s1 * CH < n ? s1 * CH : n;
+            post(F, s0 * CH, t1 - s0 * CH, ctx);
+        }
     }
     if (lacc)
         *lacc = ltot;
@@ -792,13 +840,30 @@ static int run_chunks(hn_fast *F, size_t n, size_t slot_len, double *acc, double
 
 /* ------------------------------------------------------------ checks */
 
+/* Same architecture (a clone of the workspace's model is accepted). */
+static int same_arch(const hn_model *a, const hn_model *b)
+{
+    if (a == b)
+        return 1;
+    if (!b->finalized || a->n_layers != b->n_layers || a->classes != b->classes ||
+        a->loss != b->loss || a->n_params != b->n_params || a->input.c != b->input.c ||
+        a->input.h != b->input.h || a->input.w != b->input.w)
+        return 0;
+    for (size_t i = 0; i < a->n_layers; i++) {
+        const hn_layer *x = &a->layers[i], *y = &b->layers[i];
+        if (x->type != y->type || x->kh != y->kh || x->kw != y->kw || x->out.c != y->out.c ||
+            x->out.h != y->out.h || x->out.w != y->out.w || x->param_offset != y->param_offset)
+            return 0;
+    }
+    return 1;
+}
+
 static int check_args(const hn_fast *F, const hn_model *m, const hn_samples *s, const size_t *idx,
                       size_t n, int need_labels, const char *who, hn_err *err)
 {
     if (!F || !m || !s)
         return hn_err_set(err, HN_EINVAL, "%s: missing argument", who);
-    if (m != F->m && (m->n_params != F->P || m->n_layers != F->L || m->classes != F->K ||
-                      m->max_act != F->m->max_act))
+    if (!same_arch(F->m, m))
         return hn_err_set(err, HN_EINVAL, "%s: the workspace was allocated for another model", who);
     if (n == 0)
         return hn_err_set(err, HN_EINVAL, "%s: no samples", who);
@@ -836,7 +901,7 @@ typedef struct {
     const double *w;      /* per-item weights or NULL (1/n) */
     const double *V;      /* directions */
     size_t r;             /* number of directions */
-    double *loss, *logits, *J, *eigs;
+    double *loss, *logits, *J, *eigs, *grad;
     long *pred;
 } jobctx;
 
@@ -855,9 +920,38 @@ static int job_grad(hn_fast *F, chunk *c, size_t t0, size_t nb, double *slot, vo
         for (size_t k = 0; k < K; k++)
             d[k * nb + n] = w * c->g[n * K + k];
     }
-    if (slot)
-        ck_backward(F, c, x->theta, 1, OUT_SUM, slot, F->P, NULL, 0);
+    if (x->grad && F->hdim) {
+        /* head inputs and logit cotangents into the round's columns */
+        const size_t S = SUPER * CH, col = t0 % S, dh = F->hdim;
+        const double *xh = c->act[F->L - 1];
+        for (size_t j = 0; j < dh; j++)
+            memcpy(F->hx + j * S + col, xh + j * nb, nb * sizeof(double));
+        for (size_t k = 0; k < K; k++)
+            memcpy(F->hd + k * S + col, d + k * nb, nb * sizeof(double));
+        if (slot) /* NULL when the head is the only linear op */
+            ck_backward(F, c, x->theta, 1, OUT_SUM_BODY, slot, 0, NULL, 0, NULL);
+    } else if (slot) {
+        ck_backward(F, c, x->theta, 1, OUT_SUM, slot, F->P, NULL, 0, NULL);
+    }
     return HN_OK;
+}
+
+#define HEAD_BLOCK 256
+
+/* grad_head (K x d) += hd (K x cnt) hx (d x cnt)^T for the round's items,
+ * in fixed column blocks (the same GEMMs for every thread count). */
+static void post_head(hn_fast *F, size_t t_first, size_t cnt, void *vctx)
+{
+    (void)t_first;
+    jobctx *x = vctx;
+    const size_t S = SUPER * CH, dh = F->hdim, K = F->K;
+    double *gh = x->grad + F->m->layers[F->L - 1].param_offset;
+    const long nblk = (long)((dh + HEAD_BLOCK - 1) / HEAD_BLOCK);
+#pragma omp parallel for num_threads(F->threads) schedule(static)
+    for (long q = 0; q < nblk; q++) {
+        const size_t j0 = (size_t)q * HEAD_BLOCK, w = dh - j0 < HEAD_BLOCK ? dh - j0 : HEAD_BLOCK;
+        gemm_nt(K, w, cnt, F->hd, S, F->hx + j0 * S, S, 1.0, gh + j0, dh);
+    }
 }
 
 int hn_batch_forward_backward(const hn_model *m, const double *theta, const hn_samples *s,
@@ -867,9 +961,16 @@ int hn_batch_forward_backward(const hn_model *m, const double *theta, const hn_s
     int rc = check_args(f, m, s, idx, n, 1, "batch gradient", err);
     if (rc)
         return rc;
-    jobctx x = {.theta = theta, .s = s, .idx = idx, .n = n};
+    jobctx x = {.theta = theta, .s = s, .idx = idx, .n = n, .grad = grad};
     double ls = 0;
-    rc = run_chunks(f, n, grad ? f->P : 0, grad, &ls, job_grad, &x);
+    if (grad && f->hdim) {
+        /* the head's block (the last parameters) is filled by post_head */
+        const size_t Pb = m->layers[m->n_layers - 1].param_offset;
+        memset(grad + Pb, 0, (f->P - Pb) * sizeof *grad);
+        rc = run_chunks(f, n, Pb, grad, &ls, job_grad, &x, post_head);
+    } else {
+        rc = run_chunks(f, n, grad ? f->P : 0, grad, &ls, job_grad, &x, NULL);
+    }
     if (rc)
         return hn_err_set(err, rc, "batch gradient: failed");
     if (loss)
@@ -917,7 +1018,7 @@ int hn_batch_losses(const hn_model *m, const double *theta, const hn_samples *s,
         return rc;
     jobctx x = {.theta = theta, .s = s, .idx = idx, .n = n, .loss = loss, .logits = logits,
                 .pred = pred};
-    rc = run_chunks(f, n, 0, NULL, NULL, job_losses, &x);
+    rc = run_chunks(f, n, 0, NULL, NULL, job_losses, &x, NULL);
     return rc ? hn_err_set(err, rc, "batch losses: failed") : HN_OK;
 }
 
@@ -932,7 +1033,7 @@ static void ck_jacobian(hn_fast *F, chunk *c, const jobctx *x, size_t t0, size_t
     for (size_t k = 0; k < K; k++)     /* logit k of block (j, n) is [k][j*nb + n] */
         for (size_t n = 0; n < nb; n++)
             d[k * K * nb + k * nb + n] = 1.0;
-    ck_backward(F, c, x->theta, K, OUT_JAC, Jout, 0, NULL, 0);
+    ck_backward(F, c, x->theta, K, x->eigs ? OUT_JAC_BODY : OUT_JAC, Jout, 0, NULL, 0, NULL);
 }
 
 static int job_jac(hn_fast *F, chunk *c, size_t t0, size_t nb, double *slot, void *vctx)
@@ -960,17 +1061,31 @@ int hn_batch_jacobian(const hn_model *m, const double *theta, const hn_samples *
     if ((rc = fast_grow(f, f->rcap, 1, err)) != 0)
         return rc;
     jobctx x = {.theta = theta, .s = s, .idx = idx, .n = n, .J = J, .logits = logits};
-    rc = run_chunks(f, n, 0, NULL, NULL, job_jac, &x);
+    rc = run_chunks(f, n, 0, NULL, NULL, job_jac, &x, NULL);
     return rc ? hn_err_set(err, rc, "batch Jacobian: failed") : HN_OK;
 }
 
-/* Eigenvalues (descending) of C G C^T, G = J J^T (K x K), A = C^T C. */
-static int ho_eigs_one(const hn_fast *F, chunk *c, const double *J, const double *p, double *ev)
+/* Eigenvalues (descending) of C G C^T, G = J J^T (K x K), A = C^T C.
+ * With a structured head (J = [J_body, I_K (x) x^T]) G = J_body J_body^T
+ * + (x^T x) I_K, x = sample n's head input. */
+static int ho_eigs_one(const hn_fast *F, chunk *c, const double *J, size_t n, const double *p,
+                       double *ev)
 {
     const size_t K = F->K, P = F->P;
+    const int hs = head_structured(F);
+    const size_t Pb = hs ? F->m->layers[F->L - 1].param_offset : P;
     double *G = c->kk, *Cm = G + K * K, *T = Cm + K * K, *M = T + K * K, *w = M + K * K;
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (blasint)K, (blasint)P, 1.0, J,
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (blasint)K, (blasint)Pb, 1.0, J,
                 (blasint)P, 0.0, G, (blasint)K);
+    if (hs) {
+        const size_t d = F->m->layers[F->L - 1].in.c, nb = c->nb;
+        const double *x = c->act[F->L - 1];
+        double xx = 0;
+        for (size_t j = 0; j < d; j++)
+            xx += x[j * nb + n] * x[j * nb + n];
+        for (size_t a = 0; a < K; a++)
+            G[a * K + a] += xx;
+    }
     for (size_t a = 0; a < K; a++)
         for (size_t b = 0; b < a; b++)
             G[a * K + b] = G[b * K + a];
@@ -1022,7 +1137,7 @@ static int job_ho(hn_fast *F, chunk *c, size_t t0, size_t nb, double *slot, void
             z[k] = c->act[F->L][k * nb + n];
         if (F->m->loss == HN_LOSS_CE)
             hn_loss_eval(HN_LOSS_CE, K, z, 0, NULL, NULL, p); /* any label: only p is used */
-        int rc = ho_eigs_one(F, c, c->J + n * K * F->P, p, x->eigs + (t0 + n) * K);
+        int rc = ho_eigs_one(F, c, c->J + n * K * F->P, n, p, x->eigs + (t0 + n) * K);
         if (rc)
             return rc;
     }
@@ -1040,7 +1155,7 @@ int hn_batch_ho_eigs(const hn_model *m, const double *theta, const hn_samples *s
     if ((rc = fast_grow(f, f->rcap, 1, err)) != 0)
         return rc;
     jobctx x = {.theta = theta, .s = s, .idx = idx, .n = n, .eigs = eigs};
-    rc = run_chunks(f, n, 0, NULL, NULL, job_ho, &x);
+    rc = run_chunks(f, n, 0, NULL, NULL, job_ho, &x, NULL);
     if (rc == HN_ENUMERIC)
         return hn_err_set(err, rc, "per-sample H_O: LAPACK dsyevd failed on a %zu x %zu matrix",
                           f->K, f->K);
@@ -1075,7 +1190,7 @@ static int job_gnvp(hn_fast *F, chunk *c, size_t t0, size_t nb, double *slot, vo
     for (size_t n = 0; n < nb; n++)
         ck_loss(F, c, x->s, x->idx, t0, n);
     ck_tangent_logits(F, c, x, t0, nb, c->d[0]);
-    ck_backward(F, c, x->theta, x->r, OUT_SUM, slot, F->P, NULL, 0);
+    ck_backward(F, c, x->theta, x->r, OUT_SUM, slot, F->P, NULL, 0, NULL);
     return HN_OK;
 }
 
@@ -1092,7 +1207,7 @@ static int job_hvp(hn_fast *F, chunk *c, size_t t0, size_t nb, double *slot, voi
             d[k * nb + n] = w * c->g[n * K + k];
     }
     ck_tangent_logits(F, c, x, t0, nb, c->rd[0]);
-    ck_backward(F, c, x->theta, 1, OUT_SUM, slot, F->P, x->V, x->r);
+    ck_backward(F, c, x->theta, 1, OUT_SUM, slot, F->P, x->V, x->r, NULL);
     return HN_OK;
 }
 
@@ -1108,7 +1223,7 @@ static int vp_common(const hn_model *m, const double *theta, const hn_samples *s
     if ((rc = fast_grow(f, ndir, 0, err)) != 0)
         return rc;
     jobctx x = {.theta = theta, .s = s, .idx = idx, .n = n, .w = weights, .V = V, .r = ndir};
-    rc = run_chunks(f, n, ndir * f->P, HV, NULL, fn, &x);
+    rc = run_chunks(f, n, ndir * f->P, HV, NULL, fn, &x, NULL);
     return rc ? hn_err_set(err, rc, "%s: failed", who) : HN_OK;
 }
 
@@ -1126,4 +1241,254 @@ int hn_batch_gnvp(const hn_model *m, const double *theta, const hn_samples *s,
 {
     return vp_common(m, theta, s, idx, n, weights, f, V, ndir, HV, job_gnvp,
                      "batch Gauss-Newton-vector product", err);
+}
+
+/* ------------------------------------------------------------ cached operator */
+
+/* Bytes of im2col matrices an operator keeps instead of recomputing them. */
+#define HN_OP_COL_CACHE (1024.0 * 1024.0 * 1024.0)
+
+struct hn_hvp_op {
+    hn_fast *F;
+    const hn_model *m;
+    const double *theta;
+    const hn_samples *s;
+    size_t *idx;        /* copy, or NULL */
+    double *w;          /* copy, or NULL (1/n) */
+    size_t n, nch;
+    int outer;
+    size_t act_len, amax_len, del_len, col_len;    /* per chunk */
+    size_t *act_off, *amax_off, *del_off, *col_off; /* per layer, inside a chunk's block */
+    double *act, *del, *p, *col;                    /* col NULL: recomputed per product */
+    size_t *amax;
+};
+
+void hn_hvp_op_free(hn_hvp_op *op)
+{
+    if (!op)
+        return;
+    hn_fast_free(op->F);
+    hn_free(op->idx);
+    hn_free(op->w);
+    hn_free(op->act_off);
+    hn_free(op->amax_off);
+    hn_free(op->del_off);
+    hn_free(op->col_off);
+    hn_free(op->col);
+    hn_free(op->act);
+    hn_free(op->del);
+    hn_free(op->p);
+    hn_free(op->amax);
+    hn_free(op);
+}
+
+typedef struct {
+    hn_hvp_op *op;
+    const double *v;
+} opctx;
+
+/* The plain reverse pass of the loss gradient, storing the cotangent at
+ * every linear op's output (c->d[0] holds the logits' cotangent). */
+static void ck_delta(const hn_fast *F, chunk *c, const double *theta, double *const *store)
+{
+    const hn_model *m = F->m;
+    const size_t nb = c->nb;
+    double *d = c->d[0], *d2 = c->d[1];
+    for (size_t ii = F->L; ii-- > 0;) {
+        const hn_layer *ly = &m->layers[ii];
+        if (F->li[ii].lin) {
+            memcpy(store[ii], d, nb * F->li[ii].outsz * sizeof *d);
+            if (ii == 0)
+                break;
+            hn_conv_backward_data_batch(ly->in, nb, ly->out.c, ly->kh, ly->kw,
+                                        theta + ly->param_offset, d, c->dcol, d2);
+        } else {
+            fixed_T(ly, c, ii, 1, d, d2);
+        }
+        double *t = d;
+        d = d2;
+        d2 = t;
+    }
+}
+
+static int job_op_prep(hn_fast *F, chunk *c, size_t t0, size_t nb, double *slot, void *vctx)
+{
+    (void)slot;
+    hn_hvp_op *op = ((opctx *)vctx)->op;
+    const size_t K = F->K, cc = t0 / CH;
+    ck_forward(F, c, op->theta, op->s, op->idx, t0, nb);
+    double *d = c->d[0];
+    for (size_t n = 0; n < nb; n++) {
+        ck_loss(F, c, op->s, op->idx, t0, n);
+        const double w = op->w ? op->w[t0 + n] : 1.0 / (double)op->n;
+        for (size_t k = 0; k < K; k++)
+            d[k * nb + n] = w * c->g[n * K + k];
+    }
+    memcpy(op->p + cc * CH * K, c->p, nb * K * sizeof(double));
+    for (size_t i = 0; i <= F->L; i++) {
+        const size_t sz = i == 0 ? hn_shape_size(op->m->input) : F->li[i - 1].outsz;
+        memcpy(op->act + cc * op->act_len + op->act_off[i], c->act[i], nb * sz * sizeof(double));
+    }
+    double *store[64], **st = F->L <= 64 ? store : NULL;
+    for (size_t i = 0; i < F->L; i++) {
+        if (c->amax[i])
+            memcpy(op->amax + cc * op->amax_len + op->amax_off[i], c->amax[i],
+                   nb * F->li[i].outsz * sizeof(size_t));
+        if (st)
+            st[i] = op->del + cc * op->del_len + op->del_off[i];
+        if (op->col && F->li[i].lin && !F->li[i].k1)
+            memcpy(op->col + cc * op->col_len + op->col_off[i], c->col[i],
+                   F->li[i].ck * nb * F->li[i].howo * sizeof(double));
+    }
+    if (!op->outer) {
+        if (!st)
+            return HN_EINVAL;
+        ck_delta(F, c, op->theta, st);
+    }
+    return HN_OK;
+}
+
+static int job_op_apply(hn_fast *F, chunk *c, size_t t0, size_t nb, double *slot, void *vctx)
+{
+    opctx *oc = vctx;
+    hn_hvp_op *op = oc->op;
+    const size_t cc = t0 / CH, L = F->L;
+    double *save_act[65], *save_col[64];
+    size_t *save_amax[64];
+    double *dc[64];
+    if (L > 64)
+        return HN_EINVAL;
+    c->nb = nb;
+    for (size_t i = 0; i <= L; i++) {
+        save_act[i] = c->act[i];
+        c->act[i] = op->act + cc * op->act_len + op->act_off[i];
+    }
+    for (size_t i = 0; i < L; i++) {
+        save_amax[i] = c->amax[i];
+        if (c->amax[i])
+            c->amax[i] = op->amax + cc * op->amax_len + op->amax_off[i];
+        dc[i] = op->del + cc * op->del_len + op->del_off[i];
+        const hn_layer *ly = &op->m->layers[i];
+        save_col[i] = c->col[i];
+        if (F->li[i].lin && !F->li[i].k1) {
+            if (op->col)
+                c->col[i] = op->col + cc * op->col_len + op->col_off[i];
+            else
+                hn_im2col(ly->in, nb, ly->kh, ly->kw, c->act[i], c->col[i]);
+        }
+    }
+    memcpy(c->p, op->p + cc * CH * F->K, nb * F->K * sizeof(double));
+    jobctx x = {.theta = op->theta, .s = op->s, .idx = op->idx, .n = op->n, .w = op->w, .V = oc->v,
+                .r = 1};
+    if (op->outer) {
+        ck_tangent_logits(F, c, &x, t0, nb, c->d[0]);
+        ck_backward(F, c, op->theta, 1, OUT_SUM, slot, F->P, NULL, 0, NULL);
+    } else {
+        ck_tangent_logits(F, c, &x, t0, nb, c->rd[0]);
+        ck_backward(F, c, op->theta, 1, OUT_SUM, slot, F->P, oc->v, 1, dc);
+    }
+    for (size_t i = 0; i <= L; i++)
+        c->act[i] = save_act[i];
+    for (size_t i = 0; i < L; i++) {
+        c->amax[i] = save_amax[i];
+        c->col[i] = save_col[i];
+    }
+    return HN_OK;
+}
+
+int hn_hvp_op_alloc(const hn_model *m, const double *theta, const hn_samples *s, const size_t *idx,
+                    size_t n, const double *weights, int outer, int threads, hn_hvp_op **out,
+                    hn_err *err)
+{
+    *out = NULL;
+    hn_fast *F = NULL;
+    int rc = hn_fast_alloc(m, threads, 1, &F, err);
+    if (rc)
+        return rc;
+    if ((rc = check_args(F, m, s, idx, n, 1, "Hessian operator", err)) != 0) {
+        hn_fast_free(F);
+        return rc;
+    }
+    if (m->n_layers > 64) {
+        hn_fast_free(F);
+        return hn_err_set(err, HN_EINVAL, "Hessian operator: at most 64 layers");
+    }
+    hn_hvp_op *op = hn_calloc(1, sizeof *op);
+    if (!op) {
+        hn_fast_free(F);
+        return hn_err_set(err, HN_ENOMEM, "Hessian operator: out of memory");
+    }
+    op->F = F;
+    op->m = m;
+    op->theta = theta;
+    op->s = s;
+    op->n = n;
+    op->outer = outer != 0;
+    op->nch = (n + CH - 1) / CH;
+    const size_t L = m->n_layers, K = m->classes;
+    op->act_off = hn_calloc(L + 1, sizeof *op->act_off);
+    op->amax_off = hn_calloc(L, sizeof *op->amax_off);
+    op->del_off = hn_calloc(L, sizeof *op->del_off);
+    op->col_off = hn_calloc(L, sizeof *op->col_off);
+    if (!op->act_off || !op->amax_off || !op->del_off || !op->col_off)
+        goto nomem;
+    for (size_t i = 0; i <= L; i++) {
+        const size_t sz = i == 0 ? hn_shape_size(m->input) : F->li[i - 1].outsz;
+        op->act_off[i] = op->act_len;
+        op->act_len += CH * sz;
+        if (i < L) {
+            const int mp = m->layers[i].type == HN_MAXPOOL1D || m->layers[i].type == HN_MAXPOOL2D;
+            op->amax_off[i] = op->amax_len;
+            op->amax_len += mp ? CH * F->li[i].outsz : 0;
+            op->del_off[i] = op->del_len;
+            op->del_len += !op->outer && F->li[i].lin ? CH * F->li[i].outsz : 0;
+            op->col_off[i] = op->col_len;
+            op->col_len += F->li[i].lin && !F->li[i].k1 ? F->li[i].ck * CH * F->li[i].howo : 0;
+        }
+    }
+    if (idx) {
+        if (!(op->idx = hn_calloc(n, sizeof *op->idx)))
+            goto nomem;
+        memcpy(op->idx, idx, n * sizeof *idx);
+    }
+    if (weights) {
+        if (!(op->w = hn_calloc(n, sizeof *op->w)))
+            goto nomem;
+        memcpy(op->w, weights, n * sizeof *weights);
+    }
+    if (!(op->act = dalloc3(op->nch, op->act_len, 1)) || !(op->del = dalloc3(op->nch, op->del_len, 1)) ||
+        !(op->p = dalloc3(op->nch * CH, K, 1)))
+        goto nomem;
+    /* the cols (k*k times the activations) are kept too while they fit */
+    if ((double)op->nch * (double)op->col_len * sizeof(double) <= HN_OP_COL_CACHE &&
+        !(op->col = dalloc3(op->nch, op->col_len, 1)))
+        goto nomem;
+    {
+        size_t t;
+        if (hn_mul_size(op->nch, op->amax_len ? op->amax_len : 1, &t) != 0 ||
+            !(op->amax = hn_calloc(t, sizeof(size_t))))
+            goto nomem;
+    }
+    opctx oc = {op, NULL};
+    rc = run_chunks(F, n, 0, NULL, NULL, job_op_prep, &oc, NULL);
+    if (rc) {
+        hn_hvp_op_free(op);
+        return hn_err_set(err, rc, "Hessian operator: forward pass failed");
+    }
+    *out = op;
+    return HN_OK;
+nomem:
+    hn_hvp_op_free(op);
+    return hn_err_set(err, HN_ENOMEM, "Hessian operator: out of memory (%zu samples)", n);
+}
+
+size_t hn_hvp_op_dim(const hn_hvp_op *op) { return op->F->P; }
+
+int hn_hvp_op_apply(hn_hvp_op *op, const double *v, double *Hv, hn_err *err)
+{
+    if (!op || !v || !Hv)
+        return hn_err_set(err, HN_EINVAL, "Hessian operator: missing argument");
+    opctx oc = {op, v};
+    int rc = run_chunks(op->F, op->n, op->F->P, Hv, NULL, job_op_apply, &oc, NULL);
+    return rc ? hn_err_set(err, rc, "Hessian operator: product failed") : HN_OK;
 }

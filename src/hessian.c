@@ -187,22 +187,14 @@ int hn_hessian_eigvals(const hn_model *m, const double *theta, const hn_samples 
 }
 
 typedef struct {
-    const hn_model *m;
-    const double *theta;
-    const hn_samples *s;
-    const size_t *idx;
-    size_t n;
-    const double *w;
-    hn_fast *f;
-    int outer;
+    hn_hvp_op *op;
     hn_err *err;
 } mop_ctx;
 
 static int mop_mv(void *vctx, const double *x, double *y)
 {
     const mop_ctx *c = vctx;
-    return c->outer ? hn_batch_gnvp(c->m, c->theta, c->s, c->idx, c->n, c->w, c->f, x, 1, y, c->err)
-                    : hn_batch_hvp(c->m, c->theta, c->s, c->idx, c->n, c->w, c->f, x, 1, y, c->err);
+    return hn_hvp_op_apply(c->op, x, y, c->err);
 }
 
 int hn_mean_op_extreme(const hn_model *m, const double *theta, const hn_samples *s,
@@ -224,17 +216,19 @@ int hn_mean_op_extreme(const hn_model *m, const double *theta, const hn_samples 
             w[i] = -1.0 / (double)(n - 1);
         w[n - 1] = 1.0;
     }
-    hn_fast *f = NULL;
-    int rc = hn_fast_alloc(m, threads, 1, &f, err);
+    /* the forward state of every sample is kept: each Lanczos product runs
+     * only the tangent and R-reverse passes */
+    hn_hvp_op *hop = NULL;
+    int rc = hn_hvp_op_alloc(m, theta, s, idx, n, w, op == HN_OP_MEAN_HO || op == HN_OP_DIFF_HO,
+                             threads, &hop, err);
     if (!rc) {
-        mop_ctx c = {m, theta, s, idx, n, w, f, op == HN_OP_MEAN_HO || op == HN_OP_DIFF_HO, err};
         hn_err inner = {0};
-        c.err = &inner;
+        mop_ctx c = {hop, &inner};
         rc = hn_lanczos_extreme(m->n_params, mop_mv, &c, max_iter, rtol, seed, threads, res, err);
         if (rc && inner.code && err)
             *err = inner; /* the product's own reason beats "the operator failed" */
     }
-    hn_fast_free(f);
+    hn_hvp_op_free(hop);
     hn_free(w);
     return rc;
 }

@@ -1,5 +1,6 @@
 /* hessnorm — everything `hessnorm inspect` reports. */
 #include "config.h"
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "hessnorm/inspect.h"
 #include "hessnorm/io.h"
 #include "hessnorm/matrices.h"
+#include "hessnorm/report.h"
 #include "hessnorm/spectra.h"
 
 void hn_inspect_free(hn_inspect_result *r)
@@ -215,6 +217,20 @@ static json_t *real_list(const double *v, size_t n)
     return a;
 }
 
+/* json_dump_callback into an hn_buf whose first failure sticks: jansson
+ * 2.14 ignores a failed write of an object key (dump.c, do_dump), so
+ * json_dumps can return a text with a key's characters missing after one
+ * failed allocation. */
+static int dump_to_buf(const char *buf, size_t size, void *data)
+{
+    hn_buf *b = data;
+    if (size > INT_MAX)
+        b->failed = 1;
+    else
+        hn_buf_printf(b, "%.*s", (int)size, buf);
+    return b->failed ? -1 : 0;
+}
+
 /* o[key] = v; a NULL v (jansson out of memory) or a failed insertion sets
  * *bad, so a partial object is never returned as if complete. */
 static void put(json_t *o, const char *key, json_t *v, int *bad)
@@ -279,13 +295,16 @@ char *hn_inspect_to_json(const hn_model *m, const hn_inspect_result *r)
         }
         put(o, "linear_layers", ls, &bad);
     }
-    char *txt = bad ? NULL : json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    hn_buf b;
+    hn_buf_init(&b);
+    if (bad || json_dump_callback(o, dump_to_buf, &b, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) != 0)
+        b.failed = 1;
     json_decref(o);
-    if (!txt)
+    if (b.failed || !b.s) {
+        hn_buf_free(&b);
         return NULL;
-    char *copy = hn_strdup(txt);
-    free(txt);
-    return copy;
+    }
+    return b.s; /* allocated by hn_realloc: the caller frees with hn_free */
 }
 
 static int dump_mat(const char *dir, const char *name, size_t idx, int with_idx,

@@ -330,7 +330,14 @@ int hn_paper_build(const hn_model *m, const double *theta, const hn_samples *s,
             }
         off += pp->Q[t]->size1;
     }
-    if (dense_alloc(nF, P, "Q", &pp->Qfull, NULL) == HN_OK) {
+    /* Qfull is optional past the dense limit (HN_ETOOBIG: left NULL), but
+     * out of memory is an error, not a silently missing matrix */
+    int qrc = dense_alloc(nF, P, "Q", &pp->Qfull, NULL);
+    if (qrc == HN_ENOMEM) {
+        rc = hn_err_set(err, HN_ENOMEM, "Q: out of memory for %zux%zu", nF, P);
+        goto done;
+    }
+    if (qrc == HN_OK) {
         for (size_t t = 0, ro = 0; t < nl; t++) {
             const hn_layer *ly = &m->layers[m->linear_pos[t]];
             gsl_matrix_view blk = gsl_matrix_submatrix(pp->Qfull, ro, ly->param_offset,

@@ -124,6 +124,25 @@ int hn_batch_gnvp(const hn_model *m, const double *theta, const hn_samples *s,
                   const size_t *idx, size_t n, const double *weights, hn_fast *f,
                   const double *V, size_t ndir, double *HV, hn_err *err);
 
+/* A fixed operator v -> sum_t w_t H_t v (outer = 0) or sum_t w_t H_O,t v
+ * (outer != 0) on the n items, for many products (Lanczos): the forward
+ * pass, the softmax and the loss gradient's reverse cotangents of every
+ * item are computed once by hn_hvp_op_alloc and kept (about
+ * n * (sum of activation sizes + linear outputs) doubles), so that each
+ * product only runs the tangent and R-reverse passes.  Every product is
+ * bit-identical to hn_batch_hvp / hn_batch_gnvp with one direction.  s,
+ * theta and the model must outlive the operator; idx and weights are
+ * copied.  Errors as hn_batch_hvp. */
+typedef struct hn_hvp_op hn_hvp_op;
+int hn_hvp_op_alloc(const hn_model *m, const double *theta, const hn_samples *s, const size_t *idx,
+                    size_t n, const double *weights, int outer, int threads, hn_hvp_op **out,
+                    hn_err *err);
+/* Number of parameters (the operator's dimension). */
+size_t hn_hvp_op_dim(const hn_hvp_op *op);
+/* Hv (P, overwritten) = the operator applied to v (P). */
+int hn_hvp_op_apply(hn_hvp_op *op, const double *v, double *Hv, hn_err *err);
+void hn_hvp_op_free(hn_hvp_op *op);
+
 #ifdef __cplusplus
 }
 #endif
