@@ -24,6 +24,14 @@ static double mat_disc(const gsl_matrix *a, const gsl_matrix *b)
     return s > 0 ? d / s : d;
 }
 
+/* Every dense product and Kronecker factor below is checked: a NULL from
+ * GSL's allocator is out of memory, returned as HN_ENOMEM (it used to be
+ * dereferenced). */
+static int facts_nomem(hn_err *err)
+{
+    return hn_err_set(err, HN_ENOMEM, "facts: out of memory");
+}
+
 static double vec_disc(const double *a, const double *b, size_t n)
 {
     double d = 0, s = 0;
@@ -311,6 +319,11 @@ int hn_facts_compute_ex(const hn_netspec *ns, const hn_model *m, const double *t
                 goto done;
             }
             gsl_matrix *Jb = mul(Kr, CblasNoTrans, pp->Q[t], CblasNoTrans);
+            if (!Jb) {
+                gsl_matrix_free(Kr);
+                rc = facts_nomem(err);
+                goto done;
+            }
             gsl_matrix_view Jp = gsl_matrix_submatrix(pp->J, 0, ly->param_offset, f->K, ly->param_count);
             f->dzdW_disc = fmax(f->dzdW_disc, mat_disc(Jb, &Jp.matrix));
             Jblk[t] = Jb; /* kept for the block check of Appendix A */
@@ -324,41 +337,58 @@ int hn_facts_compute_ex(const hn_netspec *ns, const hn_model *m, const double *t
              * size n_p x n_p |r|; skipped (left at 0 = not measured) past 4M entries */
             const int small_kron = (double)f->rows[t] * (double)f->rows[t] * (double)f->cols[t] <= 4e6;
             /* (G (x) I_1)(I_{n1} (x) r^T) = G (x) r^T (corrected Appendix A split) */
-            if (small_kron) {
-                gsl_matrix *In = gsl_matrix_alloc(pp->G[t]->size2, pp->G[t]->size2);
-                gsl_matrix_set_identity(In);
-                gsl_matrix *Ir = hn_kron(In, &rv.matrix);
-                gsl_matrix *split = mul(pp->G[t], CblasNoTrans, Ir, CblasNoTrans);
-                f->kron_split_disc = fmax(f->kron_split_disc, mat_disc(split, Kr));
-                gsl_matrix_free(split);
-                gsl_matrix_free(Ir);
-                gsl_matrix_free(In);
+            if (!rc && small_kron) {
+                gsl_matrix *In = gsl_matrix_alloc(pp->G[t]->size2, pp->G[t]->size2), *Ir = NULL, *split = NULL;
+                if (In) {
+                    gsl_matrix_set_identity(In);
+                    Ir = hn_kron(In, &rv.matrix);
+                }
+                if (Ir)
+                    split = mul(pp->G[t], CblasNoTrans, Ir, CblasNoTrans);
+                if (split)
+                    f->kron_split_disc = fmax(f->kron_split_disc, mat_disc(split, Kr));
+                else
+                    rc = facts_nomem(err);
+                if (split) gsl_matrix_free(split);
+                if (Ir) gsl_matrix_free(Ir);
+                if (In) gsl_matrix_free(In);
             }
             /* vec z^(p) = (I (x) x^(p-1)T) vec_r T^(p) = d z^(p)/d T^(p) vec_r T^(p) */
             const double *act = hn_ws_act(ws, (int)m->linear_pos[t]);
-            if (small_kron) {
-                gsl_vector *vt = hn_vec_r(pp->T[t]);
-                gsl_matrix *Io = gsl_matrix_alloc(f->rows[t], f->rows[t]);
-                gsl_matrix_set_identity(Io);
-                gsl_matrix *dzdT = hn_kron(Io, &rv.matrix);
-                gsl_vector *zp = gsl_vector_alloc(f->rows[t]);
-                gsl_blas_dgemv(CblasNoTrans, 1.0, dzdT, vt, 0.0, zp);
-                f->vecz_disc = fmax(f->vecz_disc, vec_disc(zp->data, act, f->rows[t]));
-                gsl_vector_free(zp);
-                gsl_matrix_free(dzdT);
-                gsl_matrix_free(Io);
-                gsl_vector_free(vt);
+            if (!rc && small_kron) {
+                gsl_vector *vt = hn_vec_r(pp->T[t]), *zp = gsl_vector_alloc(f->rows[t]);
+                gsl_matrix *Io = gsl_matrix_alloc(f->rows[t], f->rows[t]), *dzdT = NULL;
+                if (Io) {
+                    gsl_matrix_set_identity(Io);
+                    dzdT = hn_kron(Io, &rv.matrix);
+                }
+                if (vt && zp && dzdT) {
+                    gsl_blas_dgemv(CblasNoTrans, 1.0, dzdT, vt, 0.0, zp);
+                    f->vecz_disc = fmax(f->vecz_disc, vec_disc(zp->data, act, f->rows[t]));
+                } else {
+                    rc = facts_nomem(err);
+                }
+                if (zp) gsl_vector_free(zp);
+                if (dzdT) gsl_matrix_free(dzdT);
+                if (Io) gsl_matrix_free(Io);
+                if (vt) gsl_vector_free(vt);
             }
             /* z = G^(p) z^(p) with z^(p) from the direct forward pass */
             gsl_vector_const_view zv = gsl_vector_const_view_array(act, f->rows[t]);
-            gsl_vector *zz = gsl_vector_alloc(f->K);
+            gsl_vector *zz = gsl_vector_alloc(f->K), *tr = gsl_vector_alloc(f->rows[t]);
+            if (rc || !zz || !tr) {
+                rc = rc ? rc : facts_nomem(err);
+                if (zz) gsl_vector_free(zz);
+                if (tr) gsl_vector_free(tr);
+                gsl_matrix_free(Kr);
+                goto done;
+            }
             gsl_blas_dgemv(CblasNoTrans, 1.0, pp->G[t], &zv.vector, 0.0, zz);
             f->zGz_disc = fmax(f->zGz_disc, vec_disc(zz->data, pp->logits, f->K));
             /* x^(p-1) = R^(p-1) x against the direct activation */
             const double *ain = hn_ws_act(ws, (int)m->linear_pos[t] - 1);
             f->xRx_disc = fmax(f->xRx_disc, vec_disc(pp->Rx[t]->data, ain, f->cols[t]));
             /* z = G^(p) T^(p) R^(p-1) x */
-            gsl_vector *tr = gsl_vector_alloc(f->rows[t]);
             gsl_blas_dgemv(CblasNoTrans, 1.0, pp->T[t], pp->Rx[t], 0.0, tr);
             gsl_blas_dgemv(CblasNoTrans, 1.0, pp->G[t], tr, 0.0, zz);
             f->zGTRx_disc = fmax(f->zGTRx_disc, vec_disc(zz->data, pp->logits, f->K));
@@ -374,18 +404,25 @@ int hn_facts_compute_ex(const hn_netspec *ns, const hn_model *m, const double *t
     if (!light) {
         gsl_vector_const_view xv = gsl_vector_const_view_array(s->x, s->in_size);
         gsl_vector *cur = gsl_vector_alloc(s->in_size);
-        gsl_vector_memcpy(cur, &xv.vector);
-        for (size_t t = 0; t < f->n_lin; t++) {
+        if (cur)
+            gsl_vector_memcpy(cur, &xv.vector);
+        for (size_t t = 0; cur && t < f->n_lin; t++) {
             gsl_vector *a = gsl_vector_alloc(pp->T[t]->size1);
-            gsl_blas_dgemv(CblasNoTrans, 1.0, pp->T[t], cur, 0.0, a);
+            if (a)
+                gsl_blas_dgemv(CblasNoTrans, 1.0, pp->T[t], cur, 0.0, a);
             gsl_vector_free(cur);
             cur = a;
-            if (t + 1 < f->n_lin) {
+            if (cur && t + 1 < f->n_lin) {
                 gsl_vector *b = gsl_vector_alloc(pp->Lambda[t]->size1);
-                gsl_blas_dgemv(CblasNoTrans, 1.0, pp->Lambda[t], cur, 0.0, b);
+                if (b)
+                    gsl_blas_dgemv(CblasNoTrans, 1.0, pp->Lambda[t], cur, 0.0, b);
                 gsl_vector_free(cur);
                 cur = b;
             }
+        }
+        if (!cur) {
+            rc = facts_nomem(err);
+            goto done;
         }
         double z_direct[64];
         hn_forward(m, theta, s->x, ws, z_direct);
@@ -399,19 +436,26 @@ int hn_facts_compute_ex(const hn_netspec *ns, const hn_model *m, const double *t
     /* Lemma 1: Q^T F^T A F Q (literal association) against J^T A J by backprop */
     HO = gsl_matrix_alloc(f->P, f->P);
     hn_samples first = one_sample(s, 0); /* the per-sample matrices are for sample 0 */
-    if (!HO || (rc = hn_hessian_outer(m, theta, &first, HO, err)))
+    if (!HO) /* rc is 0 here: without this the facts came back half filled */
+        rc = facts_nomem(err);
+    if (rc || (rc = hn_hessian_outer(m, theta, &first, HO, err)))
         goto done;
     if (light) {
         /* local search: only the norms are needed */
     } else if (pp->Qfull) {
         /* (Q^T F^T) A (F Q) with F Q formed from the whole block-diagonal Q */
         gsl_matrix *FQ = mul(pp->F, CblasNoTrans, pp->Qfull, CblasNoTrans);
-        gsl_matrix *AFQ = mul(pp->A, CblasNoTrans, FQ, CblasNoTrans);
-        gsl_matrix *L1 = mul(FQ, CblasTrans, AFQ, CblasNoTrans);
-        f->lemma1_disc = mat_disc(L1, HO);
-        gsl_matrix_free(FQ);
-        gsl_matrix_free(AFQ);
-        gsl_matrix_free(L1);
+        gsl_matrix *AFQ = FQ ? mul(pp->A, CblasNoTrans, FQ, CblasNoTrans) : NULL;
+        gsl_matrix *L1 = AFQ ? mul(FQ, CblasTrans, AFQ, CblasNoTrans) : NULL;
+        if (L1)
+            f->lemma1_disc = mat_disc(L1, HO);
+        else
+            rc = facts_nomem(err);
+        if (FQ) gsl_matrix_free(FQ);
+        if (AFQ) gsl_matrix_free(AFQ);
+        if (L1) gsl_matrix_free(L1);
+        if (rc)
+            goto done;
     } else {
         f->lemma1_disc = mat_disc(pp->HO, HO);
     }
@@ -425,7 +469,12 @@ int hn_facts_compute_ex(const hn_netspec *ns, const hn_model *m, const double *t
         for (size_t b = 0; b < f->n_lin; b++) {
             const hn_layer *la = &m->layers[m->linear_pos[a]], *lb = &m->layers[m->linear_pos[b]];
             gsl_matrix *AJ = mul(pp->A, CblasNoTrans, Jblk[b], CblasNoTrans);
-            gsl_matrix *blk = mul(Jblk[a], CblasTrans, AJ, CblasNoTrans);
+            gsl_matrix *blk = AJ ? mul(Jblk[a], CblasTrans, AJ, CblasNoTrans) : NULL;
+            if (!blk) {
+                if (AJ) gsl_matrix_free(AJ);
+                rc = facts_nomem(err);
+                goto done;
+            }
             gsl_matrix_view hv = gsl_matrix_submatrix(HO, la->param_offset, lb->param_offset,
                                                       la->param_count, lb->param_count);
             /* relative to the largest entry of all of H_O: a block that is
@@ -454,6 +503,10 @@ int hn_facts_compute_ex(const hn_netspec *ns, const hn_model *m, const double *t
                 goto done;
             /* Gram A^T A: 1/kpool^4 within a window, 0 across windows */
             tmp2 = mul(tmp, CblasTrans, tmp, CblasNoTrans);
+            if (!tmp2) {
+                rc = facts_nomem(err);
+                goto done;
+            }
             const double kp = (double)(ly->kh * ly->kw);
             const size_t ho = ly->out.h, wo = ly->out.w;
             for (size_t u = 0; u < tmp2->size1; u++)

@@ -66,6 +66,10 @@
 /* Exhaustive prefix of the audit's allocations (the setup and the first
  * network: measured ~470 allocations, all < 0.01 s each). */
 #define HN_AUDIT_PREFIX 500
+/* GSL allocations failed one at a time (single fault) at the start of the
+ * audit: the setup and the first networks' facts and local searches
+ * (each failing call takes milliseconds) */
+#define HN_AUDIT_GSL_PREFIX 3000
 
 /* ================================================================ interposers */
 
@@ -741,12 +745,28 @@ static void test_audit(void **state)
             single_ok++;
     }
     double t4 = now();
+    /* GSL single fault at each of the first HN_AUDIT_GSL_PREFIX GSL
+     * allocations (setup and the first network's facts, where unchecked
+     * products used to be dereferenced), and with HN_FAULTS_FULL at 40
+     * points spread over the run */
+    long ngs = 0, ngs_ok = 0;
+    for (long i = 0; gsl_interposed && i < HN_AUDIT_GSL_PREFIX + (full ? 40 : 0); i++) {
+        long k = i < HN_AUDIT_GSL_PREFIX ? i : gsl_total * (i - HN_AUDIT_GSL_PREFIX) / 40;
+        gsl_reset(-1);
+        gsl_single = k;
+        ngs++;
+        if (faulted(&o, "gsl single", k, 0) == HN_OK)
+            ngs_ok++;
+    }
+    gsl_reset(-1);
+    double t5 = now();
     print_message("audit: %ld hn_* and %ld GSL allocations in a clean run (report writing from k = %ld), "
                   "%ld call contexts (depth %d); fail-after at k = 0..%d (%.1f s) and at the first k of %ld "
                   "more contexts (%.1f s); single fault at %ld contexts, %ld still succeed with identical "
-                  "output (%.1f s); GSL fail-after at %ld points (%.1f s); %.1f s in all\n",
+                  "output (%.1f s); GSL fail-after at %ld points (%.1f s); GSL single fault at %ld "
+                  "points, %ld still succeed with identical output (%.1f s); %.1f s in all\n",
                   total, gsl_total, audit_write_k, nk, site_depth, HN_AUDIT_PREFIX - 1, t2 - t1, ctx,
-                  t3 - t2, single, single_ok, t4 - t3, ng, tg, now() - t0);
+                  t3 - t2, single, single_ok, t4 - t3, ng, tg, ngs, ngs_ok, t5 - t4, now() - t0);
     free(ks);
 }
 
