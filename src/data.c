@@ -771,21 +771,24 @@ int hn_dataset_find(const char *name, const char *data_dir, int train, hn_datase
         return hn_err_set(err, HN_EINVAL,
                           "unknown dataset name '%s' (expected mnist, fashion-mnist or cifar10)",
                           name);
-    if (!fashion && !data_dir) {
-        /* MNIST itself is not in Debian; its 20x20 digits ship with opencv-doc. */
+    /* MNIST itself is not in Debian; its 20x20 digits ship with opencv-doc.
+     * A regular file given as the data "directory" is a sheet in the same
+     * layout (a user's copy of digits.png). */
+    if (!fashion && (!data_dir || is_file(data_dir))) {
+        const char *sheet = data_dir ? data_dir : HN_DIGITS_PNG;
         hn_dataset *all = NULL;
-        if (!is_file(HN_DIGITS_PNG))
+        if (!is_file(sheet))
             return hn_err_set(err, HN_EIO,
                               "%s: missing; pass a data directory with the MNIST IDX files or "
                               "install the Debian package opencv-doc",
-                              HN_DIGITS_PNG);
-        if ((rc = hn_digits_png_load(HN_DIGITS_PNG, &all, err)) != HN_OK)
+                              sheet);
+        if ((rc = hn_digits_png_load(sheet, &all, err)) != HN_OK)
             return rc;
         rc = train ? digits_split(all, 0, DIGITS_TRAIN_PER_CLASS, out, err)
                    : digits_split(all, DIGITS_TRAIN_PER_CLASS, PER_CLASS - DIGITS_TRAIN_PER_CLASS,
                                   out, err);
         if (rc)
-            hn_err_prefix(err, HN_DIGITS_PNG);
+            hn_err_prefix(err, sheet);
         hn_dataset_free(all);
         return rc;
     }

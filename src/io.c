@@ -1,5 +1,7 @@
 /* hessnorm — whole-file reads, atomic writes, NumPy .npy files. */
 #include "config.h"
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -133,6 +135,44 @@ static void sync_parent_dir(const char *path)
     }
 }
 
+/* After path is in place: remove the temporaries path.tmp.XXXXXX (the
+ * exact mkstemp pattern below) that a writer killed between mkstemp and
+ * rename left beside it, so that a rerun after a SIGKILL leaves the
+ * folder as an uninterrupted run does.  Best effort: nothing is reported,
+ * nothing is allocated through the hook. */
+static void remove_stale_temporaries(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t blen = strlen(base), dlen;
+    DIR *d;
+    struct dirent *de;
+
+    if (!slash) {
+        dir[0] = '.';
+        dlen = 1;
+    } else {
+        dlen = (slash == path) ? 1 : (size_t)(slash - path);
+        if (dlen >= sizeof dir)
+            return;
+        memcpy(dir, path, dlen);
+    }
+    dir[dlen] = '\0';
+    if (!(d = opendir(dir)))
+        return;
+    while ((de = readdir(d))) {
+        const char *n = de->d_name;
+        int match = strlen(n) == blen + 11 && memcmp(n, base, blen) == 0 &&
+                    memcmp(n + blen, ".tmp.", 5) == 0;
+        for (size_t i = blen + 5; match && i < blen + 11; i++)
+            match = isalnum((unsigned char)n[i]) != 0;
+        if (match)
+            (void)unlinkat(dirfd(d), n, 0);
+    }
+    closedir(d);
+}
+
 int hn_write_file_atomic(const char *path, const void *buf, size_t len, hn_err *err)
 {
     static const char suffix[] = ".tmp.XXXXXX";
@@ -174,6 +214,7 @@ int hn_write_file_atomic(const char *path, const void *buf, size_t len, hn_err *
     if (rename(tmp, path) != 0)
         goto fail;
     hn_free(tmp);
+    remove_stale_temporaries(path);
     sync_parent_dir(path);
     return HN_OK;
 fail:

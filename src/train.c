@@ -15,32 +15,7 @@
 #include "hessnorm/layers.h"
 #include "hessnorm/train.h"
 #include "hessnorm/fastconv.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int thread_id(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
-static int resolve_threads(int threads)
-{
-#ifdef _OPENMP
-    return threads > 0 ? threads : omp_get_max_threads();
-#else
-    (void)threads;
-    return 1;
-#endif
-}
+#include "threads_internal.h"
 
 /* ------------------------------------------------------------ network */
 
@@ -399,18 +374,6 @@ void hn_train_opts_paper(hn_train_opts *o)
     o->batch = 64;
     o->epochs = 10;
     o->threads = 0;
-}
-
-static void fmt_duration(char *b, size_t n, double s)
-{
-    if (!(s >= 0) || !isfinite(s))
-        snprintf(b, n, "?");
-    else if (s < 60)
-        snprintf(b, n, "%.0fs", s);
-    else if (s < 3600)
-        snprintf(b, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-    else
-        snprintf(b, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
 }
 
 static void report(const hn_progress_cfg *pr, const char *fmt, ...)

@@ -11,6 +11,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 pass=0
 fail=0
+. "$S/tests/readme_rows.sh"
 
 # le64 N: N as 8 little-endian bytes
 le64() {
@@ -39,6 +40,7 @@ check() {
         fail=$((fail + 1))
     else
         echo "ok   $name: $(cat "$T/stderr")"
+        row "$name" "$(cat "$T/stderr")"
         pass=$((pass + 1))
     fi
 }
@@ -105,5 +107,6 @@ st "$T/xshape.safetensors" "{\"x\":{\"dtype\":\"F64\",\"shape\":[1,7,8],\"data_o
 check "sample of the wrong shape" "x" "$M" "$W" "$T/xshape.safetensors"
 check "missing file" "nosuch.json" "$T/nosuch.json" "$W" "$X"
 
+check_rows || fail=$((fail + 1))
 echo "cli_bad_input: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -34,6 +34,9 @@ skip=0
 # printf, not echo: dash's echo would expand backslashes in the messages
 ok() { printf 'ok   %s: %s\n' "$1" "$2"; pass=$((pass + 1)); }
 bad() { printf 'FAIL %s: %s\n' "$1" "$2"; fail=$((fail + 1)); }
+# okrow: ok, and the case is a row of the README's "Hostile input" table
+. "$S/tests/readme_rows.sh"
+okrow() { ok "$1" "$2"; row "$1" "$2"; }
 
 # Every regular file under $1 must be identical to the same path under $2
 # (when $2 is given) and no temporary file may remain.  Prints the reason.
@@ -58,7 +61,7 @@ expect_fail() {
        || ! echo "$last" | grep -q -- "$want" || [ -s "$T/stdout" ] || [ -n "$why" ]; then
         bad "$name" "rc=$rc, $nerr error lines, last: $last ${why:+; $why}"
     else
-        ok "$name" "$last"
+        okrow "$name" "$last"
     fi
 }
 
@@ -131,7 +134,7 @@ hostile() {
        || [ -e "$T/out" ] || [ -s "$T/stdout" ]; then
         bad "$1" "rc=$rc lines=$lines; stderr: $(cat "$T/stderr")"
     else
-        ok "$1" "$(cat "$T/stderr")"
+        okrow "$1" "$(cat "$T/stderr")"
     fi
 }
 model() { printf '%s' "$2" > "$T/$1"; }
@@ -158,6 +161,10 @@ model zk.json "{$HEAD,\"layers\":[{\"type\":\"conv2d\",\"out_channels\":2,\"kern
 hostile "zero kernel" "kernel" "$T/zk.json" "$W" "$X"
 model zc.json '{"format":"hessnorm-model/1","input":[1,8,8],"classes":0,"loss":"cross_entropy","layers":[{"type":"conv2d","out_channels":2,"kernel":3},{"type":"flatten"},{"type":"linear","out_features":4}]}'
 hostile "zero classes" "classes" "$T/zc.json" "$W" "$X"
+model xkey.json "{$HEAD,\"bias\":true,\"layers\":[$TAIL]}"
+hostile "unknown top-level key" "bias: unknown field" "$T/xkey.json" "$W" "$X"
+model xlkey.json "{$HEAD,\"layers\":[{\"type\":\"conv2d\",\"out_channels\":2,\"kernel\":3,\"padding\":1},{\"type\":\"flatten\"},{\"type\":\"linear\",\"out_features\":4}]}"
+hostile "unknown layer key" "layers\\[0\\].padding" "$T/xlkey.json" "$W" "$X"
 # the JSON escape \n decodes to a newline inside the quoted name
 model nl.json "{$HEAD,\"layers\":[{\"type\":\"conv2d\\n\",\"out_channels\":2,\"kernel\":3},{\"type\":\"flatten\"},{\"type\":\"linear\",\"out_features\":4}]}"
 hostile "control character in a name (fuzz find)" "layers\[0\].type" "$T/nl.json" "$W" "$X"
@@ -207,7 +214,7 @@ data() {
     if [ $rc -ne 1 ] || [ "$lines" -ne 1 ] || ! grep -q -- "$2" "$T/stderr" || [ -e "$T/xout" ]; then
         bad "$1" "rc=$rc lines=$lines; stderr: $(cat "$T/stderr")"
     else
-        ok "$1" "$(cat "$T/stderr")"
+        okrow "$1" "$(cat "$T/stderr")"
     fi
 }
 IDX="$S/fixtures/data/idx"
@@ -232,6 +239,14 @@ newcifar; printf '\012' | dd of="$T/cifar/data_batch_2.bin" bs=1 seek=3073 conv=
 data "CIFAR-10 label 10" "label 10 is outside 0..9" cifar10 "$T/cifar"
 newcifar; : > "$T/cifar/data_batch_5.bin"
 data "CIFAR-10 empty batch" "empty file" cifar10 "$T/cifar"
+# the MNIST digits sheet, through `experiment --dataset mnist --data FILE.png`
+DG="$S/fixtures/data/digits"
+cp "$DG/small-8x8.png" "$T/small.png"
+data "PNG of the wrong size (8x8)" "expected width 2000 and height 1000" mnist "$T/small.png"
+printf 'P5 2000 1000 255\n' > "$T/sheet.png"
+data "PNG: not a PNG (a PGM)" "not a PNG" mnist "$T/sheet.png"
+head -c 5000 "$DG/digits.png" > "$T/cut.png"
+data "PNG truncated inside IDAT" "truncated PNG" mnist "$T/cut.png"
 
 # ------------------------------------------------------------ 3. killed audits
 # SIGKILL at moments drawn from a seeded awk rand() over (0, 1.1 x the
@@ -239,7 +254,7 @@ data "CIFAR-10 empty batch" "empty file" cifar10 "$T/cifar"
 # the directory keeps what the killed run left; after the kills a full run
 # must give files byte-identical to the reference.  A kill can leave at most
 # one NAME.tmp.XXXXXX (the file being written; mkstemp's name, never the
-# final one): counted and reported, not a failure.
+# final one): counted and reported; the rerun's write of NAME removes it.
 kseed=${HN_KILL_SEED:-6}
 times=$(awk -v s="$kseed" -v t="$t_audit" 'BEGIN { srand(s); for (i = 0; i < 3; i++) printf "%.2f ", 1.1 * t * rand() }')
 echo "kill times (seed $kseed): $times"
@@ -265,12 +280,21 @@ for t in $times; do
     if [ -n "$why" ]; then bad "audit killed at $t s (#$n)" "$why"; else
         ok "audit killed at $t s (#$n)" "$(cd "$T/kill" 2>/dev/null && find . -type f ! -name '*.tmp*' | wc -l) complete files, $(find "$T/kill" -name '*.tmp*' 2>/dev/null | wc -l) temporaries"; fi
 done
+# whatever the kills left, plant the temporaries a kill inside a write
+# leaves (NAME.tmp.XXXXXX beside a report file and a counterexample file)
+# and a user's file that only looks similar: the rerun removes the former
+mkdir -p "$T/kill/counterexamples/lemma2"
+echo partial > "$T/kill/report.md.tmp.Xy12Zw"
+echo partial > "$T/kill/counterexamples/lemma2/model.json.tmp.ab34CD"
+echo mine > "$T/kill/report.md.tmp.notes"
 "$HN" audit $AUDIT --seed 1 --out "$T/kill" 2> /dev/null; rc=$?
-tmpn=$(find "$T/kill" -name '*.tmp*' | wc -l)
+tmpn=$(find "$T/kill" -name '*.tmp.??????' | wc -l)
 miss=""
 for f in $(cd "$T/ref_audit" && find . -type f); do cmp -s "$T/ref_audit/$f" "$T/kill/$f" || miss="$miss $f"; done
-if [ $rc -ne 0 ] || [ -n "$miss" ]; then bad "rerun after the kills" "rc=$rc, differs:$miss"
-else ok "rerun after the kills" "every file byte-identical to the reference ($tmpn stale temporaries from the kills)"; fi
+if [ $rc -ne 0 ] || [ -n "$miss" ] || [ "$tmpn" -ne 0 ] || [ ! -f "$T/kill/report.md.tmp.notes" ]; then
+    bad "rerun after the kills" "rc=$rc, differs:$miss; $tmpn temporaries left; user file $(ls "$T/kill/report.md.tmp.notes" 2>&1)"
+else ok "rerun after the kills" "every file byte-identical to the reference, no temporary left, the user's file kept"; fi
+rm -f "$T/kill/report.md.tmp.notes"
 # a directory holding a complete run of another seed: a kill late in the
 # run leaves each file either the old complete one or the new complete one
 "$HN" audit $AUDIT --seed 2 --out "$T/ref2" 2> /dev/null || bad "seed 2 audit" "failed"
@@ -286,5 +310,6 @@ for f in $(cd "$T/ref_audit" && find . -type f); do cmp -s "$T/ref_audit/$f" "$T
 if [ $rc -ne 0 ] || [ -n "$miss" ]; then bad "rerun over the previous run" "rc=$rc, differs:$miss"
 else ok "rerun over the previous run" "every file of the new run byte-identical to the reference"; fi
 
+check_rows || fail=$((fail + 1))
 echo "cli_faults: $pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]

@@ -835,13 +835,57 @@ static int exists(const char *p)
     return stat(p, &st) == 0;
 }
 
+/* hn_dataset_find("mnist", data) against the sheet all, loaded directly:
+ * train = the first 400 of each class block, test = the last 100. */
+static void check_digits_split(const char *data, const hn_dataset *all)
+{
+    hn_dataset *tr = NULL, *te = NULL;
+    hn_err e;
+    size_t counts[10];
+    assert_int_equal(hn_dataset_find("mnist", data, 1, &tr, &e), HN_OK);
+    assert_int_equal(hn_dataset_find("mnist", data, 0, &te, &e), HN_OK);
+    assert_int_equal(tr->n, 4000);
+    assert_int_equal(te->n, 1000);
+    class_counts(tr, counts);
+    for (int c = 0; c < 10; c++)
+        assert_int_equal(counts[c], 400);
+    class_counts(te, counts);
+    for (int c = 0; c < 10; c++)
+        assert_int_equal(counts[c], 100);
+    size_t per = 28 * 28;
+    for (size_t c = 0; c < 10; c++) {
+        assert_memory_equal(tr->x + c * 400 * per, all->x + c * 500 * per,
+                            400 * per * sizeof(double));
+        assert_memory_equal(te->x + c * 100 * per, all->x + (c * 500 + 400) * per,
+                            100 * per * sizeof(double));
+    }
+    hn_dataset_free(tr);
+    hn_dataset_free(te);
+}
+
+/* A sheet given as --data FILE (here the committed fixture, so this runs
+ * without opencv-doc); a file that is no sheet fails naming the file. */
+static void test_digits_sheet_file(void **state)
+{
+    (void)state;
+    char p[4096], q[4096];
+    hn_dataset *all = NULL, *d = NULL;
+    hn_err e;
+    assert_int_equal(hn_digits_png_load(fx(p, "fixtures/data/digits/digits.png"), &all, &e), HN_OK);
+    check_digits_split(p, all);
+    hn_dataset_free(all);
+    assert_fails(hn_dataset_find("mnist", fx(q, "fixtures/data/digits/small-8x8.png"), 1, &d, &e),
+                 HN_EFORMAT, e, "expected width 2000 and height 1000", q);
+    assert_null(d);
+}
+
 /* Debian opencv-doc: the real sheet, and the deterministic split. */
 static void test_default_digits(void **state)
 {
     (void)state;
     if (!exists(HN_DIGITS_PNG))
         skip();
-    hn_dataset *all = NULL, *tr = NULL, *te = NULL;
+    hn_dataset *all = NULL;
     hn_err e;
     size_t counts[10];
     assert_int_equal(hn_digits_png_load(HN_DIGITS_PNG, &all, &e), HN_OK);
@@ -856,26 +900,7 @@ static void test_default_digits(void **state)
         for (size_t t = 0; t < 28; t++)
             assert_true(px(all, k, 0, 0, t) == 0 && px(all, k, 0, t, 27) == 0);
 
-    assert_int_equal(hn_dataset_find("mnist", NULL, 1, &tr, &e), HN_OK);
-    assert_int_equal(hn_dataset_find("mnist", NULL, 0, &te, &e), HN_OK);
-    assert_int_equal(tr->n, 4000);
-    assert_int_equal(te->n, 1000);
-    class_counts(tr, counts);
-    for (int c = 0; c < 10; c++)
-        assert_int_equal(counts[c], 400);
-    class_counts(te, counts);
-    for (int c = 0; c < 10; c++)
-        assert_int_equal(counts[c], 100);
-    size_t per = 28 * 28;
-    for (size_t c = 0; c < 10; c++) {
-        /* train = first 400 of each class block, test = last 100. */
-        assert_memory_equal(tr->x + c * 400 * per, all->x + c * 500 * per,
-                            400 * per * sizeof(double));
-        assert_memory_equal(te->x + c * 100 * per, all->x + (c * 500 + 400) * per,
-                            100 * per * sizeof(double));
-    }
-    hn_dataset_free(tr);
-    hn_dataset_free(te);
+    check_digits_split(NULL, all);
     hn_dataset_free(all);
     struct find_args fa = {"mnist", NULL, 0};
     fault_sweep(find_loader, &fa, HN_DIGITS_PNG, NULL);
@@ -924,6 +949,7 @@ int main(void)
         cmocka_unit_test(test_subset),
         cmocka_unit_test(test_alloc_shape),
         cmocka_unit_test(test_find_in_dir),
+        cmocka_unit_test(test_digits_sheet_file),
         cmocka_unit_test(test_default_digits),
         cmocka_unit_test(test_default_fashion),
     };

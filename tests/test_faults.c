@@ -35,11 +35,12 @@
  * interposers never see a call, and those parts report a skip.  LAPACKE's
  * and OpenBLAS's internal work arrays (plain malloc) are not failed.
  *
- * The audit makes ~150 000 allocations (most in its parameter sweeps) and a
- * run takes up to 10 s, so every k is out of reach (~11 hours).  Instead:
- * every k up to HN_AUDIT_PREFIX, then the first allocation of every call
- * context the audit reaches (contexts = the innermost N return addresses,
- * recorded in a clean run: N = 1 here, 3 with HN_FAULTS_FULL=1).
+ * The audit makes ~140 000 hn_* and ~105 000 GSL allocations (most in its
+ * parameter sweeps) and a run takes up to 10 s, so every k is out of reach
+ * (~11 hours).  Instead: every k up to HN_AUDIT_PREFIX, then the first
+ * allocation of every call context the audit reaches (contexts = the
+ * innermost N return addresses, recorded in a clean run: N = 1 here, 3 with
+ * HN_FAULTS_FULL=1), and GSL single faults at the start (test_audit).
  *
  * Leaks: under ASan/LSan (./configure --enable-sanitizers) and valgrind
  * (make check-valgrind) any leak fails; in a plain build the test compares
@@ -67,9 +68,10 @@
  * network: measured ~470 allocations, all < 0.01 s each). */
 #define HN_AUDIT_PREFIX 500
 /* GSL allocations failed one at a time (single fault) at the start of the
- * audit: the setup and the first networks' facts and local searches
- * (each failing call takes milliseconds) */
-#define HN_AUDIT_GSL_PREFIX 3000
+ * audit, where the first networks' facts are computed: before the fix, a
+ * scan of k = 0..1199 crashed at 218 k, all below 600 (each failing call
+ * takes milliseconds to 0.1 s) */
+#define HN_AUDIT_GSL_PREFIX 600
 
 /* ================================================================ interposers */
 
@@ -666,8 +668,10 @@ static double now(void)
  *                     first k of each call context (depth 1) reached before
  *                     the report writing starts; single fault at the first
  *                     k of every context (depth 1), writing phase included;
+ *                     GSL single fault at every k < HN_AUDIT_GSL_PREFIX;
  *   HN_FAULTS_FULL=1  contexts of depth 3, both ways everywhere, and GSL
- *                     fail-after at 40 points spread over the run;
+ *                     fail-after and single fault at 40 points spread over
+ *                     the run;
  *   HN_TEST_QUICK=1   (valgrind, ~50x slower) fail-after at k < 50 only,
  *                     without the reference (a full audit under valgrind
  *                     takes minutes). */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <jansson.h>
 #include "hessnorm/alloc.h"
@@ -499,6 +500,38 @@ static void test_bad_json_syntax(void **state)
     assert_int_equal(strncmp(e.msg, p, strlen(p)), 0);
     assert_int_equal(hn_model_load(tpath("nonexistent.json"), &m, &e), HN_EIO);
     assert_non_null(strstr(e.msg, "nonexistent.json"));
+}
+
+/* hn_write_file_atomic removes the temporaries NAME.tmp.XXXXXX that a
+ * killed writer of the same NAME left (exactly mkstemp's pattern: six
+ * alphanumerics), and nothing else. */
+static void test_atomic_write_stale(void **state)
+{
+    (void)state;
+    hn_err e;
+    static const char *const stale[] = {"w.json.tmp.Ab12Cd", "w.json.tmp.zzzzzz"};
+    static const char *const kept[] = {"w.json.tmp.Ab12C", "w.json.tmp.Ab12Cd.bak",
+                                       "v.json.tmp.Ab12Cd", "w.json.tmp.Ab-2Cd", "xw.json.tmp.Ab12Cd"};
+    char p[512];
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(hn_write_file_atomic(tpath(stale[i]), "old", 3, &e), HN_OK);
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(hn_write_file_atomic(tpath(kept[i]), "keep", 4, &e), HN_OK);
+    snprintf(p, sizeof p, "%s", tpath("w.json"));
+    assert_int_equal(hn_write_file_atomic(p, "new", 3, &e), HN_OK);
+    struct stat st;
+    for (size_t i = 0; i < 2; i++)
+        assert_int_not_equal(stat(tpath(stale[i]), &st), 0);
+    for (size_t i = 0; i < 5; i++)
+        assert_int_equal(stat(tpath(kept[i]), &st), 0);
+    char *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(hn_read_file(p, &buf, &len, &e), HN_OK);
+    assert_int_equal(len, 3);
+    assert_memory_equal(buf, "new", 3);
+    hn_free(buf);
+    for (size_t i = 0; i < 5; i++)
+        unlink(tpath(kept[i]));
 }
 
 static void test_bad_json_top(void **state)
@@ -1227,6 +1260,7 @@ int main(void)
         cmocka_unit_test(test_builder),
         cmocka_unit_test(test_json_roundtrip),
         cmocka_unit_test(test_bad_json_syntax),
+        cmocka_unit_test(test_atomic_write_stale),
         cmocka_unit_test(test_bad_json_top),
         cmocka_unit_test(test_bad_json_layers),
         cmocka_unit_test(test_bad_structure),

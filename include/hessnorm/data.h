@@ -93,6 +93,9 @@ int hn_digits_png_load(const char *path, hn_dataset **out, hn_err *err);
  *       test = the last 100 of each class (1000), in class order;
  *     cifar10: HN_EINVAL — CIFAR-10 is not packaged in Debian, a data_dir
  *       is required.
+ *   data_dir a regular file, name mnist: a digits sheet in the OpenCV
+ *     layout (2000x1000, 50x100 digits of 20x20, 500 per class), split as
+ *     HN_DIGITS_PNG is.
  * Missing files are HN_EIO naming the directory and the file names tried. */
 int hn_dataset_find(const char *name, const char *data_dir, int train, hn_dataset **out,
                     hn_err *err);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #ifdef _OPENMP
@@ -36,7 +37,8 @@ static void experiment_usage(FILE *f)
           "report.md, index.html, CSV, PNG figures, models/<setting>/ in the interchange\n"
           "format.  An interrupted run resumes from the finished models.\n"
           "Data: Fashion-MNIST from /usr/share/datasets/fashion-mnist, MNIST = the OpenCV\n"
-          "digits sheet, CIFAR-10 needs --data DIR (data_batch_1..5.bin, test_batch.bin).\n",
+          "digits sheet (or --data DIR with the IDX files, or --data SHEET.png in the same\n"
+          "layout), CIFAR-10 needs --data DIR (data_batch_1..5.bin, test_batch.bin).\n",
           f);
 }
 
@@ -181,7 +183,12 @@ int hn_cli_experiment(int argc, char **argv)
     }
     o.out_dir = out;
     char note[700];
-    if (data)
+    struct stat st;
+    if (data && !strcmp(dataset, "mnist") && stat(data, &st) == 0 && S_ISREG(st.st_mode))
+        snprintf(note, sizeof note,
+                 "the digits sheet %s (20x20 padded to 28x28; train = the first 400 of each "
+                 "class, test = the last 100)", data);
+    else if (data)
         snprintf(note, sizeof note, "files in %s", data);
     else if (!strcmp(dataset, "mnist"))
         snprintf(note, sizeof note,
