@@ -1,8 +1,11 @@
 /* hessnorm fuzzing — replay the seed corpora and the regression inputs
  * through the harnesses, without libFuzzer (make check).
  *
- *   replay                     every file under fixtures/fuzz/<harness>/ and
- *                              fixtures/fuzz/regressions/<harness>/
+ *   replay                     every file under fixtures/fuzz/<harness>/ (seeds),
+ *                              fixtures/fuzz/regressions/<harness>/ and
+ *                              fixtures/fuzz/corpus/<harness>/ (the corpus of
+ *                              the recorded `make fuzz` runs, minimized with
+ *                              libFuzzer's -merge=1)
  *   replay HARNESS FILE...     the given files (HN_FUZZ_VERBOSE=1 prints
  *                              each failure's message)
  * A broken contract aborts (exit status != 0). */
@@ -100,13 +103,15 @@ int main(int argc, char **argv)
         long seeds = run_dir(HARNESSES[h].fn, dir);
         snprintf(dir, sizeof dir, "%s/fixtures/fuzz/regressions/%s", src, HARNESSES[h].name);
         long regs = run_dir(HARNESSES[h].fn, dir);
-        printf("%-16s %4ld seed inputs, %3ld regression inputs: contract held\n", HARNESSES[h].name,
-               seeds, regs);
+        snprintf(dir, sizeof dir, "%s/fixtures/fuzz/corpus/%s", src, HARNESSES[h].name);
+        long found = run_dir(HARNESSES[h].fn, dir);
+        printf("%-16s %4ld seed inputs, %3ld regression inputs, %4ld fuzzer-found inputs: "
+               "contract held\n", HARNESSES[h].name, seeds, regs, found);
         if (seeds == 0) {
             fprintf(stderr, "replay: no seed corpus for %s in %s/fixtures/fuzz/\n", HARNESSES[h].name, src);
             return 1;
         }
-        total += seeds + regs;
+        total += seeds + regs + found;
     }
     printf("replay: %ld inputs\n", total);
     return 0;
