@@ -420,13 +420,18 @@ int hn_facts_compute_ex(const hn_netspec *ns, const hn_model *m, const double *t
                 cur = b;
             }
         }
-        if (!cur) {
+        /* K logits: a user's network may have any number of classes */
+        double *z_direct = hn_calloc(f->K, sizeof *z_direct);
+        if (!cur || !z_direct) {
+            if (cur)
+                gsl_vector_free(cur);
+            hn_free(z_direct);
             rc = facts_nomem(err);
             goto done;
         }
-        double z_direct[64];
         hn_forward(m, theta, s->x, ws, z_direct);
         f->eq3_disc = vec_disc(cur->data, z_direct, f->K);
+        hn_free(z_direct);
         gsl_vector_free(cur);
     }
     if ((rc = hn_norm2(pp->A, &f->A_norm, err)) || (rc = gram_norm2(pp->F, &f->F_norm, err)))

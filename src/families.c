@@ -207,7 +207,8 @@ int hn_netspec_from_model(const hn_model *m, hn_netspec *ns, hn_err *err)
 {
     memset(ns, 0, sizeof *ns);
     if (m->input_ndim < 2)
-        return hn_err_set(err, HN_EINVAL, "audit: the claims are about conv nets; the model input is a plain vector");
+        return hn_err_set(err, HN_EINVAL,
+                          "input: the claims are about conv nets; the model input is a plain vector");
     ns->dim = m->input_ndim == 2 ? 1 : 2;
     ns->in_c = m->input.c;
     ns->in_h = m->input.h;
@@ -256,17 +257,22 @@ int hn_netspec_from_model(const hn_model *m, hn_netspec *ns, hn_err *err)
     }
     /* the rebuilt spec must describe the same network */
     hn_model *check;
-    int rc = hn_netspec_model(ns, &check, err);
-    if (rc)
-        return rc;
-    char *a = hn_model_to_json(m), *b = hn_model_to_json(check);
+    int rc = hn_netspec_model(ns, &check, NULL);
+    if (rc == HN_ENOMEM)
+        return hn_err_set(err, HN_ENOMEM, "audit: out of memory");
+    if (rc) /* the rebuilt spec is not even a valid network: not the same one */
+        check = NULL;
+    char *a = check ? hn_model_to_json(m) : NULL, *b = check ? hn_model_to_json(check) : NULL;
     int same = a && b && !strcmp(a, b);
+    int nomem = check && (!a || !b);
     hn_free(a);
     hn_free(b);
     hn_model_free(check);
+    if (nomem)
+        return hn_err_set(err, HN_ENOMEM, "audit: out of memory");
     if (!same)
         return hn_err_set(err, HN_EINVAL,
-                          "audit: the model is not in the audited families (conv layers with ReLU, at most one "
-                          "pooling, optional flatten + FC head with ReLUs)");
+                          "layers: the model is not in the audited families (conv layers with ReLU, "
+                          "at most one pooling, optional flatten + FC head with ReLUs)");
     return HN_OK;
 }

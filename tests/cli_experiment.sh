@@ -76,6 +76,8 @@ check "bad dataset" "--dataset" --dataset imagenet --sweep layers
 check "bad sweep" "--sweep" --dataset mnist --sweep depth
 check "bad preset" "--preset" --dataset mnist --sweep layers --preset huge
 check "bad threads" "--threads" --dataset mnist --sweep layers --threads zero
+check "too many threads" "more than 1024" --dataset mnist --sweep layers --threads 4294967297
+check "negative limit" "--limit" --dataset mnist --sweep layers --limit -5
 check "cifar10 needs --data" "cifar10" --dataset cifar10 --sweep layers
 check "missing files" "$T/nowhere" --dataset fashion-mnist --sweep layers --data "$T/nowhere"
 

@@ -82,6 +82,19 @@ expect_fail "dump under a regular file" "Not a directory" "$T/file"
 expect_fail "write-example under a regular file" "Not a directory" "$T/file"
 "$HN" audit $AUDIT --out "$T/file/sub" > "$T/stdout" 2> "$T/stderr"; rc=$?
 expect_fail "audit under a regular file" "Not a directory" "$T/file"
+# a result on standard output that cannot be written (stdio reports it only
+# at the final flush)
+if [ -w /dev/full ]; then
+    : > "$T/stdout"
+    "$HN" inspect --example --json > /dev/full 2> "$T/stderr"; rc=$?
+    expect_fail "inspect --json to a full device" "standard output: write error" "$T/file"
+    "$HN" audit --model "$EX/model.json" --weights "$EX/weights.safetensors" \
+        --sample "$EX/sample.safetensors" > /dev/full 2> "$T/stderr"; rc=$?
+    expect_fail "audit --model to a full device" "standard output: write error" "$T/file"
+else
+    echo "skip /dev/full cases: no writable /dev/full"
+    skip=$((skip + 2))
+fi
 
 # ulimit -f counts 512-byte blocks in dash (1024 in bash): both limits below
 # pass the first files and stop a later, larger one (the dump's Q_1.npy is

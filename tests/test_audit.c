@@ -316,6 +316,171 @@ static void test_facts_norms(void **state)
     gsl_rng_free(r);
 }
 
+/* ------------------------------------------------ hn_audit_one */
+
+/* Load fixtures/counterexamples/<name>/ (model, weights, sample). */
+static void load_cx(const char *name, hn_model **m, double **th, hn_samples **s)
+{
+    char p[4096];
+    hn_err e;
+    snprintf(p, sizeof p, "%s/%s/model.json", hn_test_path("fixtures/counterexamples"), name);
+    if (hn_model_load(p, m, &e))
+        fail_msg("%s", e.msg);
+    *th = calloc((*m)->n_params, sizeof **th);
+    snprintf(p, sizeof p, "%s/%s/weights.safetensors", hn_test_path("fixtures/counterexamples"), name);
+    if (hn_weights_load(*m, p, *th, &e))
+        fail_msg("%s", e.msg);
+    snprintf(p, sizeof p, "%s/%s/sample.safetensors", hn_test_path("fixtures/counterexamples"), name);
+    if (hn_samples_load(*m, p, s, &e))
+        fail_msg("%s", e.msg);
+}
+
+static const hn_claim_instance *instance_of(const hn_claim_instance *r, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(r[i].claim->id, id))
+            return &r[i];
+    fail_msg("claim %s not in the result", id);
+    return NULL;
+}
+
+/* The committed counterexamples through the one-network entry point: the
+ * printed claim is violated with the saved values, the corrected one holds. */
+static void test_audit_one_counterexamples(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name, *corrected;
+    } cases[] = {{"lemma2", "lemma2.corrected"}, {"appE.F_bound", "appE.F_bound.corrected"}};
+    const size_t nc = hn_claims_count();
+    hn_claim_instance *r = calloc(nc, sizeof *r);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        hn_model *m;
+        double *th;
+        hn_samples *s;
+        hn_err e;
+        load_cx(cases[c].name, &m, &th, &s);
+        size_t n = 0;
+        if (hn_audit_one(m, th, s, NULL, r, nc, &n, &e))
+            fail_msg("%s: %s", cases[c].name, e.msg);
+        assert_int_equal(n, nc); /* NULL selects every claim, in registry order */
+        for (size_t i = 0; i < n; i++) {
+            assert_ptr_equal(r[i].claim, hn_claim_get(i));
+            assert_int_equal(r[i].applicable, r[i].na == HN_NA_NONE);
+            if (r[i].claim->typo)
+                assert_int_equal(r[i].na, HN_NA_TYPO);
+        }
+        const hn_claim_instance *x = instance_of(r, n, cases[c].name);
+        assert_true(x->applicable);
+        assert_true(x->violated);
+        assert_true(x->ratio > 1);
+        char p[4096];
+        json_error_t je;
+        snprintf(p, sizeof p, "%s/%s/claim.json", hn_test_path("fixtures/counterexamples"), cases[c].name);
+        json_t *cj = json_load_file(p, 0, &je);
+        assert_non_null(cj);
+        /* the facts code on the same network and input as the run that saved
+         * them: only the last bits of the eigensolvers may differ */
+        assert_close(x->value.measured, json_real_value(json_object_get(cj, "measured")), 1e-9, 1e-300);
+        assert_close(x->value.bound, json_real_value(json_object_get(cj, "bound")), 1e-9, 1e-300);
+        json_decref(cj);
+        const hn_claim_instance *y = instance_of(r, n, cases[c].corrected);
+        assert_true(y->applicable);
+        assert_false(y->violated);
+        /* one network gives no equation-(1) facts */
+        assert_int_equal(instance_of(r, n, "eq1")->na, HN_NA_LANDSCAPE);
+        /* a selection: each id once, registry order, exactly as many entries */
+        hn_claim_instance two[2];
+        n = 0;
+        assert_int_equal(hn_audit_one(m, th, s, cases[c].name, two, 1, &n, &e), 0);
+        assert_int_equal(n, 1);
+        assert_ptr_equal(two[0].claim, hn_claim_find(cases[c].name));
+        assert_close(two[0].value.measured, x->value.measured, 1e-12, 0); /* same computation */
+        assert_int_equal(hn_audit_one(m, th, s, ",eq1,lemma1,eq1,", two, 2, &n, &e), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(two[0].claim->id, "lemma1");
+        assert_string_equal(two[1].claim->id, "eq1");
+        assert_true(two[0].applicable && two[0].identity == 0 && !two[0].violated);
+        hn_samples_free(s);
+        free(th);
+        hn_model_free(m);
+    }
+    free(r);
+}
+
+/* NULL arguments, a result array too small, samples of another model, a
+ * non-finite weight, unknown ids, a model outside the audited families:
+ * each an error with nothing written. */
+static void test_audit_one_bad_args(void **state)
+{
+    (void)state;
+    const size_t nc = hn_claims_count();
+    hn_claim_instance *r = calloc(nc, sizeof *r);
+    hn_model *m;
+    double *th;
+    hn_samples *s;
+    hn_err e;
+    load_cx("appG.T_fc", &m, &th, &s);
+    size_t n = 12345;
+    assert_int_equal(hn_audit_one(NULL, th, s, NULL, r, nc, &n, &e), HN_EINVAL);
+    assert_int_equal(hn_audit_one(m, NULL, s, NULL, r, nc, &n, &e), HN_EINVAL);
+    assert_int_equal(hn_audit_one(m, th, NULL, NULL, r, nc, &n, &e), HN_EINVAL);
+    assert_int_equal(hn_audit_one(m, th, s, NULL, NULL, nc, &n, &e), HN_EINVAL);
+    assert_int_equal(hn_audit_one(m, th, s, NULL, r, nc, NULL, &e), HN_EINVAL);
+    assert_int_equal(hn_audit_one(m, th, s, NULL, r, nc, &n, NULL), 0); /* err may be NULL */
+    n = 12345;
+    /* wrong sizes: room for fewer claims than selected */
+    assert_int_equal(hn_audit_one(m, th, s, NULL, r, nc - 1, &n, &e), HN_EINVAL);
+    assert_non_null(strstr(e.msg, "room for"));
+    assert_int_equal(hn_audit_one(m, th, s, "lemma2,eq2", r, 1, &n, &e), HN_EINVAL);
+    assert_int_equal(n, 12345);
+    /* unknown / empty claim lists */
+    assert_int_equal(hn_audit_one(m, th, s, "lemma2,nosuch", r, nc, &n, &e), HN_EINVAL);
+    assert_non_null(strstr(e.msg, "claims: unknown claim id 'nosuch'"));
+    assert_int_equal(hn_audit_one(m, th, s, ",,", r, nc, &n, &e), HN_EINVAL);
+    assert_int_equal(hn_audit_one(m, th, s, "lemma", r, nc, &n, &e), HN_EINVAL); /* a prefix is not an id */
+    /* samples of another model (input size, then classes) */
+    hn_model *other;
+    assert_int_equal(hn_model_load(hn_test_path("fixtures/example/model.json"), &other, &e), 0);
+    hn_samples *so;
+    assert_int_equal(hn_samples_alloc(other, 1, &so, &e), 0);
+    assert_int_equal(hn_audit_one(m, th, so, NULL, r, nc, &n, &e), HN_ESHAPE);
+    hn_samples wrong = *s;
+    wrong.classes = s->classes + 1;
+    assert_int_equal(hn_audit_one(m, th, &wrong, NULL, r, nc, &n, &e), HN_ESHAPE);
+    wrong = *s;
+    wrong.n = 0;
+    assert_int_equal(hn_audit_one(m, th, &wrong, NULL, r, nc, &n, &e), HN_EINVAL);
+    /* non-finite weight, out-of-range label */
+    double keep = th[3];
+    th[3] = NAN;
+    assert_int_equal(hn_audit_one(m, th, s, NULL, r, nc, &n, &e), HN_EINVAL);
+    assert_non_null(strstr(e.msg, "theta[3]"));
+    th[3] = keep;
+    long y = s->y_class[0];
+    s->y_class[0] = (long)m->classes;
+    assert_int_equal(hn_audit_one(m, th, s, NULL, r, nc, &n, &e), HN_EINVAL);
+    s->y_class[0] = y;
+    assert_int_equal(n, 12345);
+    /* outside the audited families: the MLP (a plain-vector input) */
+    hn_model *mlp = hn_test_model(3);
+    hn_samples *sm;
+    assert_int_equal(hn_samples_alloc(mlp, 1, &sm, &e), 0);
+    double *tm = calloc(mlp->n_params, sizeof *tm);
+    assert_int_equal(hn_audit_one(mlp, tm, sm, NULL, r, nc, &n, &e), HN_EINVAL);
+    assert_non_null(strstr(e.msg, "input: "));
+    assert_int_equal(n, 12345);
+    free(tm);
+    hn_samples_free(sm);
+    hn_model_free(mlp);
+    hn_samples_free(so);
+    hn_model_free(other);
+    hn_samples_free(s);
+    free(th);
+    hn_model_free(m);
+    free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -323,6 +488,8 @@ int main(void)
         cmocka_unit_test(test_netspec_roundtrip),
         cmocka_unit_test(test_facts_norms),
         cmocka_unit_test(test_counterexamples),
+        cmocka_unit_test(test_audit_one_counterexamples),
+        cmocka_unit_test(test_audit_one_bad_args),
         cmocka_unit_test(test_proofs_cover_registry),
         cmocka_unit_test(test_true_claims_hold),
     };

@@ -123,4 +123,57 @@ typedef struct {
  * hn_claims_count() entries. */
 int hn_audit_sample(unsigned long seed, size_t n, hn_claim_result *results, hn_err *err);
 
+/* ---- one network: how tight is each claim on it (src/audit_one.c) ---- */
+
+/* Why a claim was not evaluated on a network. */
+typedef enum {
+    HN_NA_NONE,       /* evaluated */
+    HN_NA_TYPO,       /* the printed form is not well-formed: nothing to evaluate */
+    HN_NA_SETTING,    /* the network is outside the claim's setting (1-D / 2-D, pooling, FC head) */
+    HN_NA_LANDSCAPE,  /* needs the equation-(1) facts (theta*, theta, k+1 samples): not computed */
+    HN_NA_HESSIAN     /* needs the full Hessian, formed only up to 400 parameters */
+} hn_na_reason;
+
+/* One claim on one network. */
+typedef struct {
+    const hn_claim *claim;
+    int applicable;          /* 1: value is filled; 0: n/a for this network (see na) */
+    hn_na_reason na;
+    int violated;            /* applicable and hn_claim_violated(claim, &value) */
+    int identity;            /* HN_REL_EQ between matrices or vectors: value.measured and
+                              * value.bound are 1 by convention (hn_claim_eval), only
+                              * value.discrepancy is a measurement */
+    double ratio;            /* measured / bound (+inf if bound = 0 < measured, 0 if both are 0);
+                              * for HN_REL_EQ read value.discrepancy instead */
+    hn_claim_value value;
+} hn_claim_instance;
+
+/* A short phrase for r ("" for HN_NA_NONE). */
+const char *hn_na_reason_text(hn_na_reason r);
+
+/* Evaluate the claims on one network m at weights theta (m->n_params
+ * values) and the first sample of s, with the audit's own facts
+ * (hn_facts_compute, landscape_k = 0: the equation-(1) and corollary claims
+ * come out n/a with HN_NA_LANDSCAPE).  A sample set with n > 1 is accepted
+ * and only its first sample is used (the paper's per-sample matrices F, A,
+ * R^(p)x are for one sample).
+ *
+ * claims: comma-separated registry ids, NULL for all; each selected claim
+ * is reported once, in registry order.  out has room for n_out entries;
+ * *n_written receives the number written (the number of selected claims;
+ * hn_claims_count() for NULL).
+ *
+ * Errors (one line in err, nothing written to *n_written):
+ *   HN_EINVAL  a NULL argument; an unfinalized model; theta or the sample
+ *              not finite; a label outside [0, classes); an unknown or
+ *              empty claim list ("claims: ..."); n_out smaller than the
+ *              number of selected claims; the model outside the audited
+ *              families (hn_netspec_from_model: "layers: ..." / "input: ...")
+ *   HN_ESHAPE  s is not a sample set for m (input size, classes, loss)
+ *   HN_ETOOBIG a dense matrix of the paper above HN_DENSE_LIMIT entries
+ *   HN_ENOMEM  out of memory
+ * The library does not print; the caller adds the file name to the message. */
+int hn_audit_one(const hn_model *m, const double *theta, const hn_samples *s, const char *claims,
+                 hn_claim_instance *out, size_t n_out, size_t *n_written, hn_err *err);
+
 #endif

@@ -1,22 +1,37 @@
-/* hessnorm audit — every statement and proof step of the paper, checked. */
+/* hessnorm audit — every statement and proof step of the paper, checked;
+ * with --model, every claim on one given network. */
 #include "config.h"
+#include <ctype.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 #include "cli.h"
 
 static void audit_usage(FILE *f)
 {
     fputs("usage: hessnorm audit [--out DIR] [--seed S] [--budget SECONDS] [--claims ID,...]\n"
           "                      [--random N] [--adversarial N] [--nm-iterations N] [--no-figures] [--list]\n"
+          "       hessnorm audit --model M.json --weights W.safetensors --sample S.safetensors\n"
+          "                      [--json] [--claims ID,...]\n"
           "Evaluates every statement and proof step of the paper exactly as printed (and the\n"
           "corrected versions beside the failing ones) on random and adversarial networks,\n"
           "searches for counterexamples with Nelder-Mead, and writes DIR/report.md,\n"
           "DIR/index.html, DIR/audit.json, DIR/figures/ and DIR/counterexamples/.\n"
           "Defaults: --out audit-out --seed 1 --budget 110 --random 280 --adversarial 140\n"
           "--nm-iterations 100.  The counts fix the run, so it is deterministic given --seed;\n"
-          "the budget only stops a run that would take too long (the report says so).\n",
+          "the budget only stops a run that would take too long (the report says so).\n"
+          "\n"
+          "With --model/--weights/--sample (all three; docs/format.md) it evaluates the claims\n"
+          "on that one network instead and prints, per claim: the paper's location, the\n"
+          "relation, both sides, measured/bound (the relative discrepancy for '='), and\n"
+          "holds / VIOLATED / n/a; --json prints the same as one JSON object.  Nothing is\n"
+          "written.  The network must be in the audited families (conv layers with ReLU, at\n"
+          "most one pooling, optional flatten + FC head with ReLUs).  Only the first sample\n"
+          "of the sample file is used.  The equation-(1) and corollary claims need theta*,\n"
+          "theta and k+1 samples, which one network does not give: they come out n/a.\n",
           f);
 }
 
@@ -38,6 +53,212 @@ static int parse_size(const char *opt, const char *s, size_t *out)
     return 0;
 }
 
+/* ------------------------------------------------------------ one network */
+
+/* Every --claims id is in the registry (checked before any file is read;
+ * the message is the full audit's). */
+static int check_claim_list(const char *list)
+{
+    size_t ids = 0;
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len) {
+            int found = 0;
+            for (size_t i = 0; i < hn_claims_count() && !found; i++) {
+                const char *id = hn_claim_get(i)->id;
+                found = strlen(id) == len && !strncmp(id, p, len);
+            }
+            if (!found) {
+                /* at most 64 bytes, printable ones: the message stays one line */
+                char q[65];
+                size_t k = 0;
+                for (; k < len && k < 64; k++)
+                    q[k] = isprint((unsigned char)p[k]) ? p[k] : '?';
+                q[k] = '\0';
+                fprintf(stderr, "hessnorm: --claims: unknown claim id '%s%s'\n", q,
+                        len > 64 ? "..." : "");
+                return -1;
+            }
+            ids++;
+        }
+        p += len + (p[len] == ',');
+    }
+    if (!ids) {
+        fprintf(stderr, "hessnorm: --claims: no claim id in the list\n");
+        return -1;
+    }
+    return 0;
+}
+
+static const char *status_of(const hn_claim_instance *c)
+{
+    return !c->applicable ? "n/a" : c->violated ? "VIOLATED" : "holds";
+}
+
+static const char *detail_of(const hn_claim_instance *c)
+{
+    if (!c->applicable)
+        return hn_na_reason_text(c->na);
+    if (c->identity && !c->value.detail[0])
+        return "identity: only the relative discrepancy of the two sides is measured";
+    return c->value.detail;
+}
+
+static void print_table(const char *model, const char *sample, size_t n_in_file, size_t n_params,
+                        const hn_claim_instance *c, size_t n)
+{
+    size_t holds = 0, viol = 0, na = 0, land = 0;
+    for (size_t i = 0; i < n; i++) {
+        holds += c[i].applicable && !c[i].violated;
+        viol += c[i].violated;
+        na += !c[i].applicable;
+        land += c[i].na == HN_NA_LANDSCAPE;
+    }
+    printf("model   %s (%zu parameters)\n", model, n_params);
+    printf("sample  %s (sample 1 of %zu)\n", sample, n_in_file);
+    printf("claims  %zu: %zu hold, %zu VIOLATED, %zu n/a", n, holds, viol, na);
+    if (land)
+        printf(" (%zu need the equation-(1) facts: theta*, k+1 samples)", land);
+    printf("\n\n");
+    printf("%-26s %-13s %-3s %13s %13s %12s  %-8s  %s\n", "claim", "location", "rel", "measured",
+           "bound", "ratio|disc", "status", "detail");
+    for (size_t i = 0; i < n; i++) {
+        const hn_claim_instance *x = &c[i];
+        char me[32] = "-", bo[32] = "-", ra[32] = "-";
+        if (x->applicable) {
+            if (!x->identity) {
+                snprintf(me, sizeof me, "%.6e", x->value.measured);
+                snprintf(bo, sizeof bo, "%.6e", x->value.bound);
+            }
+            if (x->claim->rel == HN_REL_EQ)
+                snprintf(ra, sizeof ra, "d %.3e", x->value.discrepancy);
+            else if (isfinite(x->ratio))
+                snprintf(ra, sizeof ra, "%.4e", x->ratio);
+            else
+                snprintf(ra, sizeof ra, "inf");
+        }
+        const char *st = status_of(x), *d = detail_of(x);
+        printf("%-26s %-13s %-3s %13s %13s %12s  %s", x->claim->id, x->claim->location,
+               hn_relation_name(x->claim->rel), me, bo, ra, st);
+        if (*d)
+            printf("%*s  %s", (int)(8 - strlen(st)), "", d);
+        printf("\n");
+    }
+    printf("\nrel: <= bound, = equality, ~ approximation (read as <=).  ratio = measured / bound;\n"
+           "'d' = relative discrepancy of the two sides (for =).  VIOLATED: ratio > 1 + %g or\n"
+           "discrepancy > %g (hn_claim_violated).  n/a: the claim does not apply to this\n"
+           "network.\n",
+           HN_VIOLATION_RTOL, HN_EQ_RTOL);
+}
+
+/* jansson has no NaN/Inf: a non-finite number is null. */
+static json_t *num(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* o[key] = v; a NULL v (out of memory) or a failed insertion sets *bad. */
+static void put(json_t *o, const char *key, json_t *v, int *bad)
+{
+    if (!v || json_object_set_new(o, key, v) != 0)
+        *bad = 1;
+}
+
+/* The JSON text (free with free()), or NULL when out of memory. */
+static char *to_json(const char *model, const char *weights, const char *sample, size_t n_in_file,
+                     size_t n_params, const hn_claim_instance *c, size_t n)
+{
+    int bad = 0;
+    json_t *o = json_object(), *list = json_array();
+    if (!o || !list) {
+        json_decref(o);
+        json_decref(list);
+        return NULL;
+    }
+    put(o, "model", json_string(model), &bad);
+    put(o, "weights", json_string(weights), &bad);
+    put(o, "sample", json_string(sample), &bad);
+    put(o, "samples_in_file", json_integer((json_int_t)n_in_file), &bad);
+    put(o, "sample_used", json_integer(0), &bad);
+    put(o, "num_params", json_integer((json_int_t)n_params), &bad);
+    for (size_t i = 0; i < n && !bad; i++) {
+        const hn_claim_instance *x = &c[i];
+        json_t *e = json_object();
+        if (!e) {
+            bad = 1;
+            break;
+        }
+        const int eq = x->claim->rel == HN_REL_EQ, sides = x->applicable && !x->identity;
+        put(e, "id", json_string(x->claim->id), &bad);
+        put(e, "location", json_string(x->claim->location), &bad);
+        put(e, "relation", json_string(hn_relation_name(x->claim->rel)), &bad);
+        put(e, "printed", json_string(x->claim->printed), &bad);
+        put(e, "measured", sides ? num(x->value.measured) : json_null(), &bad);
+        put(e, "bound", sides ? num(x->value.bound) : json_null(), &bad);
+        if (eq)
+            put(e, "discrepancy", x->applicable ? num(x->value.discrepancy) : json_null(), &bad);
+        else
+            put(e, "ratio", x->applicable ? num(x->ratio) : json_null(), &bad);
+        put(e, "status", json_string(status_of(x)), &bad);
+        put(e, "detail", json_string(detail_of(x)), &bad);
+        if (json_array_append_new(list, e) != 0)
+            bad = 1;
+    }
+    put(o, "claims", list, &bad);
+    char *txt = bad ? NULL : json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    json_decref(o);
+    return txt;
+}
+
+static int audit_one(const char *model, const char *weights, const char *sample, const char *claims,
+                     int json)
+{
+    if (claims && check_claim_list(claims))
+        return 1;
+    hn_err err;
+    hn_err_clear(&err);
+    hn_model *m = NULL;
+    double *theta = NULL;
+    hn_samples *s = NULL;
+    hn_claim_instance *res = NULL;
+    size_t n = 0;
+    int rc = hn_model_load(model, &m, &err);
+    if (!rc && !(theta = hn_calloc(m->n_params, sizeof *theta)))
+        rc = hn_err_set(&err, HN_ENOMEM, "out of memory");
+    if (!rc)
+        rc = hn_weights_load(m, weights, theta, &err);
+    if (!rc)
+        rc = hn_samples_load(m, sample, &s, &err);
+    if (!rc && !(res = hn_calloc(hn_claims_count(), sizeof *res)))
+        rc = hn_err_set(&err, HN_ENOMEM, "out of memory");
+    if (!rc) {
+        /* every error left is about the network: name the model file */
+        rc = hn_audit_one(m, theta, s, claims, res, hn_claims_count(), &n, &err);
+        if (rc && rc != HN_ENOMEM)
+            hn_err_prefix(&err, model);
+    }
+    int status = 0;
+    if (rc) {
+        status = hn_cli_fail(&err);
+    } else if (json) {
+        char *txt = to_json(model, weights, sample, s->n, m->n_params, res, n);
+        if (!txt) {
+            fprintf(stderr, "hessnorm: out of memory\n");
+            status = 1;
+        } else {
+            puts(txt);
+            free(txt);
+        }
+    } else {
+        print_table(model, sample, s->n, m->n_params, res, n);
+    }
+    hn_free(res);
+    hn_samples_free(s);
+    hn_free(theta);
+    hn_model_free(m);
+    return status;
+}
+
 int hn_cli_audit(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -46,15 +267,27 @@ int hn_cli_audit(int argc, char **argv)
         {"random", required_argument, 0, 'r'},     {"adversarial", required_argument, 0, 'a'},
         {"nm-iterations", required_argument, 0, 'n'}, {"no-figures", no_argument, 0, 'F'},
         {"list", no_argument, 0, 'l'},             {"help", no_argument, 0, 'h'},
+        {"model", required_argument, 0, 'M'},      {"weights", required_argument, 0, 'W'},
+        {"sample", required_argument, 0, 'S'},     {"json", no_argument, 0, 'j'},
         {0, 0, 0, 0}};
     hn_audit_opts o;
     hn_audit_defaults(&o);
     o.progress = on_progress;
-    int c;
+    int c, json = 0;
     size_t v;
+    const char *model = NULL, *weights = NULL, *sample = NULL;
+    const char *run_opt = NULL; /* an option of the full audit, for the conflict check */
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (!run_opt && c != '?' && strchr("osbranF", c))
+            for (size_t i = 0; opts[i].name && !run_opt; i++)
+                if (opts[i].val == c)
+                    run_opt = opts[i].name;
         switch (c) {
+        case 'M': model = optarg; break;
+        case 'W': weights = optarg; break;
+        case 'S': sample = optarg; break;
+        case 'j': json = 1; break;
         case 'o': o.out_dir = optarg; break;
         case 's': {
             char *end;
@@ -91,6 +324,24 @@ int hn_cli_audit(int argc, char **argv)
     }
     if (optind < argc) {
         fprintf(stderr, "hessnorm audit: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (model || weights || sample) {
+        if (!model || !weights || !sample) {
+            fprintf(stderr,
+                    "hessnorm audit: --model, --weights and --sample go together (missing %s)\n",
+                    !model ? "--model" : !weights ? "--weights" : "--sample");
+            return 2;
+        }
+        if (run_opt) {
+            fprintf(stderr, "hessnorm audit: --%s is an option of the full audit, not of --model\n",
+                    run_opt);
+            return 2;
+        }
+        return audit_one(model, weights, sample, o.claims, json);
+    }
+    if (json) {
+        fprintf(stderr, "hessnorm audit: --json needs --model, --weights and --sample\n");
         return 2;
     }
     hn_err err;

@@ -3,6 +3,7 @@
 #include "config.h"
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,12 +67,16 @@ static int parse_size(const char *opt, const char *v, int allow_zero, size_t *ou
     char *e;
     errno = 0;
     unsigned long long x = strtoull(v, &e, 10);
-    if (errno || e == v || *e || v[0] == '-' || (!allow_zero && x == 0))
+    if (errno || e == v || *e || v[0] == '-' || (!allow_zero && x == 0) || x > SIZE_MAX)
         return hn_err_set(err, HN_EINVAL, "--%s: expected a %s integer, got '%s'", opt,
                           allow_zero ? "non-negative" : "positive", v);
     *out = (size_t)x;
     return HN_OK;
 }
+
+/* More OpenMP threads than this is a typo, not a machine (and would not
+ * fit the int the runtime takes); results do not depend on the count. */
+#define MAX_THREADS 1024
 
 int hn_cli_experiment(int argc, char **argv)
 {
@@ -138,6 +143,10 @@ int hn_cli_experiment(int argc, char **argv)
     if (v_threads) {
         if (parse_size("threads", v_threads, 0, &v, &err))
             return hn_cli_fail(&err);
+        if (v > MAX_THREADS) {
+            hn_err_set(&err, HN_EINVAL, "--threads: %zu is more than %d", v, MAX_THREADS);
+            return hn_cli_fail(&err);
+        }
         o.threads = (int)v;
 #ifdef _OPENMP
         omp_set_num_threads(o.threads);

@@ -1,5 +1,6 @@
 /* hessnorm — command-line entry point. */
 #include "config.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@ static void usage(FILE *f)
           "commands:\n"
           "  audit     check every statement and proof step of the paper; write a report\n"
           "            hessnorm audit [--out DIR] [--seed S] [--budget SECONDS] [--claims ID,...]\n"
+          "            hessnorm audit --model M.json --weights W.safetensors\n"
+          "                           --sample S.safetensors [--json] [--claims ID,...]\n"
           "  inspect   exact matrices, Hessians and norms of one model at one sample or batch\n"
           "            hessnorm inspect --model M.json --weights W.safetensors --sample S.safetensors\n"
           "                             [--json] [--dump DIR]\n"
@@ -26,6 +29,20 @@ static void usage(FILE *f)
           "                                --sweep layers|kernel|channels|pooling [--preset quick|paper] [--out DIR]\n"
           "run 'hessnorm <command> --help' for details.\n",
           f);
+}
+
+/* A command's result on stdout (a table, --json) that could not be written
+ * in full (a full disk, a closed pipe, /dev/full) is a failure, reported
+ * once; stdio only reports it at the final flush. */
+static int finish(int status)
+{
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "hessnorm: standard output: write error: %s\n",
+                errno ? strerror(errno) : "unknown error");
+        return status ? status : 1;
+    }
+    return status;
 }
 
 /* OpenBLAS's own control (declared in its cblas.h, which clashes with GSL's). */
@@ -44,18 +61,18 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(stdout);
-        return 0;
+        return finish(0);
     }
     if (!strcmp(argv[1], "--version")) {
         puts(PACKAGE_STRING);
-        return 0;
+        return finish(0);
     }
     if (!strcmp(argv[1], "audit"))
-        return hn_cli_audit(argc - 1, argv + 1);
+        return finish(hn_cli_audit(argc - 1, argv + 1));
     if (!strcmp(argv[1], "inspect"))
-        return hn_cli_inspect(argc - 1, argv + 1);
+        return finish(hn_cli_inspect(argc - 1, argv + 1));
     if (!strcmp(argv[1], "experiment"))
-        return hn_cli_experiment(argc - 1, argv + 1);
+        return finish(hn_cli_experiment(argc - 1, argv + 1));
     fprintf(stderr, "hessnorm: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

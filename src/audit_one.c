@@ -1,0 +1,203 @@
+/* hessnorm — the claims on one given network: how tight each bound is on a
+ * user's model (hn_audit_one, see audit.h).  Same facts and claim
+ * evaluators as the audit; nothing is printed. */
+#include "config.h"
+#include <ctype.h>
+#include <math.h>
+#include <string.h>
+#include "hessnorm/alloc.h"
+#include "audit_internal.h"
+
+const char *hn_na_reason_text(hn_na_reason r)
+{
+    switch (r) {
+    case HN_NA_NONE: return "";
+    case HN_NA_TYPO: return "not well-formed as printed: nothing to evaluate";
+    case HN_NA_SETTING: return "the network is outside the claim's setting";
+    case HN_NA_LANDSCAPE:
+        return "needs the equation-(1) facts (theta, theta*, k+1 samples): not computed";
+    case HN_NA_HESSIAN: return "needs the full Hessian, formed only up to 400 parameters";
+    }
+    return "?";
+}
+
+/* Registry index of the id s[0..len), or -1. */
+static long find_id(const char *s, size_t len)
+{
+    for (size_t i = 0; i < hn_claims_count(); i++) {
+        const char *id = hn_claim_get(i)->id;
+        if (strlen(id) == len && !strncmp(id, s, len))
+            return (long)i;
+    }
+    return -1;
+}
+
+/* Mark the claims of a comma-separated list (NULL: all); empty items are
+ * skipped, an unknown id or a list with no id is an error. */
+static int select_ids(const char *list, unsigned char *sel, size_t *n_sel, hn_err *err)
+{
+    const size_t n = hn_claims_count();
+    *n_sel = 0;
+    for (size_t i = 0; i < n; i++)
+        sel[i] = list == NULL;
+    if (!list) {
+        *n_sel = n;
+        return HN_OK;
+    }
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len) {
+            long i = find_id(p, len);
+            if (i < 0) {
+                /* quote at most 64 bytes, printable ones only: one line */
+                char q[65];
+                size_t k = 0;
+                for (; k < len && k < 64; k++)
+                    q[k] = isprint((unsigned char)p[k]) ? p[k] : '?';
+                q[k] = '\0';
+                return hn_err_set(err, HN_EINVAL, "claims: unknown claim id '%s%s'", q,
+                                  len > 64 ? "..." : "");
+            }
+            if (!sel[i]) {
+                sel[i] = 1;
+                (*n_sel)++;
+            }
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    if (!*n_sel)
+        return hn_err_set(err, HN_EINVAL, "claims: no claim id in the list");
+    return HN_OK;
+}
+
+/* Why c does not apply to f: probe the claim's evaluator on a copy of the
+ * facts with the missing optional group marked present (the evaluators
+ * only read the facts and compute; the values of this probe are dropped). */
+static hn_na_reason na_reason(const hn_claim *c, const hn_facts *f)
+{
+    if (c->typo)
+        return HN_NA_TYPO;
+    hn_facts g = *f;
+    hn_claim_value v;
+    if (!g.have_land) {
+        g.have_land = 1;
+        g.lk = 1;
+        if (c->eval(&g, &v) == 0)
+            return HN_NA_LANDSCAPE;
+        g.have_land = 0;
+        g.lk = 0;
+    }
+    if (!g.have_H) {
+        g.have_H = 1;
+        if (c->eval(&g, &v) == 0)
+            return HN_NA_HESSIAN;
+    }
+    return HN_NA_SETTING;
+}
+
+static int all_finite(const double *v, size_t n, size_t *bad)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) {
+            *bad = i;
+            return 0;
+        }
+    return 1;
+}
+
+/* The arguments: a finalized model, its weights and a sample set of it. */
+static int check_args(const hn_model *m, const double *theta, const hn_samples *s, hn_err *err)
+{
+    if (!m || !theta || !s)
+        return hn_err_set(err, HN_EINVAL, "audit: %s is NULL",
+                          !m ? "the model" : !theta ? "theta" : "the sample");
+    if (!m->finalized || !m->n_linear)
+        return hn_err_set(err, HN_EINVAL, "audit: the model is not finalized");
+    const size_t in = hn_shape_size(m->input);
+    if (s->n < 1 || !s->x)
+        return hn_err_set(err, HN_EINVAL, "x: the sample set is empty");
+    if (s->in_size != in)
+        return hn_err_set(err, HN_ESHAPE, "x: sample size %zu, the model input has %zu elements",
+                          s->in_size, in);
+    if (s->classes != m->classes)
+        return hn_err_set(err, HN_ESHAPE, "y: samples for %zu classes, the model has %zu",
+                          s->classes, m->classes);
+    if (s->loss != m->loss || (m->loss == HN_LOSS_CE ? !s->y_class : !s->y_vec))
+        return hn_err_set(err, HN_ESHAPE, "y: the samples are for the %s loss, the model uses %s",
+                          s->loss == HN_LOSS_CE ? "cross_entropy" : "mse",
+                          m->loss == HN_LOSS_CE ? "cross_entropy" : "mse");
+    size_t bad;
+    if (!all_finite(theta, m->n_params, &bad))
+        return hn_err_set(err, HN_EINVAL, "theta[%zu]: not finite", bad);
+    if (!all_finite(s->x, in, &bad))
+        return hn_err_set(err, HN_EINVAL, "x[%zu]: not finite", bad);
+    if (m->loss == HN_LOSS_CE && (s->y_class[0] < 0 || (size_t)s->y_class[0] >= m->classes))
+        return hn_err_set(err, HN_EINVAL, "y[0] = %ld is not a class index in [0, %zu)",
+                          s->y_class[0], m->classes);
+    if (m->loss == HN_LOSS_MSE && !all_finite(s->y_vec, m->classes, &bad))
+        return hn_err_set(err, HN_EINVAL, "y[%zu]: not finite", bad);
+    return HN_OK;
+}
+
+int hn_audit_one(const hn_model *m, const double *theta, const hn_samples *s, const char *claims,
+                 hn_claim_instance *out, size_t n_out, size_t *n_written, hn_err *err)
+{
+    hn_gsl_quiet();
+    if (!out || !n_written)
+        return hn_err_set(err, HN_EINVAL, "audit: %s is NULL",
+                          !out ? "the output array" : "n_written");
+    int rc = check_args(m, theta, s, err);
+    if (rc)
+        return rc;
+    const size_t nc = hn_claims_count();
+    unsigned char *sel = hn_calloc(nc, sizeof *sel);
+    if (!sel)
+        return hn_err_set(err, HN_ENOMEM, "audit: out of memory");
+    size_t n_sel;
+    hn_netspec ns;
+    hn_facts *f = NULL;
+    if ((rc = select_ids(claims, sel, &n_sel, err)) != 0)
+        goto done;
+    if (n_out < n_sel) {
+        rc = hn_err_set(err, HN_EINVAL, "audit: room for %zu claims, %zu selected", n_out, n_sel);
+        goto done;
+    }
+    if ((rc = hn_netspec_from_model(m, &ns, err)) != 0)
+        goto done;
+    /* the first sample, as a one-sample set */
+    hn_samples one = *s;
+    one.n = 1;
+    one.batched = 0;
+    if ((rc = hn_facts_compute(&ns, m, theta, &one, 0, NULL, &f, err)) != 0)
+        goto done;
+    size_t w = 0;
+    for (size_t i = 0; i < nc; i++) {
+        if (!sel[i])
+            continue;
+        hn_claim_instance *o = &out[w++];
+        memset(o, 0, sizeof *o);
+        o->claim = hn_claim_get(i);
+        if (hn_claim_eval(o->claim, f, &o->value) != 0) {
+            memset(&o->value, 0, sizeof o->value);
+            o->na = na_reason(o->claim, f);
+            continue;
+        }
+        o->applicable = 1;
+        o->violated = hn_claim_violated(o->claim, &o->value);
+        if (o->claim->rel == HN_REL_EQ) {
+            /* both sides 0 before hn_claim_eval's convention: an identity */
+            hn_claim_value raw;
+            memset(&raw, 0, sizeof raw);
+            o->identity = o->claim->eval(f, &raw) == 0 && raw.measured == 0 && raw.bound == 0;
+        }
+        const hn_claim_value *v = &o->value;
+        o->ratio = v->bound > 0 ? v->measured / v->bound : (v->measured > 0 ? INFINITY : 0.0);
+    }
+    *n_written = w;
+done:
+    hn_facts_free(f);
+    hn_free(sel);
+    return rc;
+}

@@ -1,0 +1,207 @@
+#!/bin/sh
+# hessnorm audit --model: the claims on one given network, end to end.
+#  - every committed counterexample (fixtures/counterexamples/<claim>/)
+#    violates its claim again, with the measured side and the bound of its
+#    claim.json to a relative 1e-9: the same facts code (dense products and
+#    LAPACK eigensolvers) on the same network, weights and sample, so only
+#    the last bits may differ.  The equation-(1) / corollary instances
+#    (claim.json with "k") come out n/a: one network gives no theta*, theta
+#    and k+1 samples;
+#  - on fixtures/example, the measured side of lemma2 (||H_O||, from the
+#    facts' J^T A J by backprop and dsyevd) equals `inspect --json`'s
+#    hessian_outer.norm (hn_inspect's own H_O and eigensolver): to 1e-9,
+#    two eigensolvers on matrices equal to rounding agree to ~1e-13;
+#  - bad input: one line on stderr, nothing on stdout, exit 1 (2 for usage).
+set -u
+B=${HN_BUILDDIR:-.}
+S=${HN_SRCDIR:-.}
+HN="$B/hessnorm"
+EX="$S/fixtures/example"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+
+ok() { echo "ok   $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+
+# claim FILE ID: "status measured bound" of claim ID in an `audit --json` output
+claim() {
+    awk -v want="$2" '
+        function val(l) { sub(/^[^:]*: /, "", l); sub(/,$/, "", l); gsub(/"/, "", l); return l }
+        /^      "id": / { id = val($0) }
+        id == want && /^      "measured": / { me = val($0) }
+        id == want && /^      "bound": / { bo = val($0) }
+        id == want && /^      "status": / { st = val($0) }
+        END { if (st != "") print st, me, bo }' "$1"
+}
+# top FILE KEY: a top-level number or string of a JSON object (2-space indent)
+top() {
+    awk -v k="\"$2\": " 'index($0, "  " k) == 1 { l = substr($0, length(k) + 3); sub(/,$/, "", l);
+        gsub(/"/, "", l); print l; exit }' "$1"
+}
+# close A B: |A - B| <= 1e-9 max(|A|, |B|) (both null also counts as equal)
+close() {
+    if [ "$1" = null ] || [ "$2" = null ]; then [ "$1" = "$2" ]; return; fi
+    awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = -d; m = a < 0 ? -a : a;
+        n = b < 0 ? -b : b; if (n > m) m = n; exit !(d <= 1e-9 * m) }'
+}
+
+# ---------------------------------------------------------------- counterexamples
+n_cx=0
+for d in "$S"/fixtures/counterexamples/*/; do
+    d=${d%/}
+    id=$(basename "$d")
+    [ -f "$d/claim.json" ] || continue
+    n_cx=$((n_cx + 1))
+    if [ "$(top "$d/claim.json" claim)" != "$id" ]; then
+        bad "$id: claim.json names $(top "$d/claim.json" claim)"
+        continue
+    fi
+    if ! "$HN" audit --model "$d/model.json" --weights "$d/weights.safetensors" \
+            --sample "$d/sample.safetensors" --json > "$T/out.json" 2> "$T/err"; then
+        bad "$id: hessnorm audit --model failed: $(cat "$T/err")"
+        continue
+    fi
+    set -- $(claim "$T/out.json" "$id")
+    st=${1:-missing}; me=${2:-}; bo=${3:-}
+    if grep -q '^  "k": ' "$d/claim.json"; then
+        # an equation-(1) instance: theta* and the k+1 samples are not used
+        if [ "$st" = n/a ] && grep -q 'equation-(1) facts' "$T/out.json"; then
+            ok "$id: n/a on one network (needs theta*, theta and k+1 samples)"
+        else
+            bad "$id: status $st, expected n/a (equation-(1) facts)"
+        fi
+        continue
+    fi
+    wme=$(top "$d/claim.json" measured)
+    wbo=$(top "$d/claim.json" bound)
+    if [ "$st" != VIOLATED ]; then
+        bad "$id: status $st, expected VIOLATED"
+    elif ! close "$me" "$wme" || ! close "$bo" "$wbo"; then
+        bad "$id: measured $me bound $bo, claim.json has $wme and $wbo"
+    else
+        ok "$id: VIOLATED, measured $me bound $bo as in claim.json"
+    fi
+done
+[ $n_cx -ge 10 ] || bad "only $n_cx counterexamples found under $S/fixtures/counterexamples"
+
+# a sample file of k+1 samples: only the first is used, and the output says so
+d="$S/fixtures/counterexamples/eq1"
+if "$HN" audit --model "$d/model.json" --weights "$d/weights.safetensors" --sample "$d/sample.safetensors" \
+        --json --claims lemma2 > "$T/multi.json" 2> "$T/err" \
+        && [ "$(top "$T/multi.json" samples_in_file)" = 3 ] && [ "$(top "$T/multi.json" sample_used)" = 0 ]; then
+    ok "3-sample file: samples_in_file 3, sample_used 0"
+else
+    bad "3-sample file: $(cat "$T/err")"
+fi
+
+# ---------------------------------------------------------------- the example
+"$HN" audit --model "$EX/model.json" --weights "$EX/weights.safetensors" --sample "$EX/sample.safetensors" \
+    --json > "$T/ex.json" 2> "$T/err" || bad "example: audit --json failed: $(cat "$T/err")"
+"$HN" inspect --model "$EX/model.json" --weights "$EX/weights.safetensors" --sample "$EX/sample.safetensors" \
+    --json > "$T/inspect.json" 2> "$T/err" || bad "example: inspect --json failed: $(cat "$T/err")"
+ho=$(awk '/"hessian_outer": \{/ { f = 1 } f && /"norm": / { l = $0; sub(/^[^:]*: /, "", l); sub(/,$/, "", l);
+    print l; exit }' "$T/inspect.json")
+set -- $(claim "$T/ex.json" lemma2)
+if [ -n "$ho" ] && [ "${2:-}" ] && close "$2" "$ho"; then
+    ok "example: lemma2 measured ||H_O|| = $2, inspect's hessian_outer.norm = $ho"
+else
+    bad "example: lemma2 measured ${2:-missing}, inspect's hessian_outer.norm ${ho:-missing}"
+fi
+# every claim has one of the three statuses, and all 71 are listed
+n=$(grep -c '^      "status": "\(holds\|VIOLATED\|n/a\)"' "$T/ex.json")
+total=$("$HN" audit --list | wc -l)
+if [ "$n" -eq "$total" ] && [ "$(grep -c '^      "id": ' "$T/ex.json")" -eq "$total" ]; then
+    ok "example: $n claims, each holds / VIOLATED / n/a"
+else
+    bad "example: $n statuses for $total claims"
+fi
+# --claims selects, in registry order, each id once
+"$HN" audit --model "$EX/model.json" --weights "$EX/weights.safetensors" --sample "$EX/sample.safetensors" \
+    --json --claims eq2,lemma2,eq2 > "$T/sel.json" 2> "$T/err"
+ids=$(awk '/^      "id": / { l = $0; sub(/^[^:]*: /, "", l); gsub(/[",]/, "", l); printf "%s ", l }' "$T/sel.json")
+if [ "$ids" = "lemma2 eq2 " ]; then ok "--claims eq2,lemma2,eq2: $ids"; else bad "--claims: got '$ids'"; fi
+# the text table
+"$HN" audit --model "$EX/model.json" --weights "$EX/weights.safetensors" --sample "$EX/sample.safetensors" \
+    > "$T/table.txt" 2> "$T/err"
+if grep -q '^lemma2  *Lemma 2  *<= .* holds' "$T/table.txt" && grep -q '^eq2 .* VIOLATED' "$T/table.txt" \
+   && grep -q '^eq1 .* n/a' "$T/table.txt" && [ ! -s "$T/err" ]; then
+    ok "example: text table"
+else
+    bad "example: text table"; cat "$T/table.txt"
+fi
+
+# ---------------------------------------------------------------- bad input
+# fails NAME STATUS EXPECT-IN-MESSAGE ARGS...: exit STATUS, one line on stderr holding
+# the expected text, nothing on stdout
+fails() {
+    name=$1; want_rc=$2; want=$3; shift 3
+    "$HN" audit "$@" > "$T/stdout" 2> "$T/stderr"
+    rc=$?
+    lines=$(wc -l < "$T/stderr")
+    if [ $rc -ne "$want_rc" ] || [ "$lines" -ne 1 ] || ! grep -qF -- "$want" "$T/stderr" || [ -s "$T/stdout" ]; then
+        bad "$name: rc=$rc lines=$lines; stderr: $(cat "$T/stderr")"
+    else
+        ok "$name: $(cat "$T/stderr")"
+    fi
+}
+M="$EX/model.json"
+W="$EX/weights.safetensors"
+X="$EX/sample.safetensors"
+fails "missing --weights" 2 "missing --weights" --model "$M" --sample "$X"
+fails "--sample alone" 2 "missing --model" --sample "$X" --json
+fails "--json without --model" 2 "--json needs --model" --json
+fails "--out with --model" 2 "--out is an option of the full audit" --model "$M" --weights "$W" --sample "$X" \
+    --out "$T/a"
+fails "nonexistent model" 1 "$T/nosuch.json: cannot open" --model "$T/nosuch.json" --weights "$W" --sample "$X"
+fails "nonexistent weights" 1 "$T/nosuch.safetensors: cannot open" --model "$M" --weights "$T/nosuch.safetensors" \
+    --sample "$X"
+fails "unknown claim id" 1 "hessnorm: --claims: unknown claim id 'lemma9'" --model "$M" --weights "$W" \
+    --sample "$X" --claims lemma2,lemma9
+# le64 N: N as 8 little-endian bytes;  st FILE HEADER NBYTES: safetensors, zero data
+le64() {
+    n=$1; i=0
+    while [ $i -lt 8 ]; do
+        printf "\\$(printf %03o $((n % 256)))"
+        n=$((n / 256)); i=$((i + 1))
+    done
+}
+st() { { le64 ${#2}; printf '%s' "$2"; head -c "$3" /dev/zero; } > "$1"; }
+HEAD='"format":"hessnorm-model/1","input":[1,8,8],"classes":4,"loss":"cross_entropy"'
+# two FC layers with no ReLU between them: a valid network outside the audited families
+printf '%s' "{$HEAD,\"layers\":[{\"type\":\"conv2d\",\"out_channels\":2,\"kernel\":3},{\"type\":\"relu\"},
+{\"type\":\"flatten\"},{\"type\":\"linear\",\"out_features\":5},{\"type\":\"linear\",\"out_features\":4}]}" \
+    > "$T/fc2.json"
+st "$T/fc2.safetensors" '{"0.weight":{"dtype":"F64","shape":[2,1,3,3],"data_offsets":[0,144]},
+"3.weight":{"dtype":"F64","shape":[5,72],"data_offsets":[144,3024]},
+"4.weight":{"dtype":"F64","shape":[4,5],"data_offsets":[3024,3184]}}' 3184
+if "$HN" inspect --model "$T/fc2.json" --weights "$T/fc2.safetensors" --sample "$X" > /dev/null 2>&1; then
+    fails "outside the families (linear, linear)" 1 "$T/fc2.json: layers: the model is not in the audited families" \
+        --model "$T/fc2.json" --weights "$T/fc2.safetensors" --sample "$X"
+else
+    bad "the linear-linear model is not a valid network: $("$HN" inspect --model "$T/fc2.json" \
+        --weights "$T/fc2.safetensors" --sample "$X" 2>&1)"
+fi
+# two pooling layers (the claims cover one)
+printf '%s' "{$HEAD,\"layers\":[{\"type\":\"conv2d\",\"out_channels\":2,\"kernel\":3},{\"type\":\"maxpool2d\",
+\"kernel\":2},{\"type\":\"avgpool2d\",\"kernel\":1},{\"type\":\"flatten\"},{\"type\":\"linear\",\"out_features\":4}]}" \
+    > "$T/pool2.json"
+st "$T/pool2.safetensors" '{"0.weight":{"dtype":"F64","shape":[2,1,3,3],"data_offsets":[0,144]},
+"4.weight":{"dtype":"F64","shape":[4,18],"data_offsets":[144,720]}}' 720
+fails "outside the families (two poolings)" 1 "$T/pool2.json: layers[2]: the claims cover one pooling layer" \
+    --model "$T/pool2.json" --weights "$T/pool2.safetensors" --sample "$X"
+head -c 5 "$W" > "$T/trunc.safetensors"
+fails "truncated weights" 1 "$T/trunc.safetensors: header length" --model "$M" --weights "$T/trunc.safetensors" \
+    --sample "$X"
+
+# ---------------------------------------------------------------- the full audit is unchanged
+if "$HN" audit --random 1 --adversarial 0 --nm-iterations 0 --no-figures --claims lemma2 --out "$T/full" \
+        > "$T/stdout" 2> "$T/err" && [ -s "$T/full/audit.json" ] && [ ! -s "$T/stdout" ]; then
+    ok "full audit (--out --random --claims) still writes its report"
+else
+    bad "full audit: $(tail -n 1 "$T/err")"
+fi
+
+echo "cli_audit_model: $pass passed, $fail failed"
+[ $fail -eq 0 ]
