@@ -159,15 +159,7 @@ fails "nonexistent weights" 1 "$T/nosuch.safetensors: cannot open" --model "$M" 
     --sample "$X"
 fails "unknown claim id" 1 "hessnorm: --claims: unknown claim id 'lemma9'" --model "$M" --weights "$W" \
     --sample "$X" --claims lemma2,lemma9
-# le64 N: N as 8 little-endian bytes;  st FILE HEADER NBYTES: safetensors, zero data
-le64() {
-    n=$1; i=0
-    while [ $i -lt 8 ]; do
-        printf "\\$(printf %03o $((n % 256)))"
-        n=$((n / 256)); i=$((i + 1))
-    done
-}
-st() { { le64 ${#2}; printf '%s' "$2"; head -c "$3" /dev/zero; } > "$1"; }
+. "$S/tests/cli_lib.sh"
 HEAD='"format":"hessnorm-model/1","input":[1,8,8],"classes":4,"loss":"cross_entropy"'
 # two FC layers with no ReLU between them: a valid network outside the audited families
 printf '%s' "{$HEAD,\"layers\":[{\"type\":\"conv2d\",\"out_channels\":2,\"kernel\":3},{\"type\":\"relu\"},

@@ -13,18 +13,7 @@ pass=0
 fail=0
 . "$S/tests/readme_rows.sh"
 
-# le64 N: N as 8 little-endian bytes
-le64() {
-    n=$1; i=0
-    while [ $i -lt 8 ]; do
-        printf "\\$(printf %03o $((n % 256)))"
-        n=$((n / 256)); i=$((i + 1))
-    done
-}
-# st FILE HEADER NBYTES: a safetensors file with NBYTES zero data bytes
-st() {
-    { le64 ${#2}; printf '%s' "$2"; head -c "$3" /dev/zero; } > "$1"
-}
+. "$S/tests/cli_lib.sh"
 
 # check NAME EXPECT-IN-MESSAGE MODEL WEIGHTS SAMPLE
 check() {

@@ -123,16 +123,7 @@ else
 fi
 
 # ------------------------------------------------------------ 2. hostile inputs
-# le64 N: N as 8 little-endian bytes;  st FILE HEADER NBYTES: a safetensors
-# file with NBYTES zero data bytes
-le64() {
-    n=$1; i=0
-    while [ $i -lt 8 ]; do
-        printf "\\$(printf %03o $((n % 256)))"
-        n=$((n / 256)); i=$((i + 1))
-    done
-}
-st() { { le64 ${#2}; printf '%s' "$2"; head -c "$3" /dev/zero; } > "$1"; }
+. "$S/tests/cli_lib.sh"
 W="$EX/weights.safetensors"
 X="$EX/sample.safetensors"
 M="$EX/model.json"
