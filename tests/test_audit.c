@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
-#include "../src/audit_internal.h"
+#include "audit/internal.h"
 
 /* Networks for the property test: the generator cycles through 7 targeted
  * families, so 1400 draws give >= 200 networks to every family-specific

@@ -13,7 +13,8 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "hessnorm/alloc.h"
-#include "hessnorm/io.h"
+#include "hessnorm/file.h"
+#include "hessnorm/npy.h"
 #include "hessnorm/safetensors.h"
 
 static char tmpdir[256];

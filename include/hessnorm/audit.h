@@ -13,7 +13,7 @@
 #define HESSNORM_AUDIT_H
 #include <stddef.h>
 #include "hessnorm/model.h"
-#include "hessnorm/report.h"
+#include "hessnorm/progress.h"
 
 typedef enum { HN_REL_LE, HN_REL_EQ, HN_REL_APPROX } hn_relation;
 typedef enum { HN_V_HOLDS, HN_V_LOOSE, HN_V_FAILS, HN_V_TYPO, HN_V_APPROX, HN_V_UNTESTED } hn_verdict;

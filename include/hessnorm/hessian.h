@@ -4,7 +4,7 @@
 #include <gsl/gsl_matrix.h>
 #include <gsl/gsl_vector.h>
 #include "hessnorm/model.h"
-#include "hessnorm/experiment.h" /* hn_lanczos_result */
+#include "hessnorm/lanczos.h"
 
 /* H = d^2/dtheta^2 of the mean loss over s, assembled from P exact
  * Hessian-vector products (forward-over-reverse); symmetrised. */

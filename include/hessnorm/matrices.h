@@ -55,9 +55,4 @@ int hn_paper_build(const hn_model *m, const double *theta, const hn_samples *s,
                    size_t i, hn_paper **out, hn_err *err);
 void hn_paper_free(hn_paper *pp);
 
-/* Kronecker product C = A (x) B (allocates). */
-gsl_matrix *hn_kron(const gsl_matrix *A, const gsl_matrix *B);
-/* Row-wise vectorisation as a column vector (allocates). */
-gsl_vector *hn_vec_r(const gsl_matrix *X);
-
 #endif

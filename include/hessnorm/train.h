@@ -32,7 +32,7 @@
 #include "hessnorm/error.h"
 #include "hessnorm/model.h"
 #include "hessnorm/data.h"
-#include "hessnorm/report.h"
+#include "hessnorm/progress.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -9,7 +9,7 @@
 #include <omp.h>
 #endif
 #include "hessnorm/experiment.h"
-#include "threads_internal.h"
+#include "base/threads.h"
 
 /* ------------------------------------------------------------ helpers */
 

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
+#include "hessnorm/buf.h"
 #include "hessnorm/experiment.h"
-#include "experiment_internal.h"
+#include "hessnorm/gnuplot.h"
+#include "experiment/internal.h"
 
 /* ------------------------------------------------------------ report */
 

@@ -16,7 +16,7 @@
 #include "hessnorm/alloc.h"
 #include "hessnorm/layers.h"
 #include "hessnorm/fastconv.h"
-#include "fastconv_internal.h"
+#include "net/fastconv_internal.h"
 
 /* ------------------------------------------------------------ GEMM */
 

@@ -6,7 +6,7 @@
 #endif
 #include "hessnorm/layers.h"
 #include "hessnorm/fastconv.h"
-#include "fastconv_internal.h"
+#include "net/fastconv_internal.h"
 
 /* ------------------------------------------------------------ fixed layers */
 

@@ -17,7 +17,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include "audit_internal.h"
+#include "audit/internal.h"
 
 #define SQ(x) ((x) * (x))
 

@@ -9,10 +9,11 @@
 #include <gsl/gsl_multimin.h>
 #include <gsl/gsl_rng.h>
 #include "hessnorm/alloc.h"
+#include "hessnorm/file.h"
 #include "hessnorm/spectra.h"
-#include "audit_internal.h"
-#include "audit_report.h"
-#include "families.h"
+#include "audit/internal.h"
+#include "audit/report.h"
+#include "audit/families.h"
 
 void hn_audit_defaults(hn_audit_opts *o)
 {

@@ -15,7 +15,7 @@
 #include "hessnorm/layers.h"
 #include "hessnorm/train.h"
 #include "hessnorm/fastconv.h"
-#include "threads_internal.h"
+#include "base/threads.h"
 
 /* ------------------------------------------------------------ network */
 

@@ -10,13 +10,15 @@
 #include <gsl/gsl_multimin.h>
 #include <gsl/gsl_rng.h>
 #include "hessnorm/alloc.h"
-#include "hessnorm/io.h"
+#include "hessnorm/file.h"
+#include "hessnorm/buf.h"
+#include "hessnorm/gnuplot.h"
 #include "hessnorm/layers.h"
 #include "hessnorm/matrices.h"
 #include "hessnorm/spectra.h"
-#include "audit_internal.h"
-#include "audit_report.h"
-#include "families.h"
+#include "audit/internal.h"
+#include "audit/report.h"
+#include "audit/families.h"
 
 int hn_inst_save(const hn_inst *in, const char *dir, hn_err *err)
 {

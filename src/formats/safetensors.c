@@ -19,7 +19,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "hessnorm/alloc.h"
-#include "hessnorm/io.h"
+#include "hessnorm/file.h"
 #include "hessnorm/safetensors.h"
 
 /* ------------------------------------------------------------ dtypes */

@@ -7,7 +7,8 @@
 #include "hessnorm/hessian.h"
 #include "hessnorm/layers.h"
 #include "hessnorm/spectra.h"
-#include "audit_internal.h"
+#include "hessnorm/kron.h"
+#include "audit/internal.h"
 
 /* Relative difference of two matrices (max-abs, relative to the larger). */
 static double mat_disc(const gsl_matrix *a, const gsl_matrix *b)

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <jansson.h>
 #include "hessnorm/alloc.h"
-#include "hessnorm/io.h"
+#include "hessnorm/file.h"
 #include "hessnorm/model.h"
 
 #define HN_MODEL_FORMAT "hessnorm-model/1"

@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 #include "hessnorm/alloc.h"
-#include "audit_internal.h"
+#include "audit/internal.h"
 
 const char *hn_na_reason_text(hn_na_reason r)
 {

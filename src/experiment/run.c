@@ -13,8 +13,9 @@
 #include <jansson.h>
 #include "hessnorm/alloc.h"
 #include "hessnorm/experiment.h"
-#include "hessnorm/io.h"
-#include "experiment_internal.h"
+#include "hessnorm/file.h"
+#include "hessnorm/buf.h"
+#include "experiment/internal.h"
 
 /* ------------------------------------------------------------ helpers */
 

@@ -11,9 +11,9 @@
 #include "hessnorm/alloc.h"
 #include "hessnorm/hessian.h"
 #include "hessnorm/inspect.h"
-#include "hessnorm/io.h"
+#include "hessnorm/npy.h"
+#include "hessnorm/buf.h"
 #include "hessnorm/matrices.h"
-#include "hessnorm/report.h"
 #include "hessnorm/spectra.h"
 
 void hn_inspect_free(hn_inspect_result *r)

@@ -6,7 +6,7 @@
 #include <gsl/gsl_rng.h>
 #include "hessnorm/alloc.h"
 #include "hessnorm/layers.h"
-#include "families.h"
+#include "audit/families.h"
 
 int hn_netspec_model(const hn_netspec *ns, hn_model **out, hn_err *err)
 {

@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include "hessnorm/alloc.h"
 #include "hessnorm/fastconv.h"
-#include "threads_internal.h"
+#include "base/threads.h"
 
 /* ------------------------------------------------------------ GEMM (fastconv.c) */
 
