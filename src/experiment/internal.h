@@ -1,76 +1,96 @@
-/* hessnorm — internal: helpers and sweep state shared by the experiment's files. */
+/* hessnorm — internal: what the experiment's files share.  Not installed.
+ *
+ * The files depend one way, and the sections below follow that order; a
+ * file calls only the sections above its own:
+ *   sweep.c      paths, dataset titles (and the public presets and sweeps)
+ *   measure.c    curves, quantiles, H_O, Corollary 2 (public API only)
+ *   model_run.c  one model: train, measure, save; resume check; read back
+ *   report.c     report.md, index.html, the CSVs and the figures
+ *   run.c        hn_experiment_run, the sweep driver
+ * The last section (defined in run.c, used below it) is the progress and
+ * JSON-saving helpers that base's helpers replace. */
 #ifndef HN_EXPERIMENT_INTERNAL_H
 #define HN_EXPERIMENT_INTERNAL_H
 #include <stddef.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <jansson.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #include "hessnorm/experiment.h"
-#include "base/threads.h"
 
-/* ------------------------------------------------------------ helpers */
+/* ------------------------------------------------------------ sweep.c */
 
-/* The small helpers are static inline: every file keeps its own inlinable
- * copy, as when the experiment was one file. */
+/* Paths are bounded: hn_experiment_run rejects an out_dir longer than
+ * HN_EXP_DIR_MAX, and every buffer holds HN_EXP_DIR_MAX plus the longest
+ * suffix. */
+#define HN_EXP_DIR_MAX 2048
+#define HN_EXP_PATH_BUF 4096
 
-/* Sequential dot product: the same bits whichever thread computes it. */
-static inline double dot(const double *a, const double *b, size_t n)
-{
-    double s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += a[i] * b[i];
-    return s;
-}
+/* out = a/b.  Out of line (noinline): inlined into its callers, GCC's
+ * -Wformat-truncation would flag every HN_EXP_PATH_BUF path. */
+void hn_exp_path_join(char *out, size_t n, const char *a, const char *b);
 
-static inline int file_exists(const char *p)
+/* 1 if p is a regular file. */
+static inline int hn_exp_file_exists(const char *p)
 {
     struct stat st;
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* pr->fn(pr->ctx, "<label> <message>"); nothing without pr->fn. */
-void hn_exp_say(const hn_progress_cfg *pr, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* "FashionMNIST" for "fashion-mnist" etc.; other names as given. */
+const char *hn_exp_ds_title(const char *ds);
 
-/* Paths are bounded: hn_experiment_run rejects an out_dir longer than
- * HN_DIR_MAX, and every buffer holds HN_DIR_MAX plus the longest suffix. */
-#define HN_DIR_MAX 2048
-#define PATH_BUF 4096
+/* ------------------------------------------------------------ model_run.c */
 
-/* out = a/b.  Out of line (noinline in experiment.c): inlined into its
- * callers, GCC's -Wformat-truncation would flag every PATH_BUF path. */
-void hn_exp_path_join(char *out, size_t n, const char *a, const char *b);
-
-/* ------------------------------------------------------------ sweep state */
-
-/* The sweep's shared state (experiment.c), read by the report. */
+/* The sweep's shared state: filled by hn_experiment_run, its timings
+ * summed by the models, read by the report. */
 typedef struct {
     const hn_experiment_opts *o;
     hn_sample_set train, test;
     size_t train_total, epochs, hess_n, C_in, H, W;
     json_t *config_base;     /* the sweep-wide part of every model's config */
     double train_seconds, train_images, eval_seconds, eval_images;
-} xctx;
+} hn_exp_ctx;
 
-/* One model's results, read back from its files (experiment.c), for the
- * report. */
+/* One model's results, read back from its files, for the report. */
 typedef struct {
     char name[64];
     hn_arch arch;
     json_t *met;
     double *mean, *ema;
     size_t nc;
-} mres;
+} hn_exp_result;
 
-/* ------------------------------------------------------------ report (experiment_report.c) */
+/* Model mi of nm (architecture a, setting `name`) in folder dir: trained
+ * and measured unless dir/metrics.json holds a finished model of the same
+ * config (*resumed = 1 then; 0 after training).  Error HN_EINVAL if it
+ * holds a model of another config. */
+int hn_exp_model_ensure(hn_exp_ctx *X, size_t mi, size_t nm, const hn_arch *a, const char *name,
+                        const char *dir, int *resumed, hn_err *err);
+/* r->met and r's curve from dir/metrics.json and dir/curve.csv. */
+int hn_exp_model_load(const char *dir, hn_exp_result *r, hn_err *err);
+/* curve.csv: "k,mean_abs_diff,ema", k = 1..nc, numbers in %.17g. */
+int hn_exp_write_curve_csv(const char *path, const double *mean, const double *ema, size_t nc,
+                           hn_err *err);
+/* r->mean, r->ema (allocated), r->nc from a curve.csv; HN_EFORMAT names
+ * the line. */
+int hn_exp_load_curve(const char *path, hn_exp_result *r, hn_err *err);
 
-const char *hn_exp_ds_title(const char *ds);
+/* ------------------------------------------------------------ report.c */
+
 /* report.md, index.html, the CSVs and the figures of the nr models in res;
  * *drawn = 1 if a figure was drawn. */
-int hn_exp_write_report(const hn_experiment_opts *o, const xctx *X, mres *res, size_t nr,
-                        int *drawn, hn_err *err);
+int hn_exp_write_report(const hn_experiment_opts *o, const hn_exp_ctx *X, hn_exp_result *res,
+                        size_t nr, int *drawn, hn_err *err);
+
+/* ------------------------------------------------------------ run.c (to base) */
+
+/* Defined in run.c but used by the files above it (measure.c, model_run.c):
+ * base's progress and JSON helpers replace them, which removes that
+ * back-edge. */
+
+/* pr->fn(pr->ctx, "<label> <message>"); nothing without pr->fn. */
+void hn_exp_say(const hn_progress_cfg *pr, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* j as indented JSON (17 digits) plus a newline, written atomically. */
+int save_json(const json_t *j, const char *path, hn_err *err);
 
 #endif

@@ -13,7 +13,14 @@
 #include "hessnorm/alloc.h"
 #include "hessnorm/experiment.h"
 #include "hessnorm/layers.h"
+#include "base/threads.h"
+#include "linalg/vecops.h"
 #include "experiment/internal.h"
+
+/* experiment/internal.h no longer exports `dot`: until hn_ho_analysis and
+ * its ho_* helpers call hn_dot_seq (the lin engineer's change), their
+ * `dot` is that same sequential loop.  Delete this line at the merge. */
+#define dot hn_dot_seq
 
 /* Below this many multiply-adds a loop runs on one thread: thread wake-ups
  * cost more than they save, and far more on a loaded machine. */

@@ -30,17 +30,6 @@ static double jnum(const json_t *j, const char *path)
     return cur && json_is_number(cur) ? json_number_value(cur) : NAN;
 }
 
-const char *hn_exp_ds_title(const char *ds)
-{
-    if (!strcmp(ds, "mnist"))
-        return "MNIST";
-    if (!strcmp(ds, "fashion-mnist"))
-        return "FashionMNIST";
-    if (!strcmp(ds, "cifar10"))
-        return "CIFAR10";
-    return ds;
-}
-
 static const char *sweep_title(hn_sweep s)
 {
     switch (s) {
@@ -53,7 +42,7 @@ static const char *sweep_title(hn_sweep s)
 }
 
 /* Legend label of a setting within its figure. */
-static void setting_label(const hn_experiment_opts *o, const mres *r, char *b, size_t n)
+static void setting_label(const hn_experiment_opts *o, const hn_exp_result *r, char *b, size_t n)
 {
     if (o->settings) {
         snprintf(b, n, "%s", r->name);
@@ -123,14 +112,14 @@ static int have_pngcairo(void)
 /* One figure: curves of the settings in `sel` (indices into res), from k0;
  * logx for the from-1 view.  kind 0: curves from curves.csv, 1: ||H_O||
  * quantiles from hessnorm_quantiles.csv. */
-static int draw_figure(const hn_experiment_opts *o, const mres *res, const size_t *sel, size_t ns,
+static int draw_figure(const hn_experiment_opts *o, const hn_exp_result *res, const size_t *sel, size_t ns,
                        const size_t *col, int kind, size_t k0, int logx, const char *title,
                        const char *ylabel, const char *legend, const char *png, int cairo,
                        hn_err *err)
 {
     hn_buf b;
     hn_buf_init(&b);
-    char csv[PATH_BUF];
+    char csv[HN_EXP_PATH_BUF];
     hn_exp_path_join(csv, sizeof csv, o->out_dir, kind ? "hessnorm_quantiles.csv" : "curves.csv");
     hn_buf_printf(&b, "set terminal %s size 900,620 font ',12'\nset output @OUT@\n",
                   cairo ? "pngcairo" : "png");
@@ -258,10 +247,10 @@ static void fmt_num(char *b, size_t n, double x, const char *fmt)
 #define NCELL 16
 #define CELL 48
 
-int hn_exp_write_report(const hn_experiment_opts *o, const xctx *X, mres *res, size_t nr,
+int hn_exp_write_report(const hn_experiment_opts *o, const hn_exp_ctx *X, hn_exp_result *res, size_t nr,
                         int *drawn, hn_err *err)
 {
-    char path[PATH_BUF];
+    char path[HN_EXP_PATH_BUF];
     int rc = HN_OK;
     const size_t nc = res[0].nc;
     for (size_t i = 1; i < nr; i++)
@@ -359,7 +348,7 @@ int hn_exp_write_report(const hn_experiment_opts *o, const xctx *X, mres *res, s
     const size_t k0 = n_train >= 20000 ? 10000 : (n_train / 6 > 1 ? n_train / 6 : 1);
     const int can_draw = o->figures && hn_gnuplot_available();
     const int cairo = can_draw && have_pngcairo();
-    char title[256], stem[96], png[PATH_BUF], file[160];
+    char title[256], stem[96], png[HN_EXP_PATH_BUF], file[160];
     char ylabel[160];
     snprintf(ylabel, sizeof ylabel, "|L_{k+1} - L_k| (mean of %zu orders, EMA %g)",
              o->preset.shuffles, o->smooth);
@@ -477,9 +466,9 @@ int hn_exp_write_report(const hn_experiment_opts *o, const xctx *X, mres *res, s
             char *sp = strchr(f, ' ');
             if (sp)
                 *sp = 0;
-            char pth[PATH_BUF];
+            char pth[HN_EXP_PATH_BUF];
             hn_exp_path_join(pth, sizeof pth, o->out_dir, f);
-            if (file_exists(pth))
+            if (hn_exp_file_exists(pth))
                 doc_img(&d, f, "distribution of the per-sample ||H_O,i||");
             f = sp ? sp + 1 : f + strlen(f);
         }

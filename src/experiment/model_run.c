@@ -1,0 +1,519 @@
+/* hessnorm — one model of a sweep: build, train, evaluate, the curve, the
+ * Hessian, Corollary 2, and its files (model, weights, curve.csv,
+ * hess_norms.csv, timing.json, metrics.json last); the resume check; the
+ * results read back for the report.  Uses sweep.c and measure.c. */
+#include "config.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <jansson.h>
+#include "hessnorm/alloc.h"
+#include "hessnorm/experiment.h"
+#include "hessnorm/file.h"
+#include "hessnorm/buf.h"
+#include "base/threads.h"
+#include "linalg/vecops.h"
+#include "experiment/internal.h"
+#include "experiment/seed.h"
+
+/* ------------------------------------------------------------ small helpers */
+
+static json_t *jreal(double x) { return isfinite(x) ? json_real(x) : json_null(); }
+
+static const char *pool_word(hn_pool_kind k)
+{
+    return k == HN_POOL_MAX ? "max" : k == HN_POOL_AVG ? "avg" : "none";
+}
+
+static json_t *model_config(const hn_exp_ctx *X, const hn_arch *a, const char *name)
+{
+    json_t *c = json_deep_copy(X->config_base);
+    json_object_set_new(c, "setting", json_string(name));
+    json_object_set_new(c, "arch", json_pack("{s:I, s:I, s:I, s:s, s:I}", "layers", (json_int_t)a->layers,
+                                             "kernel", (json_int_t)a->kernel, "channels",
+                                             (json_int_t)a->channels, "pool", pool_word(a->pool),
+                                             "pool_pos", (json_int_t)a->pool_pos));
+    return c;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int hn_exp_write_curve_csv(const char *path, const double *mean, const double *ema, size_t nc,
+                           hn_err *err)
+{
+    hn_buf b;
+    hn_buf_init(&b);
+    hn_buf_puts(&b, "k,mean_abs_diff,ema\n");
+    for (size_t i = 0; i < nc; i++)
+        hn_buf_printf(&b, "%zu,%.17g,%.17g\n", i + 1, mean[i], ema[i]);
+    int rc = hn_buf_save(&b, path, err);
+    hn_buf_free(&b);
+    return rc;
+}
+
+/* ------------------------------------------------------------ one model's run */
+
+/* A model's buffers and what each stage leaves for the next ones. */
+typedef struct {
+    hn_exp_ctx *X;
+    const hn_experiment_opts *o;
+    const char *name, *dir;
+    char label[160];
+    hn_progress_cfg pr;
+    gsl_rng *r;
+    hn_model *m;
+    size_t n, P;
+    double *theta, *epoch_loss, *loss, *tloss, *mean, *ema, *hon, *sorted;
+    long *pred, *tpred;
+    size_t *order;
+    hn_hodiff diff[4];
+    hn_train_stats tst;
+    double t_start, hess_seconds;
+    double Ln, Wl, acc, tl, tacc; /* train loss, max loss, accuracy; test loss, accuracy */
+    hn_cor2 c2;
+} model_run;
+
+static void mr_free(model_run *R)
+{
+    if (R->r)
+        gsl_rng_free(R->r);
+    hn_model_free(R->m);
+    hn_free(R->theta);
+    hn_free(R->epoch_loss);
+    hn_free(R->loss);
+    hn_free(R->pred);
+    hn_free(R->tloss);
+    hn_free(R->tpred);
+    hn_free(R->mean);
+    hn_free(R->ema);
+    hn_free(R->order);
+    hn_free(R->hon);
+    hn_free(R->sorted);
+}
+
+/* The model and every buffer of its run. */
+static int mr_build(model_run *R, const hn_arch *a, hn_err *err)
+{
+    const hn_exp_ctx *X = R->X;
+    const size_t n = R->n, nte = X->test.s.n;
+    int rc = hn_arch_model(a, X->C_in, X->H, X->W, 10, &R->m, err);
+    if (rc)
+        return rc;
+    R->P = R->m->n_params;
+    R->theta = hn_calloc(R->P, sizeof *R->theta);
+    R->epoch_loss = hn_calloc(X->epochs + 1, sizeof *R->epoch_loss);
+    R->loss = hn_calloc(n, sizeof *R->loss);
+    R->pred = hn_calloc(n, sizeof *R->pred);
+    R->tloss = hn_calloc(nte, sizeof *R->tloss);
+    R->tpred = hn_calloc(nte, sizeof *R->tpred);
+    R->mean = hn_calloc(n, sizeof *R->mean);
+    R->ema = hn_calloc(n, sizeof *R->ema);
+    R->order = hn_calloc(n, sizeof *R->order);
+    R->hon = hn_calloc(X->hess_n, sizeof *R->hon);
+    R->sorted = hn_calloc(X->hess_n, sizeof *R->sorted);
+    if (!R->r || !R->theta || !R->epoch_loss || !R->loss || !R->pred || !R->tloss || !R->tpred ||
+        !R->mean || !R->ema || !R->order || !R->hon || !R->sorted)
+        return hn_err_set(err, HN_ENOMEM, "%s: out of memory", R->name);
+    hn_exp_say(&R->pr, "%zu parameters, training on %zu images for %zu epoch%s", R->P, n, X->epochs,
+               X->epochs == 1 ? "" : "s");
+    return HN_OK;
+}
+
+/* 1. train, then save model.json and weights.safetensors */
+static int mr_train(model_run *R, hn_err *err)
+{
+    hn_exp_ctx *X = R->X;
+    const hn_experiment_opts *o = R->o;
+    char path[HN_EXP_PATH_BUF];
+    gsl_rng_set(R->r, derive_seed(o->seed, R->name, HN_EXP_STREAM_TRAIN));
+    hn_init_uniform(R->m, R->r, R->theta);
+    hn_train_opts to;
+    hn_train_opts_paper(&to);
+    to.epochs = X->epochs;
+    to.threads = o->threads;
+    memset(&R->tst, 0, sizeof R->tst);
+    int rc = hn_train(R->m, R->theta, &X->train.s, &to, R->r, &R->pr, R->epoch_loss, &R->tst, err);
+    if (rc)
+        return rc;
+    X->train_seconds += R->tst.seconds;
+    X->train_images += (double)(X->epochs * R->n);
+    if ((rc = hn_mkdir_p(R->dir, err)))
+        return rc;
+    hn_exp_path_join(path, sizeof path, R->dir, "model.json");
+    if ((rc = hn_model_save(R->m, path, err)))
+        return rc;
+    hn_exp_path_join(path, sizeof path, R->dir, "weights.safetensors");
+    return hn_weights_save(R->m, R->theta, path, err);
+}
+
+/* 2. per-sample losses, accuracies */
+static int mr_evaluate(model_run *R, hn_err *err)
+{
+    hn_exp_ctx *X = R->X;
+    const hn_samples *tr = &X->train.s, *te = &X->test.s;
+    const size_t n = R->n;
+    const int threads = R->o->threads;
+    const double te0 = now_s();
+    hn_progress_cfg pl = R->pr;
+    char lab2[200];
+    snprintf(lab2, sizeof lab2, "%s per-sample losses", R->label);
+    pl.label = lab2;
+    int rc = hn_eval_samples(R->m, R->theta, tr, threads, &pl, R->loss, R->pred, err);
+    if (rc)
+        return rc;
+    X->eval_seconds += now_s() - te0;
+    X->eval_images += (double)n;
+    snprintf(lab2, sizeof lab2, "%s test set", R->label);
+    if ((rc = hn_eval_samples(R->m, R->theta, te, threads, &pl, R->tloss, R->tpred, err)))
+        return rc;
+    double Ln = 0, Wl = 0, acc = 0, tl = 0, tacc = 0;
+    for (size_t i = 0; i < n; i++) {
+        Ln += R->loss[i];
+        Wl = fmax(Wl, fabs(R->loss[i]));
+        acc += R->pred[i] == tr->y_class[i];
+    }
+    Ln /= (double)n;
+    acc /= (double)n;
+    for (size_t i = 0; i < te->n; i++) {
+        tl += R->tloss[i];
+        tacc += R->tpred[i] == te->y_class[i];
+    }
+    tl /= (double)te->n;
+    tacc /= (double)te->n;
+    R->Ln = Ln;
+    R->Wl = Wl;
+    R->acc = acc;
+    R->tl = tl;
+    R->tacc = tacc;
+    hn_exp_say(&R->pr, "train accuracy %.4f loss %.5g, test accuracy %.4f loss %.5g", acc, Ln, tacc,
+               tl);
+    return HN_OK;
+}
+
+/* 3. loss-difference curve, curve.csv */
+static int mr_curve(model_run *R, hn_err *err)
+{
+    const hn_experiment_opts *o = R->o;
+    char path[HN_EXP_PATH_BUF];
+    gsl_rng_set(R->r, derive_seed(o->seed, R->name, HN_EXP_STREAM_CURVE));
+    int rc = hn_loss_diff_curve(R->loss, R->n, o->preset.shuffles, R->r, R->mean, err);
+    if (rc)
+        return rc;
+    hn_ema(R->mean, R->n - 1, o->smooth, R->ema);
+    hn_exp_path_join(path, sizeof path, R->dir, "curve.csv");
+    return hn_exp_write_curve_csv(path, R->mean, R->ema, R->n - 1, err);
+}
+
+/* 4. Hessian: per-sample ||H_O|| and ||H_{O,k+1} - mean_k H_O||, hess_norms.csv */
+static int mr_hessian(model_run *R, hn_err *err)
+{
+    const hn_exp_ctx *X = R->X;
+    const hn_experiment_opts *o = R->o;
+    const double th0 = now_s();
+    gsl_rng_set(R->r, derive_seed(o->seed, R->name, HN_EXP_STREAM_HESS));
+    for (size_t i = 0; i < R->n; i++)
+        R->order[i] = i;
+    gsl_ran_shuffle(R->r, R->order, R->n, sizeof *R->order);
+    hn_ho_opts ho;
+    hn_ho_opts_default(&ho);
+    ho.threads = o->threads;
+    ho.mem_limit = o->mem_limit;
+    ho.seed = derive_seed(o->seed, R->name, HN_EXP_STREAM_LANCZOS);
+    ho.progress = R->pr;
+    int rc = hn_ho_analysis(R->m, R->theta, &X->train.s, R->order, X->hess_n, R->loss, o->preset.ks,
+                            o->preset.n_ks, &ho, R->hon, R->diff, err);
+    if (rc)
+        return rc;
+    R->hess_seconds = now_s() - th0;
+    hn_buf b;
+    char path[HN_EXP_PATH_BUF];
+    hn_buf_init(&b);
+    hn_buf_puts(&b, "rank,sample,ho_norm\n");
+    for (size_t i = 0; i < X->hess_n; i++)
+        hn_buf_printf(&b, "%zu,%zu,%.17g\n", i, R->order[i], R->hon[i]);
+    hn_exp_path_join(path, sizeof path, R->dir, "hess_norms.csv");
+    rc = hn_buf_save(&b, path, err);
+    hn_buf_free(&b);
+    return rc;
+}
+
+/* 5. Corollary 2's readings */
+static void mr_cor2(model_run *R)
+{
+    const hn_samples *tr = &R->X->train.s;
+    double Wx = 0;
+    for (size_t i = 0; i < R->n; i++)
+        Wx = fmax(Wx, sqrt(hn_dot_seq(tr->x + i * tr->in_size, tr->x + i * tr->in_size, tr->in_size)));
+    hn_cor2_setup(&R->c2, R->m, R->theta, R->Wl, Wx, R->o->R);
+}
+
+/* ------------------------------------------------------------ metrics.json */
+
+static json_t *met_train(const model_run *R)
+{
+    const size_t epochs = R->X->epochs;
+    json_t *el = json_array();
+    for (size_t e = 0; e < epochs; e++)
+        json_array_append_new(el, jreal(R->epoch_loss[e]));
+    json_t *jt = json_object();
+    json_object_set_new(jt, "n", json_integer((json_int_t)R->n));
+    json_object_set_new(jt, "accuracy", jreal(R->acc));
+    json_object_set_new(jt, "loss", jreal(R->Ln));
+    json_object_set_new(jt, "loss_max", jreal(R->Wl));
+    json_object_set_new(jt, "last_epoch_loss", jreal(epochs ? R->epoch_loss[epochs - 1] : NAN));
+    json_object_set_new(jt, "epoch_losses", el);
+    return jt;
+}
+
+static json_t *met_test(const model_run *R)
+{
+    json_t *jt = json_object();
+    json_object_set_new(jt, "n", json_integer((json_int_t)R->X->test.s.n));
+    json_object_set_new(jt, "accuracy", jreal(R->tacc));
+    json_object_set_new(jt, "loss", jreal(R->tl));
+    return jt;
+}
+
+/* The distribution of the per-sample ||H_O||; sorts R->sorted. */
+static json_t *met_ho_norm(model_run *R)
+{
+    const size_t hn = R->X->hess_n;
+    double *sorted = R->sorted;
+    memcpy(sorted, R->hon, hn * sizeof *sorted);
+    qsort(sorted, hn, sizeof *sorted, cmp_double);
+    double hmean = 0;
+    for (size_t i = 0; i < hn; i++)
+        hmean += sorted[i];
+    hmean /= (double)hn;
+    json_t *qa = json_array();
+    for (int q = 0; q <= 100; q++)
+        json_array_append_new(qa, jreal(hn_quantile_sorted(sorted, hn, q / 100.0)));
+    json_t *jt = json_object();
+    json_object_set_new(jt, "n", json_integer((json_int_t)hn));
+    json_object_set_new(jt, "min", jreal(sorted[0]));
+    json_object_set_new(jt, "median", jreal(hn_quantile_sorted(sorted, hn, 0.5)));
+    json_object_set_new(jt, "mean", jreal(hmean));
+    json_object_set_new(jt, "p90", jreal(hn_quantile_sorted(sorted, hn, 0.9)));
+    json_object_set_new(jt, "p99", jreal(hn_quantile_sorted(sorted, hn, 0.99)));
+    json_object_set_new(jt, "max", jreal(sorted[hn - 1]));
+    json_object_set_new(jt, "quantiles", qa);
+    return jt;
+}
+
+/* Corollary 2 at one k against the measured differences. */
+static json_t *met_cor2_row(const model_run *R, const hn_hodiff *df)
+{
+    const double Rr = R->o->R;
+    const size_t k = df->k;
+    const double lr = hn_cor2_log10_rhs(&R->c2, k, 0);
+    json_t *row = json_pack("{s:I, s:b}", "k", (json_int_t)k, "computed", df->computed);
+    json_object_set_new(row, "loss_diff_mean", jreal(k < R->n ? R->mean[k - 1] : NAN));
+    json_object_set_new(row, "loss_diff_order", jreal(df->loss_diff));
+    if (df->computed) {
+        json_object_set_new(row, "ho_diff_norm", jreal(df->lz.norm));
+        json_object_set_new(row, "lambda_max", jreal(df->lz.lambda_max));
+        json_object_set_new(row, "lambda_min", jreal(df->lz.lambda_min));
+        json_object_set_new(row, "lanczos_iterations", json_integer((json_int_t)df->lz.iterations));
+        json_object_set_new(row, "lanczos_residual", jreal(df->lz.residual));
+        json_object_set_new(row, "converged", json_boolean(df->lz.converged));
+        json_object_set_new(row, "eq1_hessian_term", jreal(Rr * Rr * df->lz.norm / (double)(k + 1)));
+    } else {
+        json_object_set_new(row, "why", json_string(df->why));
+    }
+    json_object_set_new(row, "log10_rhs", jreal(lr));
+    json_object_set_new(row, "rhs", jreal(lr < 300 ? pow(10.0, lr) : NAN));
+    json_object_set_new(row, "log10_rhs_alt", jreal(hn_cor2_log10_rhs(&R->c2, k, 1)));
+    return row;
+}
+
+static json_t *met_cor2(const model_run *R)
+{
+    const hn_cor2 *c2 = &R->c2;
+    json_t *rows = json_array();
+    for (size_t j = 0; j < R->o->preset.n_ks; j++)
+        json_array_append_new(rows, met_cor2_row(R, &R->diff[j]));
+    json_t *jt = json_object();
+    json_object_set_new(jt, "W_l", jreal(c2->W_l));
+    json_object_set_new(jt, "W_x", jreal(c2->W_x));
+    json_object_set_new(jt, "w", jreal(c2->w));
+    json_object_set_new(jt, "R", jreal(c2->R));
+    json_object_set_new(jt, "C", json_integer((json_int_t)c2->C));
+    json_object_set_new(jt, "kernel", json_integer((json_int_t)c2->kernel));
+    json_object_set_new(jt, "m", json_integer((json_int_t)c2->m));
+    json_object_set_new(jt, "n", json_integer((json_int_t)c2->n));
+    json_object_set_new(jt, "L_paper", json_integer((json_int_t)c2->L_paper));
+    json_object_set_new(jt, "log10_q2", jreal(c2->log10_q2));
+    json_object_set_new(jt, "log10_base", jreal(c2->log10_base));
+    json_object_set_new(jt, "log10_theorem2_bound", jreal(c2->log10_thm2));
+    json_object_set_new(jt, "log10_theorem2_bound_alt", jreal(c2->log10_thm2_alt));
+    json_object_set_new(jt, "rows", rows);
+    return jt;
+}
+
+static json_t *met_all(model_run *R, json_t *config)
+{
+    json_t *met = json_object();
+    json_object_set_new(met, "format", json_string("hessnorm-experiment-model/1"));
+    json_object_set(met, "config", config);
+    json_object_set_new(met, "setting", json_string(R->name));
+    json_object_set_new(met, "params", json_integer((json_int_t)R->P));
+    json_object_set_new(met, "train", met_train(R));
+    json_object_set_new(met, "test", met_test(R));
+    json_object_set_new(met, "ho_norm", met_ho_norm(R));
+    json_object_set_new(met, "corollary2", met_cor2(R));
+    return met;
+}
+
+/* 6. timing.json, then metrics.json: last, its presence marks the model done */
+static int mr_save(model_run *R, json_t *config, hn_err *err)
+{
+    char path[HN_EXP_PATH_BUF];
+    json_t *met = met_all(R, config);
+    json_t *tj = json_object();
+    json_object_set_new(tj, "threads", json_integer(resolve_threads(R->o->threads)));
+    json_object_set_new(tj, "train_seconds", jreal(R->tst.seconds));
+    json_object_set_new(tj, "train_images_per_s", jreal(R->tst.images_per_s));
+    json_object_set_new(tj, "hessian_seconds", jreal(R->hess_seconds));
+    json_object_set_new(tj, "total_seconds", jreal(now_s() - R->t_start));
+    hn_exp_path_join(path, sizeof path, R->dir, "timing.json");
+    int rc = save_json(tj, path, err);
+    json_decref(tj);
+    if (!rc) {
+        hn_exp_path_join(path, sizeof path, R->dir, "metrics.json");
+        rc = save_json(met, path, err);
+        hn_exp_say(&R->pr, "done in %.1fs", now_s() - R->t_start);
+    }
+    json_decref(met);
+    return rc;
+}
+
+static int run_model(hn_exp_ctx *X, size_t mi, size_t nm, const hn_arch *a, const char *name,
+                     const char *dir, json_t *config, hn_err *err)
+{
+    const hn_experiment_opts *o = X->o;
+    model_run R;
+    memset(&R, 0, sizeof R);
+    R.X = X;
+    R.o = o;
+    R.name = name;
+    R.dir = dir;
+    R.n = X->train.s.n;
+    snprintf(R.label, sizeof R.label, "model %zu/%zu %s:", mi + 1, nm, name);
+    R.pr = (hn_progress_cfg){o->progress, o->progress_ctx, o->progress_every, R.label};
+    R.r = gsl_rng_alloc(gsl_rng_mt19937);
+    R.t_start = now_s();
+    int rc = mr_build(&R, a, err);
+    if (!rc)
+        rc = mr_train(&R, err);
+    if (!rc)
+        rc = mr_evaluate(&R, err);
+    if (!rc)
+        rc = mr_curve(&R, err);
+    if (!rc)
+        rc = mr_hessian(&R, err);
+    if (!rc) {
+        mr_cor2(&R);
+        rc = mr_save(&R, config, err);
+    }
+    mr_free(&R);
+    return rc;
+}
+
+/* ------------------------------------------------------------ resume */
+
+int hn_exp_model_ensure(hn_exp_ctx *X, size_t mi, size_t nm, const hn_arch *a, const char *name,
+                        const char *dir, int *resumed, hn_err *err)
+{
+    char path[HN_EXP_PATH_BUF];
+    *resumed = 0;
+    hn_exp_path_join(path, sizeof path, dir, "metrics.json");
+    json_t *cfg = model_config(X, a, name);
+    if (!cfg)
+        return hn_err_set(err, HN_ENOMEM, "experiment: out of memory");
+    int rc = HN_OK;
+    json_t *old = hn_exp_file_exists(path) ? json_load_file(path, 0, NULL) : NULL;
+    if (old && json_is_object(old) && json_object_get(old, "config")) {
+        if (!json_equal(json_object_get(old, "config"), cfg))
+            rc = hn_err_set(err, HN_EINVAL,
+                            "%s: config: the model was made with other settings (dataset, preset, seed "
+                            "or options); use another --out or delete it",
+                            path);
+        else
+            *resumed = 1;
+    } else {
+        json_decref(old);
+        old = NULL;
+        rc = run_model(X, mi, nm, a, name, dir, cfg, err);
+    }
+    json_decref(old);
+    json_decref(cfg);
+    return rc;
+}
+
+/* ------------------------------------------------------------ read back */
+
+int hn_exp_load_curve(const char *path, hn_exp_result *r, hn_err *err)
+{
+    char *txt;
+    size_t len;
+    int rc = hn_read_file(path, &txt, &len, err);
+    if (rc)
+        return rc;
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += txt[i] == '\n';
+    r->mean = hn_calloc(lines + 1, sizeof *r->mean);
+    r->ema = hn_calloc(lines + 1, sizeof *r->ema);
+    if (!r->mean || !r->ema) {
+        hn_free(txt);
+        return hn_err_set(err, HN_ENOMEM, "%s: out of memory", path);
+    }
+    char *p = strchr(txt, '\n');
+    size_t k = 0;
+    while (p && *++p) {
+        char *e;
+        unsigned long long kk = strtoull(p, &e, 10);
+        if (e == p || *e != ',' || kk != k + 1) {
+            hn_free(txt);
+            return hn_err_set(err, HN_EFORMAT, "%s: line %zu: expected k = %zu", path, k + 2, k + 1);
+        }
+        p = e + 1;
+        r->mean[k] = strtod(p, &e);
+        if (e == p || *e != ',') {
+            hn_free(txt);
+            return hn_err_set(err, HN_EFORMAT, "%s: line %zu: bad mean_abs_diff", path, k + 2);
+        }
+        p = e + 1;
+        r->ema[k] = strtod(p, &e);
+        if (e == p) {
+            hn_free(txt);
+            return hn_err_set(err, HN_EFORMAT, "%s: line %zu: bad ema", path, k + 2);
+        }
+        k++;
+        p = strchr(e, '\n');
+    }
+    r->nc = k;
+    hn_free(txt);
+    return HN_OK;
+}
+
+/* The results always come back from the files: a resumed sweep and an
+ * uninterrupted one build the report from the same bytes. */
+int hn_exp_model_load(const char *dir, hn_exp_result *r, hn_err *err)
+{
+    char path[HN_EXP_PATH_BUF];
+    hn_exp_path_join(path, sizeof path, dir, "metrics.json");
+    json_error_t je;
+    r->met = json_load_file(path, 0, &je);
+    if (!r->met)
+        return hn_err_set(err, HN_EFORMAT, "%s: line %d: %s", path, je.line, je.text);
+    hn_exp_path_join(path, sizeof path, dir, "curve.csv");
+    return hn_exp_load_curve(path, r, err);
+}
