@@ -5,7 +5,8 @@
  *   sweep.c      paths, dataset titles (and the public presets and sweeps)
  *   measure.c    curves, quantiles, H_O, Corollary 2 (public API only)
  *   model_run.c  one model: train, measure, save; resume check; read back
- *   report.c     report.md, index.html, the CSVs and the figures
+ *   figures.c    the gnuplot figures
+ *   report.c     report.md, index.html and the CSVs; places the figures
  *   run.c        hn_experiment_run, the sweep driver
  * The last section (defined in run.c, used below it) is the progress and
  * JSON-saving helpers that base's helpers replace. */
@@ -73,6 +74,23 @@ int hn_exp_write_curve_csv(const char *path, const double *mean, const double *e
 /* r->mean, r->ema (allocated), r->nc from a curve.csv; HN_EFORMAT names
  * the line. */
 int hn_exp_load_curve(const char *path, hn_exp_result *r, hn_err *err);
+
+/* ------------------------------------------------------------ figures.c */
+
+/* Legend title of the figures of pooling kind g. */
+const char *hn_exp_legend_title(const hn_experiment_opts *o, hn_pool_kind g);
+/* File stem of a figure group: "<dataset>_change_layers" as the authors'. */
+void hn_exp_fig_stem(const hn_experiment_opts *o, hn_pool_kind g, char *b, size_t n);
+/* 1 if gnuplot has the pngcairo terminal. */
+int hn_exp_have_pngcairo(void);
+/* One figure drawn into png: the curves (kind 0, curves.csv, from k0, log
+ * k axis if logx) or the ||H_O|| quantiles (kind 1,
+ * hessnorm_quantiles.csv) of the settings sel[0..ns-1] (indices into res),
+ * column col[i] of the CSV for sel[i]. */
+int hn_exp_draw_figure(const hn_experiment_opts *o, const hn_exp_result *res, const size_t *sel,
+                       size_t ns, const size_t *col, int kind, size_t k0, int logx, const char *title,
+                       const char *ylabel, const char *legend, const char *png, int cairo,
+                       hn_err *err);
 
 /* ------------------------------------------------------------ report.c */
 

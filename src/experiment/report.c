@@ -1,4 +1,8 @@
-/* hessnorm — the experiment's report: report.md, index.html, CSV and gnuplot figures. */
+/* hessnorm — the experiment's report, from the models' results read back:
+ * the CSVs (curves, ||H_O|| quantiles, summary, Corollary 2), then
+ * report.md and index.html written side by side, the figures (figures.c)
+ * drawn and placed on the way.  Uses sweep.c, model_run.c's results and
+ * figures.c. */
 #include "config.h"
 #include <math.h>
 #include <stdio.h>
@@ -10,7 +14,7 @@
 #include "hessnorm/gnuplot.h"
 #include "experiment/internal.h"
 
-/* ------------------------------------------------------------ report */
+/* ------------------------------------------------------------ readings */
 
 /* Number at a dotted path ("train.accuracy"); NAN if missing or null. */
 static double jnum(const json_t *j, const char *path)
@@ -41,115 +45,7 @@ static const char *sweep_title(hn_sweep s)
     return "";
 }
 
-/* Legend label of a setting within its figure. */
-static void setting_label(const hn_experiment_opts *o, const hn_exp_result *r, char *b, size_t n)
-{
-    if (o->settings) {
-        snprintf(b, n, "%s", r->name);
-        return;
-    }
-    switch (o->sweep) {
-    case HN_SWEEP_LAYERS: snprintf(b, n, "%zu", r->arch.layers); break;
-    case HN_SWEEP_KERNEL: snprintf(b, n, "%zu", r->arch.kernel); break;
-    case HN_SWEEP_CHANNELS: snprintf(b, n, "%zu", r->arch.channels); break;
-    case HN_SWEEP_POOLING: snprintf(b, n, "%zu", r->arch.pool_pos); break;
-    }
-}
-
-static const char *legend_title(const hn_experiment_opts *o, hn_pool_kind g)
-{
-    if (o->settings)
-        return "setting";
-    switch (o->sweep) {
-    case HN_SWEEP_LAYERS: return "L (num of layers)";
-    case HN_SWEEP_KERNEL: return "k (kernel size)";
-    case HN_SWEEP_CHANNELS: return "C (num of channels)";
-    case HN_SWEEP_POOLING: return g == HN_POOL_MAX ? "max-pool position" : "avg-pool position";
-    }
-    return "";
-}
-
-/* File stem of a figure group: "<dataset>_change_layers" as the authors'. */
-static void fig_stem(const hn_experiment_opts *o, hn_pool_kind g, char *b, size_t n)
-{
-    char ds[32];
-    snprintf(ds, sizeof ds, "%s", o->dataset);
-    for (char *p = ds; *p; p++)
-        if (*p == '-')
-            *p = '_';
-    const char *tag = "change_layers";
-    if (o->settings)
-        tag = g == HN_POOL_MAX ? "settings_maxpool" : g == HN_POOL_AVG ? "settings_avgpool" : "settings";
-    else if (o->sweep == HN_SWEEP_KERNEL)
-        tag = "change_kers";
-    else if (o->sweep == HN_SWEEP_CHANNELS)
-        tag = "change_channels";
-    else if (o->sweep == HN_SWEEP_POOLING)
-        tag = g == HN_POOL_MAX ? "change_maxpool_pos" : "change_avgpool_pos";
-    snprintf(b, n, "%s_%s", ds, tag);
-}
-
-/* gnuplot single-quoted string */
-static void gp_quote(hn_buf *b, const char *s)
-{
-    hn_buf_puts(b, "'");
-    for (; *s; s++) {
-        if (*s == '\'')
-            hn_buf_puts(b, "''");
-        else {
-            char c[2] = {*s, 0};
-            hn_buf_puts(b, c);
-        }
-    }
-    hn_buf_puts(b, "'");
-}
-
-static int have_pngcairo(void)
-{
-    return system("gnuplot -e 'set terminal pngcairo' </dev/null >/dev/null 2>&1") == 0;
-}
-
-/* One figure: curves of the settings in `sel` (indices into res), from k0;
- * logx for the from-1 view.  kind 0: curves from curves.csv, 1: ||H_O||
- * quantiles from hessnorm_quantiles.csv. */
-static int draw_figure(const hn_experiment_opts *o, const hn_exp_result *res, const size_t *sel, size_t ns,
-                       const size_t *col, int kind, size_t k0, int logx, const char *title,
-                       const char *ylabel, const char *legend, const char *png, int cairo,
-                       hn_err *err)
-{
-    hn_buf b;
-    hn_buf_init(&b);
-    char csv[HN_EXP_PATH_BUF];
-    hn_exp_path_join(csv, sizeof csv, o->out_dir, kind ? "hessnorm_quantiles.csv" : "curves.csv");
-    hn_buf_printf(&b, "set terminal %s size 900,620 font ',12'\nset output @OUT@\n",
-                  cairo ? "pngcairo" : "png");
-    hn_buf_puts(&b, "set termoption noenhanced\nset datafile separator ','\nset grid\nset title ");
-    gp_quote(&b, title);
-    hn_buf_puts(&b, "\nset xlabel ");
-    gp_quote(&b, kind ? "quantile level q (fraction of samples with smaller ||H_O,i||)" : "k (sample size)");
-    hn_buf_puts(&b, "\nset ylabel ");
-    gp_quote(&b, ylabel);
-    hn_buf_puts(&b, "\nset logscale y\nset format y '%.0e'\nset key top right box title ");
-    gp_quote(&b, legend);
-    if (logx)
-        hn_buf_puts(&b, "\nset logscale x\nset format x '%.0e'");
-    if (!kind)
-        hn_buf_printf(&b, "\nset xrange [%zu:*]", k0);
-    hn_buf_puts(&b, "\nplot ");
-    for (size_t i = 0; i < ns; i++) {
-        char lab[64];
-        setting_label(o, &res[sel[i]], lab, sizeof lab);
-        if (i)
-            hn_buf_puts(&b, ", \\\n     ");
-        gp_quote(&b, csv);
-        hn_buf_printf(&b, " skip 1 using 1:%zu with lines lw 2 title ", col[i]);
-        gp_quote(&b, lab);
-    }
-    hn_buf_puts(&b, "\n");
-    int rc = b.failed ? hn_err_set(err, HN_ENOMEM, "%s: out of memory", png) : hn_gnuplot(b.s, png, err);
-    hn_buf_free(&b);
-    return rc;
-}
+/* ------------------------------------------------------------ Markdown and HTML */
 
 /* Markdown and HTML side by side. */
 typedef struct {
@@ -247,17 +143,39 @@ static void fmt_num(char *b, size_t n, double x, const char *fmt)
 #define NCELL 16
 #define CELL 48
 
-int hn_exp_write_report(const hn_experiment_opts *o, const hn_exp_ctx *X, hn_exp_result *res, size_t nr,
-                        int *drawn, hn_err *err)
+/* One table row of n formatted cells. */
+static void doc_cells(doc *d, char (*c)[CELL], size_t n)
+{
+    const char *cp[NCELL];
+    for (size_t k = 0; k < n; k++)
+        cp[k] = c[k];
+    doc_row(d, cp, n, 0);
+}
+
+static void doc_table(doc *d, const char *const *hdr, size_t n)
+{
+    doc_text(d, "", "<table>\n");
+    doc_row(d, hdr, n, 1);
+}
+
+static void doc_table_end(doc *d) { doc_text(d, "\n", "</table>\n"); }
+
+/* ------------------------------------------------------------ CSVs */
+
+/* b saved as dir/file, then freed. */
+static int save_buf(const char *dir, const char *file, hn_buf *b, hn_err *err)
 {
     char path[HN_EXP_PATH_BUF];
-    int rc = HN_OK;
-    const size_t nc = res[0].nc;
-    for (size_t i = 1; i < nr; i++)
-        if (res[i].nc != nc)
-            return hn_err_set(err, HN_EINVAL, "%s: curve has %zu points, %s has %zu", res[i].name,
-                              res[i].nc, res[0].name, nc);
-    /* CSVs */
+    hn_exp_path_join(path, sizeof path, dir, file);
+    int rc = hn_buf_save(b, path, err);
+    hn_buf_free(b);
+    return rc;
+}
+
+/* curves.csv: k, then per setting the mean over orders and the EMA. */
+static int write_curves_csv(const char *dir, const hn_exp_result *res, size_t nr, size_t nc,
+                            hn_err *err)
+{
     hn_buf b;
     hn_buf_init(&b);
     hn_buf_puts(&b, "k");
@@ -270,11 +188,13 @@ int hn_exp_write_report(const hn_experiment_opts *o, const hn_exp_ctx *X, hn_exp
             hn_buf_printf(&b, ",%.17g,%.17g", res[i].mean[k], res[i].ema[k]);
         hn_buf_puts(&b, "\n");
     }
-    hn_exp_path_join(path, sizeof path, o->out_dir, "curves.csv");
-    rc = hn_buf_save(&b, path, err);
-    hn_buf_free(&b);
-    if (rc)
-        return rc;
+    return save_buf(dir, "curves.csv", &b, err);
+}
+
+/* hessnorm_quantiles.csv: q, then per setting the quantile of ||H_O,i||. */
+static int write_quantiles_csv(const char *dir, const hn_exp_result *res, size_t nr, hn_err *err)
+{
+    hn_buf b;
     hn_buf_init(&b);
     hn_buf_puts(&b, "q");
     for (size_t i = 0; i < nr; i++)
@@ -288,34 +208,38 @@ int hn_exp_write_report(const hn_experiment_opts *o, const hn_exp_ctx *X, hn_exp
         }
         hn_buf_puts(&b, "\n");
     }
-    hn_exp_path_join(path, sizeof path, o->out_dir, "hessnorm_quantiles.csv");
-    rc = hn_buf_save(&b, path, err);
-    hn_buf_free(&b);
-    if (rc)
-        return rc;
-    hn_buf_init(&b);
-    hn_buf_puts(&b, "setting,params,train_n,test_n,train_accuracy,test_accuracy,train_loss,test_loss,"
-                    "last_epoch_loss,ho_min,ho_median,ho_mean,ho_p90,ho_p99,ho_max,W_l,W_x,w,"
-                    "log10_theorem2_bound\n");
+    return save_buf(dir, "hessnorm_quantiles.csv", &b, err);
+}
+
+/* summary.csv: a row per model. */
+static int write_summary_csv(const char *dir, const hn_exp_result *res, size_t nr, hn_err *err)
+{
     static const char *sum_keys[] = {"train.n", "test.n", "train.accuracy", "test.accuracy", "train.loss",
                                      "test.loss", "train.last_epoch_loss", "ho_norm.min",
                                      "ho_norm.median", "ho_norm.mean", "ho_norm.p90", "ho_norm.p99",
                                      "ho_norm.max", "corollary2.W_l", "corollary2.W_x", "corollary2.w",
                                      "corollary2.log10_theorem2_bound"};
+    hn_buf b;
+    hn_buf_init(&b);
+    hn_buf_puts(&b, "setting,params,train_n,test_n,train_accuracy,test_accuracy,train_loss,test_loss,"
+                    "last_epoch_loss,ho_min,ho_median,ho_mean,ho_p90,ho_p99,ho_max,W_l,W_x,w,"
+                    "log10_theorem2_bound\n");
     for (size_t i = 0; i < nr; i++) {
         hn_buf_printf(&b, "%s,%.0f", res[i].name, jnum(res[i].met, "params"));
         for (size_t k = 0; k < sizeof sum_keys / sizeof *sum_keys; k++)
             hn_buf_printf(&b, ",%.17g", jnum(res[i].met, sum_keys[k]));
         hn_buf_puts(&b, "\n");
     }
-    hn_exp_path_join(path, sizeof path, o->out_dir, "summary.csv");
-    rc = hn_buf_save(&b, path, err);
-    hn_buf_free(&b);
-    if (rc)
-        return rc;
+    return save_buf(dir, "summary.csv", &b, err);
+}
+
+/* corollary2.csv: a row per model and k; empty cells for missing numbers. */
+static int write_cor2_csv(const char *dir, const hn_exp_result *res, size_t nr, hn_err *err)
+{
     static const char *row_keys[] = {"loss_diff_mean", "loss_diff_order", "ho_diff_norm", "lambda_max",
                                      "lambda_min", "lanczos_iterations", "lanczos_residual",
                                      "eq1_hessian_term", "log10_rhs", "rhs", "log10_rhs_alt"};
+    hn_buf b;
     hn_buf_init(&b);
     hn_buf_puts(&b, "setting,k,computed,converged,loss_diff_mean,loss_diff_order,ho_diff_norm,"
                     "lambda_max,lambda_min,lanczos_iterations,lanczos_residual,eq1_hessian_term,"
@@ -337,210 +261,280 @@ int hn_exp_write_report(const hn_experiment_opts *o, const hn_exp_ctx *X, hn_exp
             hn_buf_puts(&b, "\n");
         }
     }
-    hn_exp_path_join(path, sizeof path, o->out_dir, "corollary2.csv");
-    rc = hn_buf_save(&b, path, err);
-    hn_buf_free(&b);
-    if (rc)
-        return rc;
+    return save_buf(dir, "corollary2.csv", &b, err);
+}
 
-    /* figures, one group per pooling kind present */
-    const size_t n_train = (size_t)jnum(res[0].met, "train.n");
-    const size_t k0 = n_train >= 20000 ? 10000 : (n_train / 6 > 1 ? n_train / 6 : 1);
-    const int can_draw = o->figures && hn_gnuplot_available();
-    const int cairo = can_draw && have_pngcairo();
+/* ------------------------------------------------------------ report.md and index.html */
+
+/* What the report's sections share. */
+typedef struct {
+    const hn_experiment_opts *o;
+    const hn_exp_ctx *X;
+    const hn_exp_result *res;
+    size_t nr, n_train, k0;  /* k0: where the first curve figure starts */
+    int can_draw, cairo, *drawn;
+    doc d;
+    hn_buf hess_figs;        /* the ||H_O|| figures, space-separated */
+} report;
+
+/* The HTML head, the title and what was run. */
+static void doc_intro(report *R)
+{
+    const hn_experiment_opts *o = R->o;
+    const hn_exp_ctx *X = R->X;
+    doc *d = &R->d;
+    char title[256];
+    snprintf(title, sizeof title, "%s: %s, preset %s", hn_exp_ds_title(o->dataset),
+             o->settings ? "custom settings" : sweep_title(o->sweep), o->preset.name);
+    hn_buf_puts(&d->html, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
+    hn_buf_html(&d->html, title);
+    hn_buf_puts(&d->html, "</title>\n<style>body{font-family:sans-serif;max-width:1200px;margin:auto}"
+                          "table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #999;"
+                          "padding:2px 6px;text-align:right}</style></head><body>\n");
+    doc_h(d, 1, title);
+    char t[1400];
+    snprintf(t, sizeof t,
+             "hessnorm experiment, seed %lu. Data: %s%s%s. Training: %zu images (of %zu in the split%s), "
+             "%zu epoch(s), batch 64, Adam (lr 1e-3, betas 0.9/0.999, eps 1e-8), cross-entropy, "
+             "bias-free, init U(+-1/sqrt(fan_in)). Test: %zu images. Curves: mean over S = %zu random "
+             "orders of |L_{k+1}(theta) - L_k(theta)| at the trained theta, exponential smoothing "
+             "s_1 = d_1, s_k = %g s_{k-1} + %g d_k. Hessian: exact per-sample ||H_O|| on %zu "
+             "training samples; ||H_{O,k+1} - (1/k) sum H_{O,i}|| by Lanczos on stored Jacobians.",
+             o->seed, hn_exp_ds_title(o->dataset), o->dataset_note ? ", " : "",
+             o->dataset_note ? o->dataset_note : "", R->n_train, X->train_total,
+             R->n_train < X->train_total ? ", a seeded random subset" : "", X->epochs,
+             (size_t)jnum(R->res[0].met, "test.n"), o->preset.shuffles, o->smooth, 1 - o->smooth,
+             X->hess_n);
+    doc_p(d, t);
+}
+
+/* The figures of one pooling kind g: the curves from k0 and from 1 (in the
+ * document), the ||H_O|| quantiles (listed in R->hess_figs). */
+static void figure_group(report *R, hn_pool_kind g, const char *ylabel)
+{
+    const hn_experiment_opts *o = R->o;
+    const hn_exp_result *res = R->res;
+    size_t sel[32], col[32], ns = 0;
+    for (size_t i = 0; i < R->nr && ns < 32; i++)
+        if (res[i].arch.pool == g) {
+            sel[ns] = i;
+            col[ns++] = 3 + 2 * i; /* ema column */
+        }
+    if (!ns)
+        return;
     char title[256], stem[96], png[HN_EXP_PATH_BUF], file[160];
+    hn_err ferr;
+    hn_exp_fig_stem(o, g, stem, sizeof stem);
+    snprintf(title, sizeof title, "%s, %s", hn_exp_ds_title(o->dataset), hn_exp_legend_title(o, g));
+    for (int v = 0; v < 2; v++) {
+        snprintf(file, sizeof file, "%s%s.png", stem, v ? "_from1" : "");
+        hn_exp_path_join(png, sizeof png, o->out_dir, file);
+        if (R->can_draw) {
+            char alt[160];
+            snprintf(alt, sizeof alt, "%s from k = %zu", hn_exp_legend_title(o, g), v ? (size_t)1 : R->k0);
+            fig_result(&R->d, hn_exp_draw_figure(o, res, sel, ns, col, 0, v ? 1 : R->k0, v, title, ylabel,
+                                          hn_exp_legend_title(o, g), png, R->cairo, &ferr),
+                       &ferr, file, alt, R->drawn);
+        }
+    }
+    for (size_t i = 0; i < ns; i++)
+        col[i] = 2 + sel[i];
+    snprintf(file, sizeof file, "%s_hessnorm.png", stem);
+    hn_exp_path_join(png, sizeof png, o->out_dir, file);
+    if (R->can_draw) {
+        char t2[300];
+        snprintf(t2, sizeof t2, "%s: per-sample ||H_O,i|| (quantiles)", title);
+        hn_buf_printf(&R->hess_figs, "%s%s", R->hess_figs.len ? " " : "", file);
+        fig_result(NULL, hn_exp_draw_figure(o, res, sel, ns, col, 1, 0, 0, t2, "||H_O,i||", hn_exp_legend_title(o, g),
+                                     png, R->cairo, &ferr),
+                   &ferr, file, t2, R->drawn);
+    }
+}
+
+/* "Loss-difference curves": the figures, one group per pooling kind present. */
+static void doc_curves(report *R)
+{
+    const hn_experiment_opts *o = R->o;
     char ylabel[160];
     snprintf(ylabel, sizeof ylabel, "|L_{k+1} - L_k| (mean of %zu orders, EMA %g)",
              o->preset.shuffles, o->smooth);
-    doc d;
-    hn_buf_init(&d.md);
-    hn_buf_init(&d.html);
-    snprintf(title, sizeof title, "%s: %s, preset %s", hn_exp_ds_title(o->dataset),
-             o->settings ? "custom settings" : sweep_title(o->sweep), o->preset.name);
-    hn_buf_puts(&d.html, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
-    hn_buf_html(&d.html, title);
-    hn_buf_puts(&d.html, "</title>\n<style>body{font-family:sans-serif;max-width:1200px;margin:auto}"
-                         "table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #999;"
-                         "padding:2px 6px;text-align:right}</style></head><body>\n");
-    doc_h(&d, 1, title);
-    {
-        char t[1400];
-        snprintf(t, sizeof t,
-                 "hessnorm experiment, seed %lu. Data: %s%s%s. Training: %zu images (of %zu in the split%s), "
-                 "%zu epoch(s), batch 64, Adam (lr 1e-3, betas 0.9/0.999, eps 1e-8), cross-entropy, "
-                 "bias-free, init U(+-1/sqrt(fan_in)). Test: %zu images. Curves: mean over S = %zu random "
-                 "orders of |L_{k+1}(theta) - L_k(theta)| at the trained theta, exponential smoothing "
-                 "s_1 = d_1, s_k = %g s_{k-1} + %g d_k. Hessian: exact per-sample ||H_O|| on %zu "
-                 "training samples; ||H_{O,k+1} - (1/k) sum H_{O,i}|| by Lanczos on stored Jacobians.",
-                 o->seed, hn_exp_ds_title(o->dataset), o->dataset_note ? ", " : "",
-                 o->dataset_note ? o->dataset_note : "", n_train, X->train_total,
-                 n_train < X->train_total ? ", a seeded random subset" : "", X->epochs,
-                 (size_t)jnum(res[0].met, "test.n"), o->preset.shuffles, o->smooth, 1 - o->smooth,
-                 X->hess_n);
-        doc_p(&d, t);
+    doc_h(&R->d, 2, "Loss-difference curves");
+    for (int g = 0; g <= 2; g++)
+        figure_group(R, (hn_pool_kind)g, ylabel);
+    if (!R->can_draw)
+        doc_p(&R->d, o->figures ? "(figures not drawn: gnuplot with a png terminal is not available)"
+                                : "(figures not requested)");
+    char t[600];
+    snprintf(t, sizeof t,
+             "The first figure starts at k = %zu (the authors plot from k = 10000 on 60000 images; "
+             "below 20000 training images the tail starts at n/6), the second at k = 1 with a log "
+             "k axis. Data behind every curve: curves.csv (k, then per setting the mean over orders "
+             "and the smoothed value).",
+             R->k0);
+    doc_p(&R->d, t);
+}
+
+/* "Models": a row per model, then the ||H_O|| figures that were drawn. */
+static void doc_models(report *R)
+{
+    static const char *hdr[] = {"setting", "params", "train acc", "test acc", "L_n(theta)", "test loss",
+                                "last-epoch loss", "||H_O,i|| median", "mean", "max", "W_l", "W_x", "w"};
+    static const struct {
+        const char *key, *fmt;
+    } cols[] = {{"params", "%.0f"},
+                {"train.accuracy", "%.4f"},
+                {"test.accuracy", "%.4f"},
+                {"train.loss", "%.5g"},
+                {"test.loss", "%.5g"},
+                {"train.last_epoch_loss", "%.5g"},
+                {"ho_norm.median", "%.4g"},
+                {"ho_norm.mean", "%.4g"},
+                {"ho_norm.max", "%.4g"},
+                {"corollary2.W_l", "%.4g"},
+                {"corollary2.W_x", "%.4g"},
+                {"corollary2.w", "%.4g"}};
+    doc *d = &R->d;
+    doc_h(d, 2, "Models");
+    doc_table(d, hdr, 13);
+    for (size_t i = 0; i < R->nr; i++) {
+        char c[NCELL][CELL];
+        snprintf(c[0], CELL, "%.*s", CELL - 1, R->res[i].name);
+        for (size_t k = 0; k < 12; k++)
+            fmt_num(c[k + 1], CELL, jnum(R->res[i].met, cols[k].key), cols[k].fmt);
+        doc_cells(d, c, 13);
     }
-    doc_h(&d, 2, "Loss-difference curves");
-    hn_err ferr;
-    hn_buf hess_figs;
-    hn_buf_init(&hess_figs);
-    for (int g = 0; g <= 2; g++) {
-        size_t sel[32], col[32], ns = 0;
-        for (size_t i = 0; i < nr && ns < 32; i++)
-            if ((int)res[i].arch.pool == g) {
-                sel[ns] = i;
-                col[ns++] = 3 + 2 * i; /* ema column */
-            }
-        if (!ns)
-            continue;
-        fig_stem(o, (hn_pool_kind)g, stem, sizeof stem);
-        snprintf(title, sizeof title, "%s, %s", hn_exp_ds_title(o->dataset),
-                 legend_title(o, (hn_pool_kind)g));
-        for (int v = 0; v < 2 && !rc; v++) {
-            snprintf(file, sizeof file, "%s%s.png", stem, v ? "_from1" : "");
-            hn_exp_path_join(png, sizeof png, o->out_dir, file);
-            if (can_draw) {
-                char alt[160];
-                snprintf(alt, sizeof alt, "%s from k = %zu", legend_title(o, (hn_pool_kind)g),
-                         v ? (size_t)1 : k0);
-                fig_result(&d, draw_figure(o, res, sel, ns, col, 0, v ? 1 : k0, v, title, ylabel,
-                                           legend_title(o, (hn_pool_kind)g), png, cairo, &ferr),
-                           &ferr, file, alt, drawn);
-            }
-        }
-        for (size_t i = 0; i < ns; i++)
-            col[i] = 2 + sel[i];
-        snprintf(file, sizeof file, "%s_hessnorm.png", stem);
-        hn_exp_path_join(png, sizeof png, o->out_dir, file);
-        if (can_draw) {
-            char t2[300];
-            snprintf(t2, sizeof t2, "%s: per-sample ||H_O,i|| (quantiles)", title);
-            hn_buf_printf(&hess_figs, "%s%s", hess_figs.len ? " " : "", file);
-            fig_result(NULL, draw_figure(o, res, sel, ns, col, 1, 0, 0, t2, "||H_O,i||",
-                                         legend_title(o, (hn_pool_kind)g), png, cairo, &ferr),
-                       &ferr, file, t2, drawn);
-        }
+    doc_table_end(d);
+    doc_p(d, "Per model: summary.csv; the exact ||H_O,i|| of every analysed sample: "
+             "models/<setting>/hess_norms.csv; their quantiles: hessnorm_quantiles.csv.");
+    for (char *f = R->hess_figs.s; f && *f;) {
+        char *sp = strchr(f, ' ');
+        if (sp)
+            *sp = 0;
+        char pth[HN_EXP_PATH_BUF];
+        hn_exp_path_join(pth, sizeof pth, R->o->out_dir, f);
+        if (hn_exp_file_exists(pth))
+            doc_img(d, f, "distribution of the per-sample ||H_O,i||");
+        f = sp ? sp + 1 : f + strlen(f);
     }
-    if (!can_draw)
-        doc_p(&d, o->figures ? "(figures not drawn: gnuplot with a png terminal is not available)"
-                             : "(figures not requested)");
-    {
-        char t[600];
-        snprintf(t, sizeof t,
-                 "The first figure starts at k = %zu (the authors plot from k = 10000 on 60000 images; "
-                 "below 20000 training images the tail starts at n/6), the second at k = 1 with a log "
-                 "k axis. Data behind every curve: curves.csv (k, then per setting the mean over orders "
-                 "and the smoothed value).",
-                 k0);
-        doc_p(&d, t);
+}
+
+/* One row of a model's Corollary 2 table. */
+static void cor2_cells(const json_t *row, char (*c)[CELL])
+{
+    fmt_num(c[0], CELL, jnum(row, "k"), "%.0f");
+    fmt_num(c[1], CELL, jnum(row, "loss_diff_mean"), "%.4g");
+    fmt_num(c[2], CELL, jnum(row, "loss_diff_order"), "%.4g");
+    if (json_is_true(json_object_get(row, "computed"))) {
+        fmt_num(c[3], CELL, jnum(row, "ho_diff_norm"), "%.6g");
+        fmt_num(c[4], CELL, jnum(row, "lambda_max"), "%.6g");
+        fmt_num(c[5], CELL, jnum(row, "lambda_min"), "%.6g");
+        snprintf(c[6], CELL, "%.0f%s", jnum(row, "lanczos_iterations"),
+                 json_is_true(json_object_get(row, "converged")) ? "" : " (not converged)");
+        fmt_num(c[7], CELL, jnum(row, "eq1_hessian_term"), "%.4g");
+    } else {
+        snprintf(c[3], CELL, "skipped");
+        for (int k = 4; k <= 7; k++)
+            snprintf(c[k], CELL, "-");
     }
-    doc_h(&d, 2, "Models");
-    {
-        const char *hdr[] = {"setting", "params", "train acc", "test acc", "L_n(theta)", "test loss",
-                             "last-epoch loss", "||H_O,i|| median", "mean", "max", "W_l", "W_x", "w"};
-        doc_text(&d, "", "<table>\n");
-        doc_row(&d, hdr, 13, 1);
-        for (size_t i = 0; i < nr; i++) {
-            char c[NCELL][CELL];
-            const char *cp[NCELL];
-            snprintf(c[0], CELL, "%s", res[i].name);
-            fmt_num(c[1], CELL, jnum(res[i].met, "params"), "%.0f");
-            fmt_num(c[2], CELL, jnum(res[i].met, "train.accuracy"), "%.4f");
-            fmt_num(c[3], CELL, jnum(res[i].met, "test.accuracy"), "%.4f");
-            fmt_num(c[4], CELL, jnum(res[i].met, "train.loss"), "%.5g");
-            fmt_num(c[5], CELL, jnum(res[i].met, "test.loss"), "%.5g");
-            fmt_num(c[6], CELL, jnum(res[i].met, "train.last_epoch_loss"), "%.5g");
-            fmt_num(c[7], CELL, jnum(res[i].met, "ho_norm.median"), "%.4g");
-            fmt_num(c[8], CELL, jnum(res[i].met, "ho_norm.mean"), "%.4g");
-            fmt_num(c[9], CELL, jnum(res[i].met, "ho_norm.max"), "%.4g");
-            fmt_num(c[10], CELL, jnum(res[i].met, "corollary2.W_l"), "%.4g");
-            fmt_num(c[11], CELL, jnum(res[i].met, "corollary2.W_x"), "%.4g");
-            fmt_num(c[12], CELL, jnum(res[i].met, "corollary2.w"), "%.4g");
-            for (int k = 0; k < 13; k++)
-                cp[k] = c[k];
-            doc_row(&d, cp, 13, 0);
-        }
-        doc_text(&d, "\n", "</table>\n");
-        doc_p(&d, "Per model: summary.csv; the exact ||H_O,i|| of every analysed sample: "
-                  "models/<setting>/hess_norms.csv; their quantiles: hessnorm_quantiles.csv.");
-        for (char *f = hess_figs.s; f && *f;) {
-            char *sp = strchr(f, ' ');
-            if (sp)
-                *sp = 0;
-            char pth[HN_EXP_PATH_BUF];
-            hn_exp_path_join(pth, sizeof pth, o->out_dir, f);
-            if (hn_exp_file_exists(pth))
-                doc_img(&d, f, "distribution of the per-sample ||H_O,i||");
-            f = sp ? sp + 1 : f + strlen(f);
-        }
-        hn_buf_free(&hess_figs);
+    fmt_num(c[8], CELL, jnum(row, "rhs"), "%.3e");
+    fmt_num(c[9], CELL, jnum(row, "log10_rhs"), "%.2f");
+    fmt_num(c[10], CELL, jnum(row, "log10_rhs_alt"), "%.2f");
+}
+
+/* One model's Corollary 2 table, then why any k was skipped. */
+static void doc_cor2_model(doc *d, const hn_exp_result *r)
+{
+    static const char *hdr[] = {"k", "mean |dL| (S orders)", "|dL| (this order)", "||dH_O||", "lambda_max",
+                                "lambda_min", "Lanczos it.", "eq. (1) term", "Cor. 2 RHS", "log10 RHS",
+                                "log10 RHS (alt)"};
+    char t[300];
+    snprintf(t, sizeof t, "%s (R = %g, log10 Theorem-2 bound on ||H_O|| = %.2f, measured max "
+                          "||H_O,i|| = %.4g)",
+             r->name, jnum(r->met, "corollary2.R"), jnum(r->met, "corollary2.log10_theorem2_bound"),
+             jnum(r->met, "ho_norm.max"));
+    doc_h(d, 3, t);
+    doc_table(d, hdr, 11);
+    const json_t *rows = json_object_get(json_object_get(r->met, "corollary2"), "rows");
+    for (size_t j = 0; j < json_array_size(rows); j++) {
+        char c[NCELL][CELL];
+        cor2_cells(json_array_get(rows, j), c);
+        doc_cells(d, c, 11);
     }
-    doc_h(&d, 2, "Corollary 2 against the measured loss difference");
-    doc_p(&d, "Readings (docs/experiments.md): W_l = max_i l_i(theta), W_x = max_i ||x_i||, w = max |theta| "
-              "over the conv layers, m x n = input size, C = max channels (input included), k = kernel, "
-              "L = the number of conv layers (the linear head is T(L+1)); RHS(alt) drops the head "
-              "(L - 1). R = the stated radius. The eq. (1) column is (1/(k+1)) R^2 ||H_{O,k+1} - (1/k) "
-              "sum H_{O,i}||, the Hessian term of eq. (1) with the measured norm.");
-    for (size_t i = 0; i < nr; i++) {
-        char t[300];
-        snprintf(t, sizeof t, "%s (R = %g, log10 Theorem-2 bound on ||H_O|| = %.2f, measured max "
-                              "||H_O,i|| = %.4g)",
-                 res[i].name, jnum(res[i].met, "corollary2.R"),
-                 jnum(res[i].met, "corollary2.log10_theorem2_bound"), jnum(res[i].met, "ho_norm.max"));
-        doc_h(&d, 3, t);
-        const char *hdr[] = {"k", "mean |dL| (S orders)", "|dL| (this order)", "||dH_O||", "lambda_max",
-                             "lambda_min", "Lanczos it.", "eq. (1) term", "Cor. 2 RHS", "log10 RHS",
-                             "log10 RHS (alt)"};
-        doc_text(&d, "", "<table>\n");
-        doc_row(&d, hdr, 11, 1);
-        const json_t *rows = json_object_get(json_object_get(res[i].met, "corollary2"), "rows");
-        for (size_t j = 0; j < json_array_size(rows); j++) {
-            const json_t *row = json_array_get(rows, j);
-            char c[NCELL][CELL];
-            const char *cp[NCELL];
-            fmt_num(c[0], CELL, jnum(row, "k"), "%.0f");
-            fmt_num(c[1], CELL, jnum(row, "loss_diff_mean"), "%.4g");
-            fmt_num(c[2], CELL, jnum(row, "loss_diff_order"), "%.4g");
-            if (json_is_true(json_object_get(row, "computed"))) {
-                fmt_num(c[3], CELL, jnum(row, "ho_diff_norm"), "%.6g");
-                fmt_num(c[4], CELL, jnum(row, "lambda_max"), "%.6g");
-                fmt_num(c[5], CELL, jnum(row, "lambda_min"), "%.6g");
-                snprintf(c[6], CELL, "%.0f%s", jnum(row, "lanczos_iterations"),
-                         json_is_true(json_object_get(row, "converged")) ? "" : " (not converged)");
-                fmt_num(c[7], CELL, jnum(row, "eq1_hessian_term"), "%.4g");
-            } else {
-                snprintf(c[3], CELL, "skipped");
-                snprintf(c[4], CELL, "-");
-                snprintf(c[5], CELL, "-");
-                snprintf(c[6], CELL, "-");
-                snprintf(c[7], CELL, "-");
-            }
-            fmt_num(c[8], CELL, jnum(row, "rhs"), "%.3e");
-            fmt_num(c[9], CELL, jnum(row, "log10_rhs"), "%.2f");
-            fmt_num(c[10], CELL, jnum(row, "log10_rhs_alt"), "%.2f");
-            for (int k = 0; k < 11; k++)
-                cp[k] = c[k];
-            doc_row(&d, cp, 11, 0);
-        }
-        doc_text(&d, "\n", "</table>\n");
-        for (size_t j = 0; j < json_array_size(rows); j++) {
-            const json_t *why = json_object_get(json_array_get(rows, j), "why");
-            if (json_is_string(why)) {
-                char t2[200];
-                snprintf(t2, sizeof t2, "k = %.0f skipped: %s", jnum(json_array_get(rows, j), "k"),
-                         json_string_value(why));
-                doc_p(&d, t2);
-            }
+    doc_table_end(d);
+    for (size_t j = 0; j < json_array_size(rows); j++) {
+        const json_t *why = json_object_get(json_array_get(rows, j), "why");
+        if (json_is_string(why)) {
+            char t2[200];
+            snprintf(t2, sizeof t2, "k = %.0f skipped: %s", jnum(json_array_get(rows, j), "k"),
+                     json_string_value(why));
+            doc_p(d, t2);
         }
     }
-    doc_p(&d, "All numbers: corollary2.csv. Models (interchange format, readable by hessnorm inspect): "
-              "models/<setting>/model.json and weights.safetensors; metrics.json per model.");
-    hn_buf_puts(&d.html, "</body></html>\n");
-    hn_exp_path_join(path, sizeof path, o->out_dir, "report.md");
-    rc = hn_buf_save(&d.md, path, err);
-    hn_exp_path_join(path, sizeof path, o->out_dir, "index.html");
+}
+
+/* "Corollary 2 against the measured loss difference", then the closing lines. */
+static void doc_cor2(report *R)
+{
+    doc *d = &R->d;
+    doc_h(d, 2, "Corollary 2 against the measured loss difference");
+    doc_p(d, "Readings (docs/experiments.md): W_l = max_i l_i(theta), W_x = max_i ||x_i||, w = max |theta| "
+             "over the conv layers, m x n = input size, C = max channels (input included), k = kernel, "
+             "L = the number of conv layers (the linear head is T(L+1)); RHS(alt) drops the head "
+             "(L - 1). R = the stated radius. The eq. (1) column is (1/(k+1)) R^2 ||H_{O,k+1} - (1/k) "
+             "sum H_{O,i}||, the Hessian term of eq. (1) with the measured norm.");
+    for (size_t i = 0; i < R->nr; i++)
+        doc_cor2_model(d, &R->res[i]);
+    doc_p(d, "All numbers: corollary2.csv. Models (interchange format, readable by hessnorm inspect): "
+             "models/<setting>/model.json and weights.safetensors; metrics.json per model.");
+    hn_buf_puts(&d->html, "</body></html>\n");
+}
+
+/* report.md and index.html, with the figures drawn on the way. */
+static int write_docs(const hn_experiment_opts *o, const hn_exp_ctx *X, const hn_exp_result *res,
+                      size_t nr, int *drawn, hn_err *err)
+{
+    report R;
+    memset(&R, 0, sizeof R);
+    R.o = o;
+    R.X = X;
+    R.res = res;
+    R.nr = nr;
+    R.drawn = drawn;
+    R.n_train = (size_t)jnum(res[0].met, "train.n");
+    R.k0 = R.n_train >= 20000 ? 10000 : (R.n_train / 6 > 1 ? R.n_train / 6 : 1);
+    R.can_draw = o->figures && hn_gnuplot_available();
+    R.cairo = R.can_draw && hn_exp_have_pngcairo();
+    hn_buf_init(&R.d.md);
+    hn_buf_init(&R.d.html);
+    hn_buf_init(&R.hess_figs);
+    doc_intro(&R);
+    doc_curves(&R);
+    doc_models(&R);
+    hn_buf_free(&R.hess_figs);
+    doc_cor2(&R);
+    int rc = save_buf(o->out_dir, "report.md", &R.d.md, err);
     if (!rc)
-        rc = hn_buf_save(&d.html, path, err);
-    hn_buf_free(&d.md);
-    hn_buf_free(&d.html);
+        rc = save_buf(o->out_dir, "index.html", &R.d.html, err);
+    hn_buf_free(&R.d.html); /* not saved after an error */
+    return rc;
+}
+
+int hn_exp_write_report(const hn_experiment_opts *o, const hn_exp_ctx *X, hn_exp_result *res,
+                        size_t nr, int *drawn, hn_err *err)
+{
+    const size_t nc = res[0].nc;
+    for (size_t i = 1; i < nr; i++)
+        if (res[i].nc != nc)
+            return hn_err_set(err, HN_EINVAL, "%s: curve has %zu points, %s has %zu", res[i].name,
+                              res[i].nc, res[0].name, nc);
+    int rc = write_curves_csv(o->out_dir, res, nr, nc, err);
+    if (!rc)
+        rc = write_quantiles_csv(o->out_dir, res, nr, err);
+    if (!rc)
+        rc = write_summary_csv(o->out_dir, res, nr, err);
+    if (!rc)
+        rc = write_cor2_csv(o->out_dir, res, nr, err);
+    if (!rc)
+        rc = write_docs(o, X, res, nr, drawn, err);
     return rc;
 }
