@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <gsl/gsl_eigen.h>
+#include "experiment/internal.h"
 
 /* ------------------------------------------------------------ curves */
 
@@ -535,6 +536,47 @@ static void test_sweep_resume(void **state)
     hn_dataset_free(te);
 }
 
+/* curve.csv is written by a model's run and read back for the report: the
+ * numbers must come back bit for bit (%.17g), and a damaged file must say
+ * which line. */
+static void test_curve_csv_round_trip(void **state)
+{
+    (void)state;
+    const double mean[5] = {0.1, 1.0 / 3.0, 4.9e-324, 1.7976931348623157e308, 0};
+    const double ema[5] = {-2.5e-17, 2.0 / 3.0, 1e-300, 123456789.123456789, -0.0};
+    char p[512];
+    snprintf(p, sizeof p, "%s/curve_rt.csv", hn_test_tmpdir());
+    hn_err e;
+    assert_int_equal(hn_exp_write_curve_csv(p, mean, ema, 5, &e), 0);
+    hn_exp_result r;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(hn_exp_load_curve(p, &r, &e), 0);
+    assert_int_equal(r.nc, 5);
+    for (size_t i = 0; i < 5; i++) {
+        assert_memory_equal(&r.mean[i], &mean[i], sizeof *mean);
+        assert_memory_equal(&r.ema[i], &ema[i], sizeof *ema);
+    }
+    hn_free(r.mean);
+    hn_free(r.ema);
+    /* no points: the header alone */
+    memset(&r, 0, sizeof r);
+    assert_int_equal(hn_exp_write_curve_csv(p, mean, ema, 0, &e), 0);
+    assert_int_equal(hn_exp_load_curve(p, &r, &e), 0);
+    assert_int_equal(r.nc, 0);
+    hn_free(r.mean);
+    hn_free(r.ema);
+    /* k out of sequence on the file's third line */
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs("k,mean_abs_diff,ema\n1,0.5,0.5\n3,0.25,0.4\n", f);
+    fclose(f);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(hn_exp_load_curve(p, &r, &e), HN_EFORMAT);
+    assert_non_null(strstr(e.msg, "line 3: expected k = 2"));
+    hn_free(r.mean);
+    hn_free(r.ema);
+}
+
 static void test_presets(void **state)
 {
     (void)state;
@@ -577,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_threads_bit_identical),
         cmocka_unit_test(test_cor2_formula),
         cmocka_unit_test(test_presets),
+        cmocka_unit_test(test_curve_csv_round_trip),
         cmocka_unit_test(test_sweep_resume),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
