@@ -13,6 +13,7 @@
 #include "hessnorm/data.h"
 #include "hessnorm/gnuplot.h"
 #include "hessnorm/spectra.h"
+#include "hessnorm/eigsmall.h"
 #include "hessnorm/lanczos.h"
 #include "hessnorm/kron.h"
 #include "hessnorm/layers.h"

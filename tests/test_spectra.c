@@ -147,11 +147,88 @@ static void test_degenerate(void **state)
     gsl_vector_free(w); gsl_vector_free(sv); gsl_vector_free(w3);
 }
 
+/* A random symmetric PSD n x n matrix B B^T / n of rank r (row-major). */
+static void rand_psd(gsl_rng *r, size_t n, size_t rank, double *A)
+{
+    double B[64 * 64];
+    hn_test_fill_uniform(r, B, n * rank, -1, 1);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            double s = 0;
+            for (size_t k = 0; k < rank; k++)
+                s += B[i * rank + k] * B[j * rank + k];
+            A[i * n + j] = s / (double)n;
+        }
+}
+
+/* The raw in-place dsyevd is the routine behind hn_eig_sym_lapack: the
+ * same bits; A^{1/2} squared gives A back; the two K x K sandwich routes
+ * agree; the softmax factor C has C^T C = diag(p) - p p^T. */
+static void test_eig_small(void **state)
+{
+    (void)state;
+    gsl_rng *r = hn_test_rng(77);
+    hn_err e;
+    for (size_t n = 1; n <= 12; n += 3) {
+        double A[144], A0[144], S[144], w[12], buf[288], ev1[12], ev2[12], G[144];
+        rand_psd(r, n, n > 1 ? n - 1 : 1, A); /* singular: a null eigenvalue may round negative */
+        memcpy(A0, A, sizeof A);
+        gsl_matrix_view Av = gsl_matrix_view_array(A0, n, n);
+        gsl_vector *wl = gsl_vector_alloc(n);
+        assert_int_equal(hn_eig_sym_lapack(&Av.matrix, wl, NULL, &e), 0);
+        double W[144];
+        memcpy(W, A, sizeof W);
+        assert_int_equal(hn_eig_sym_inplace(n, W, w, 0, "test", &e), 0);
+        for (size_t i = 0; i < n; i++)
+            assert_true(w[i] == gsl_vector_get(wl, i)); /* same routine, same arguments */
+        gsl_vector_free(wl);
+        assert_int_equal(hn_psd_sqrt(n, A, w, S, &e), 0);
+        /* S S = A0: |d| <= c n eps ||A||, ||A|| <= n / 3 here */
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < n; j++) {
+                double s = 0;
+                for (size_t k = 0; k < n; k++)
+                    s += S[i * n + k] * S[k * n + j];
+                /* sqrt of a rounding-size null eigenvalue is ~sqrt(eps): its square is eps */
+                assert_close(s, A0[i * n + j], 0, 1e-13);
+            }
+        rand_psd(r, n, n, G);
+        assert_int_equal(hn_sym_sandwich_eigs(n, S, G, buf, ev1, &e), 0);
+        assert_int_equal(hn_sandwich_eigs(n, S, G, buf, ev2, &e), 0); /* S = S^T */
+        for (size_t i = 0; i < n; i++)
+            assert_close(ev1[i], ev2[i], 0, EIG_ATOL); /* backward-stable eigensolver, ||SGS|| <= 1 */
+        /* C^T C = diag(p) - p p^T */
+        double p[12], C[144], sum = 0;
+        hn_test_fill_uniform(r, p, n, 0.01, 1);
+        for (size_t i = 0; i < n; i++)
+            sum += p[i];
+        for (size_t i = 0; i < n; i++)
+            p[i] /= sum;
+        hn_softmax_hess_factor(n, p, C);
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < n; j++) {
+                double s = 0;
+                for (size_t k = 0; k < n; k++)
+                    s += C[k * n + i] * C[k * n + j];
+                const double want = (i == j ? p[i] : 0) - p[i] * p[j];
+                assert_close(s, want, 0, 1e-15); /* a few roundings of entries <= 1 */
+            }
+        /* C = NULL: the eigenvalues of G itself */
+        assert_int_equal(hn_sandwich_eigs(n, NULL, G, buf, ev2, &e), 0);
+        memcpy(W, G, sizeof W);
+        assert_int_equal(hn_eig_sym_inplace(n, W, ev1, 0, "test", &e), 0);
+        for (size_t i = 0; i < n; i++)
+            assert_true(ev1[i] == ev2[i]);
+    }
+    gsl_rng_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eig_lapack_vs_gsl), cmocka_unit_test(test_eig_closed_form),
         cmocka_unit_test(test_svd_two_ways),      cmocka_unit_test(test_degenerate),
+        cmocka_unit_test(test_eig_small),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,13 +6,13 @@
 #include <string.h>
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
-#include <lapacke.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 #include "hessnorm/alloc.h"
 #include "hessnorm/experiment.h"
 #include "hessnorm/layers.h"
+#include "hessnorm/eigsmall.h"
 #include "experiment/internal.h"
 
 /* Below this many multiply-adds a loop runs on one thread: thread wake-ups
@@ -168,8 +168,7 @@ static int ho_matvec(void *vctx, const double *v, double *y)
 static int ho_sample_norm(const hn_model *m, size_t K, const double *p, const double *G,
                           double *buf, double *out)
 {
-    double *A = buf, *S = A + K * K, *T = S + K * K, *M = T + K * K, *ev = M + K * K,
-           *e = ev + K;
+    double *A = buf, *S = A + K * K, *T = S + K * K, *ev = T + 2 * K * K, *e = ev + K;
     for (size_t a = 0; a < K; a++) {
         memset(e, 0, K * sizeof *e);
         e[a] = 1;
@@ -177,31 +176,9 @@ static int ho_sample_norm(const hn_model *m, size_t K, const double *p, const do
         for (size_t b = 0; b < K; b++)
             A[b * K + a] = T[b];
     }
-    if (LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)K, A, (lapack_int)K, ev) != 0)
-        return HN_ENUMERIC;
-    /* S = V diag(sqrt(max(ev, 0))) V^T (A is PSD; rounding may make its
-     * null eigenvalue slightly negative) */
-    for (size_t a = 0; a < K; a++)
-        for (size_t b = 0; b < K; b++) {
-            double s = 0;
-            for (size_t c = 0; c < K; c++)
-                s += A[a * K + c] * sqrt(fmax(ev[c], 0.0)) * A[b * K + c];
-            S[a * K + b] = s;
-        }
-    for (size_t a = 0; a < K; a++) /* T = S G */
-        for (size_t b = 0; b < K; b++)
-            T[a * K + b] = dot(S + a * K, G + b * K, K); /* G symmetric: column b = row b */
-    for (size_t a = 0; a < K; a++) /* M = T S */
-        for (size_t b = 0; b < K; b++) {
-            double s = 0;
-            for (size_t c = 0; c < K; c++)
-                s += T[a * K + c] * S[c * K + b];
-            M[a * K + b] = s;
-        }
-    for (size_t a = 0; a < K; a++) /* symmetrise the rounding */
-        for (size_t b = a + 1; b < K; b++)
-            M[a * K + b] = M[b * K + a] = 0.5 * (M[a * K + b] + M[b * K + a]);
-    if (LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', (lapack_int)K, M, (lapack_int)K, ev) != 0)
+    /* S = A^{1/2} (A is PSD; rounding may make its null eigenvalue
+     * slightly negative, clamped to 0) */
+    if (hn_psd_sqrt(K, A, ev, S, NULL) != 0 || hn_sym_sandwich_eigs(K, S, G, T, ev, NULL) != 0)
         return HN_ENUMERIC;
     *out = ev[K - 1];
     return HN_OK;

@@ -3,13 +3,13 @@
 #include <math.h>
 #include <string.h>
 #include <cblas.h>
-#include <lapacke.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 #include "hessnorm/alloc.h"
 #include "hessnorm/layers.h"
 #include "hessnorm/fastconv.h"
+#include "hessnorm/eigsmall.h"
 #include "net/fastconv_internal.h"
 
 /* ------------------------------------------------------------ jobs */
@@ -195,7 +195,7 @@ static int ho_eigs_one(const hn_fast *F, chunk *c, const double *J, size_t n, co
     const size_t K = F->K, P = F->P;
     const int hs = head_structured(F);
     const size_t Pb = hs ? F->m->layers[F->L - 1].param_offset : P;
-    double *G = c->kk, *Cm = G + K * K, *T = Cm + K * K, *M = T + K * K, *w = M + K * K;
+    double *G = c->kk, *Cm = G + K * K, *T = Cm + K * K, *w = T + 2 * K * K;
     cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (blasint)K, (blasint)Pb, 1.0, J,
                 (blasint)P, 0.0, G, (blasint)K);
     if (hs) {
@@ -210,36 +210,13 @@ static int ho_eigs_one(const hn_fast *F, chunk *c, const double *J, size_t n, co
     for (size_t a = 0; a < K; a++)
         for (size_t b = 0; b < a; b++)
             G[a * K + b] = G[b * K + a];
-    if (F->m->loss == HN_LOSS_MSE) {
-        memcpy(M, G, K * K * sizeof *M);
-    } else {
-        /* C = diag(sqrt p) (I - 1 p^T): A = (I - p 1^T) diag(p) (I - 1 p^T)
-         * = diag(p) - p p^T as sum p = 1.  1 - p_a is summed from the other
-         * p_b: no cancellation when the softmax saturates. */
-        for (size_t a = 0; a < K; a++) {
-            const double sa = sqrt(p[a]);
-            for (size_t b = 0; b < K; b++) {
-                double v;
-                if (a != b) {
-                    v = -p[b];
-                } else {
-                    v = 0;
-                    for (size_t e = 0; e < K; e++)
-                        if (e != a)
-                            v += p[e];
-                }
-                Cm[a * K + b] = sa * v;
-            }
-        }
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)K, (blasint)K, (blasint)K,
-                    1.0, Cm, (blasint)K, G, (blasint)K, 0.0, T, (blasint)K);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)K, (blasint)K, (blasint)K,
-                    1.0, T, (blasint)K, Cm, (blasint)K, 0.0, M, (blasint)K);
-        for (size_t a = 0; a < K; a++) /* symmetrise the rounding */
-            for (size_t b = a + 1; b < K; b++)
-                M[a * K + b] = M[b * K + a] = 0.5 * (M[a * K + b] + M[b * K + a]);
+    /* A = C^T C (C = I for the squared error) */
+    const double *C = NULL;
+    if (F->m->loss != HN_LOSS_MSE) {
+        hn_softmax_hess_factor(K, p, Cm);
+        C = Cm;
     }
-    if (LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', (lapack_int)K, M, (lapack_int)K, w) != 0)
+    if (hn_sandwich_eigs(K, C, G, T, w, NULL) != 0)
         return HN_ENUMERIC;
     for (size_t k = 0; k < K; k++)
         ev[k] = w[K - 1 - k];

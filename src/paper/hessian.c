@@ -3,12 +3,12 @@
 #include <math.h>
 #include <string.h>
 #include <gsl/gsl_blas.h>
-#include <lapacke.h>
 #include "hessnorm/alloc.h"
 #include "hessnorm/hessian.h"
 #include "hessnorm/layers.h"
 #include "hessnorm/fastconv.h"
 #include "hessnorm/matrices.h" /* HN_DENSE_LIMIT */
+#include "hessnorm/eigsmall.h"
 
 static int check_square(const hn_model *m, const gsl_matrix *H, const char *who, hn_err *err)
 {
@@ -174,10 +174,7 @@ int hn_hessian_eigvals(const hn_model *m, const double *theta, const hn_samples 
     int rc = H && w ? dense_into(m, theta, s, threads, H, err)
                     : hn_err_set(err, HN_ENOMEM, "Hessian eigenvalues: out of memory (%zu parameters)", P);
     if (!rc) {
-        lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', (lapack_int)P, H, (lapack_int)P, w);
-        if (info != 0)
-            rc = hn_err_set(err, info < 0 ? HN_EINVAL : HN_ENUMERIC,
-                            "Hessian eigenvalues: LAPACKE_dsyevd info %d", (int)info);
+        rc = hn_eig_sym_inplace(P, H, w, 0, "Hessian eigenvalues", err);
         for (size_t i = 0; !rc && i < P; i++)
             gsl_vector_set(eval, i, w[i]);
     }

@@ -15,6 +15,7 @@
 #include "hessnorm/buf.h"
 #include "hessnorm/matrices.h"
 #include "hessnorm/spectra.h"
+#include "hessnorm/eigsmall.h"
 
 void hn_inspect_free(hn_inspect_result *r)
 {
@@ -54,13 +55,7 @@ static int outer_eigs_gram(const hn_model *m, const double *theta, const hn_samp
             goto done;
         /* A^{1/2} = V diag(sqrt(max(lambda, 0))) V^T; A is PSD, negative
          * eigenvalues are rounding */
-        gsl_matrix_set_zero(Ah);
-        for (size_t k = 0; k < K; k++) {
-            double sq = sqrt(fmax(gsl_vector_get(lam, k), 0.0));
-            for (size_t a = 0; a < K; a++)
-                for (size_t b = 0; b < K; b++)
-                    *gsl_matrix_ptr(Ah, a, b) += sq * gsl_matrix_get(V, a, k) * gsl_matrix_get(V, b, k);
-        }
+        hn_psd_sqrt_from_eig(K, V->data, lam->data, Ah->data); /* K x K: tda = K, stride 1 */
         gsl_matrix_const_view Jv = gsl_matrix_const_view_array(J, K, P);
         gsl_matrix_view Sblk = gsl_matrix_submatrix(S, i * K, 0, K, P);
         gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0 / sqrt((double)N), Ah, &Jv.matrix, 0.0,
