@@ -21,6 +21,7 @@
 #include "hessnorm/train.h"
 #include "hessnorm/matrices.h"
 #include "hessnorm/hessian.h"
+#include "hessnorm/outer.h"
 #include "hessnorm/inspect.h"
 #include "hessnorm/audit.h"
 #include "hessnorm/experiment.h"

@@ -9,6 +9,7 @@
 #include "hessnorm/fastconv.h"
 #include "hessnorm/matrices.h" /* HN_DENSE_LIMIT */
 #include "hessnorm/eigsmall.h"
+#include "hessnorm/outer.h"
 
 static int check_square(const hn_model *m, const gsl_matrix *H, const char *who, hn_err *err)
 {
@@ -78,26 +79,10 @@ int hn_hessian_outer(const hn_model *m, const double *theta, const hn_samples *s
         hn_jacobian(m, theta, s->x + i * s->in_size, ws, J, z);
         hn_loss_eval(m->loss, K, z, s->y_class ? s->y_class[i] : 0,
                      s->y_vec ? s->y_vec + i * K : NULL, NULL, p);
-        /* AJ = A J column by column */
-        double *col = hn_calloc(K, sizeof *col), *acol = hn_calloc(K, sizeof *acol);
-        if (!col || !acol) {
-            hn_free(col);
-            hn_free(acol);
+        if (hn_outer_add(m->loss, K, P, p, J, sc, AJ, HO) != 0) {
             rc = hn_err_set(err, HN_ENOMEM, "outer-product Hessian: out of memory");
             goto done;
         }
-        for (size_t j = 0; j < P; j++) {
-            for (size_t k = 0; k < K; k++)
-                col[k] = J[k * P + j];
-            hn_loss_hess_apply(m->loss, K, p, col, acol);
-            for (size_t k = 0; k < K; k++)
-                AJ[k * P + j] = acol[k];
-        }
-        hn_free(col);
-        hn_free(acol);
-        gsl_matrix_const_view Jv = gsl_matrix_const_view_array(J, K, P);
-        gsl_matrix_const_view AJv = gsl_matrix_const_view_array(AJ, K, P);
-        gsl_blas_dgemm(CblasTrans, CblasNoTrans, sc, &Jv.matrix, &AJv.matrix, 1.0, HO);
     }
 done:
     hn_ws_free(ws);

@@ -6,6 +6,7 @@
 #include <gsl/gsl_blas.h>
 #include "hessnorm/alloc.h"
 #include "hessnorm/matrices.h"
+#include "hessnorm/outer.h"
 
 static int dense_alloc(size_t r, size_t c, const char *what, gsl_matrix **out, hn_err *err)
 {
@@ -338,11 +339,11 @@ int hn_paper_build(const hn_model *m, const double *theta, const hn_samples *s,
     /* H_O = Q^T F^T A F Q = J^T (A J) */
     {
         gsl_matrix *AJ = NULL;
-        rc = matmul(pp->A, pp->J, "A J", &AJ, err);
+        rc = dense_alloc(K, P, "A J", &AJ, err);
         if (!rc)
             rc = dense_alloc(P, P, "H_O", &pp->HO, err);
         if (!rc)
-            gsl_blas_dgemm(CblasTrans, CblasNoTrans, 1.0, pp->J, AJ, 0.0, pp->HO);
+            hn_outer_dense(pp->A, pp->J, AJ, pp->HO);
         if (AJ)
             gsl_matrix_free(AJ);
     }
