@@ -14,6 +14,7 @@
 #include "hessnorm/gnuplot.h"
 #include "hessnorm/spectra.h"
 #include "hessnorm/eigsmall.h"
+#include "hessnorm/dense.h"
 #include "hessnorm/lanczos.h"
 #include "hessnorm/kron.h"
 #include "hessnorm/layers.h"
