@@ -3,6 +3,7 @@
 #include "testutil.h"
 #include <math.h>
 #include <string.h>
+#include <gsl/gsl_blas.h>
 
 #define KINK 1e-3
 /* Central differences of the gradient, h = 1e-5: truncation ~h^2 ~ 1e-10,
@@ -128,12 +129,108 @@ static void test_batch_mean_symmetry(void **state)
     gsl_rng_free(r);
 }
 
+/* The H_O routes of outer.h against the dense J^T A J of hn_hessian_outer:
+ * the Gram route's nonzero spectrum, the per-sample K x K norm, the
+ * operator (with the head block stored implicitly and explicitly), and the
+ * dense route with A formed against A applied. */
+static void test_outer_routes(void **state)
+{
+    (void)state;
+    gsl_rng *r = hn_test_rng(44);
+    hn_err e;
+    for (int fam = 0; fam < HN_TEST_FAMILIES; fam++) {
+        hn_model *m = hn_test_model(fam);
+        const size_t P = m->n_params, K = m->classes, N = 3;
+        hn_samples *s;
+        assert_int_equal(hn_samples_alloc(m, N, &s, &e), 0);
+        double *th = calloc(P, sizeof *th);
+        hn_test_draw(m, r, 1.5, KINK, th, s);
+        gsl_matrix *HO = gsl_matrix_alloc(P, P), *Hw = gsl_matrix_calloc(P, P);
+        gsl_vector *ev = gsl_vector_alloc(P);
+        assert_int_equal(hn_hessian_outer(m, th, s, HO, &e), 0);
+        assert_int_equal(hn_eig_sym_lapack(HO, ev, NULL, &e), 0);
+        const double hmax = fmax(fabs(gsl_vector_get(ev, 0)), fabs(gsl_vector_get(ev, P - 1)));
+        /* Gram route: the nonzero eigenvalues, descending */
+        double *ge = NULL;
+        size_t ng = 0;
+        assert_int_equal(hn_outer_gram_eigs(m, th, s, 1e-9, &ge, &ng, &e), 0);
+        assert_true(ng >= 1 && ng <= N * K);
+        for (size_t k = 0; k < ng; k++) /* two backward-stable routes: |d lambda| ~ P eps ||H_O|| */
+            assert_close(ge[k], gsl_vector_get(ev, P - 1 - k), 0, 1e-11 * hmax);
+        hn_free(ge);
+        /* per sample: K x K norm, dense J^T A J with A formed and applied,
+         * and the operator's pieces */
+        hn_ws *ws;
+        assert_int_equal(hn_ws_alloc(m, &ws, &e), 0);
+        const hn_layer *last = &m->layers[m->n_layers - 1];
+        const int structured = last->type == HN_LINEAR && last->param_offset + last->param_count == P;
+        const size_t d = structured ? last->in.c : 0, Pb = structured ? last->param_offset : P;
+        double *J = calloc(N * K * P, sizeof *J), *Jb = calloc(N * K * P, sizeof *Jb);
+        double *xh = calloc(N * (d + 1), sizeof *xh), *pp = calloc(N * K, sizeof *pp);
+        double *AJ = calloc(K * P, sizeof *AJ), z[64], G[64 * 64], buf[4 * 64 * 64 + 128];
+        const double w[3] = {-0.5, -0.5, 1.0};
+        gsl_matrix *H1 = gsl_matrix_alloc(P, P), *H2 = gsl_matrix_alloc(P, P);
+        gsl_matrix *Am = gsl_matrix_alloc(K, K), *AJm = gsl_matrix_alloc(K, P);
+        for (size_t i = 0; i < N; i++) {
+            double *Ji = J + i * K * P, *p = pp + i * K;
+            hn_jacobian(m, th, s->x + i * s->in_size, ws, Ji, z);
+            hn_loss_eval(m->loss, K, z, s->y_class ? s->y_class[i] : 0,
+                         s->y_vec ? s->y_vec + i * K : NULL, NULL, p);
+            for (size_t a = 0; a < K; a++)
+                memcpy(Jb + (i * K + a) * Pb, Ji + a * P, Pb * sizeof *Jb);
+            if (d)
+                memcpy(xh + i * d, hn_ws_act(ws, (int)m->n_layers - 2), d * sizeof *xh);
+            gsl_matrix_set_zero(H1);
+            assert_int_equal(hn_outer_add(m->loss, K, P, p, Ji, 1.0, AJ, H1), 0);
+            assert_int_equal(hn_outer_add(m->loss, K, P, p, Ji, w[i], AJ, Hw), 0);
+            hn_loss_hess_matrix(m->loss, K, p, Am->data);
+            gsl_matrix_const_view Jv = gsl_matrix_const_view_array(Ji, K, P);
+            hn_outer_dense(Am, &Jv.matrix, AJm, H2);
+            assert_mat_close(H2, H1, 1e-12); /* A applied by differences vs A formed: rounding */
+            assert_int_equal(hn_eig_sym_lapack(H1, ev, NULL, &e), 0);
+            double nrm;
+            hn_outer_sample_gram(K, P, Ji, G);
+            assert_int_equal(hn_outer_sample_norm(m->loss, K, p, G, buf, &nrm), 0);
+            /* K x K against P x P spectrum: both backward stable */
+            assert_close(nrm, gsl_vector_get(ev, P - 1), 1e-10, 1e-14);
+        }
+        /* operator: sum_i w_i J_i^T A_i J_i v, against the dense sum and with
+         * the head block implicit */
+        double *v = calloc(P, sizeof *v), *y1 = calloc(P, sizeof *y1), *y2 = calloc(P, sizeof *y2);
+        double *want = calloc(P, sizeof *want), u[3 * 64];
+        hn_test_fill_uniform(r, v, P, -1, 1);
+        gsl_vector_view vv = gsl_vector_view_array(v, P), wv = gsl_vector_view_array(want, P);
+        gsl_blas_dgemv(CblasNoTrans, 1.0, Hw, &vv.vector, 0.0, &wv.vector);
+        hn_outer_op full = {m->loss, K, P, 0, N, J, xh, pp, w, u, 1};
+        hn_outer_op head = {m->loss, K, Pb, d, N, Jb, xh, pp, w, u, 2};
+        assert_int_equal(hn_outer_op_apply(&full, v, y1), 0);
+        assert_int_equal(hn_outer_op_apply(&head, v, y2), 0);
+        double ymax = 0;
+        for (size_t j = 0; j < P; j++)
+            ymax = fmax(ymax, fabs(want[j]));
+        for (size_t j = 0; j < P; j++) {
+            assert_close(y1[j], want[j], 0, 1e-12 * ymax); /* the same sums in another order */
+            assert_close(y2[j], y1[j], 0, 1e-12 * ymax);   /* I_K (x) x^T applied, not stored */
+        }
+        free(v); free(y1); free(y2); free(want);
+        gsl_matrix_free(H1); gsl_matrix_free(H2); gsl_matrix_free(Am); gsl_matrix_free(AJm);
+        free(J); free(Jb); free(xh); free(pp); free(AJ);
+        hn_ws_free(ws);
+        gsl_matrix_free(HO); gsl_matrix_free(Hw); gsl_vector_free(ev);
+        free(th);
+        hn_samples_free(s);
+        hn_model_free(m);
+    }
+    gsl_rng_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hessian_vs_fd),
         cmocka_unit_test(test_zero_residual),
         cmocka_unit_test(test_batch_mean_symmetry),
+        cmocka_unit_test(test_outer_routes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

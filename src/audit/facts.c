@@ -8,22 +8,8 @@
 #include "hessnorm/layers.h"
 #include "hessnorm/spectra.h"
 #include "hessnorm/kron.h"
+#include "hessnorm/dense.h"
 #include "audit/internal.h"
-
-/* Relative difference of two matrices (max-abs, relative to the larger). */
-static double mat_disc(const gsl_matrix *a, const gsl_matrix *b)
-{
-    if (a->size1 != b->size1 || a->size2 != b->size2)
-        return INFINITY;
-    double d = 0, s = 0;
-    for (size_t i = 0; i < a->size1; i++)
-        for (size_t j = 0; j < a->size2; j++) {
-            double x = gsl_matrix_get(a, i, j), y = gsl_matrix_get(b, i, j);
-            d = fmax(d, fabs(x - y));
-            s = fmax(s, fmax(fabs(x), fabs(y)));
-        }
-    return s > 0 ? d / s : d;
-}
 
 /* Every dense product and Kronecker factor below is checked: a NULL from
  * GSL's allocator is out of memory, returned as HN_ENOMEM (it used to be
@@ -33,64 +19,7 @@ static int facts_nomem(hn_err *err)
     return hn_err_set(err, HN_ENOMEM, "facts: out of memory");
 }
 
-static double vec_disc(const double *a, const double *b, size_t n)
-{
-    double d = 0, s = 0;
-    for (size_t i = 0; i < n; i++) {
-        d = fmax(d, fabs(a[i] - b[i]));
-        s = fmax(s, fmax(fabs(a[i]), fabs(b[i])));
-    }
-    return s > 0 ? d / s : d;
-}
-
-static gsl_matrix *mul(const gsl_matrix *A, CBLAS_TRANSPOSE_t ta, const gsl_matrix *B,
-                       CBLAS_TRANSPOSE_t tb)
-{
-    size_t r = ta == CblasTrans ? A->size2 : A->size1;
-    size_t c = tb == CblasTrans ? B->size1 : B->size2;
-    gsl_matrix *C = gsl_matrix_alloc(r, c);
-    if (C)
-        gsl_blas_dgemm(ta, tb, 1.0, A, B, 0.0, C);
-    return C;
-}
-
-static double sym_norm(const gsl_matrix *H, hn_err *err, int *rc)
-{
-    gsl_vector *ev = gsl_vector_alloc(H->size1);
-    if (!ev) {
-        *rc = hn_err_set(err, HN_ENOMEM, "facts: out of memory");
-        return 0;
-    }
-    *rc = hn_eig_sym_lapack(H, ev, NULL, err);
-    double v = *rc ? 0 : fmax(fabs(gsl_vector_get(ev, 0)), fabs(gsl_vector_get(ev, H->size1 - 1)));
-    gsl_vector_free(ev);
-    return v;
-}
-
 void hn_facts_free(hn_facts *f) { hn_free(f); }
-
-/* ||A||_2 through the smaller Gram matrix (A^T A or A A^T) and a symmetric
- * eigensolver: the largest eigenvalue of a Gram matrix is computed to
- * relative accuracy ~ n eps, so the norm is as accurate as an SVD's, at a
- * fraction of the cost for the tall 0/1 matrices Q (cross-checked against
- * dgesdd in test_audit). */
-static int gram_norm2(const gsl_matrix *A, double *out, hn_err *err)
-{
-    const int tall = A->size1 >= A->size2;
-    const size_t n = tall ? A->size2 : A->size1;
-    gsl_matrix *G = gsl_matrix_calloc(n, n);
-    if (!G)
-        return hn_err_set(err, HN_ENOMEM, "facts: out of memory");
-    gsl_blas_dsyrk(CblasUpper, tall ? CblasTrans : CblasNoTrans, 1.0, A, 0.0, G);
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < i; j++)
-            gsl_matrix_set(G, i, j, gsl_matrix_get(G, j, i));
-    int rc;
-    double v = sym_norm(G, err, &rc);
-    gsl_matrix_free(G);
-    *out = rc ? 0 : sqrt(fmax(v, 0.0));
-    return rc;
-}
 
 /* Per-sample loss of sample i at theta. */
 static double loss_at(const hn_model *m, const double *th, const hn_samples *s, size_t i, hn_ws *ws)
@@ -183,9 +112,9 @@ static int landscape(hn_facts *f, const hn_model *m, const double *theta, const 
         gt += g1[j] * delta[j];
     f->grad_term = fabs(gt);
     gsl_matrix_sub(Hlast, acc); /* H_{k+1} - (1/k) sum H_i */
-    f->dH_norm = sym_norm(Hlast, err, &rc);
+    f->dH_norm = hn_sym_norm(Hlast, err, &rc);
     if (!rc)
-        f->dHO_norm = sym_norm(accO, err, &rc);
+        f->dHO_norm = hn_sym_norm(accO, err, &rc);
 done:
     hn_ws_free(ws);
     hn_free(th);
@@ -279,7 +208,7 @@ int hn_facts_compute_ex(const hn_netspec *ns, const hn_model *m, const double *t
             f->h_all = f->h_all > h ? f->h_all : h;
             f->h_all = f->h_all > ly->in.c ? f->h_all : ly->in.c;
         }
-        if ((rc = hn_norm2(pp->T[t], &f->T_norm[t], err)) || (rc = gram_norm2(pp->Q[t], &f->Q_norm[t], err)) ||
+        if ((rc = hn_norm2(pp->T[t], &f->T_norm[t], err)) || (rc = hn_gram_norm2(pp->Q[t], &f->Q_norm[t], err)) ||
             (rc = hn_norm2(pp->G[t], &f->G_norm[t], err)) || (rc = hn_norm2(pp->R[t], &f->R_norm[t], err)))
             goto done;
         if (t + 1 < f->n_lin && (rc = hn_norm2(pp->Lambda[t], &f->Lam_norm[t], err)))
@@ -319,14 +248,14 @@ int hn_facts_compute_ex(const hn_netspec *ns, const hn_model *m, const double *t
                 rc = hn_err_set(err, HN_ENOMEM, "facts: out of memory");
                 goto done;
             }
-            gsl_matrix *Jb = mul(Kr, CblasNoTrans, pp->Q[t], CblasNoTrans);
+            gsl_matrix *Jb = hn_mat_mul(Kr, CblasNoTrans, pp->Q[t], CblasNoTrans);
             if (!Jb) {
                 gsl_matrix_free(Kr);
                 rc = facts_nomem(err);
                 goto done;
             }
             gsl_matrix_view Jp = gsl_matrix_submatrix(pp->J, 0, ly->param_offset, f->K, ly->param_count);
-            f->dzdW_disc = fmax(f->dzdW_disc, mat_disc(Jb, &Jp.matrix));
+            f->dzdW_disc = fmax(f->dzdW_disc, hn_mat_disc(Jb, &Jp.matrix));
             Jblk[t] = Jb; /* kept for the block check of Appendix A */
             /* ||G (x) r^T|| = ||G|| ||r|| */
             double kn;
@@ -345,9 +274,9 @@ int hn_facts_compute_ex(const hn_netspec *ns, const hn_model *m, const double *t
                     Ir = hn_kron(In, &rv.matrix);
                 }
                 if (Ir)
-                    split = mul(pp->G[t], CblasNoTrans, Ir, CblasNoTrans);
+                    split = hn_mat_mul(pp->G[t], CblasNoTrans, Ir, CblasNoTrans);
                 if (split)
-                    f->kron_split_disc = fmax(f->kron_split_disc, mat_disc(split, Kr));
+                    f->kron_split_disc = fmax(f->kron_split_disc, hn_mat_disc(split, Kr));
                 else
                     rc = facts_nomem(err);
                 if (split) gsl_matrix_free(split);
@@ -365,7 +294,7 @@ int hn_facts_compute_ex(const hn_netspec *ns, const hn_model *m, const double *t
                 }
                 if (vt && zp && dzdT) {
                     gsl_blas_dgemv(CblasNoTrans, 1.0, dzdT, vt, 0.0, zp);
-                    f->vecz_disc = fmax(f->vecz_disc, vec_disc(zp->data, act, f->rows[t]));
+                    f->vecz_disc = fmax(f->vecz_disc, hn_vec_disc(zp->data, act, f->rows[t]));
                 } else {
                     rc = facts_nomem(err);
                 }
@@ -385,14 +314,14 @@ int hn_facts_compute_ex(const hn_netspec *ns, const hn_model *m, const double *t
                 goto done;
             }
             gsl_blas_dgemv(CblasNoTrans, 1.0, pp->G[t], &zv.vector, 0.0, zz);
-            f->zGz_disc = fmax(f->zGz_disc, vec_disc(zz->data, pp->logits, f->K));
+            f->zGz_disc = fmax(f->zGz_disc, hn_vec_disc(zz->data, pp->logits, f->K));
             /* x^(p-1) = R^(p-1) x against the direct activation */
             const double *ain = hn_ws_act(ws, (int)m->linear_pos[t] - 1);
-            f->xRx_disc = fmax(f->xRx_disc, vec_disc(pp->Rx[t]->data, ain, f->cols[t]));
+            f->xRx_disc = fmax(f->xRx_disc, hn_vec_disc(pp->Rx[t]->data, ain, f->cols[t]));
             /* z = G^(p) T^(p) R^(p-1) x */
             gsl_blas_dgemv(CblasNoTrans, 1.0, pp->T[t], pp->Rx[t], 0.0, tr);
             gsl_blas_dgemv(CblasNoTrans, 1.0, pp->G[t], tr, 0.0, zz);
-            f->zGTRx_disc = fmax(f->zGTRx_disc, vec_disc(zz->data, pp->logits, f->K));
+            f->zGTRx_disc = fmax(f->zGTRx_disc, hn_vec_disc(zz->data, pp->logits, f->K));
             gsl_vector_free(tr);
             gsl_vector_free(zz);
             gsl_matrix_free(Kr);
@@ -431,13 +360,13 @@ int hn_facts_compute_ex(const hn_netspec *ns, const hn_model *m, const double *t
             goto done;
         }
         hn_forward(m, theta, s->x, ws, z_direct);
-        f->eq3_disc = vec_disc(cur->data, z_direct, f->K);
+        f->eq3_disc = hn_vec_disc(cur->data, z_direct, f->K);
         hn_free(z_direct);
         gsl_vector_free(cur);
     }
-    if ((rc = hn_norm2(pp->A, &f->A_norm, err)) || (rc = gram_norm2(pp->F, &f->F_norm, err)))
+    if ((rc = hn_norm2(pp->A, &f->A_norm, err)) || (rc = hn_gram_norm2(pp->F, &f->F_norm, err)))
         goto done;
-    if (pp->Qfull && (rc = gram_norm2(pp->Qfull, &f->Qfull_norm, err)))
+    if (pp->Qfull && (rc = hn_gram_norm2(pp->Qfull, &f->Qfull_norm, err)))
         goto done;
     /* Lemma 1: Q^T F^T A F Q (literal association) against J^T A J by backprop */
     HO = gsl_matrix_alloc(f->P, f->P);
@@ -450,11 +379,11 @@ int hn_facts_compute_ex(const hn_netspec *ns, const hn_model *m, const double *t
         /* local search: only the norms are needed */
     } else if (pp->Qfull) {
         /* (Q^T F^T) A (F Q) with F Q formed from the whole block-diagonal Q */
-        gsl_matrix *FQ = mul(pp->F, CblasNoTrans, pp->Qfull, CblasNoTrans);
-        gsl_matrix *AFQ = FQ ? mul(pp->A, CblasNoTrans, FQ, CblasNoTrans) : NULL;
-        gsl_matrix *L1 = AFQ ? mul(FQ, CblasTrans, AFQ, CblasNoTrans) : NULL;
+        gsl_matrix *FQ = hn_mat_mul(pp->F, CblasNoTrans, pp->Qfull, CblasNoTrans);
+        gsl_matrix *AFQ = FQ ? hn_mat_mul(pp->A, CblasNoTrans, FQ, CblasNoTrans) : NULL;
+        gsl_matrix *L1 = AFQ ? hn_mat_mul(FQ, CblasTrans, AFQ, CblasNoTrans) : NULL;
         if (L1)
-            f->lemma1_disc = mat_disc(L1, HO);
+            f->lemma1_disc = hn_mat_disc(L1, HO);
         else
             rc = facts_nomem(err);
         if (FQ) gsl_matrix_free(FQ);
@@ -463,7 +392,7 @@ int hn_facts_compute_ex(const hn_netspec *ns, const hn_model *m, const double *t
         if (rc)
             goto done;
     } else {
-        f->lemma1_disc = mat_disc(pp->HO, HO);
+        f->lemma1_disc = hn_mat_disc(pp->HO, HO);
     }
     /* blocks H_O^(kl) = Q^(k)T (G^(k)T (x) R^(k-1)x) A (G^(l) (x) x^T R^(l-1)T) Q^(l) */
     /* (J blocks (G^(k) (x) x^T R^(k-1)T) Q^(k) were formed above) */
@@ -474,8 +403,8 @@ int hn_facts_compute_ex(const hn_netspec *ns, const hn_model *m, const double *t
     for (size_t a = 0; a < f->n_lin && !light; a++)
         for (size_t b = 0; b < f->n_lin; b++) {
             const hn_layer *la = &m->layers[m->linear_pos[a]], *lb = &m->layers[m->linear_pos[b]];
-            gsl_matrix *AJ = mul(pp->A, CblasNoTrans, Jblk[b], CblasNoTrans);
-            gsl_matrix *blk = AJ ? mul(Jblk[a], CblasTrans, AJ, CblasNoTrans) : NULL;
+            gsl_matrix *AJ = hn_mat_mul(pp->A, CblasNoTrans, Jblk[b], CblasNoTrans);
+            gsl_matrix *blk = AJ ? hn_mat_mul(Jblk[a], CblasTrans, AJ, CblasNoTrans) : NULL;
             if (!blk) {
                 if (AJ) gsl_matrix_free(AJ);
                 rc = facts_nomem(err);
@@ -493,7 +422,7 @@ int hn_facts_compute_ex(const hn_netspec *ns, const hn_model *m, const double *t
             gsl_matrix_free(AJ);
             gsl_matrix_free(blk);
         }
-    f->HO_norm = sym_norm(HO, err, &rc);
+    f->HO_norm = hn_sym_norm(HO, err, &rc);
     if (rc)
         goto done;
     /* the pooling layer on its own */
@@ -508,7 +437,7 @@ int hn_facts_compute_ex(const hn_netspec *ns, const hn_model *m, const double *t
                 (rc = hn_norm2(tmp, &f->pool_norm, err)))
                 goto done;
             /* Gram A^T A: 1/kpool^4 within a window, 0 across windows */
-            tmp2 = mul(tmp, CblasTrans, tmp, CblasNoTrans);
+            tmp2 = hn_mat_mul(tmp, CblasTrans, tmp, CblasNoTrans);
             if (!tmp2) {
                 rc = facts_nomem(err);
                 goto done;
@@ -526,7 +455,7 @@ int hn_facts_compute_ex(const hn_netspec *ns, const hn_model *m, const double *t
                     f->avg_gram_disc = fmax(f->avg_gram_disc, fabs(gsl_matrix_get(tmp2, u, v) - want) * kp * kp);
                 }
             /* a window block of A^T A is (1/kp^2) 1 1^T of size kp: norm 1/kp */
-            f->avg_block_norm = sym_norm(tmp2, err, &rc);
+            f->avg_block_norm = hn_sym_norm(tmp2, err, &rc);
             gsl_matrix_free(tmp2);
             tmp2 = NULL;
             if (rc)
@@ -547,7 +476,7 @@ int hn_facts_compute_ex(const hn_netspec *ns, const hn_model *m, const double *t
         }
         rc = hn_hessian_full(m, theta, &one, H, err);
         if (!rc)
-            f->H_norm = sym_norm(H, err, &rc);
+            f->H_norm = hn_sym_norm(H, err, &rc);
         gsl_matrix_free(H);
         if (rc)
             goto done;

@@ -6,25 +6,14 @@
 #include <string.h>
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
-#include <lapacke.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 #include "hessnorm/alloc.h"
 #include "hessnorm/experiment.h"
 #include "hessnorm/layers.h"
-#include "base/threads.h"
-#include "linalg/vecops.h"
+#include "hessnorm/outer.h"
 #include "experiment/internal.h"
-
-/* experiment/internal.h no longer exports `dot`: until hn_ho_analysis and
- * its ho_* helpers call hn_dot_seq (the lin engineer's change), their
- * `dot` is that same sequential loop.  Delete this line at the merge. */
-#define dot hn_dot_seq
-
-/* Below this many multiply-adds a loop runs on one thread: thread wake-ups
- * cost more than they save, and far more on a loaded machine. */
-#define PAR_WORK 200000.0
 
 /* ------------------------------------------------------------ curves */
 
@@ -97,141 +86,30 @@ void hn_ho_opts_default(hn_ho_opts *o)
     o->seed = 0;
 }
 
-/* The operator v -> J_{k+1}^T A_{k+1} J_{k+1} v - (1/k) sum_{i<=k} J_i^T A_i J_i v
- * on stored Jacobians.  With a last linear layer (structured), J_i's head
- * block is I_K (x) x_i^T and only x_i is stored. */
-typedef struct {
-    const hn_model *m;
-    size_t K, P, Pb, d, nl;   /* nl = k + 1 samples */
-    const double *Jb;         /* n_store x K x Pb */
-    const double *xh;         /* n_store x d */
-    const double *pp;         /* n_store x K */
-    double *u;                /* n_store x K scratch */
-    double kinv;
-    int threads;
-} ho_op;
-
-#define HO_BLOCK 512
-
-static int ho_matvec(void *vctx, const double *v, double *y)
-{
-    const ho_op *o = vctx;
-    const size_t K = o->K, Pb = o->Pb, d = o->d, nl = o->nl;
-    const long nlong = (long)nl;
-    const int par = (double)nl * (double)K * (double)(Pb + d) > PAR_WORK; /* same bits either way */
-#pragma omp parallel for num_threads(o->threads) schedule(static) if (par)
-    for (long i = 0; i < nlong; i++) {
-        const double *J = o->Jb + (size_t)i * K * Pb, *x = o->xh + (size_t)i * d;
-        const double *p = o->pp + (size_t)i * K;
-        double *u = o->u + (size_t)i * K;
-        double Ju[64], *tmp = Ju;
-        for (size_t a = 0; a < K; a++) {
-            double sa = dot(J + a * Pb, v, Pb);
-            if (d)
-                sa += dot(x, v + Pb + a * d, d);
-            tmp[a] = sa;
-        }
-        hn_loss_hess_apply(o->m->loss, K, p, tmp, u);
-        const double c = (size_t)i + 1 == nl ? 1.0 : -o->kinv;
-        for (size_t a = 0; a < K; a++)
-            u[a] *= c;
-    }
-    const long nb = (long)((Pb + HO_BLOCK - 1) / HO_BLOCK);
-#pragma omp parallel for num_threads(o->threads) schedule(static) if (par)
-    for (long b = 0; b < nb; b++) {
-        const size_t p1 = (size_t)b * HO_BLOCK, p2 = p1 + HO_BLOCK < Pb ? p1 + HO_BLOCK : Pb;
-        for (size_t p = p1; p < p2; p++)
-            y[p] = 0;
-        for (size_t i = 0; i < nl; i++)
-            for (size_t a = 0; a < K; a++) {
-                const double ua = o->u[i * K + a];
-                const double *row = o->Jb + (i * K + a) * Pb;
-                for (size_t p = p1; p < p2; p++)
-                    y[p] += ua * row[p];
-            }
-    }
-    if (d) {
-        const long nd = (long)((d + HO_BLOCK - 1) / HO_BLOCK), tot = nd * (long)K;
-#pragma omp parallel for num_threads(o->threads) schedule(static) if (par)
-        for (long t = 0; t < tot; t++) {
-            const size_t a = (size_t)(t / nd), q1 = (size_t)(t % nd) * HO_BLOCK;
-            const size_t q2 = q1 + HO_BLOCK < d ? q1 + HO_BLOCK : d;
-            double *ya = y + Pb + a * d;
-            for (size_t q = q1; q < q2; q++)
-                ya[q] = 0;
-            for (size_t i = 0; i < nl; i++) {
-                const double ua = o->u[i * K + a];
-                const double *x = o->xh + i * d;
-                for (size_t q = q1; q < q2; q++)
-                    ya[q] += ua * x[q];
-            }
-        }
-    }
-    return HN_OK;
-}
-
-/* lambda_max(A^{1/2} G A^{1/2}) for one sample; A from p through
- * hn_loss_hess_apply.  buf: 4 K^2 + 2 K doubles. */
-static int ho_sample_norm(const hn_model *m, size_t K, const double *p, const double *G,
-                          double *buf, double *out)
-{
-    double *A = buf, *S = A + K * K, *T = S + K * K, *M = T + K * K, *ev = M + K * K,
-           *e = ev + K;
-    for (size_t a = 0; a < K; a++) {
-        memset(e, 0, K * sizeof *e);
-        e[a] = 1;
-        hn_loss_hess_apply(m->loss, K, p, e, T);
-        for (size_t b = 0; b < K; b++)
-            A[b * K + a] = T[b];
-    }
-    if (LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)K, A, (lapack_int)K, ev) != 0)
-        return HN_ENUMERIC;
-    /* S = V diag(sqrt(max(ev, 0))) V^T (A is PSD; rounding may make its
-     * null eigenvalue slightly negative) */
-    for (size_t a = 0; a < K; a++)
-        for (size_t b = 0; b < K; b++) {
-            double s = 0;
-            for (size_t c = 0; c < K; c++)
-                s += A[a * K + c] * sqrt(fmax(ev[c], 0.0)) * A[b * K + c];
-            S[a * K + b] = s;
-        }
-    for (size_t a = 0; a < K; a++) /* T = S G */
-        for (size_t b = 0; b < K; b++)
-            T[a * K + b] = dot(S + a * K, G + b * K, K); /* G symmetric: column b = row b */
-    for (size_t a = 0; a < K; a++) /* M = T S */
-        for (size_t b = 0; b < K; b++) {
-            double s = 0;
-            for (size_t c = 0; c < K; c++)
-                s += T[a * K + c] * S[c * K + b];
-            M[a * K + b] = s;
-        }
-    for (size_t a = 0; a < K; a++) /* symmetrise the rounding */
-        for (size_t b = a + 1; b < K; b++)
-            M[a * K + b] = M[b * K + a] = 0.5 * (M[a * K + b] + M[b * K + a]);
-    if (LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', (lapack_int)K, M, (lapack_int)K, ev) != 0)
-        return HN_ENUMERIC;
-    *out = ev[K - 1];
-    return HN_OK;
-}
-
 #define HO_SAMPLE_BLOCK 64
 
-int hn_ho_analysis(const hn_model *m, const double *theta, const hn_samples *s,
-                   const size_t *order, size_t n_order, const double *loss, const size_t *ks,
-                   size_t n_ks, const hn_ho_opts *o, double *ho_norm, hn_hodiff *diff,
-                   hn_err *err)
+/* hn_ho_analysis's buffers.  With a last linear layer (structured), J_i's
+ * head block is I_K (x) x_i^T and only x_i is stored. */
+typedef struct {
+    size_t K, P, Pb, d, n_store;
+    int nt;
+    hn_ws **ws;
+    double *Jt, *zt;          /* per thread: K x P Jacobian, K logits */
+    double *G, *pall;         /* per sample: K x K Gram J J^T, K probabilities */
+    double *Jb, *xh, *u;      /* n_store x K x Pb, n_store x d, n_store x K */
+    double *ebuf;             /* hn_outer_sample_norm's 4 K^2 + 2 K */
+} ho_state;
+
+static int ho_check_args(const hn_model *m, const double *theta, const hn_samples *s,
+                         const size_t *order, size_t n_order, const size_t *ks, size_t n_ks,
+                         const double *ho_norm, const hn_hodiff *diff, hn_err *err)
 {
-    hn_ho_opts defo;
-    if (!o) {
-        hn_ho_opts_default(&defo);
-        o = &defo;
-    }
     if (!m || !m->finalized || !theta || !s || !order || !ho_norm || (n_ks && (!ks || !diff)))
         return hn_err_set(err, HN_EINVAL, "hessian: missing argument");
     if (s->in_size != hn_shape_size(m->input))
         return hn_err_set(err, HN_ESHAPE, "hessian: samples of size %zu do not fit the model input %zu",
                           s->in_size, hn_shape_size(m->input));
-    const size_t K = m->classes, P = m->n_params;
+    const size_t K = m->classes;
     if (n_order == 0)
         return hn_err_set(err, HN_EINVAL, "hessian: no samples to analyse");
     if (K > 64)
@@ -243,14 +121,26 @@ int hn_ho_analysis(const hn_model *m, const double *theta, const hn_samples *s,
     for (size_t j = 0; j < n_ks; j++)
         if (ks[j] == 0)
             return hn_err_set(err, HN_EINVAL, "hessian: k must be positive");
-    const int nt = resolve_threads(o->threads);
-    const hn_layer *last = &m->layers[m->n_layers - 1];
-    const int structured = last->type == HN_LINEAR && last->param_offset + last->param_count == P;
-    const size_t d = structured ? last->in.c : 0, Pb = structured ? last->param_offset : P;
+    return HN_OK;
+}
 
-    /* which k fit: stored Jacobians + Lanczos vectors within mem_limit */
+/* Lanczos iterations for k: the cap, at most the operator's rank + 1. */
+static size_t ho_iters(const hn_ho_opts *o, size_t K, size_t k)
+{
+    size_t it = o->max_iter;
+    if (it > K * (k + 1) + 1)
+        it = K * (k + 1) + 1;
+    return it;
+}
+
+/* Which k fit: stored Jacobians + Lanczos vectors within mem_limit.
+ * Fills diff[] and returns the number of samples to store. */
+static size_t ho_plan(const ho_state *st, size_t n_order, const size_t *ks, size_t n_ks,
+                      const hn_ho_opts *o, hn_hodiff *diff)
+{
+    const size_t K = st->K;
     size_t n_store = 0;
-    const double per_sample = 8.0 * ((double)K * (double)Pb + (double)d + 2.0 * (double)K);
+    const double per_sample = 8.0 * ((double)K * (double)st->Pb + (double)st->d + 2.0 * (double)K);
     for (size_t j = 0; j < n_ks; j++) {
         hn_hodiff *df = &diff[j];
         memset(df, 0, sizeof *df);
@@ -261,10 +151,8 @@ int hn_ho_analysis(const hn_model *m, const double *theta, const hn_samples *s,
                      ks[j] + 1, n_order);
             continue;
         }
-        size_t it = o->max_iter;
-        if (it > K * (ks[j] + 1) + 1)
-            it = K * (ks[j] + 1) + 1;
-        const double need = (double)(ks[j] + 1) * per_sample + 8.0 * (double)(it + 1) * (double)P;
+        const size_t it = ho_iters(o, K, ks[j]);
+        const double need = (double)(ks[j] + 1) * per_sample + 8.0 * (double)(it + 1) * (double)st->P;
         if (need > o->mem_limit) {
             snprintf(df->why, sizeof df->why, "needs %.2f GiB of stored Jacobians, limit %.2f GiB",
                      need / 1073741824.0, o->mem_limit / 1073741824.0);
@@ -274,57 +162,78 @@ int hn_ho_analysis(const hn_model *m, const double *theta, const hn_samples *s,
         if (ks[j] + 1 > n_store)
             n_store = ks[j] + 1;
     }
+    return n_store;
+}
 
-    int rc = HN_OK;
-    hn_ws **ws = hn_calloc((size_t)nt, sizeof *ws);
-    double *Jt = NULL, *zt = NULL, *G = NULL, *pall = NULL, *Jb = NULL, *xh = NULL, *u = NULL;
-    double *ebuf = NULL;
+static int ho_alloc(ho_state *st, const hn_model *m, size_t n_order, hn_err *err)
+{
+    const size_t K = st->K, P = st->P, nt = (size_t)st->nt, n_store = st->n_store;
     size_t tot;
-    if (!ws || hn_mul3_size((size_t)nt, K, P, &tot) != 0 || !(Jt = hn_malloc(tot * sizeof *Jt)) ||
-        !(zt = hn_calloc((size_t)nt * K, sizeof *zt)) ||
-        !(G = hn_calloc(n_order * K * K, sizeof *G)) || !(pall = hn_calloc(n_order * K, sizeof *pall)) ||
-        !(ebuf = hn_calloc(4 * K * K + 2 * K, sizeof *ebuf))) {
-        rc = hn_err_set(err, HN_ENOMEM, "hessian: out of memory (%zu parameters)", P);
-        goto done;
-    }
+    st->ws = hn_calloc(nt, sizeof *st->ws);
+    if (!st->ws || hn_mul3_size(nt, K, P, &tot) != 0 || !(st->Jt = hn_malloc(tot * sizeof *st->Jt)) ||
+        !(st->zt = hn_calloc(nt * K, sizeof *st->zt)) ||
+        !(st->G = hn_calloc(n_order * K * K, sizeof *st->G)) ||
+        !(st->pall = hn_calloc(n_order * K, sizeof *st->pall)) ||
+        !(st->ebuf = hn_calloc(4 * K * K + 2 * K, sizeof *st->ebuf)))
+        return hn_err_set(err, HN_ENOMEM, "hessian: out of memory (%zu parameters)", P);
     if (n_store) {
         size_t jb;
-        if (hn_mul3_size(n_store, K, Pb, &jb) != 0 || !(Jb = hn_malloc((jb ? jb : 1) * sizeof *Jb)) ||
-            !(xh = hn_calloc(n_store * d + 1, sizeof *xh)) || !(u = hn_calloc(n_store * K, sizeof *u))) {
-            rc = hn_err_set(err, HN_ENOMEM,
-                            "hessian: out of memory for the Jacobians of %zu samples (%zu parameters)",
-                            n_store, P);
-            goto done;
-        }
+        if (hn_mul3_size(n_store, K, st->Pb, &jb) != 0 ||
+            !(st->Jb = hn_malloc((jb ? jb : 1) * sizeof *st->Jb)) ||
+            !(st->xh = hn_calloc(n_store * st->d + 1, sizeof *st->xh)) ||
+            !(st->u = hn_calloc(n_store * K, sizeof *st->u)))
+            return hn_err_set(err, HN_ENOMEM,
+                              "hessian: out of memory for the Jacobians of %zu samples (%zu parameters)",
+                              n_store, P);
     }
-    for (int i = 0; i < nt && !rc; i++)
-        rc = hn_ws_alloc(m, &ws[i], err);
-    if (rc)
-        goto done;
+    int rc = HN_OK;
+    for (int i = 0; i < st->nt && !rc; i++)
+        rc = hn_ws_alloc(m, &st->ws[i], err);
+    return rc;
+}
 
+static void ho_free(ho_state *st)
+{
+    if (st->ws)
+        for (int i = 0; i < st->nt; i++)
+            hn_ws_free(st->ws[i]);
+    hn_free(st->ws);
+    hn_free(st->Jt);
+    hn_free(st->zt);
+    hn_free(st->G);
+    hn_free(st->pall);
+    hn_free(st->Jb);
+    hn_free(st->xh);
+    hn_free(st->u);
+    hn_free(st->ebuf);
+}
+
+/* Every sample's Jacobian, probabilities and Gram matrix; the first n_store
+ * Jacobians (and head inputs) are kept for the operator. */
+static void ho_jacobians(ho_state *st, const hn_model *m, const double *theta, const hn_samples *s,
+                         const size_t *order, size_t n_order, const hn_ho_opts *o)
+{
+    const size_t K = st->K, P = st->P, Pb = st->Pb, d = st->d, n_store = st->n_store;
     const double t0 = now_s();
     double lastrep = t0;
     for (size_t b0 = 0; b0 < n_order; b0 += HO_SAMPLE_BLOCK) {
         const long bs = (long)b0, be = (long)(b0 + HO_SAMPLE_BLOCK < n_order ? b0 + HO_SAMPLE_BLOCK : n_order);
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+#pragma omp parallel for num_threads(st->nt) schedule(dynamic, 1)
         for (long i = bs; i < be; i++) {
             const int tid = thread_id();
-            double *J = Jt + (size_t)tid * K * P, *z = zt + (size_t)tid * K;
+            double *J = st->Jt + (size_t)tid * K * P, *z = st->zt + (size_t)tid * K;
             const size_t si = order[i];
-            hn_jacobian(m, theta, s->x + si * s->in_size, ws[tid], J, z);
-            double *p = pall + (size_t)i * K;
+            hn_jacobian(m, theta, s->x + si * s->in_size, st->ws[tid], J, z);
+            double *p = st->pall + (size_t)i * K;
             hn_loss_eval(m->loss, K, z, s->y_class ? s->y_class[si] : 0,
                          s->y_vec ? s->y_vec + si * K : NULL, NULL, p);
-            double *Gi = G + (size_t)i * K * K;
-            for (size_t a = 0; a < K; a++)
-                for (size_t c = a; c < K; c++)
-                    Gi[a * K + c] = Gi[c * K + a] = dot(J + a * P, J + c * P, P);
+            hn_outer_sample_gram(K, P, J, st->G + (size_t)i * K * K);
             if ((size_t)i < n_store) {
                 for (size_t a = 0; a < K; a++)
-                    memcpy(Jb + ((size_t)i * K + a) * Pb, J + a * P, Pb * sizeof *Jb);
+                    memcpy(st->Jb + ((size_t)i * K + a) * Pb, J + a * P, Pb * sizeof *st->Jb);
                 if (d)
-                    memcpy(xh + (size_t)i * d, hn_ws_act(ws[tid], (int)m->n_layers - 2),
-                           d * sizeof *xh);
+                    memcpy(st->xh + (size_t)i * d, hn_ws_act(st->ws[tid], (int)m->n_layers - 2),
+                           d * sizeof *st->xh);
             }
         }
         const double tn = now_s();
@@ -337,62 +246,89 @@ int hn_ho_analysis(const hn_model *m, const double *theta, const hn_samples *s,
             lastrep = tn;
         }
     }
+}
+
+/* ||H_{O,k+1} - (1/k) sum_{i<=k} H_{O,i}|| by Lanczos for every computed k. */
+static int ho_lanczos(const ho_state *st, const hn_model *m, const size_t *order,
+                      const double *loss, size_t n_ks, const hn_ho_opts *o, hn_hodiff *diff,
+                      hn_err *err)
+{
+    const size_t K = st->K, n_store = st->n_store;
+    /* the probabilities of the stored samples, then their weights */
+    double *pst = hn_calloc(n_store * K + n_store, sizeof *pst);
+    if (!pst)
+        return hn_err_set(err, HN_ENOMEM, "hessian: out of memory");
+    memcpy(pst, st->pall, n_store * K * sizeof *pst);
+    double *w = pst + n_store * K;
+    hn_outer_op op = {m->loss, K, st->Pb, st->d, 0, st->Jb, st->xh, pst, w, st->u, st->nt};
+    int rc = HN_OK;
+    for (size_t j = 0; j < n_ks && !rc; j++) {
+        hn_hodiff *df = &diff[j];
+        if (!df->computed)
+            continue;
+        const size_t k = df->k;
+        op.n = k + 1;
+        const double kinv = 1.0 / (double)k;
+        for (size_t i = 0; i < k; i++)
+            w[i] = -kinv;
+        w[k] = 1.0;
+        const double tl = now_s();
+        rc = hn_lanczos_extreme(st->P, hn_outer_op_apply, &op, ho_iters(o, K, k), o->rtol, o->seed,
+                                st->nt, &df->lz, err);
+        if (rc)
+            break;
+        if (loss) {
+            double sum = 0;
+            for (size_t i = 0; i < k; i++)
+                sum += loss[order[i]];
+            df->loss_diff = fabs(loss[order[k]] - sum / (double)k) / (double)(k + 1);
+        }
+        hn_exp_say(&o->progress,
+                   "lanczos k=%zu: ||H_O,k+1 - mean_k H_O|| = %.6g (%zu iterations%s, %.1fs)", k,
+                   df->lz.norm, df->lz.iterations, df->lz.converged ? "" : ", NOT converged",
+                   now_s() - tl);
+    }
+    hn_free(pst);
+    return rc;
+}
+
+int hn_ho_analysis(const hn_model *m, const double *theta, const hn_samples *s,
+                   const size_t *order, size_t n_order, const double *loss, const size_t *ks,
+                   size_t n_ks, const hn_ho_opts *o, double *ho_norm, hn_hodiff *diff,
+                   hn_err *err)
+{
+    hn_ho_opts defo;
+    if (!o) {
+        hn_ho_opts_default(&defo);
+        o = &defo;
+    }
+    int rc = ho_check_args(m, theta, s, order, n_order, ks, n_ks, ho_norm, diff, err);
+    if (rc)
+        return rc;
+    ho_state st = {0};
+    st.K = m->classes;
+    st.P = m->n_params;
+    st.nt = resolve_threads(o->threads);
+    const hn_layer *last = &m->layers[m->n_layers - 1];
+    const int structured = last->type == HN_LINEAR && last->param_offset + last->param_count == st.P;
+    st.d = structured ? last->in.c : 0;
+    st.Pb = structured ? last->param_offset : st.P;
+    st.n_store = ho_plan(&st, n_order, ks, n_ks, o, diff);
+    if ((rc = ho_alloc(&st, m, n_order, err)) != 0)
+        goto done;
+    ho_jacobians(&st, m, theta, s, order, n_order, o);
     for (size_t i = 0; i < n_order; i++) {
-        if (ho_sample_norm(m, K, pall + i * K, G + i * K * K, ebuf, &ho_norm[i]) != 0) {
+        if (hn_outer_sample_norm(m->loss, st.K, st.pall + i * st.K, st.G + i * st.K * st.K, st.ebuf,
+                                 &ho_norm[i]) != 0) {
             rc = hn_err_set(err, HN_ENUMERIC, "hessian: LAPACK dsyevd failed on sample %zu's %zu x %zu matrix",
-                            order[i], K, K);
+                            order[i], st.K, st.K);
             goto done;
         }
     }
-    if (n_store) {
-        ho_op op = {m, K, P, Pb, d, 0, Jb, xh, NULL, u, 0, nt};
-        double *pst = hn_calloc(n_store * K, sizeof *pst);
-        if (!pst) {
-            rc = hn_err_set(err, HN_ENOMEM, "hessian: out of memory");
-            goto done;
-        }
-        memcpy(pst, pall, n_store * K * sizeof *pst);
-        op.pp = pst;
-        for (size_t j = 0; j < n_ks && !rc; j++) {
-            hn_hodiff *df = &diff[j];
-            if (!df->computed)
-                continue;
-            const size_t k = df->k;
-            op.nl = k + 1;
-            op.kinv = 1.0 / (double)k;
-            size_t it = o->max_iter;
-            if (it > K * (k + 1) + 1)
-                it = K * (k + 1) + 1;
-            const double tl = now_s();
-            rc = hn_lanczos_extreme(P, ho_matvec, &op, it, o->rtol, o->seed, nt, &df->lz, err);
-            if (rc)
-                break;
-            if (loss) {
-                double sum = 0;
-                for (size_t i = 0; i < k; i++)
-                    sum += loss[order[i]];
-                df->loss_diff = fabs(loss[order[k]] - sum / (double)k) / (double)(k + 1);
-            }
-            hn_exp_say(&o->progress,
-                       "lanczos k=%zu: ||H_O,k+1 - mean_k H_O|| = %.6g (%zu iterations%s, %.1fs)", k,
-                       df->lz.norm, df->lz.iterations, df->lz.converged ? "" : ", NOT converged",
-                       now_s() - tl);
-        }
-        hn_free(pst);
-    }
+    if (st.n_store)
+        rc = ho_lanczos(&st, m, order, loss, n_ks, o, diff, err);
 done:
-    if (ws)
-        for (int i = 0; i < nt; i++)
-            hn_ws_free(ws[i]);
-    hn_free(ws);
-    hn_free(Jt);
-    hn_free(zt);
-    hn_free(G);
-    hn_free(pall);
-    hn_free(Jb);
-    hn_free(xh);
-    hn_free(u);
-    hn_free(ebuf);
+    ho_free(&st);
     return rc;
 }
 

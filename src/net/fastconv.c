@@ -185,7 +185,7 @@ void hn_cnhw_to_nchw(hn_shape s, size_t B, const double *src, double *dst)
 
 /* ------------------------------------------------------------ workspace */
 
-static void chunk_free(const hn_fast *F, chunk *c)
+static void chunk_free(const hn_fast *F, hn_fc_chunk *c)
 {
     if (!c)
         return;
@@ -220,12 +220,12 @@ static void chunk_free(const hn_fast *F, chunk *c)
     hn_free(c);
 }
 
-static chunk *chunk_alloc(const hn_fast *F, size_t rcap, int jac)
+static hn_fc_chunk *chunk_alloc(const hn_fast *F, size_t rcap, int jac)
 {
     const hn_model *m = F->m;
     const size_t L = F->L, K = F->K;
-    const size_t bcap = CH * (jac && K > rcap ? K : rcap > 1 ? rcap : 1);
-    chunk *c = hn_calloc(1, sizeof *c);
+    const size_t bcap = HN_FC_CH * (jac && K > rcap ? K : rcap > 1 ? rcap : 1);
+    hn_fc_chunk *c = hn_calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->act = hn_calloc(L + 1, sizeof *c->act);
@@ -235,48 +235,48 @@ static chunk *chunk_alloc(const hn_fast *F, size_t rcap, int jac)
         goto fail;
     size_t colsz = 0, dcolmax = 1, rcolsz = 1, wmax = 1;
     for (size_t i = 0; i < L; i++) {
-        const linfo *l = &F->li[i];
+        const hn_fc_linfo *l = &F->li[i];
         if (l->lin && !l->k1) {
-            colsz += l->ck * CH * l->howo;
+            colsz += l->ck * HN_FC_CH * l->howo;
             if (l->ck * bcap * l->howo > dcolmax)
                 dcolmax = l->ck * bcap * l->howo;
             if (rcap && i > 0)
-                rcolsz += l->ck * rcap * CH * l->howo;
+                rcolsz += l->ck * rcap * HN_FC_CH * l->howo;
         }
         if (l->lin && jac && K * m->layers[i].param_count > wmax)
             wmax = K * m->layers[i].param_count;
     }
     for (size_t i = 0; i <= L; i++) {
         const size_t sz = i == 0 ? hn_shape_size(m->input) : F->li[i - 1].outsz;
-        if (!(c->act[i] = dalloc3(CH, sz, 1)))
+        if (!(c->act[i] = hn_fc_dalloc3(HN_FC_CH, sz, 1)))
             goto fail;
         if (i > 0 && (m->layers[i - 1].type == HN_MAXPOOL1D || m->layers[i - 1].type == HN_MAXPOOL2D))
-            if (!(c->amax[i - 1] = hn_calloc(CH * sz, sizeof(size_t))))
+            if (!(c->amax[i - 1] = hn_calloc(HN_FC_CH * sz, sizeof(size_t))))
                 goto fail;
     }
-    if (!(c->colbuf = dalloc3(colsz, 1, 1)) || !(c->dcol = dalloc3(dcolmax, 1, 1)) ||
-        !(c->wbuf = dalloc3(wmax, 1, 1)) || !(c->d[0] = dalloc3(bcap, m->max_act, 1)) ||
-        !(c->d[1] = dalloc3(bcap, m->max_act, 1)) || !(c->g = dalloc3(CH, K, 1)) ||
-        !(c->p = dalloc3(CH, K, 1)) || !(c->z = dalloc3(CH, K, 1)) ||
-        !(c->kk = dalloc3(4 * K + 2, K, 1)) || !(c->loss = dalloc3(CH, 1, 1)))
+    if (!(c->colbuf = hn_fc_dalloc3(colsz, 1, 1)) || !(c->dcol = hn_fc_dalloc3(dcolmax, 1, 1)) ||
+        !(c->wbuf = hn_fc_dalloc3(wmax, 1, 1)) || !(c->d[0] = hn_fc_dalloc3(bcap, m->max_act, 1)) ||
+        !(c->d[1] = hn_fc_dalloc3(bcap, m->max_act, 1)) || !(c->g = hn_fc_dalloc3(HN_FC_CH, K, 1)) ||
+        !(c->p = hn_fc_dalloc3(HN_FC_CH, K, 1)) || !(c->z = hn_fc_dalloc3(HN_FC_CH, K, 1)) ||
+        !(c->kk = hn_fc_dalloc3(4 * K + 2, K, 1)) || !(c->loss = hn_fc_dalloc3(HN_FC_CH, 1, 1)))
         goto fail;
     {
         double *cp = c->colbuf;
         for (size_t i = 0; i < L; i++)
             if (F->li[i].lin && !F->li[i].k1) {
                 c->col[i] = cp;
-                cp += F->li[i].ck * CH * F->li[i].howo;
+                cp += F->li[i].ck * HN_FC_CH * F->li[i].howo;
             }
     }
     if (rcap) {
-        if (!(c->ract = hn_calloc(L + 1, sizeof *c->ract)) || !(c->rcol = dalloc3(rcolsz, 1, 1)) ||
+        if (!(c->ract = hn_calloc(L + 1, sizeof *c->ract)) || !(c->rcol = hn_fc_dalloc3(rcolsz, 1, 1)) ||
             !(c->rcl = hn_calloc(L, sizeof *c->rcl)) ||
-            !(c->rd[0] = dalloc3(rcap * CH, m->max_act, 1)) ||
-            !(c->rd[1] = dalloc3(rcap * CH, m->max_act, 1)) || !(c->rg = dalloc3(rcap * CH, K, 1)))
+            !(c->rd[0] = hn_fc_dalloc3(rcap * HN_FC_CH, m->max_act, 1)) ||
+            !(c->rd[1] = hn_fc_dalloc3(rcap * HN_FC_CH, m->max_act, 1)) || !(c->rg = hn_fc_dalloc3(rcap * HN_FC_CH, K, 1)))
             goto fail;
         for (size_t i = 0; i <= L; i++) {
             const size_t sz = i == 0 ? hn_shape_size(m->input) : F->li[i - 1].outsz;
-            if (!(c->ract[i] = dalloc3(rcap * CH, sz, 1)))
+            if (!(c->ract[i] = hn_fc_dalloc3(rcap * HN_FC_CH, sz, 1)))
                 goto fail;
         }
         /* the tangents' cols are kept from the tangent pass to the reverse pass */
@@ -284,10 +284,10 @@ static chunk *chunk_alloc(const hn_fast *F, size_t rcap, int jac)
         for (size_t i = 1; i < L; i++)
             if (F->li[i].lin && !F->li[i].k1) {
                 c->rcl[i] = rp;
-                rp += F->li[i].ck * rcap * CH * F->li[i].howo;
+                rp += F->li[i].ck * rcap * HN_FC_CH * F->li[i].howo;
             }
     }
-    if (jac && !(c->J = dalloc3(CH * K, F->P, 1)))
+    if (jac && !(c->J = hn_fc_dalloc3(HN_FC_CH * K, F->P, 1)))
         goto fail;
     return c;
 fail:
@@ -322,8 +322,8 @@ int hn_fc_fast_grow(hn_fast *F, size_t rcap, int jac, hn_err *err)
         rcap = F->rcap;
     jac = jac || F->jac;
     const size_t nslot = rcap > 1 ? rcap : 1;
-    double *slots = dalloc3(SUPER, nslot, F->P);
-    chunk **ck = hn_calloc((size_t)F->threads, sizeof *ck);
+    double *slots = hn_fc_dalloc3(HN_FC_SUPER, nslot, F->P);
+    hn_fc_chunk **ck = hn_calloc((size_t)F->threads, sizeof *ck);
     int ok = slots && ck;
     for (int t = 0; ok && t < F->threads; t++)
         ok = (ck[t] = chunk_alloc(F, rcap, jac)) != NULL;
@@ -363,15 +363,15 @@ int hn_fast_alloc(const hn_model *m, int threads, size_t max_dirs, hn_fast **out
     F->K = m->classes;
     F->L = m->n_layers;
     F->li = hn_calloc(m->n_layers, sizeof *F->li);
-    F->lsum = hn_calloc(SUPER, sizeof *F->lsum);
-    F->rcs = hn_calloc(SUPER, sizeof *F->rcs);
+    F->lsum = hn_calloc(HN_FC_SUPER, sizeof *F->lsum);
+    F->rcs = hn_calloc(HN_FC_SUPER, sizeof *F->rcs);
     if (!F->li || !F->lsum || !F->rcs) {
         hn_fast_free(F);
         return hn_err_set(err, HN_ENOMEM, "fast kernels: out of memory");
     }
     for (size_t i = 0; i < m->n_layers; i++) {
         const hn_layer *ly = &m->layers[i];
-        linfo *l = &F->li[i];
+        hn_fc_linfo *l = &F->li[i];
         l->lin = hn_layer_is_linear(ly->type);
         l->k1 = ly->kh * ly->kw == 1;
         l->ck = ly->in.c * ly->kh * ly->kw;
@@ -383,7 +383,7 @@ int hn_fast_alloc(const hn_model *m, int threads, size_t max_dirs, hn_fast **out
         const hn_layer *hl = &m->layers[m->n_layers - 1];
         if (hl->type == HN_LINEAR && hl->in.h * hl->in.w == 1) {
             F->hdim = hl->in.c;
-            if (!(F->hx = dalloc3(F->hdim, SUPER * CH, 1)) || !(F->hd = dalloc3(F->K, SUPER * CH, 1))) {
+            if (!(F->hx = hn_fc_dalloc3(F->hdim, HN_FC_SUPER * HN_FC_CH, 1)) || !(F->hd = hn_fc_dalloc3(F->K, HN_FC_SUPER * HN_FC_CH, 1))) {
                 hn_fast_free(F);
                 return hn_err_set(err, HN_ENOMEM, "fast kernels: out of memory");
             }

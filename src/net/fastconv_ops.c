@@ -3,13 +3,13 @@
 #include <math.h>
 #include <string.h>
 #include <cblas.h>
-#include <lapacke.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 #include "hessnorm/alloc.h"
 #include "hessnorm/layers.h"
 #include "hessnorm/fastconv.h"
+#include "hessnorm/eigsmall.h"
 #include "net/fastconv_internal.h"
 
 /* ------------------------------------------------------------ jobs */
@@ -28,7 +28,7 @@ typedef struct {
 
 static double item_w(const jobctx *x, size_t t) { return x->w ? x->w[t] : 1.0 / (double)x->n; }
 
-static int job_grad(hn_fast *F, chunk *c, size_t t0, size_t nb, double *slot, void *vctx)
+static int job_grad(hn_fast *F, hn_fc_chunk *c, size_t t0, size_t nb, double *slot, void *vctx)
 {
     jobctx *x = vctx;
     const size_t K = F->K;
@@ -43,16 +43,16 @@ static int job_grad(hn_fast *F, chunk *c, size_t t0, size_t nb, double *slot, vo
     }
     if (x->grad && F->hdim) {
         /* head inputs and logit cotangents into the round's columns */
-        const size_t S = SUPER * CH, col = t0 % S, dh = F->hdim;
+        const size_t S = HN_FC_SUPER * HN_FC_CH, col = t0 % S, dh = F->hdim;
         const double *xh = c->act[F->L - 1];
         for (size_t j = 0; j < dh; j++)
             memcpy(F->hx + j * S + col, xh + j * nb, nb * sizeof(double));
         for (size_t k = 0; k < K; k++)
             memcpy(F->hd + k * S + col, d + k * nb, nb * sizeof(double));
         if (slot) /* NULL when the head is the only linear op */
-            hn_fc_ck_backward(F, c, x->theta, 1, OUT_SUM_BODY, slot, 0, NULL, 0, NULL);
+            hn_fc_ck_backward(F, c, x->theta, 1, HN_FC_OUT_SUM_BODY, slot, 0, NULL, 0, NULL);
     } else if (slot) {
-        hn_fc_ck_backward(F, c, x->theta, 1, OUT_SUM, slot, F->P, NULL, 0, NULL);
+        hn_fc_ck_backward(F, c, x->theta, 1, HN_FC_OUT_SUM, slot, F->P, NULL, 0, NULL);
     }
     return HN_OK;
 }
@@ -65,7 +65,7 @@ static void post_head(hn_fast *F, size_t t_first, size_t cnt, void *vctx)
 {
     (void)t_first;
     jobctx *x = vctx;
-    const size_t S = SUPER * CH, dh = F->hdim, K = F->K;
+    const size_t S = HN_FC_SUPER * HN_FC_CH, dh = F->hdim, K = F->K;
     double *gh = x->grad + F->m->layers[F->L - 1].param_offset;
     const long nblk = (long)((dh + HEAD_BLOCK - 1) / HEAD_BLOCK);
 #pragma omp parallel for num_threads(F->threads) schedule(static)
@@ -99,7 +99,7 @@ int hn_batch_forward_backward(const hn_model *m, const double *theta, const hn_s
     return HN_OK;
 }
 
-static int job_losses(hn_fast *F, chunk *c, size_t t0, size_t nb, double *slot, void *vctx)
+static int job_losses(hn_fast *F, hn_fc_chunk *c, size_t t0, size_t nb, double *slot, void *vctx)
 {
     (void)slot;
     jobctx *x = vctx;
@@ -145,7 +145,7 @@ int hn_batch_losses(const hn_model *m, const double *theta, const hn_samples *s,
 
 /* Forward, then the K unit cotangents of every sample as one batch of
  * K*nb blocks; Jacobians into Jout (sample n at Jout + n*K*P). */
-static void ck_jacobian(hn_fast *F, chunk *c, const jobctx *x, size_t t0, size_t nb, double *Jout)
+static void ck_jacobian(hn_fast *F, hn_fc_chunk *c, const jobctx *x, size_t t0, size_t nb, double *Jout)
 {
     const size_t K = F->K;
     hn_fc_ck_forward(F, c, x->theta, x->s, x->idx, t0, nb);
@@ -154,10 +154,10 @@ static void ck_jacobian(hn_fast *F, chunk *c, const jobctx *x, size_t t0, size_t
     for (size_t k = 0; k < K; k++)     /* logit k of block (j, n) is [k][j*nb + n] */
         for (size_t n = 0; n < nb; n++)
             d[k * K * nb + k * nb + n] = 1.0;
-    hn_fc_ck_backward(F, c, x->theta, K, x->eigs ? OUT_JAC_BODY : OUT_JAC, Jout, 0, NULL, 0, NULL);
+    hn_fc_ck_backward(F, c, x->theta, K, x->eigs ? HN_FC_OUT_JAC_BODY : HN_FC_OUT_JAC, Jout, 0, NULL, 0, NULL);
 }
 
-static int job_jac(hn_fast *F, chunk *c, size_t t0, size_t nb, double *slot, void *vctx)
+static int job_jac(hn_fast *F, hn_fc_chunk *c, size_t t0, size_t nb, double *slot, void *vctx)
 {
     (void)slot;
     jobctx *x = vctx;
@@ -189,13 +189,13 @@ int hn_batch_jacobian(const hn_model *m, const double *theta, const hn_samples *
 /* Eigenvalues (descending) of C G C^T, G = J J^T (K x K), A = C^T C.
  * With a structured head (J = [J_body, I_K (x) x^T]) G = J_body J_body^T
  * + (x^T x) I_K, x = sample n's head input. */
-static int ho_eigs_one(const hn_fast *F, chunk *c, const double *J, size_t n, const double *p,
+static int ho_eigs_one(const hn_fast *F, hn_fc_chunk *c, const double *J, size_t n, const double *p,
                        double *ev)
 {
     const size_t K = F->K, P = F->P;
-    const int hs = head_structured(F);
+    const int hs = hn_fc_head_structured(F);
     const size_t Pb = hs ? F->m->layers[F->L - 1].param_offset : P;
-    double *G = c->kk, *Cm = G + K * K, *T = Cm + K * K, *M = T + K * K, *w = M + K * K;
+    double *G = c->kk, *Cm = G + K * K, *T = Cm + K * K, *w = T + 2 * K * K;
     cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (blasint)K, (blasint)Pb, 1.0, J,
                 (blasint)P, 0.0, G, (blasint)K);
     if (hs) {
@@ -210,43 +210,20 @@ static int ho_eigs_one(const hn_fast *F, chunk *c, const double *J, size_t n, co
     for (size_t a = 0; a < K; a++)
         for (size_t b = 0; b < a; b++)
             G[a * K + b] = G[b * K + a];
-    if (F->m->loss == HN_LOSS_MSE) {
-        memcpy(M, G, K * K * sizeof *M);
-    } else {
-        /* C = diag(sqrt p) (I - 1 p^T): A = (I - p 1^T) diag(p) (I - 1 p^T)
-         * = diag(p) - p p^T as sum p = 1.  1 - p_a is summed from the other
-         * p_b: no cancellation when the softmax saturates. */
-        for (size_t a = 0; a < K; a++) {
-            const double sa = sqrt(p[a]);
-            for (size_t b = 0; b < K; b++) {
-                double v;
-                if (a != b) {
-                    v = -p[b];
-                } else {
-                    v = 0;
-                    for (size_t e = 0; e < K; e++)
-                        if (e != a)
-                            v += p[e];
-                }
-                Cm[a * K + b] = sa * v;
-            }
-        }
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)K, (blasint)K, (blasint)K,
-                    1.0, Cm, (blasint)K, G, (blasint)K, 0.0, T, (blasint)K);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)K, (blasint)K, (blasint)K,
-                    1.0, T, (blasint)K, Cm, (blasint)K, 0.0, M, (blasint)K);
-        for (size_t a = 0; a < K; a++) /* symmetrise the rounding */
-            for (size_t b = a + 1; b < K; b++)
-                M[a * K + b] = M[b * K + a] = 0.5 * (M[a * K + b] + M[b * K + a]);
+    /* A = C^T C (C = I for the squared error) */
+    const double *C = NULL;
+    if (F->m->loss != HN_LOSS_MSE) {
+        hn_softmax_hess_factor(K, p, Cm);
+        C = Cm;
     }
-    if (LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', (lapack_int)K, M, (lapack_int)K, w) != 0)
+    if (hn_sandwich_eigs(K, C, G, T, w, NULL) != 0)
         return HN_ENUMERIC;
     for (size_t k = 0; k < K; k++)
         ev[k] = w[K - 1 - k];
     return HN_OK;
 }
 
-static int job_ho(hn_fast *F, chunk *c, size_t t0, size_t nb, double *slot, void *vctx)
+static int job_ho(hn_fast *F, hn_fc_chunk *c, size_t t0, size_t nb, double *slot, void *vctx)
 {
     (void)slot;
     jobctx *x = vctx;
@@ -284,7 +261,7 @@ int hn_batch_ho_eigs(const hn_model *m, const double *theta, const hn_samples *s
 }
 
 /* R-forward, then per (direction j, sample n): u = w_n A_n Rz_{j,n}. */
-static void ck_tangent_logits(hn_fast *F, chunk *c, const jobctx *x, size_t t0, size_t nb,
+static void ck_tangent_logits(hn_fast *F, hn_fc_chunk *c, const jobctx *x, size_t t0, size_t nb,
                               double *u)
 {
     const size_t K = F->K, r = x->r, B = r * nb;
@@ -304,18 +281,18 @@ static void ck_tangent_logits(hn_fast *F, chunk *c, const jobctx *x, size_t t0, 
         }
 }
 
-static int job_gnvp(hn_fast *F, chunk *c, size_t t0, size_t nb, double *slot, void *vctx)
+static int job_gnvp(hn_fast *F, hn_fc_chunk *c, size_t t0, size_t nb, double *slot, void *vctx)
 {
     jobctx *x = vctx;
     hn_fc_ck_forward(F, c, x->theta, x->s, x->idx, t0, nb);
     for (size_t n = 0; n < nb; n++)
         hn_fc_ck_loss(F, c, x->s, x->idx, t0, n);
     ck_tangent_logits(F, c, x, t0, nb, c->d[0]);
-    hn_fc_ck_backward(F, c, x->theta, x->r, OUT_SUM, slot, F->P, NULL, 0, NULL);
+    hn_fc_ck_backward(F, c, x->theta, x->r, HN_FC_OUT_SUM, slot, F->P, NULL, 0, NULL);
     return HN_OK;
 }
 
-static int job_hvp(hn_fast *F, chunk *c, size_t t0, size_t nb, double *slot, void *vctx)
+static int job_hvp(hn_fast *F, hn_fc_chunk *c, size_t t0, size_t nb, double *slot, void *vctx)
 {
     jobctx *x = vctx;
     const size_t K = F->K;
@@ -328,13 +305,13 @@ static int job_hvp(hn_fast *F, chunk *c, size_t t0, size_t nb, double *slot, voi
             d[k * nb + n] = w * c->g[n * K + k];
     }
     ck_tangent_logits(F, c, x, t0, nb, c->rd[0]);
-    hn_fc_ck_backward(F, c, x->theta, 1, OUT_SUM, slot, F->P, x->V, x->r, NULL);
+    hn_fc_ck_backward(F, c, x->theta, 1, HN_FC_OUT_SUM, slot, F->P, x->V, x->r, NULL);
     return HN_OK;
 }
 
 static int vp_common(const hn_model *m, const double *theta, const hn_samples *s, const size_t *idx,
                      size_t n, const double *weights, hn_fast *f, const double *V, size_t ndir,
-                     double *HV, job_fn fn, const char *who, hn_err *err)
+                     double *HV, hn_fc_job_fn fn, const char *who, hn_err *err)
 {
     int rc = hn_fc_check_args(f, m, s, idx, n, 1, who, err);
     if (rc)
@@ -410,7 +387,7 @@ typedef struct {
 
 /* The plain reverse pass of the loss gradient, storing the cotangent at
  * every linear op's output (c->d[0] holds the logits' cotangent). */
-static void ck_delta(const hn_fast *F, chunk *c, const double *theta, double *const *store)
+static void ck_delta(const hn_fast *F, hn_fc_chunk *c, const double *theta, double *const *store)
 {
     const hn_model *m = F->m;
     const size_t nb = c->nb;
@@ -432,11 +409,11 @@ static void ck_delta(const hn_fast *F, chunk *c, const double *theta, double *co
     }
 }
 
-static int job_op_prep(hn_fast *F, chunk *c, size_t t0, size_t nb, double *slot, void *vctx)
+static int job_op_prep(hn_fast *F, hn_fc_chunk *c, size_t t0, size_t nb, double *slot, void *vctx)
 {
     (void)slot;
     hn_hvp_op *op = ((opctx *)vctx)->op;
-    const size_t K = F->K, cc = t0 / CH;
+    const size_t K = F->K, cc = t0 / HN_FC_CH;
     hn_fc_ck_forward(F, c, op->theta, op->s, op->idx, t0, nb);
     double *d = c->d[0];
     for (size_t n = 0; n < nb; n++) {
@@ -445,7 +422,7 @@ static int job_op_prep(hn_fast *F, chunk *c, size_t t0, size_t nb, double *slot,
         for (size_t k = 0; k < K; k++)
             d[k * nb + n] = w * c->g[n * K + k];
     }
-    memcpy(op->p + cc * CH * K, c->p, nb * K * sizeof(double));
+    memcpy(op->p + cc * HN_FC_CH * K, c->p, nb * K * sizeof(double));
     for (size_t i = 0; i <= F->L; i++) {
         const size_t sz = i == 0 ? hn_shape_size(op->m->input) : F->li[i - 1].outsz;
         memcpy(op->act + cc * op->act_len + op->act_off[i], c->act[i], nb * sz * sizeof(double));
@@ -469,11 +446,11 @@ static int job_op_prep(hn_fast *F, chunk *c, size_t t0, size_t nb, double *slot,
     return HN_OK;
 }
 
-static int job_op_apply(hn_fast *F, chunk *c, size_t t0, size_t nb, double *slot, void *vctx)
+static int job_op_apply(hn_fast *F, hn_fc_chunk *c, size_t t0, size_t nb, double *slot, void *vctx)
 {
     opctx *oc = vctx;
     hn_hvp_op *op = oc->op;
-    const size_t cc = t0 / CH, L = F->L;
+    const size_t cc = t0 / HN_FC_CH, L = F->L;
     double *save_act[65], *save_col[64];
     size_t *save_amax[64];
     double *dc[64];
@@ -498,15 +475,15 @@ static int job_op_apply(hn_fast *F, chunk *c, size_t t0, size_t nb, double *slot
                 hn_im2col(ly->in, nb, ly->kh, ly->kw, c->act[i], c->col[i]);
         }
     }
-    memcpy(c->p, op->p + cc * CH * F->K, nb * F->K * sizeof(double));
+    memcpy(c->p, op->p + cc * HN_FC_CH * F->K, nb * F->K * sizeof(double));
     jobctx x = {.theta = op->theta, .s = op->s, .idx = op->idx, .n = op->n, .w = op->w, .V = oc->v,
                 .r = 1};
     if (op->outer) {
         ck_tangent_logits(F, c, &x, t0, nb, c->d[0]);
-        hn_fc_ck_backward(F, c, op->theta, 1, OUT_SUM, slot, F->P, NULL, 0, NULL);
+        hn_fc_ck_backward(F, c, op->theta, 1, HN_FC_OUT_SUM, slot, F->P, NULL, 0, NULL);
     } else {
         ck_tangent_logits(F, c, &x, t0, nb, c->rd[0]);
-        hn_fc_ck_backward(F, c, op->theta, 1, OUT_SUM, slot, F->P, oc->v, 1, dc);
+        hn_fc_ck_backward(F, c, op->theta, 1, HN_FC_OUT_SUM, slot, F->P, oc->v, 1, dc);
     }
     for (size_t i = 0; i <= L; i++)
         c->act[i] = save_act[i];
@@ -545,7 +522,7 @@ int hn_hvp_op_alloc(const hn_model *m, const double *theta, const hn_samples *s,
     op->s = s;
     op->n = n;
     op->outer = outer != 0;
-    op->nch = (n + CH - 1) / CH;
+    op->nch = (n + HN_FC_CH - 1) / HN_FC_CH;
     const size_t L = m->n_layers, K = m->classes;
     op->act_off = hn_calloc(L + 1, sizeof *op->act_off);
     op->amax_off = hn_calloc(L, sizeof *op->amax_off);
@@ -556,15 +533,15 @@ int hn_hvp_op_alloc(const hn_model *m, const double *theta, const hn_samples *s,
     for (size_t i = 0; i <= L; i++) {
         const size_t sz = i == 0 ? hn_shape_size(m->input) : F->li[i - 1].outsz;
         op->act_off[i] = op->act_len;
-        op->act_len += CH * sz;
+        op->act_len += HN_FC_CH * sz;
         if (i < L) {
             const int mp = m->layers[i].type == HN_MAXPOOL1D || m->layers[i].type == HN_MAXPOOL2D;
             op->amax_off[i] = op->amax_len;
-            op->amax_len += mp ? CH * F->li[i].outsz : 0;
+            op->amax_len += mp ? HN_FC_CH * F->li[i].outsz : 0;
             op->del_off[i] = op->del_len;
-            op->del_len += !op->outer && F->li[i].lin ? CH * F->li[i].outsz : 0;
+            op->del_len += !op->outer && F->li[i].lin ? HN_FC_CH * F->li[i].outsz : 0;
             op->col_off[i] = op->col_len;
-            op->col_len += F->li[i].lin && !F->li[i].k1 ? F->li[i].ck * CH * F->li[i].howo : 0;
+            op->col_len += F->li[i].lin && !F->li[i].k1 ? F->li[i].ck * HN_FC_CH * F->li[i].howo : 0;
         }
     }
     if (idx) {
@@ -577,12 +554,12 @@ int hn_hvp_op_alloc(const hn_model *m, const double *theta, const hn_samples *s,
             goto nomem;
         memcpy(op->w, weights, n * sizeof *weights);
     }
-    if (!(op->act = dalloc3(op->nch, op->act_len, 1)) || !(op->del = dalloc3(op->nch, op->del_len, 1)) ||
-        !(op->p = dalloc3(op->nch * CH, K, 1)))
+    if (!(op->act = hn_fc_dalloc3(op->nch, op->act_len, 1)) || !(op->del = hn_fc_dalloc3(op->nch, op->del_len, 1)) ||
+        !(op->p = hn_fc_dalloc3(op->nch * HN_FC_CH, K, 1)))
         goto nomem;
     /* the cols (k*k times the activations) are kept too while they fit */
     if ((double)op->nch * (double)op->col_len * sizeof(double) <= HN_OP_COL_CACHE &&
-        !(op->col = dalloc3(op->nch, op->col_len, 1)))
+        !(op->col = hn_fc_dalloc3(op->nch, op->col_len, 1)))
         goto nomem;
     {
         size_t t;

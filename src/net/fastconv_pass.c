@@ -12,7 +12,7 @@
 
 /* out = Lambda_i in for B = r*nb blocks (replica-major), masks of sample
  * n = b mod nb from the chunk's forward pass. */
-static void fixed_fwd(const hn_layer *ly, const chunk *c, size_t i, size_t r, const double *in,
+static void fixed_fwd(const hn_layer *ly, const hn_fc_chunk *c, size_t i, size_t r, const double *in,
                       double *out)
 {
     const size_t nb = c->nb, B = r * nb, iHW = ly->in.h * ly->in.w, oHW = ly->out.h * ly->out.w;
@@ -60,7 +60,7 @@ static void fixed_fwd(const hn_layer *ly, const chunk *c, size_t i, size_t r, co
 }
 
 /* out (input-sized) = Lambda_i^T in, same batch convention. */
-void hn_fc_fixed_T(const hn_layer *ly, const chunk *c, size_t i, size_t r, const double *in,
+void hn_fc_fixed_T(const hn_layer *ly, const hn_fc_chunk *c, size_t i, size_t r, const double *in,
                    double *out)
 {
     const size_t nb = c->nb, B = r * nb, iHW = ly->in.h * ly->in.w, oHW = ly->out.h * ly->out.w;
@@ -104,7 +104,7 @@ static const double *sample_x(const hn_samples *s, const size_t *idx, size_t t)
 }
 
 /* Forward pass of items t0 .. t0+nb-1: activations, cols, pool choices. */
-void hn_fc_ck_forward(const hn_fast *F, chunk *c, const double *theta, const hn_samples *s,
+void hn_fc_ck_forward(const hn_fast *F, hn_fc_chunk *c, const double *theta, const hn_samples *s,
                       const size_t *idx, size_t t0, size_t nb)
 {
     const hn_model *m = F->m;
@@ -120,7 +120,7 @@ void hn_fc_ck_forward(const hn_fast *F, chunk *c, const double *theta, const hn_
     }
     for (size_t i = 0; i < F->L; i++) {
         const hn_layer *ly = &m->layers[i];
-        const linfo *l = &F->li[i];
+        const hn_fc_linfo *l = &F->li[i];
         const double *in = c->act[i];
         double *out = c->act[i + 1];
         if (l->lin) {
@@ -173,7 +173,7 @@ void hn_fc_ck_forward(const hn_fast *F, chunk *c, const double *theta, const hn_
 
 /* Tangent (R-operator) forward pass for r directions V (r x P):
  * ract[i] holds the directional derivatives of act[i], B = r*nb blocks. */
-void hn_fc_ck_rforward(const hn_fast *F, chunk *c, const double *theta, const double *V, size_t r)
+void hn_fc_ck_rforward(const hn_fast *F, hn_fc_chunk *c, const double *theta, const double *V, size_t r)
 {
     const hn_model *m = F->m;
     const size_t nb = c->nb, B = r * nb;
@@ -181,7 +181,7 @@ void hn_fc_ck_rforward(const hn_fast *F, chunk *c, const double *theta, const do
     int zero = 1; /* ract[i] is identically zero (the input does not depend on theta) */
     for (size_t i = 0; i < F->L; i++) {
         const hn_layer *ly = &m->layers[i];
-        const linfo *l = &F->li[i];
+        const hn_fc_linfo *l = &F->li[i];
         double *rout = c->ract[i + 1];
         if (!l->lin) {
             if (zero)
@@ -218,7 +218,7 @@ void hn_fc_ck_rforward(const hn_fast *F, chunk *c, const double *theta, const do
  * R{grad} for direction j.  dcache (R-sweep only, may be NULL): the
  * plain cotangent at each linear op's output, stored by a previous sweep,
  * so that the plain reverse pass is not redone. */
-void hn_fc_ck_backward(const hn_fast *F, chunk *c, const double *theta, size_t dr, int mode,
+void hn_fc_ck_backward(const hn_fast *F, hn_fc_chunk *c, const double *theta, size_t dr, int mode,
                        double *out, size_t ldo, const double *V, size_t r,
                        double *const *dcache)
 {
@@ -227,7 +227,7 @@ void hn_fc_ck_backward(const hn_fast *F, chunk *c, const double *theta, size_t d
     double *d = c->d[0], *d2 = c->d[1], *rd = c->rd[0], *rd2 = V ? c->rd[1] : NULL;
     for (size_t ii = F->L; ii-- > 0;) {
         const hn_layer *ly = &m->layers[ii];
-        const linfo *l = &F->li[ii];
+        const hn_fc_linfo *l = &F->li[ii];
         if (l->lin) {
             const size_t co = ly->out.c, ck = l->ck, hw = l->howo, N1 = nb * hw;
             const double *W = theta + ly->param_offset;
@@ -235,10 +235,10 @@ void hn_fc_ck_backward(const hn_fast *F, chunk *c, const double *theta, size_t d
                 d = dcache[ii];
             const double *cola = l->k1 ? c->act[ii] : c->col[ii];
             const size_t off = ly->param_offset;
-            if ((mode == OUT_JAC_BODY || mode == OUT_SUM_BODY) && ii + 1 == F->L &&
-                head_structured(F)) {
+            if ((mode == HN_FC_OUT_JAC_BODY || mode == HN_FC_OUT_SUM_BODY) && ii + 1 == F->L &&
+                hn_fc_head_structured(F)) {
                 /* structured head: done elsewhere */
-            } else if (mode == OUT_JAC || mode == OUT_JAC_BODY) {
+            } else if (mode == HN_FC_OUT_JAC || mode == HN_FC_OUT_JAC_BODY) {
                 /* rows (o, k) of replica k of sample n are N1 apart */
                 for (size_t n = 0; n < nb; n++) {
                     hn_fc_gemm(0, 1, co * dr, ck, hw, d + n * hw, N1, cola + n * hw, N1, 0.0, c->wbuf,
@@ -297,7 +297,7 @@ void hn_fc_ck_backward(const hn_fast *F, chunk *c, const double *theta, size_t d
 
 /* Loss of sample n of the chunk: g = dl/dz, p = softmax; z gathered from
  * the [K][nb] logits. */
-double hn_fc_ck_loss(const hn_fast *F, chunk *c, const hn_samples *s, const size_t *idx,
+double hn_fc_ck_loss(const hn_fast *F, hn_fc_chunk *c, const hn_samples *s, const size_t *idx,
                      size_t t0, size_t n)
 {
     const size_t K = F->K, nb = c->nb, si = idx ? idx[t0 + n] : t0 + n;
@@ -312,19 +312,19 @@ double hn_fc_ck_loss(const hn_fast *F, chunk *c, const hn_samples *s, const size
 /* ------------------------------------------------------------ chunk driver */
 
 int hn_fc_run_chunks(hn_fast *F, size_t n, size_t slot_len, double *acc, double *lacc,
-                     job_fn fn, void *ctx, post_fn post)
+                     hn_fc_job_fn fn, void *ctx, hn_fc_post_fn post)
 {
-    const size_t nch = (n + CH - 1) / CH;
+    const size_t nch = (n + HN_FC_CH - 1) / HN_FC_CH;
     double ltot = 0;
     if (acc)
         memset(acc, 0, slot_len * sizeof *acc);
-    for (size_t s0 = 0; s0 < nch; s0 += SUPER) {
-        const size_t s1 = s0 + SUPER < nch ? s0 + SUPER : nch;
+    for (size_t s0 = 0; s0 < nch; s0 += HN_FC_SUPER) {
+        const size_t s1 = s0 + HN_FC_SUPER < nch ? s0 + HN_FC_SUPER : nch;
         const long a = (long)s0, b = (long)s1;
 #pragma omp parallel for num_threads(F->threads) schedule(dynamic, 1)
         for (long cc = a; cc < b; cc++) {
-            chunk *c = F->ck[thread_id()];
-            const size_t t0 = (size_t)cc * CH, nb = n - t0 < CH ? n - t0 : CH;
+            hn_fc_chunk *c = F->ck[thread_id()];
+            const size_t t0 = (size_t)cc * HN_FC_CH, nb = n - t0 < HN_FC_CH ? n - t0 : HN_FC_CH;
             double *slot = slot_len ? F->slots + (size_t)(cc - a) * slot_len : NULL;
             c->lsum = 0;
             F->rcs[cc - a] = fn(F, c, t0, nb, slot, ctx);
@@ -336,11 +336,11 @@ int hn_fc_run_chunks(hn_fast *F, size_t n, size_t slot_len, double *acc, double 
         for (size_t k = 0; k < s1 - s0; k++)
             ltot += F->lsum[k];
         if (acc) {
-            const long nblk = (long)((slot_len + RED_BLOCK - 1) / RED_BLOCK), ns = (long)(s1 - s0);
+            const long nblk = (long)((slot_len + HN_FC_RED_BLOCK - 1) / HN_FC_RED_BLOCK), ns = (long)(s1 - s0);
 #pragma omp parallel for num_threads(F->threads) schedule(static)
             for (long q = 0; q < nblk; q++) {
-                const size_t p1 = (size_t)q * RED_BLOCK;
-                const size_t p2 = p1 + RED_BLOCK < slot_len ? p1 + RED_BLOCK : slot_len;
+                const size_t p1 = (size_t)q * HN_FC_RED_BLOCK;
+                const size_t p2 = p1 + HN_FC_RED_BLOCK < slot_len ? p1 + HN_FC_RED_BLOCK : slot_len;
                 for (long k = 0; k < ns; k++) {
                     const double *sl = F->slots + (size_t)k * slot_len;
                     for (size_t p = p1; p < p2; p++)
@@ -349,8 +349,8 @@ int hn_fc_run_chunks(hn_fast *F, size_t n, size_t slot_len, double *acc, double 
             }
         }
         if (post) {
-            const size_t t1 = s1 * CH < n ? s1 * CH : n;
-            post(F, s0 * CH, t1 - s0 * CH, ctx);
+            const size_t t1 = s1 * HN_FC_CH < n ? s1 * HN_FC_CH : n;
+            post(F, s0 * HN_FC_CH, t1 - s0 * HN_FC_CH, ctx);
         }
     }
     if (lacc)

@@ -3,12 +3,13 @@
 #include <math.h>
 #include <string.h>
 #include <gsl/gsl_blas.h>
-#include <lapacke.h>
 #include "hessnorm/alloc.h"
 #include "hessnorm/hessian.h"
 #include "hessnorm/layers.h"
 #include "hessnorm/fastconv.h"
 #include "hessnorm/matrices.h" /* HN_DENSE_LIMIT */
+#include "hessnorm/eigsmall.h"
+#include "hessnorm/outer.h"
 
 static int check_square(const hn_model *m, const gsl_matrix *H, const char *who, hn_err *err)
 {
@@ -78,26 +79,10 @@ int hn_hessian_outer(const hn_model *m, const double *theta, const hn_samples *s
         hn_jacobian(m, theta, s->x + i * s->in_size, ws, J, z);
         hn_loss_eval(m->loss, K, z, s->y_class ? s->y_class[i] : 0,
                      s->y_vec ? s->y_vec + i * K : NULL, NULL, p);
-        /* AJ = A J column by column */
-        double *col = hn_calloc(K, sizeof *col), *acol = hn_calloc(K, sizeof *acol);
-        if (!col || !acol) {
-            hn_free(col);
-            hn_free(acol);
+        if (hn_outer_add(m->loss, K, P, p, J, sc, AJ, HO) != 0) {
             rc = hn_err_set(err, HN_ENOMEM, "outer-product Hessian: out of memory");
             goto done;
         }
-        for (size_t j = 0; j < P; j++) {
-            for (size_t k = 0; k < K; k++)
-                col[k] = J[k * P + j];
-            hn_loss_hess_apply(m->loss, K, p, col, acol);
-            for (size_t k = 0; k < K; k++)
-                AJ[k * P + j] = acol[k];
-        }
-        hn_free(col);
-        hn_free(acol);
-        gsl_matrix_const_view Jv = gsl_matrix_const_view_array(J, K, P);
-        gsl_matrix_const_view AJv = gsl_matrix_const_view_array(AJ, K, P);
-        gsl_blas_dgemm(CblasTrans, CblasNoTrans, sc, &Jv.matrix, &AJv.matrix, 1.0, HO);
     }
 done:
     hn_ws_free(ws);
@@ -174,10 +159,7 @@ int hn_hessian_eigvals(const hn_model *m, const double *theta, const hn_samples 
     int rc = H && w ? dense_into(m, theta, s, threads, H, err)
                     : hn_err_set(err, HN_ENOMEM, "Hessian eigenvalues: out of memory (%zu parameters)", P);
     if (!rc) {
-        lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', (lapack_int)P, H, (lapack_int)P, w);
-        if (info != 0)
-            rc = hn_err_set(err, info < 0 ? HN_EINVAL : HN_ENUMERIC,
-                            "Hessian eigenvalues: LAPACKE_dsyevd info %d", (int)info);
+        rc = hn_eig_sym_inplace(P, H, w, 0, "Hessian eigenvalues", err);
         for (size_t i = 0; !rc && i < P; i++)
             gsl_vector_set(eval, i, w[i]);
     }

@@ -15,6 +15,7 @@
 #include "hessnorm/buf.h"
 #include "hessnorm/matrices.h"
 #include "hessnorm/spectra.h"
+#include "hessnorm/outer.h"
 
 void hn_inspect_free(hn_inspect_result *r)
 {
@@ -24,78 +25,6 @@ void hn_inspect_free(hn_inspect_result *r)
     hn_free(r->ho_eigs);
     hn_free(r->layers);
     hn_free(r);
-}
-
-/* Nonzero eigenvalues of H_O = (1/N) sum_i J_i^T A_i J_i through the
- * NK x NK Gram matrix S S^T, S = [A_i^{1/2} J_i / sqrt(N)] (a second route,
- * independent of the P x P matrix). */
-static int outer_eigs_gram(const hn_model *m, const double *theta, const hn_samples *s,
-                           hn_inspect_result *r, hn_err *err)
-{
-    const size_t K = m->classes, P = m->n_params, N = s->n, NK = N * K;
-    int rc;
-    hn_ws *ws = NULL;
-    gsl_matrix *S = gsl_matrix_calloc(NK, P), *Gm = gsl_matrix_alloc(NK, NK);
-    gsl_matrix *A = gsl_matrix_alloc(K, K), *V = gsl_matrix_alloc(K, K), *Ah = gsl_matrix_alloc(K, K);
-    gsl_vector *lam = gsl_vector_alloc(K), *ev = gsl_vector_alloc(NK);
-    double *J = hn_calloc(K * P, sizeof *J), *z = hn_calloc(K, sizeof *z), *p = hn_calloc(K, sizeof *p);
-    if (!S || !Gm || !A || !V || !Ah || !lam || !ev || !J || !z || !p) {
-        rc = hn_err_set(err, HN_ENOMEM, "inspect: out of memory");
-        goto done;
-    }
-    if ((rc = hn_ws_alloc(m, &ws, err)) != 0)
-        goto done;
-    for (size_t i = 0; i < N; i++) {
-        hn_jacobian(m, theta, s->x + i * s->in_size, ws, J, z);
-        hn_loss_eval(m->loss, K, z, s->y_class ? s->y_class[i] : 0,
-                     s->y_vec ? s->y_vec + i * K : NULL, NULL, p);
-        hn_loss_hess_matrix(m->loss, K, p, A->data);
-        if ((rc = hn_eig_sym_lapack(A, lam, V, err)) != 0)
-            goto done;
-        /* A^{1/2} = V diag(sqrt(max(lambda, 0))) V^T; A is PSD, negative
-         * eigenvalues are rounding */
-        gsl_matrix_set_zero(Ah);
-        for (size_t k = 0; k < K; k++) {
-            double sq = sqrt(fmax(gsl_vector_get(lam, k), 0.0));
-            for (size_t a = 0; a < K; a++)
-                for (size_t b = 0; b < K; b++)
-                    *gsl_matrix_ptr(Ah, a, b) += sq * gsl_matrix_get(V, a, k) * gsl_matrix_get(V, b, k);
-        }
-        gsl_matrix_const_view Jv = gsl_matrix_const_view_array(J, K, P);
-        gsl_matrix_view Sblk = gsl_matrix_submatrix(S, i * K, 0, K, P);
-        gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0 / sqrt((double)N), Ah, &Jv.matrix, 0.0,
-                       &Sblk.matrix);
-    }
-    gsl_blas_dgemm(CblasNoTrans, CblasTrans, 1.0, S, S, 0.0, Gm);
-    if ((rc = hn_eig_sym_lapack(Gm, ev, NULL, err)) != 0)
-        goto done;
-    double mx = 0;
-    for (size_t k = 0; k < NK; k++)
-        mx = fmax(mx, fabs(gsl_vector_get(ev, k)));
-    r->ho_eigs = hn_calloc(NK, sizeof(double));
-    if (!r->ho_eigs) {
-        rc = hn_err_set(err, HN_ENOMEM, "inspect: out of memory");
-        goto done;
-    }
-    r->n_ho_eigs = 0;
-    for (size_t k = NK; k-- > 0;) {
-        double v = gsl_vector_get(ev, k);
-        if (fabs(v) > HN_EIG_ZERO_RTOL * mx && r->n_ho_eigs < P)
-            r->ho_eigs[r->n_ho_eigs++] = v;
-    }
-done:
-    hn_ws_free(ws);
-    if (S) gsl_matrix_free(S);
-    if (Gm) gsl_matrix_free(Gm);
-    if (A) gsl_matrix_free(A);
-    if (V) gsl_matrix_free(V);
-    if (Ah) gsl_matrix_free(Ah);
-    if (lam) gsl_vector_free(lam);
-    if (ev) gsl_vector_free(ev);
-    hn_free(J);
-    hn_free(z);
-    hn_free(p);
-    return rc;
 }
 
 static double trace(const gsl_matrix *M)
@@ -152,7 +81,8 @@ int hn_inspect(const hn_model *m, const double *theta, const hn_samples *s,
     r->h_norm = fmax(fabs(r->h_min), fabs(r->h_max));
     r->h_trace = trace(H);
     r->ho_trace = trace(HO);
-    if ((rc = outer_eigs_gram(m, theta, s, r, err)) != 0)
+    /* the nonzero spectrum by a second route, independent of the P x P matrix */
+    if ((rc = hn_outer_gram_eigs(m, theta, s, HN_EIG_ZERO_RTOL, &r->ho_eigs, &r->n_ho_eigs, err)) != 0)
         goto done;
     r->ho_norm = r->n_ho_eigs ? r->ho_eigs[0] : 0.0;
     gsl_matrix_sub(H, HO); /* H_F = H - H_O */

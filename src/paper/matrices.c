@@ -6,6 +6,7 @@
 #include <gsl/gsl_blas.h>
 #include "hessnorm/alloc.h"
 #include "hessnorm/matrices.h"
+#include "hessnorm/outer.h"
 
 static int dense_alloc(size_t r, size_t c, const char *what, gsl_matrix **out, hn_err *err)
 {
@@ -204,20 +205,12 @@ static int build_lambda(const hn_model *m, const hn_ws *ws, size_t t, gsl_matrix
     return HN_OK;
 }
 
-int hn_paper_build(const hn_model *m, const double *theta, const hn_samples *s,
-                   size_t i, hn_paper **out, hn_err *err)
+/* The struct and its per-layer arrays. */
+static hn_paper *paper_new(size_t nl, size_t K, size_t P)
 {
-    *out = NULL;
-    const size_t nl = m->n_linear, K = m->classes, P = m->n_params;
-    hn_ws *ws = NULL;
-    int rc = hn_ws_alloc(m, &ws, err);
-    if (rc)
-        return rc;
     hn_paper *pp = hn_calloc(1, sizeof *pp);
-    if (!pp) {
-        hn_ws_free(ws);
-        return hn_err_set(err, HN_ENOMEM, "paper matrices: out of memory");
-    }
+    if (!pp)
+        return NULL;
     pp->n_lin = nl;
     pp->K = K;
     pp->P = P;
@@ -229,6 +222,126 @@ int hn_paper_build(const hn_model *m, const double *theta, const hn_samples *s,
     pp->Lambda = hn_calloc(nl, sizeof *pp->Lambda);
     pp->logits = hn_calloc(K, sizeof(double));
     pp->p = hn_calloc(K, sizeof(double));
+    return pp;
+}
+
+/* G^(L+1) = I; G^(p) = G^(p+1) T^(p+1) Lambda^(p).  R^(0) = I;
+ * R^(p) = Lambda^(p) T^(p) R^(p-1); then R^(p-1) x. */
+static int paper_chains(hn_paper *pp, size_t in_size, const double *x, hn_err *err)
+{
+    const size_t nl = pp->n_lin;
+    int rc = identity(pp->K, "G", &pp->G[nl - 1], err);
+    for (size_t t = nl - 1; !rc && t-- > 0;) {
+        gsl_matrix *GT = NULL;
+        rc = matmul(pp->G[t + 1], pp->T[t + 1], "G", &GT, err);
+        if (!rc)
+            rc = matmul(GT, pp->Lambda[t], "G", &pp->G[t], err);
+        if (GT)
+            gsl_matrix_free(GT);
+    }
+    if (!rc)
+        rc = identity(in_size, "R", &pp->R[0], err);
+    for (size_t t = 1; !rc && t < nl; t++) {
+        gsl_matrix *TR = NULL;
+        rc = matmul(pp->T[t - 1], pp->R[t - 1], "R", &TR, err);
+        if (!rc)
+            rc = matmul(pp->Lambda[t - 1], TR, "R", &pp->R[t], err);
+        if (TR)
+            gsl_matrix_free(TR);
+    }
+    if (rc)
+        return rc;
+    gsl_vector_const_view xv = gsl_vector_const_view_array(x, in_size);
+    for (size_t t = 0; t < nl; t++) {
+        pp->Rx[t] = gsl_vector_alloc(pp->R[t]->size1);
+        if (!pp->Rx[t])
+            return hn_err_set(err, HN_ENOMEM, "R x: out of memory");
+        gsl_blas_dgemv(CblasNoTrans, 1.0, pp->R[t], &xv.vector, 0.0, pp->Rx[t]);
+    }
+    return HN_OK;
+}
+
+/* F = [G^(p) (x) (R^(p-1) x)^T]_p ;  Qfull = blockdiag(Q^(p)). */
+static int paper_F_Q(hn_paper *pp, const hn_model *m, hn_err *err)
+{
+    const size_t nl = pp->n_lin, K = pp->K;
+    size_t nF = 0;
+    for (size_t t = 0; t < nl; t++)
+        nF += pp->Q[t]->size1;
+    int rc = dense_alloc(K, nF, "F", &pp->F, err);
+    if (rc)
+        return rc;
+    for (size_t t = 0, off = 0; t < nl; t++) {
+        const gsl_matrix *G = pp->G[t];
+        const gsl_vector *r = pp->Rx[t];
+        for (size_t a = 0; a < K; a++)
+            for (size_t ii = 0; ii < G->size2; ii++) {
+                double gv = gsl_matrix_get(G, a, ii);
+                for (size_t j = 0; j < r->size; j++)
+                    gsl_matrix_set(pp->F, a, off + ii * r->size + j, gv * gsl_vector_get(r, j));
+            }
+        off += pp->Q[t]->size1;
+    }
+    /* Qfull is optional past the dense limit (HN_ETOOBIG: left NULL), but
+     * out of memory is an error, not a silently missing matrix */
+    int qrc = dense_alloc(nF, pp->P, "Q", &pp->Qfull, NULL);
+    if (qrc == HN_ENOMEM)
+        return hn_err_set(err, HN_ENOMEM, "Q: out of memory for %zux%zu", nF, pp->P);
+    if (qrc == HN_OK) {
+        for (size_t t = 0, ro = 0; t < nl; t++) {
+            const hn_layer *ly = &m->layers[m->linear_pos[t]];
+            gsl_matrix_view blk = gsl_matrix_submatrix(pp->Qfull, ro, ly->param_offset,
+                                                       pp->Q[t]->size1, pp->Q[t]->size2);
+            gsl_matrix_memcpy(&blk.matrix, pp->Q[t]);
+            ro += pp->Q[t]->size1;
+        }
+    }
+    return HN_OK;
+}
+
+/* A; J = F Q blockwise (F_p Q^(p)), so Qfull is not needed; H_O = J^T (A J). */
+static int paper_A_J_HO(hn_paper *pp, const hn_model *m, hn_err *err)
+{
+    const size_t nl = pp->n_lin, K = pp->K, P = pp->P;
+    int rc = dense_alloc(K, K, "A", &pp->A, err);
+    if (rc)
+        return rc;
+    hn_loss_hess_matrix(m->loss, K, pp->p, pp->A->data);
+    rc = dense_alloc(K, P, "J", &pp->J, err);
+    if (rc)
+        return rc;
+    for (size_t t = 0, off = 0; t < nl; t++) {
+        const hn_layer *ly = &m->layers[m->linear_pos[t]];
+        gsl_matrix_const_view Fp = gsl_matrix_const_submatrix(pp->F, 0, off, K, pp->Q[t]->size1);
+        gsl_matrix_view Jp = gsl_matrix_submatrix(pp->J, 0, ly->param_offset, K, ly->param_count);
+        gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, &Fp.matrix, pp->Q[t], 0.0, &Jp.matrix);
+        off += pp->Q[t]->size1;
+    }
+    gsl_matrix *AJ = NULL;
+    rc = dense_alloc(K, P, "A J", &AJ, err);
+    if (!rc)
+        rc = dense_alloc(P, P, "H_O", &pp->HO, err);
+    if (!rc)
+        hn_outer_dense(pp->A, pp->J, AJ, pp->HO);
+    if (AJ)
+        gsl_matrix_free(AJ);
+    return rc;
+}
+
+int hn_paper_build(const hn_model *m, const double *theta, const hn_samples *s,
+                   size_t i, hn_paper **out, hn_err *err)
+{
+    *out = NULL;
+    const size_t nl = m->n_linear, K = m->classes, P = m->n_params;
+    hn_ws *ws = NULL;
+    int rc = hn_ws_alloc(m, &ws, err);
+    if (rc)
+        return rc;
+    hn_paper *pp = paper_new(nl, K, P);
+    if (!pp) {
+        hn_ws_free(ws);
+        return hn_err_set(err, HN_ENOMEM, "paper matrices: out of memory");
+    }
     if (!pp->T || !pp->Q || !pp->G || !pp->R || !pp->Rx || !pp->Lambda || !pp->logits || !pp->p) {
         rc = hn_err_set(err, HN_ENOMEM, "paper matrices: out of memory");
         goto done;
@@ -251,101 +364,12 @@ int hn_paper_build(const hn_model *m, const double *theta, const hn_samples *s,
         if (!rc && t + 1 < nl)
             rc = build_lambda(m, ws, t, &pp->Lambda[t], err);
     }
-    if (rc)
-        goto done;
-    /* G^(L+1) = I; G^(p) = G^(p+1) T^(p+1) Lambda^(p) */
-    rc = identity(K, "G", &pp->G[nl - 1], err);
-    for (size_t t = nl - 1; !rc && t-- > 0;) {
-        gsl_matrix *GT = NULL;
-        rc = matmul(pp->G[t + 1], pp->T[t + 1], "G", &GT, err);
-        if (!rc)
-            rc = matmul(GT, pp->Lambda[t], "G", &pp->G[t], err);
-        if (GT)
-            gsl_matrix_free(GT);
-    }
-    /* R^(0) = I; R^(p) = Lambda^(p) T^(p) R^(p-1) */
     if (!rc)
-        rc = identity(s->in_size, "R", &pp->R[0], err);
-    for (size_t t = 1; !rc && t < nl; t++) {
-        gsl_matrix *TR = NULL;
-        rc = matmul(pp->T[t - 1], pp->R[t - 1], "R", &TR, err);
-        if (!rc)
-            rc = matmul(pp->Lambda[t - 1], TR, "R", &pp->R[t], err);
-        if (TR)
-            gsl_matrix_free(TR);
-    }
-    if (rc)
-        goto done;
-    gsl_vector_const_view xv = gsl_vector_const_view_array(x, s->in_size);
-    for (size_t t = 0; t < nl; t++) {
-        pp->Rx[t] = gsl_vector_alloc(pp->R[t]->size1);
-        if (!pp->Rx[t]) {
-            rc = hn_err_set(err, HN_ENOMEM, "R x: out of memory");
-            goto done;
-        }
-        gsl_blas_dgemv(CblasNoTrans, 1.0, pp->R[t], &xv.vector, 0.0, pp->Rx[t]);
-    }
-    /* F = [G^(p) (x) (R^(p-1) x)^T]_p ;  Qfull = blockdiag(Q^(p)) */
-    size_t nF = 0;
-    for (size_t t = 0; t < nl; t++)
-        nF += pp->Q[t]->size1;
-    rc = dense_alloc(K, nF, "F", &pp->F, err);
-    if (rc)
-        goto done;
-    for (size_t t = 0, off = 0; t < nl; t++) {
-        const gsl_matrix *G = pp->G[t];
-        const gsl_vector *r = pp->Rx[t];
-        for (size_t a = 0; a < K; a++)
-            for (size_t ii = 0; ii < G->size2; ii++) {
-                double gv = gsl_matrix_get(G, a, ii);
-                for (size_t j = 0; j < r->size; j++)
-                    gsl_matrix_set(pp->F, a, off + ii * r->size + j, gv * gsl_vector_get(r, j));
-            }
-        off += pp->Q[t]->size1;
-    }
-    /* Qfull is optional past the dense limit (HN_ETOOBIG: left NULL), but
-     * out of memory is an error, not a silently missing matrix */
-    int qrc = dense_alloc(nF, P, "Q", &pp->Qfull, NULL);
-    if (qrc == HN_ENOMEM) {
-        rc = hn_err_set(err, HN_ENOMEM, "Q: out of memory for %zux%zu", nF, P);
-        goto done;
-    }
-    if (qrc == HN_OK) {
-        for (size_t t = 0, ro = 0; t < nl; t++) {
-            const hn_layer *ly = &m->layers[m->linear_pos[t]];
-            gsl_matrix_view blk = gsl_matrix_submatrix(pp->Qfull, ro, ly->param_offset,
-                                                       pp->Q[t]->size1, pp->Q[t]->size2);
-            gsl_matrix_memcpy(&blk.matrix, pp->Q[t]);
-            ro += pp->Q[t]->size1;
-        }
-    }
-    /* A */
-    rc = dense_alloc(K, K, "A", &pp->A, err);
-    if (rc)
-        goto done;
-    hn_loss_hess_matrix(m->loss, K, pp->p, pp->A->data);
-    /* J = F Q, blockwise (F_p Q^(p)), so Qfull is not needed */
-    rc = dense_alloc(K, P, "J", &pp->J, err);
-    if (rc)
-        goto done;
-    for (size_t t = 0, off = 0; t < nl; t++) {
-        const hn_layer *ly = &m->layers[m->linear_pos[t]];
-        gsl_matrix_const_view Fp = gsl_matrix_const_submatrix(pp->F, 0, off, K, pp->Q[t]->size1);
-        gsl_matrix_view Jp = gsl_matrix_submatrix(pp->J, 0, ly->param_offset, K, ly->param_count);
-        gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, &Fp.matrix, pp->Q[t], 0.0, &Jp.matrix);
-        off += pp->Q[t]->size1;
-    }
-    /* H_O = Q^T F^T A F Q = J^T (A J) */
-    {
-        gsl_matrix *AJ = NULL;
-        rc = matmul(pp->A, pp->J, "A J", &AJ, err);
-        if (!rc)
-            rc = dense_alloc(P, P, "H_O", &pp->HO, err);
-        if (!rc)
-            gsl_blas_dgemm(CblasTrans, CblasNoTrans, 1.0, pp->J, AJ, 0.0, pp->HO);
-        if (AJ)
-            gsl_matrix_free(AJ);
-    }
+        rc = paper_chains(pp, s->in_size, x, err);
+    if (!rc)
+        rc = paper_F_Q(pp, m, err);
+    if (!rc)
+        rc = paper_A_J_HO(pp, m, err);
 done:
     hn_ws_free(ws);
     if (rc) {
