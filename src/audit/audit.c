@@ -283,7 +283,8 @@ static int record(hn_cstat *st, const hn_claim *c, const hn_claim_value *v, cons
 static int evaluate(const hn_inst *in, const int *selected, hn_cstat *stats, int light, hn_err *err)
 {
     hn_facts *f;
-    int rc = hn_facts_compute_ex(&in->ns, in->m, in->theta, in->s, in->lk, in->delta, light, &f, err);
+    int rc = hn_facts_compute_groups(&in->ns, in->m, in->theta, in->s, in->lk, in->delta,
+                                     light ? HN_FG_LIGHT : HN_FG_ALL, &f, err);
     if (rc)
         return rc;
     for (size_t c = 0; c < hn_claims_count() && !rc; c++) {
@@ -316,7 +317,9 @@ static double nm_objective(const gsl_vector *x, void *p)
     for (size_t j = 0; j < P; j++)
         c->in->theta[j] = gsl_vector_get(x, j);
     hn_facts *f;
-    int frc = c->rc ? c->rc : hn_facts_compute_ex(&c->in->ns, c->in->m, c->in->theta, c->in->s, 0, NULL, 1, &f, c->err);
+    int frc = c->rc ? c->rc
+                    : hn_facts_compute_groups(&c->in->ns, c->in->m, c->in->theta, c->in->s, 0, NULL, HN_FG_LIGHT,
+                                              &f, c->err);
     if (frc == HN_ENOMEM)
         c->rc = frc;
     if (frc)
@@ -370,7 +373,7 @@ static int local_search(const hn_claim *cl, hn_cstat *st, size_t iters, hn_err *
     if (c.best > 0) {
         memcpy(work.theta, c.best_theta, P * sizeof(double));
         hn_facts *f;
-        if ((rc = hn_facts_compute_ex(&work.ns, work.m, work.theta, work.s, 0, NULL, 1, &f, err)) == 0) {
+        if ((rc = hn_facts_compute_groups(&work.ns, work.m, work.theta, work.s, 0, NULL, HN_FG_LIGHT, &f, err)) == 0) {
             hn_claim_value v;
             if (hn_claim_eval(cl, f, &v) == 0) {
                 st->nm_ratio = ratio_of(&v);

@@ -177,7 +177,7 @@ static int sweep_point(unsigned long seed, const hn_netspec *ns, sweep *sw, size
         hn_family_draw(r, m, 1.0, 0, th, s);
         gsl_rng_free(r);
         hn_facts *f;
-        if ((rc = hn_facts_compute_ex(ns, m, th, s, 0, NULL, 1, &f, err)) == HN_ENOMEM) {
+        if ((rc = hn_facts_compute_groups(ns, m, th, s, 0, NULL, HN_FG_LIGHT, &f, err)) == HN_ENOMEM) {
             hn_samples_free(s);
             hn_free(th);
             hn_model_free(m);
