@@ -519,6 +519,9 @@ int hn_audit_run(const hn_audit_opts *o, hn_err *err)
     int *selected = hn_calloc(nc, sizeof *selected);
     hn_audit_run_info info;
     memset(&info, 0, sizeof info);
+    hn_audit_studies studies;
+    memset(&studies, 0, sizeof studies);
+    studies.sup_A = NAN;
     int rc = HN_OK;
     if (!stats || !selected) {
         rc = hn_err_set(err, HN_ENOMEM, "audit: out of memory");
@@ -528,8 +531,12 @@ int hn_audit_run(const hn_audit_opts *o, hn_err *err)
         goto done;
     if ((rc = hn_audit_collect(o, stats, selected, &info, err)) != 0)
         goto done;
+    /* the sweeps and the sharp constant, before writing: the writer only writes */
+    if ((rc = hn_audit_sweeps(o->seed, studies.sweeps, &studies.n_sweeps, err)) != 0 ||
+        (rc = hn_sharp_sup_A(&studies.sup_A, err)) != 0)
+        goto done;
     progress(o, "audit: %zu networks in %.1f s; writing the report", info.networks, info.seconds);
-    rc = hn_audit_write(o, stats, selected, &info, err);
+    rc = hn_audit_write(o, stats, selected, &info, &studies, err);
 done:
     if (stats)
         for (size_t c = 0; c < nc; c++)
