@@ -81,11 +81,6 @@ int hn_inst_copy(hn_inst *dst, const hn_inst *src, hn_err *err)
     return HN_OK;
 }
 
-static double log_uniform(gsl_rng *r, double lo, double hi)
-{
-    return pow(10.0, lo + (hi - lo) * gsl_rng_uniform(r));
-}
-
 /* Instance i of the run: its own rng stream, so instance i does not depend
  * on what came before it. */
 static int make_instance(unsigned long seed, size_t i, int adversarial, hn_inst *in, hn_err *err)
@@ -102,83 +97,22 @@ static int make_instance(unsigned long seed, size_t i, int adversarial, hn_inst 
     int land = target == HN_FAM_PURE;
     int interp = land && gsl_rng_uniform(r) < 0.5;
     size_t k = 0;
-    int mode = 0;
-    double scale = log_uniform(r, -1.5, 1.0);
-    const char *fam = "random";
-    if (land) {
-        /* small conv-only nets without pooling: Theorems 1-2, equation (1) */
-        ns.n_fc = 0;
-        ns.pool = 0;
-        ns.mse = interp;
-        k = 1 + gsl_rng_uniform_int(r, 4);
-        fam = interp ? "landscape-interpolating" : "landscape";
-        scale = log_uniform(r, -0.5, 0.5);
-    }
-    if (land && adversarial) {
-        ns.mse = interp = (i / HN_FAM_COUNT) % 2 == 0;
-        fam = interp ? "landscape-interpolating-extreme" : "landscape-extreme";
-        static const double lscales[] = {1e-6, 1e-4, 1e-2, 3.0};
-        scale = lscales[(i / (2 * HN_FAM_COUNT)) % 4];
-    }
-    if (adversarial && !land) {
-        /* family cycles fastest, then the weight scale, then the construction */
-        int a = (int)((i / HN_FAM_COUNT + i / (5 * HN_FAM_COUNT)) % 6);
-        static const double scales[] = {1e-3, 1e-1, 1.0, 10.0, 100.0};
-        scale = scales[(i / HN_FAM_COUNT) % 5];
-        switch (a) {
-        case 0: mode = 1; fam = "constant-positive"; break;
-        case 1: mode = 2; fam = "constant-signed"; break;
-        case 2: /* 1x1 kernels everywhere but the last conv */
-            fam = "1x1-kernels";
-            mode = 1;
-            for (size_t c = 0; c + 1 < ns.n_conv; c++)
-                ns.kh[c] = ns.kw[c] = 1;
-            if (!ns.n_fc && ns.n_conv >= 1) {
-                size_t h = ns.in_h, w = ns.in_w;
-                if (ns.pool && ns.pool_after + 1 < ns.n_conv) {
-                    if (ns.dim == 2) h /= 2;
-                    w /= 2;
-                }
-                ns.kh[ns.n_conv - 1] = ns.dim == 1 ? 1 : h;
-                ns.kw[ns.n_conv - 1] = w;
-            }
-            break;
-        case 3: ns.mse = 1; mode = 1; fam = "mse-constant"; break;
-        case 4: { /* the tightest pooled net: one channel, 1x1 kernels, a 2x2
-                   * input pooled to 1x1, MSE with K = 1 (every norm in the
-                   * chain is attained) */
-            fam = "minimal-pooled-1x1";
-            mode = 1;
-            size_t nconv = ns.n_conv < 2 ? 2 : ns.n_conv;
-            memset(&ns, 0, sizeof ns);
-            ns.dim = 2;
-            ns.in_c = 1;
-            ns.in_h = ns.in_w = 2;
-            ns.n_conv = nconv;
-            for (size_t c = 0; c < nconv; c++) {
-                ns.ch[c] = 1;
-                ns.kh[c] = ns.kw[c] = 1;
-            }
-            ns.K = 1;
-            ns.mse = 1;
-            ns.pool = target == HN_FAM_AVGPOOL ? 2 : 1;
-            ns.pool_replaces_relu = 1;
-            ns.pool_after = (i / HN_FAM_COUNT) % (nconv - 1);
-            ns.kpool = 2;
-            break;
-        }
-        default: fam = "random-extreme-scale"; break;
-        }
-    }
+    hn_family_weights w = hn_family_random_weights(r);
+    if (land)
+        k = hn_family_landscape(r, interp, &ns, &w);
+    if (land && adversarial)
+        interp = hn_family_landscape_extreme(i, &ns, &w);
+    if (adversarial && !land)
+        hn_family_adversarial(i, target, &ns, &w);
     int rc = inst_alloc(in, &ns, land ? k + 1 : 1, err);
     if (rc) {
         /* the 1x1 rewrite can make a spec invalid: fall back to the random spec */
         gsl_rng_free(r);
         return rc;
     }
-    in->family = fam;
+    in->family = w.name;
     in->lk = k;
-    hn_family_draw(r, in->m, scale, mode, in->theta, in->s);
+    hn_family_draw(r, in->m, w.scale, w.mode, in->theta, in->s);
     if (interp && (rc = hn_family_interpolate(in->m, in->theta, in->s, err)) != 0) {
         hn_inst_free(in);
         gsl_rng_free(r);
@@ -192,16 +126,7 @@ static int make_instance(unsigned long seed, size_t i, int adversarial, hn_inst 
             gsl_rng_free(r);
             return hn_err_set(err, HN_ENOMEM, "audit: out of memory");
         }
-        double nt = hn_vec_norm(in->theta, P), nd = 0;
-        for (size_t j = 0; j < P; j++) {
-            in->delta[j] = 2 * gsl_rng_uniform(r) - 1;
-            nd += in->delta[j] * in->delta[j];
-        }
-        /* R relative to ||theta*||; adversarial: an absolute R in [0.1, 3]
-         * around tiny or huge weights, far outside the Taylor regime */
-        double R = adversarial ? log_uniform(r, -1.0, 0.5) : log_uniform(r, -3.0, 0.0) * nt;
-        for (size_t j = 0; j < P; j++)
-            in->delta[j] *= R / sqrt(nd);
+        hn_family_delta(r, P, in->theta, adversarial, in->delta);
     }
     gsl_rng_free(r);
     return HN_OK;
