@@ -15,34 +15,6 @@
 #include "hessnorm/spectra.h"
 #include "audit/report.h"
 
-int hn_inst_save(const hn_inst *in, const char *dir, hn_err *err)
-{
-    char p[4400];
-    int rc = hn_mkdir_p(dir, err);
-    if (rc)
-        return rc;
-    const size_t P = in->m->n_params;
-    double *th = hn_calloc(P, sizeof *th);
-    if (!th)
-        return hn_err_set(err, HN_ENOMEM, "out of memory");
-    for (size_t j = 0; j < P; j++)
-        th[j] = in->theta[j] + (in->delta ? in->delta[j] : 0.0);
-    snprintf(p, sizeof p, "%s/model.json", dir);
-    rc = hn_model_save(in->m, p, err);
-    snprintf(p, sizeof p, "%s/weights.safetensors", dir);
-    if (!rc)
-        rc = hn_weights_save(in->m, th, p, err);
-    snprintf(p, sizeof p, "%s/sample.safetensors", dir);
-    if (!rc)
-        rc = hn_samples_save(in->m, in->s, p, err);
-    if (!rc && in->delta) {
-        snprintf(p, sizeof p, "%s/weights_star.safetensors", dir);
-        rc = hn_weights_save(in->m, in->theta, p, err);
-    }
-    hn_free(th);
-    return rc;
-}
-
 static json_t *num(double v)
 {
     return isfinite(v) ? json_real(v) : json_null();

@@ -1,8 +1,14 @@
-/* hessnorm — internal: audit state shared by the search and the report. */
+/* hessnorm — internal: the audit's state, shared by the collection
+ * (audit.c), instances (instance.c), statistics (stats.c), the local search
+ * (search.c), claim selection (select.c), the sweeps (sweeps.c), the sharp
+ * constants (sharp.c) and the writer (report.c, report_text.c, figures.c). */
 #ifndef HN_AUDIT_REPORT_H
 #define HN_AUDIT_REPORT_H
 #include "hessnorm/audit.h"
 
+/* ------------------------------------------------------------ instances */
+
+/* One network instance: a spec, its model, weights and samples. */
 typedef struct {
     hn_netspec ns;
     hn_model *m;
@@ -13,6 +19,22 @@ typedef struct {
     const char *family;
 } hn_inst;
 
+/* Free what in owns and zero it (NULL is accepted). */
+void hn_inst_free(hn_inst *in);
+/* Deep copy of src into dst (dst is overwritten, not freed first). */
+int hn_inst_copy(hn_inst *dst, const hn_inst *src, hn_err *err);
+/* Instance i of a run with this seed (random, or adversarial: its own rng
+ * stream, independent of the other instances); an invalid spec is an
+ * error other than HN_ENOMEM (the caller skips it). */
+int hn_inst_make(unsigned long seed, size_t i, int adversarial, hn_inst *in, hn_err *err);
+/* Save an instance in the interchange format into dir (model.json,
+ * weights.safetensors = theta* + delta, sample.safetensors and, for
+ * equation-(1) instances, weights_star.safetensors = theta*). */
+int hn_inst_save(const hn_inst *in, const char *dir, hn_err *err);
+
+/* ------------------------------------------------------------ statistics */
+
+/* What the audit keeps about one claim over all instances. */
 typedef struct {
     size_t n, cap, violations;
     double *ratios;
@@ -24,11 +46,43 @@ typedef struct {
     hn_verdict verdict;
 } hn_cstat;
 
+/* The collection's counts (networks evaluated, specs skipped, budget hit). */
 typedef struct {
     size_t networks, skipped;
     int truncated;
     double seconds;
 } hn_audit_run_info;
+
+/* measured / bound; +inf if bound <= 0 < measured, 0 if neither is positive. */
+double hn_claim_ratio(const hn_claim_value *v);
+/* Record one evaluation of c on in: its ratio, the worst instance (a copy)
+ * and the preferred counterexample (a copy). */
+int hn_cstat_record(hn_cstat *st, const hn_claim *c, const hn_claim_value *v, const hn_inst *in, hn_err *err);
+/* Compute all facts of in and record every selected claim that applies. */
+int hn_audit_evaluate(const hn_inst *in, const int *selected, hn_cstat *stats, hn_err *err);
+/* Sort the ratios, take the median and set the verdict of cl. */
+void hn_cstat_finish(const hn_claim *cl, hn_cstat *st);
+/* Free stats[0..n) and the array (NULL is accepted). */
+void hn_cstats_free(hn_cstat *stats, size_t n);
+/* Nelder-Mead over the weights from the claim's worst instance (up to 120
+ * parameters, not equation (1)), iters iterations; records what it finds. */
+int hn_audit_local_search(const hn_claim *cl, hn_cstat *st, size_t iters, hn_err *err);
+
+/* ------------------------------------------------------------ selection */
+
+/* selected[i] = claim i is in the `audit --claims` list (NULL: all);
+ * HN_EINVAL "--claims: unknown claim id '...'". */
+int hn_audit_select_claims(const char *list, int *selected, hn_err *err);
+/* sel[i] = claim i is in hn_audit_one's list (NULL: all), *n_sel the count;
+ * HN_EINVAL for an unknown id or a list without an id. */
+int hn_audit_one_select(const char *list, unsigned char *sel, size_t *n_sel, hn_err *err);
+
+/* ------------------------------------------------------------ the run */
+
+/* Evaluate the selected claims (from o->claims) on o's random and
+ * adversarial networks, run the local search and set the verdicts. */
+int hn_audit_collect(const hn_audit_opts *o, hn_cstat *stats, int *selected, hn_audit_run_info *info,
+                     hn_err *err);
 
 /* One parameter sweep: measured ||H_O|| and up to 4 claims' bounds at up to
  * 8 points (median of 5 draws each). */
@@ -67,16 +121,12 @@ int hn_sharp_sup_A(double *out, hn_err *err);
 /* Fill rows[0..HN_SHARP_ROWS) with the sharp-constants table; returns the count. */
 size_t hn_sharp_table(double sup_A, hn_sharp_row *rows);
 
-void hn_inst_free(hn_inst *in);
-int hn_inst_copy(hn_inst *dst, const hn_inst *src, hn_err *err);
-int hn_audit_collect(const hn_audit_opts *o, hn_cstat *stats, int *selected, hn_audit_run_info *info,
-                     hn_err *err);
+/* ------------------------------------------------------------ the writer */
+
+/* Write out_dir/{counterexamples/,figures/,audit.json,report.md,index.html}
+ * from the collected stats and the studies; computes nothing. */
 int hn_audit_write(const hn_audit_opts *o, const hn_cstat *stats, const int *selected,
                    const hn_audit_run_info *info, const hn_audit_studies *studies, hn_err *err);
-/* Save an instance in the interchange format into dir (model.json,
- * weights.safetensors = theta* + delta, sample.safetensors and, for
- * equation-(1) instances, weights_star.safetensors = theta*). */
-int hn_inst_save(const hn_inst *in, const char *dir, hn_err *err);
 
 /* The writer's view of one audit, shared by its stages (report.c,
  * report_text.c, figures.c): they only format and save. */
@@ -86,7 +136,7 @@ typedef struct {
     const int *selected;
     const hn_audit_run_info *info;
     const hn_audit_studies *studies;
-    int figs;                           /* 1: figures were drawn */
+    int figs;                           /* 1: figures are drawn */
     char **cxrel;                       /* per claim: "counterexamples/<id>" or NULL */
     hn_sharp_row sharp[HN_SHARP_ROWS];
     size_t nsharp;
