@@ -9,6 +9,7 @@
 #include <string.h>
 #include <jansson.h>
 #include "audit/internal.h"
+#include "audit/families.h"
 
 /* Networks for the property test: the generator cycles through 7 targeted
  * families, so 1400 draws give >= 200 networks to every family-specific
@@ -316,6 +317,87 @@ static void test_facts_norms(void **state)
     gsl_rng_free(r);
 }
 
+/* ------------------------------------------------ fact groups */
+
+/* Evaluate every claim on f and on facts holding only the claim's own fact
+ * groups (and their requirements): the same applicability and the same
+ * value, bit for bit.  applicable[c] counts where claim c applied. */
+static void check_groups_on(const hn_netspec *ns, const hn_model *m, const double *th, const hn_samples *s,
+                            size_t k, const double *delta, size_t *applicable)
+{
+    hn_err e;
+    hn_facts *all;
+    if (hn_facts_compute(ns, m, th, s, k, delta, &all, &e))
+        fail_msg("%s", e.msg);
+    assert_int_equal(all->groups, HN_FG_ALL);
+    for (size_t i = 0; i < hn_claims_count(); i++) {
+        const hn_claim *c = hn_claim_get(i);
+        hn_facts *part;
+        if (hn_facts_compute_groups(ns, m, th, s, k, delta, c->facts, &part, &e))
+            fail_msg("%s: %s", c->id, e.msg);
+        assert_int_equal(part->groups, hn_fact_groups_closure(c->facts));
+        hn_claim_value va, vp;
+        int ra = hn_claim_eval(c, all, &va), rp = hn_claim_eval(c, part, &vp);
+        if (ra != rp || memcmp(&va, &vp, sizeof va) != 0)
+            fail_msg("%s: from its fact groups only: applicable %d, measured %.17g, bound %.17g, "
+                     "discrepancy %.17g; from all groups: applicable %d, %.17g, %.17g, %.17g",
+                     c->id, !rp, vp.measured, vp.bound, vp.discrepancy, !ra, va.measured, va.bound,
+                     va.discrepancy);
+        applicable[i] += ra == 0;
+        hn_facts_free(part);
+    }
+    hn_facts_free(all);
+}
+
+/* Every claim names the fact groups its evaluator reads (a typo reads
+ * none), and those groups alone give it the value all groups give, on
+ * networks of every family of the audit (equation-(1) instances
+ * included).  A group missing from a claim's mask leaves its fields at 0
+ * and changes the value. */
+static void test_claim_fact_groups(void **state)
+{
+    (void)state;
+    const size_t nc = hn_claims_count();
+    for (size_t i = 0; i < nc; i++) {
+        const hn_claim *c = hn_claim_get(i);
+        if (c->typo ? c->facts != 0 : c->facts == 0 || (c->facts & ~HN_FG_ALL))
+            fail_msg("%s: fact groups %#x", c->id, c->facts);
+    }
+    for (int g = 0; g < HN_FG_COUNT; g++) {
+        assert_string_not_equal(hn_fact_group_name((hn_fact_group)g), "?");
+        assert_true(hn_fact_groups_closure(HN_FG(g)) & HN_FG(HN_FG_SHAPE));
+    }
+    size_t *applicable = calloc(nc, sizeof *applicable);
+    gsl_rng *r = hn_test_rng(4242);
+    hn_err e;
+    for (int draw = 0; draw < 3 * HN_FAM_COUNT; draw++) {
+        const hn_family_target target = (hn_family_target)(draw % HN_FAM_COUNT);
+        hn_netspec ns;
+        hn_family_random_spec(r, &ns, target);
+        const size_t k = target == HN_FAM_PURE ? 2 : 0;
+        hn_model *m;
+        assert_int_equal(hn_netspec_model(&ns, &m, &e), 0);
+        const size_t P = m->n_params;
+        double *th = calloc(P, sizeof *th), *delta = k ? calloc(P, sizeof *delta) : NULL;
+        hn_samples *s;
+        assert_int_equal(hn_samples_alloc(m, k + 1, &s, &e), 0);
+        s->batched = k > 0;
+        hn_family_draw(r, m, 1.0, draw / HN_FAM_COUNT == 1, th, s);
+        for (size_t j = 0; delta && j < P; j++)
+            delta[j] = 0.1 * (2 * gsl_rng_uniform(r) - 1);
+        check_groups_on(&ns, m, th, s, k, delta, applicable);
+        hn_samples_free(s);
+        free(th);
+        free(delta);
+        hn_model_free(m);
+    }
+    for (size_t i = 0; i < nc; i++)
+        if (!hn_claim_get(i)->typo && !applicable[i])
+            fail_msg("%s applied to none of the networks: its groups were not checked", hn_claim_get(i)->id);
+    gsl_rng_free(r);
+    free(applicable);
+}
+
 /* ------------------------------------------------ hn_audit_one */
 
 /* Load fixtures/counterexamples/<name>/ (model, weights, sample). */
@@ -487,6 +569,7 @@ int main(void)
         cmocka_unit_test(test_registry),
         cmocka_unit_test(test_netspec_roundtrip),
         cmocka_unit_test(test_facts_norms),
+        cmocka_unit_test(test_claim_fact_groups),
         cmocka_unit_test(test_counterexamples),
         cmocka_unit_test(test_audit_one_counterexamples),
         cmocka_unit_test(test_audit_one_bad_args),

@@ -69,6 +69,8 @@ typedef struct {
     hn_relation rel;
     int typo;                /* 1: printed form not well-formed */
     int (*eval)(const hn_facts *f, hn_claim_value *v); /* 0 applicable, 1 not */
+    unsigned facts;          /* the fact groups eval reads (internal to the audit: a mask of
+                              * src/audit/internal.h's hn_fact_group; 0 for a typo) */
 } hn_claim;
 
 size_t hn_claims_count(void);

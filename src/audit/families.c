@@ -6,6 +6,7 @@
 #include <gsl/gsl_rng.h>
 #include "hessnorm/alloc.h"
 #include "hessnorm/layers.h"
+#include "hessnorm/spectra.h"
 #include "audit/families.h"
 
 int hn_netspec_model(const hn_netspec *ns, hn_model **out, hn_err *err)
@@ -56,6 +57,11 @@ int hn_netspec_model(const hn_netspec *ns, hn_model **out, hn_err *err)
     }
     *out = m;
     return HN_OK;
+}
+
+static double log_uniform(gsl_rng *r, double lo, double hi)
+{
+    return pow(10.0, lo + (hi - lo) * gsl_rng_uniform(r));
 }
 
 static size_t uni(gsl_rng *r, size_t lo, size_t hi) /* inclusive */
@@ -185,6 +191,145 @@ void hn_family_draw(gsl_rng *r, const hn_model *m, double scale, int mode, doubl
             for (size_t k = 0; k < m->classes; k++)
                 s->y_vec[i * m->classes + k] = 2 * gsl_rng_uniform(r) - 1;
     }
+}
+
+/* ------------------------------------------------------------ equation (1) */
+
+hn_family_weights hn_family_random_weights(gsl_rng *r)
+{
+    hn_family_weights w = {"random", log_uniform(r, -1.5, 1.0), 0};
+    return w;
+}
+
+size_t hn_family_landscape(gsl_rng *r, int interp, hn_netspec *ns, hn_family_weights *w)
+{
+    /* small conv-only nets without pooling: Theorems 1-2, equation (1) */
+    ns->n_fc = 0;
+    ns->pool = 0;
+    ns->mse = interp;
+    size_t k = 1 + gsl_rng_uniform_int(r, 4);
+    w->name = interp ? "landscape-interpolating" : "landscape";
+    w->scale = log_uniform(r, -0.5, 0.5);
+    return k;
+}
+
+void hn_family_delta(gsl_rng *r, size_t P, const double *theta, int adversarial, double *delta)
+{
+    double nt = hn_vec_norm(theta, P), nd = 0;
+    for (size_t j = 0; j < P; j++) {
+        delta[j] = 2 * gsl_rng_uniform(r) - 1;
+        nd += delta[j] * delta[j];
+    }
+    /* R relative to ||theta*||; adversarial: an absolute R in [0.1, 3]
+     * around tiny or huge weights, far outside the Taylor regime */
+    double R = adversarial ? log_uniform(r, -1.0, 0.5) : log_uniform(r, -3.0, 0.0) * nt;
+    for (size_t j = 0; j < P; j++)
+        delta[j] *= R / sqrt(nd);
+}
+
+int hn_family_landscape_extreme(size_t i, hn_netspec *ns, hn_family_weights *w)
+{
+    int interp = ns->mse = (i / HN_FAM_COUNT) % 2 == 0;
+    w->name = interp ? "landscape-interpolating-extreme" : "landscape-extreme";
+    static const double lscales[] = {1e-6, 1e-4, 1e-2, 3.0};
+    w->scale = lscales[(i / (2 * HN_FAM_COUNT)) % 4];
+    return interp;
+}
+
+/* ------------------------------------------------------------ adversarial */
+
+/* Each construction rewrites the drawn spec of adversarial instance i
+ * (target: its family) and sets the draw mode; none draws. */
+
+/* constant positive kernels: every activation positive, the chain of norms
+ * as aligned as it gets */
+static void adv_constant_positive(hn_netspec *ns, size_t i, hn_family_target target, int *mode)
+{
+    (void)ns, (void)i, (void)target;
+    *mode = 1;
+}
+
+/* constant kernels with a random sign per layer */
+static void adv_constant_signed(hn_netspec *ns, size_t i, hn_family_target target, int *mode)
+{
+    (void)ns, (void)i, (void)target;
+    *mode = 2;
+}
+
+/* 1x1 kernels everywhere but the last conv (which then covers the whole
+ * remaining input of a conv-only net), constant positive */
+static void adv_1x1_kernels(hn_netspec *ns, size_t i, hn_family_target target, int *mode)
+{
+    (void)i, (void)target;
+    *mode = 1;
+    for (size_t c = 0; c + 1 < ns->n_conv; c++)
+        ns->kh[c] = ns->kw[c] = 1;
+    if (!ns->n_fc && ns->n_conv >= 1) {
+        size_t h = ns->in_h, w = ns->in_w;
+        if (ns->pool && ns->pool_after + 1 < ns->n_conv) {
+            if (ns->dim == 2) h /= 2;
+            w /= 2;
+        }
+        ns->kh[ns->n_conv - 1] = ns->dim == 1 ? 1 : h;
+        ns->kw[ns->n_conv - 1] = w;
+    }
+}
+
+/* the drawn spec with the MSE loss, constant positive */
+static void adv_mse_constant(hn_netspec *ns, size_t i, hn_family_target target, int *mode)
+{
+    (void)i, (void)target;
+    ns->mse = 1;
+    *mode = 1;
+}
+
+/* the tightest pooled net: one channel, 1x1 kernels, a 2x2 input pooled to
+ * 1x1, MSE with K = 1 (every norm in the chain is attained); avg-pool for
+ * the avg-pool family, max-pool otherwise */
+static void adv_minimal_pooled(hn_netspec *ns, size_t i, hn_family_target target, int *mode)
+{
+    *mode = 1;
+    size_t nconv = ns->n_conv < 2 ? 2 : ns->n_conv;
+    memset(ns, 0, sizeof *ns);
+    ns->dim = 2;
+    ns->in_c = 1;
+    ns->in_h = ns->in_w = 2;
+    ns->n_conv = nconv;
+    for (size_t c = 0; c < nconv; c++) {
+        ns->ch[c] = 1;
+        ns->kh[c] = ns->kw[c] = 1;
+    }
+    ns->K = 1;
+    ns->mse = 1;
+    ns->pool = target == HN_FAM_AVGPOOL ? 2 : 1;
+    ns->pool_replaces_relu = 1;
+    ns->pool_after = (i / HN_FAM_COUNT) % (nconv - 1);
+    ns->kpool = 2;
+}
+
+/* the drawn spec and uniform weights, at the extreme scales alone */
+static void adv_extreme_scale(hn_netspec *ns, size_t i, hn_family_target target, int *mode)
+{
+    (void)ns, (void)i, (void)target, (void)mode;
+}
+
+static const struct {
+    const char *name;
+    void (*build)(hn_netspec *ns, size_t i, hn_family_target target, int *mode);
+} adversarial[6] = {
+    {"constant-positive", adv_constant_positive}, {"constant-signed", adv_constant_signed},
+    {"1x1-kernels", adv_1x1_kernels},             {"mse-constant", adv_mse_constant},
+    {"minimal-pooled-1x1", adv_minimal_pooled},   {"random-extreme-scale", adv_extreme_scale},
+};
+
+void hn_family_adversarial(size_t i, hn_family_target target, hn_netspec *ns, hn_family_weights *w)
+{
+    /* family cycles fastest, then the weight scale, then the construction */
+    int a = (int)((i / HN_FAM_COUNT + i / (5 * HN_FAM_COUNT)) % 6);
+    static const double scales[] = {1e-3, 1e-1, 1.0, 10.0, 100.0};
+    w->scale = scales[(i / HN_FAM_COUNT) % 5];
+    w->name = adversarial[a].name;
+    adversarial[a].build(ns, i, target, &w->mode);
 }
 
 /* Make MSE targets interpolate: y_i = f(x_i), so every l_i = 0 and theta

@@ -13,7 +13,37 @@ typedef enum {
     HN_FAM_PURE      /* conv-only, no pooling, 1-D or 2-D (equation (1), corollaries) */
 } hn_family_target;
 #define HN_FAM_COUNT 7
+
+/* How an instance's weights are drawn: its family's name (in the report),
+ * the weight scale and the hn_family_draw mode. */
+typedef struct {
+    const char *name;
+    double scale;
+    int mode;
+} hn_family_weights;
+
+/* Draw a random architecture of the target family (conv-only targets: the
+ * last conv produces the K logits at 1x1). */
 void hn_family_random_spec(gsl_rng *r, hn_netspec *ns, hn_family_target target);
+/* The random family's weights: "random", scale log-uniform in [10^-1.5, 10], mode 0. */
+hn_family_weights hn_family_random_weights(gsl_rng *r);
+/* Make ns an equation-(1) net (conv-only, no pooling, MSE iff interp);
+ * draws k in 1..4 (returned: the instance has k+1 samples), then the scale. */
+size_t hn_family_landscape(gsl_rng *r, int interp, hn_netspec *ns, hn_family_weights *w);
+/* Adversarial equation-(1) instance i: interpolating MSE on even cycles,
+ * extreme weight scales; draws nothing; returns whether it interpolates. */
+int hn_family_landscape_extreme(size_t i, hn_netspec *ns, hn_family_weights *w);
+/* Adversarial instance i outside equation (1): one of six named
+ * constructions (constant kernels, 1x1 kernels, MSE, the minimal pooled
+ * net, extreme scales) rewrites ns and w, cycling with i; draws nothing. */
+void hn_family_adversarial(size_t i, hn_family_target target, hn_netspec *ns, hn_family_weights *w);
+/* Weights and sample: scale (times 1/sqrt(fan_in)), mode 0 uniform
+ * symmetric, 1 constant positive, 2 constant with a random sign per layer;
+ * x uniform in [0,1]. */
 void hn_family_draw(gsl_rng *r, const hn_model *m, double scale, int mode, double *theta, hn_samples *s);
+/* theta = theta* + delta for equation (1): delta uniform in direction, of
+ * norm R = 10^U(-3,0) ||theta*|| (adversarial: an absolute 10^U(-1,0.5)). */
+void hn_family_delta(gsl_rng *r, size_t P, const double *theta, int adversarial, double *delta);
+/* Make the MSE targets interpolate (y_i = f(x_i)); HN_EINVAL without MSE. */
 int hn_family_interpolate(const hn_model *m, const double *theta, hn_samples *s, hn_err *err);
 #endif

@@ -6,7 +6,36 @@
 
 #define HN_MAXLIN 12
 
+/* The fact groups: hn_facts is filled group by group, each by one named
+ * function of facts.c (fg_<name>), in this order.  A claim's `facts` mask
+ * names the groups its evaluator reads; a group that reads another's fields
+ * or matrices requires it (facts.c: fact_groups[]), and computing a group
+ * computes its requirements first.  Every group requires SHAPE. */
+typedef enum {
+    HN_FG_SHAPE,     /* fg_shape: the network and the paper's symbols C, k, d, m, n, w, w~, h, ||x|| */
+    HN_FG_NORMS,     /* fg_layer_norms: ||T||, ||Q||, ||G||, ||R||, ||Lambda||, ||R x|| per layer */
+    HN_FG_ENTRIES,   /* fg_conv_entries: Appendices C, D entrywise (rows of T and Q, ||T||_F) */
+    HN_FG_APPA,      /* fg_appendix_a: Appendix A per layer (J blocks, Kronecker identities) */
+    HN_FG_SEC4,      /* fg_section_iv: Section IV and equation (3) identities */
+    HN_FG_APPB,      /* fg_appendix_b: ||A||, ||F||, ||Q|| (Appendix B) */
+    HN_FG_HO,        /* fg_ho: H_O by backprop and ||H_O|| */
+    HN_FG_LEMMA1,    /* fg_lemma1: Q^T F^T A F Q against H_O (requires HO) */
+    HN_FG_BLOCKS,    /* fg_ho_blocks: the blocks H_O^(kl) of Appendix A (requires HO, APPA) */
+    HN_FG_POOL,      /* fg_pooling: the pooling matrix (Appendices E, F) */
+    HN_FG_HESSIAN,   /* fg_hessian: ||H|| of the full Hessian, up to 400 parameters */
+    HN_FG_LANDSCAPE, /* fg_landscape: equation (1), Section III, the corollaries */
+    HN_FG_COUNT
+} hn_fact_group;
+#define HN_FG(g) (1u << (g))
+#define HN_FG_ALL ((1u << HN_FG_COUNT) - 1)
+/* The groups of the local search and the sweeps: the norms, ||A||, ||F||,
+ * ||H_O||, pooling and equation (1); no identity checks, no full Hessian. */
+#define HN_FG_LIGHT                                                                          \
+    (HN_FG(HN_FG_SHAPE) | HN_FG(HN_FG_NORMS) | HN_FG(HN_FG_APPB) | HN_FG(HN_FG_HO) |         \
+     HN_FG(HN_FG_POOL) | HN_FG(HN_FG_LANDSCAPE))
+
 struct hn_facts {
+    unsigned groups;         /* the groups filled (a mask of HN_FG(g)); the rest is 0 */
     hn_netspec spec;
     const hn_model *m;
     size_t n_lin, L, n_conv, n_fc, K, P;
@@ -38,8 +67,13 @@ struct hn_facts {
     double identity_disc;
 };
 
-/* light = 1 skips the full Hessian (for the local search). */
-int hn_facts_compute_ex(const hn_netspec *ns, const hn_model *m, const double *theta,
-                        const hn_samples *s, size_t landscape_k, const double *delta, int light,
-                        hn_facts **out, hn_err *err);
+/* hn_facts_compute filling only `groups` (a mask of HN_FG(g)) and the
+ * groups they require; the fields of the other groups stay 0. */
+int hn_facts_compute_groups(const hn_netspec *ns, const hn_model *m, const double *theta,
+                            const hn_samples *s, size_t landscape_k, const double *delta, unsigned groups,
+                            hn_facts **out, hn_err *err);
+/* groups with every group they require, directly or not. */
+unsigned hn_fact_groups_closure(unsigned groups);
+/* The short name of group g ("shape", "layer-norms", ...; "?" outside the enum). */
+const char *hn_fact_group_name(hn_fact_group g);
 #endif

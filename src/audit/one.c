@@ -2,11 +2,11 @@
  * user's model (hn_audit_one, see audit.h).  Same facts and claim
  * evaluators as the audit; nothing is printed. */
 #include "config.h"
-#include <ctype.h>
 #include <math.h>
 #include <string.h>
 #include "hessnorm/alloc.h"
 #include "audit/internal.h"
+#include "audit/report.h"
 
 const char *hn_na_reason_text(hn_na_reason r)
 {
@@ -19,57 +19,6 @@ const char *hn_na_reason_text(hn_na_reason r)
     case HN_NA_HESSIAN: return "needs the full Hessian, formed only up to 400 parameters";
     }
     return "?";
-}
-
-/* Registry index of the id s[0..len), or -1. */
-static long find_id(const char *s, size_t len)
-{
-    for (size_t i = 0; i < hn_claims_count(); i++) {
-        const char *id = hn_claim_get(i)->id;
-        if (strlen(id) == len && !strncmp(id, s, len))
-            return (long)i;
-    }
-    return -1;
-}
-
-/* Mark the claims of a comma-separated list (NULL: all); empty items are
- * skipped, an unknown id or a list with no id is an error. */
-static int select_ids(const char *list, unsigned char *sel, size_t *n_sel, hn_err *err)
-{
-    const size_t n = hn_claims_count();
-    *n_sel = 0;
-    for (size_t i = 0; i < n; i++)
-        sel[i] = list == NULL;
-    if (!list) {
-        *n_sel = n;
-        return HN_OK;
-    }
-    for (const char *p = list; *p;) {
-        size_t len = strcspn(p, ",");
-        if (len) {
-            long i = find_id(p, len);
-            if (i < 0) {
-                /* quote at most 64 bytes, printable ones only: one line */
-                char q[65];
-                size_t k = 0;
-                for (; k < len && k < 64; k++)
-                    q[k] = isprint((unsigned char)p[k]) ? p[k] : '?';
-                q[k] = '\0';
-                return hn_err_set(err, HN_EINVAL, "claims: unknown claim id '%s%s'", q,
-                                  len > 64 ? "..." : "");
-            }
-            if (!sel[i]) {
-                sel[i] = 1;
-                (*n_sel)++;
-            }
-        }
-        p += len;
-        if (*p == ',')
-            p++;
-    }
-    if (!*n_sel)
-        return hn_err_set(err, HN_EINVAL, "claims: no claim id in the list");
-    return HN_OK;
 }
 
 /* Why c does not apply to f: probe the claim's evaluator on a copy of the
@@ -158,7 +107,7 @@ int hn_audit_one(const hn_model *m, const double *theta, const hn_samples *s, co
     size_t n_sel;
     hn_netspec ns;
     hn_facts *f = NULL;
-    if ((rc = select_ids(claims, sel, &n_sel, err)) != 0)
+    if ((rc = hn_audit_one_select(claims, sel, &n_sel, err)) != 0)
         goto done;
     if (n_out < n_sel) {
         rc = hn_err_set(err, HN_EINVAL, "audit: room for %zu claims, %zu selected", n_out, n_sel);
@@ -170,7 +119,13 @@ int hn_audit_one(const hn_model *m, const double *theta, const hn_samples *s, co
     hn_samples one = *s;
     one.n = 1;
     one.batched = 0;
-    if ((rc = hn_facts_compute(&ns, m, theta, &one, 0, NULL, &f, err)) != 0)
+    /* only the fact groups the selected claims read (all of them for the
+     * whole registry): a claim's value and its n/a probe read nothing else */
+    unsigned groups = 0;
+    for (size_t i = 0; i < nc; i++)
+        if (sel[i])
+            groups |= hn_claim_get(i)->facts;
+    if ((rc = hn_facts_compute_groups(&ns, m, theta, &one, 0, NULL, groups, &f, err)) != 0)
         goto done;
     size_t w = 0;
     for (size_t i = 0; i < nc; i++) {
@@ -193,7 +148,7 @@ int hn_audit_one(const hn_model *m, const double *theta, const hn_samples *s, co
             o->identity = o->claim->eval(f, &raw) == 0 && raw.measured == 0 && raw.bound == 0;
         }
         const hn_claim_value *v = &o->value;
-        o->ratio = v->bound > 0 ? v->measured / v->bound : (v->measured > 0 ? INFINITY : 0.0);
+        o->ratio = hn_claim_ratio(v);
     }
     *n_written = w;
 done:

@@ -1,8 +1,14 @@
-/* hessnorm — internal: audit state shared by the search and the report. */
+/* hessnorm — internal: the audit's state, shared by the collection
+ * (audit.c), instances (instance.c), statistics (stats.c), the local search
+ * (search.c), claim selection (select.c), the sweeps (sweeps.c), the sharp
+ * constants (sharp.c) and the writer (report.c, report_text.c, figures.c). */
 #ifndef HN_AUDIT_REPORT_H
 #define HN_AUDIT_REPORT_H
 #include "hessnorm/audit.h"
 
+/* ------------------------------------------------------------ instances */
+
+/* One network instance: a spec, its model, weights and samples. */
 typedef struct {
     hn_netspec ns;
     hn_model *m;
@@ -13,6 +19,22 @@ typedef struct {
     const char *family;
 } hn_inst;
 
+/* Free what in owns and zero it (NULL is accepted). */
+void hn_inst_free(hn_inst *in);
+/* Deep copy of src into dst (dst is overwritten, not freed first). */
+int hn_inst_copy(hn_inst *dst, const hn_inst *src, hn_err *err);
+/* Instance i of a run with this seed (random, or adversarial: its own rng
+ * stream, independent of the other instances); an invalid spec is an
+ * error other than HN_ENOMEM (the caller skips it). */
+int hn_inst_make(unsigned long seed, size_t i, int adversarial, hn_inst *in, hn_err *err);
+/* Save an instance in the interchange format into dir (model.json,
+ * weights.safetensors = theta* + delta, sample.safetensors and, for
+ * equation-(1) instances, weights_star.safetensors = theta*). */
+int hn_inst_save(const hn_inst *in, const char *dir, hn_err *err);
+
+/* ------------------------------------------------------------ statistics */
+
+/* What the audit keeps about one claim over all instances. */
 typedef struct {
     size_t n, cap, violations;
     double *ratios;
@@ -24,21 +46,108 @@ typedef struct {
     hn_verdict verdict;
 } hn_cstat;
 
+/* The collection's counts (networks evaluated, specs skipped, budget hit). */
 typedef struct {
     size_t networks, skipped;
     int truncated;
     double seconds;
 } hn_audit_run_info;
 
-void hn_inst_free(hn_inst *in);
-int hn_inst_copy(hn_inst *dst, const hn_inst *src, hn_err *err);
+/* measured / bound; +inf if bound <= 0 < measured, 0 if neither is positive. */
+double hn_claim_ratio(const hn_claim_value *v);
+/* Record one evaluation of c on in: its ratio, the worst instance (a copy)
+ * and the preferred counterexample (a copy). */
+int hn_cstat_record(hn_cstat *st, const hn_claim *c, const hn_claim_value *v, const hn_inst *in, hn_err *err);
+/* Compute all facts of in and record every selected claim that applies. */
+int hn_audit_evaluate(const hn_inst *in, const int *selected, hn_cstat *stats, hn_err *err);
+/* Sort the ratios, take the median and set the verdict of cl. */
+void hn_cstat_finish(const hn_claim *cl, hn_cstat *st);
+/* Free stats[0..n) and the array (NULL is accepted). */
+void hn_cstats_free(hn_cstat *stats, size_t n);
+/* Nelder-Mead over the weights from the claim's worst instance (up to 120
+ * parameters, not equation (1)), iters iterations; records what it finds. */
+int hn_audit_local_search(const hn_claim *cl, hn_cstat *st, size_t iters, hn_err *err);
+
+/* ------------------------------------------------------------ selection */
+
+/* selected[i] = claim i is in the `audit --claims` list (NULL: all);
+ * HN_EINVAL "--claims: unknown claim id '...'". */
+int hn_audit_select_claims(const char *list, int *selected, hn_err *err);
+/* sel[i] = claim i is in hn_audit_one's list (NULL: all), *n_sel the count;
+ * HN_EINVAL for an unknown id or a list without an id. */
+int hn_audit_one_select(const char *list, unsigned char *sel, size_t *n_sel, hn_err *err);
+
+/* ------------------------------------------------------------ the run */
+
+/* Evaluate the selected claims (from o->claims) on o's random and
+ * adversarial networks, run the local search and set the verdicts. */
 int hn_audit_collect(const hn_audit_opts *o, hn_cstat *stats, int *selected, hn_audit_run_info *info,
                      hn_err *err);
-int hn_audit_write(const hn_audit_opts *o, hn_cstat *stats, const int *selected,
-                   const hn_audit_run_info *info, hn_err *err);
-/* Save an instance in the interchange format into dir (model.json,
- * weights.safetensors = theta* + delta, sample.safetensors and, for
- * equation-(1) instances, weights_star.safetensors = theta*). */
-int hn_inst_save(const hn_inst *in, const char *dir, hn_err *err);
+
+/* One parameter sweep: measured ||H_O|| and up to 4 claims' bounds at up to
+ * 8 points (median of 5 draws each). */
+typedef struct {
+    const char *name, *xlabel;
+    size_t npts;
+    double x[8];
+    double measured[8];
+    double bound[4][8];
+    const char *bound_ids[4];
+    size_t nb;
+} hn_sweep;
+
+#define HN_AUDIT_SWEEPS 5
+#define HN_SHARP_ROWS 9
+
+/* A row of the sharp-constants table (NAN: no value). */
+typedef struct {
+    const char *what, *paper, *sharp, *evidence;
+    double paper_value, sharp_value;
+} hn_sharp_row;
+
+/* What the audit computes beside the claims, for the writer: the sweeps and
+ * the searched sharp constant. */
+typedef struct {
+    hn_sweep sweeps[HN_AUDIT_SWEEPS];
+    size_t n_sweeps;
+    double sup_A;       /* sup over the simplex of ||diag(p) - pp^T|| (NAN: not found) */
+} hn_audit_studies;
+
+/* Run the parameter sweeps (draws seeded from seed); fills sw[0..*n_sweeps).
+ * HN_ENOMEM stops them (a skipped draw would change the medians). */
+int hn_audit_sweeps(unsigned long seed, hn_sweep *sw, size_t *n_sweeps, hn_err *err);
+/* sup ||A|| for cross-entropy by Nelder-Mead over logits, K = 2..8. */
+int hn_sharp_sup_A(double *out, hn_err *err);
+/* Fill rows[0..HN_SHARP_ROWS) with the sharp-constants table; returns the count. */
+size_t hn_sharp_table(double sup_A, hn_sharp_row *rows);
+
+/* ------------------------------------------------------------ the writer */
+
+/* Write out_dir/{counterexamples/,figures/,audit.json,report.md,index.html}
+ * from the collected stats and the studies; computes nothing. */
+int hn_audit_write(const hn_audit_opts *o, const hn_cstat *stats, const int *selected,
+                   const hn_audit_run_info *info, const hn_audit_studies *studies, hn_err *err);
+
+/* The writer's view of one audit, shared by its stages (report.c,
+ * report_text.c, figures.c): they only format and save. */
+typedef struct {
+    const hn_audit_opts *o;
+    const hn_cstat *stats;
+    const int *selected;
+    const hn_audit_run_info *info;
+    const hn_audit_studies *studies;
+    int figs;                           /* 1: figures are drawn */
+    char **cxrel;                       /* per claim: "counterexamples/<id>" or NULL */
+    hn_sharp_row sharp[HN_SHARP_ROWS];
+    size_t nsharp;
+} hn_report;
+
+/* Draw figures/sweep_*.png and figures/ratio_<id>.png into figdir (when
+ * r->figs). */
+int hn_report_figures(const hn_report *r, const char *figdir, hn_err *err);
+/* Write out_dir/report.md. */
+int hn_report_md(const hn_report *r, hn_err *err);
+/* Write out_dir/index.html. */
+int hn_report_html(const hn_report *r, hn_err *err);
 
 #endif

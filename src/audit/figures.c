@@ -1,0 +1,90 @@
+/* hessnorm — the audit's figures: the parameter sweeps and the
+ * distribution of bound / measured per claim (gnuplot). */
+#include "config.h"
+#include <math.h>
+#include <stdio.h>
+#include "hessnorm/buf.h"
+#include "hessnorm/gnuplot.h"
+#include "audit/report.h"
+
+static int plot_sweep(const char *figdir, const hn_sweep *sw, hn_err *err)
+{
+    char data[4400], png[4400];
+    snprintf(data, sizeof data, "%s/sweep_%s.dat", figdir, sw->name);
+    snprintf(png, sizeof png, "%s/sweep_%s.png", figdir, sw->name);
+    hn_buf d;
+    hn_buf_init(&d);
+    hn_buf_printf(&d, "# %s  measured_HO", sw->xlabel);
+    for (size_t b = 0; b < sw->nb; b++)
+        hn_buf_printf(&d, "  %s", sw->bound_ids[b]);
+    hn_buf_puts(&d, "\n");
+    for (size_t i = 0; i < sw->npts; i++) {
+        hn_buf_printf(&d, "%g %.10g", sw->x[i], sw->measured[i]);
+        for (size_t b = 0; b < sw->nb; b++)
+            hn_buf_printf(&d, " %.10g", sw->bound[b][i]);
+        hn_buf_puts(&d, "\n");
+    }
+    int rc = hn_buf_save(&d, data, err);
+    hn_buf_free(&d);
+    if (rc)
+        return rc;
+    hn_buf g;
+    hn_buf_init(&g);
+    hn_buf_printf(&g,
+                  "set terminal pngcairo size 800,500\nset output @OUT@\nset logscale y\nset format y '10^{%%L}'\n"
+                  "set xtics 1\nset xlabel '%s'\nset ylabel 'value (median of 5 draws)'\nset key outside right\n"
+                  "set title 'measured ||H_O|| and the paper''s bounds: %s'\n"
+                  "plot '%s' using 1:2 with linespoints lw 2 title 'measured ||H_O||'",
+                  sw->xlabel, sw->name, data);
+    for (size_t b = 0; b < sw->nb; b++)
+        hn_buf_printf(&g, ", '' using 1:%zu with linespoints title '%s'", b + 3, sw->bound_ids[b]);
+    hn_buf_puts(&g, "\n");
+    rc = g.failed ? hn_err_set(err, HN_ENOMEM, "out of memory") : hn_gnuplot(g.s, png, err);
+    hn_buf_free(&g);
+    return rc;
+}
+
+static int plot_distribution(const char *figdir, const hn_claim *cl, const hn_cstat *st, hn_err *err)
+{
+    char data[4400], png[4400];
+    snprintf(data, sizeof data, "%s/ratio_%s.dat", figdir, cl->id);
+    snprintf(png, sizeof png, "%s/ratio_%s.png", figdir, cl->id);
+    hn_buf d;
+    hn_buf_init(&d);
+    hn_buf_puts(&d, "# log10(bound/measured) per network\n");
+    size_t n = 0;
+    for (size_t i = 0; i < st->n; i++)
+        if (st->ratios[i] > 0 && isfinite(st->ratios[i])) {
+            hn_buf_printf(&d, "%.8g\n", -log10(st->ratios[i]));
+            n++;
+        }
+    int rc = hn_buf_save(&d, data, err);
+    hn_buf_free(&d);
+    if (rc || n == 0)
+        return rc;
+    hn_buf g;
+    hn_buf_init(&g);
+    hn_buf_printf(&g,
+                  "set terminal pngcairo size 640,400\nset output @OUT@\nbinwidth=0.25\n"
+                  "bin(x)=binwidth*floor(x/binwidth)+binwidth/2\nset style fill solid 0.6\n"
+                  "set xlabel 'log10(bound / measured)   (< 0: the bound is violated)'\nset ylabel 'networks'\n"
+                  "set arrow from 0, graph 0 to 0, graph 1 nohead lc rgb 'red'\n"
+                  "set title '%s (%s): %zu networks'\n"
+                  "plot '%s' using (bin($1)):(1.0) smooth freq with boxes notitle\n",
+                  cl->id, cl->location, n, data);
+    rc = g.failed ? hn_err_set(err, HN_ENOMEM, "out of memory") : hn_gnuplot(g.s, png, err);
+    hn_buf_free(&g);
+    return rc;
+}
+
+int hn_report_figures(const hn_report *r, const char *figdir, hn_err *err)
+{
+    const hn_audit_studies *st = r->studies;
+    int rc = HN_OK;
+    for (size_t i = 0; i < st->n_sweeps && r->figs && !rc; i++)
+        rc = plot_sweep(figdir, &st->sweeps[i], err);
+    for (size_t c = 0; c < hn_claims_count() && r->figs && !rc; c++)
+        if (r->selected[c] && hn_claim_get(c)->rel != HN_REL_EQ && r->stats[c].n)
+            rc = plot_distribution(figdir, hn_claim_get(c), &r->stats[c], err);
+    return rc;
+}

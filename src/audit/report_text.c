@@ -1,0 +1,234 @@
+/* hessnorm — the audit's text outputs: report.md and index.html (the same
+ * sections: summary, sharp constants, sweeps, one entry per claim). */
+#include "config.h"
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include "hessnorm/buf.h"
+#include "audit/report.h"
+
+static const char *css =
+    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}"
+    "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 6px;font-size:90%}"
+    "th{background:#eee}.fails{background:#fcc}.typo{background:#fec}.loose{background:#eef}"
+    ".holds{background:#cfc}.approximation{background:#ffd}code{font-size:90%}img{max-width:100%}";
+
+static void fmt_ratio(char *buf, size_t n, double r)
+{
+    if (!isfinite(r))
+        snprintf(buf, n, "inf");
+    else
+        snprintf(buf, n, "%.3g", r);
+}
+
+/* The summary's worst and median ratio of a claim ("-" when untested). */
+static void summary_ratios(const hn_claim *cl, const hn_cstat *st, char wr[32], char mr[32])
+{
+    snprintf(wr, 32, "-");
+    snprintf(mr, 32, "-");
+    if (st->n) {
+        fmt_ratio(wr, 32, st->worst_ratio);
+        fmt_ratio(mr, 32, st->median);
+        if (cl->rel == HN_REL_EQ && st->worst_disc > 0) {
+            char d[40];
+            snprintf(d, sizeof d, " (diff %.1e)", st->worst_disc);
+            strncat(wr, d, 32 - strlen(wr) - 1);
+        }
+    }
+}
+
+/* The sharp-constants row's "(measured ...; paper / sharp = ...)" or "". */
+static void sharp_extra(const hn_sharp_row *row, char extra[96])
+{
+    extra[0] = '\0';
+    if (isfinite(row->sharp_value) && isfinite(row->paper_value))
+        snprintf(extra, 96, " (measured %.6g; paper / sharp = %.3g)", row->sharp_value,
+                 row->paper_value / row->sharp_value);
+}
+
+static int save_text(const hn_report *r, hn_buf *b, const char *name, hn_err *err)
+{
+    char p[4400];
+    snprintf(p, sizeof p, "%s/%s", r->o->out_dir, name);
+    return hn_buf_save(b, p, err);
+}
+
+/* ------------------------------------------------------------ report.md */
+
+static void md_claim(const hn_report *r, size_t c, hn_buf *md)
+{
+    const hn_claim *cl = hn_claim_get(c);
+    const hn_cstat *st = &r->stats[c];
+    const char *cx = r->cxrel[c];
+    hn_buf_printf(md, "\n### <a id=\"%s\"></a>`%s` — %s — %s\n\n- printed: `%s`\n- reading: %s\n"
+                      "- relation: %s; networks: %zu; violations: %zu\n",
+                  cl->id, cl->id, cl->location, hn_verdict_name(st->verdict), cl->printed,
+                  cl->reading[0] ? cl->reading : "as printed", hn_relation_name(cl->rel), st->n, st->violations);
+    if (st->n)
+        hn_buf_printf(md, "- worst ratio %.6g (%s), median %.6g, worst relative discrepancy %.3g\n",
+                      st->worst_ratio, st->worst_v.detail, st->median, st->worst_disc);
+    if (st->nm_done)
+        hn_buf_printf(md, "- Nelder-Mead from the worst draw reached ratio %.6g\n", st->nm_ratio);
+    if (cx)
+        hn_buf_printf(md, "- counterexample: [%s](%s/claim.json): measured %.6g vs bound %.6g (%s), %zu parameters, family %s\n",
+                      cx, cx, st->cx_v.measured, st->cx_v.bound, st->cx_v.detail,
+                      st->cx.m->n_params, st->cx.family);
+    if (cl->corrects)
+        hn_buf_printf(md, "- corrects [`%s`](#%s)\n", cl->corrects, cl->corrects);
+    if (r->figs && cl->rel != HN_REL_EQ && st->n)
+        hn_buf_printf(md, "\n![distribution](figures/ratio_%s.png)\n", cl->id);
+}
+
+int hn_report_md(const hn_report *r, hn_err *err)
+{
+    const hn_audit_opts *o = r->o;
+    const size_t nc = hn_claims_count();
+    hn_buf md;
+    hn_buf_init(&md);
+    hn_buf_printf(&md, "# hessnorm audit\n\nEvery statement and proof step of *ConvNets Landscape Convergence: "
+                       "Hessian-Based Analysis of Matricized Networks*, evaluated exactly as printed on %zu networks "
+                       "(%zu random, %zu adversarial, seed %lu) plus a Nelder-Mead search of %zu iterations on every "
+                       "inequality the draws did not break.%s\n\n",
+                  r->info->networks, o->n_random, o->n_adversarial, o->seed, o->nm_iterations,
+                  r->info->truncated ? " **The time budget cut the run short.**" : "");
+    hn_buf_puts(&md, "Ratios are measured / bound (for equalities: the two sides' ratio); a ratio above 1 breaks "
+                     "an inequality. *loose* means every ratio stayed below 0.5: the bound holds with at least "
+                     "that factor to spare.\n\n## Summary\n\n| claim | location | relation | verdict | networks | "
+                     "worst ratio | median ratio | counterexample | corrects |\n|---|---|---|---|---|---|---|---|---|\n");
+    for (size_t c = 0; c < nc; c++) {
+        if (!r->selected[c])
+            continue;
+        const hn_claim *cl = hn_claim_get(c);
+        const hn_cstat *st = &r->stats[c];
+        char wr[32], mr[32];
+        summary_ratios(cl, st, wr, mr);
+        hn_buf_printf(&md, "| [`%s`](#%s) | %s | %s | **%s** | %zu | %s | %s | %s | %s |\n", cl->id, cl->id,
+                      cl->location, hn_relation_name(cl->rel), hn_verdict_name(st->verdict), st->n, wr, mr,
+                      r->cxrel[c] ? r->cxrel[c] : "", cl->corrects ? cl->corrects : "");
+    }
+    hn_buf_puts(&md, "\n## Sharp constants\n\n| quantity | paper | sharp | evidence |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < r->nsharp; i++) {
+        const hn_sharp_row *row = &r->sharp[i];
+        char extra[96];
+        sharp_extra(row, extra);
+        hn_buf_printf(&md, "| %s | %s | %s%s | %s |\n", row->what, row->paper, row->sharp, extra, row->evidence);
+    }
+    if (r->figs) {
+        hn_buf_puts(&md, "\n## Bounds against depth, kernel, channels and pooling position\n\n");
+        for (size_t i = 0; i < r->studies->n_sweeps; i++) {
+            const char *name = r->studies->sweeps[i].name;
+            hn_buf_printf(&md, "![%s](figures/sweep_%s.png)\n\n", name, name);
+        }
+    }
+    hn_buf_puts(&md, "\n## Claims\n");
+    for (size_t c = 0; c < nc; c++)
+        if (r->selected[c])
+            md_claim(r, c, &md);
+    int rc = save_text(r, &md, "report.md", err);
+    hn_buf_free(&md);
+    return rc;
+}
+
+/* ------------------------------------------------------------ index.html */
+
+static void html_claim(const hn_report *r, size_t c, hn_buf *html)
+{
+    const hn_claim *cl = hn_claim_get(c);
+    const hn_cstat *st = &r->stats[c];
+    const char *cx = r->cxrel[c];
+    hn_buf_printf(html, "<h3 id='%s'><code>%s</code> &mdash; %s &mdash; %s</h3><ul><li>printed: <code>", cl->id,
+                  cl->id, cl->location, hn_verdict_name(st->verdict));
+    hn_buf_html(html, cl->printed);
+    hn_buf_puts(html, "</code></li><li>reading: ");
+    hn_buf_html(html, cl->reading[0] ? cl->reading : "as printed");
+    hn_buf_printf(html, "</li><li>relation %s; networks %zu; violations %zu</li>", hn_relation_name(cl->rel),
+                  st->n, st->violations);
+    if (st->n) {
+        hn_buf_printf(html, "<li>worst ratio %.6g (", st->worst_ratio);
+        hn_buf_html(html, st->worst_v.detail);
+        hn_buf_printf(html, "), median %.6g, worst relative discrepancy %.3g</li>", st->median, st->worst_disc);
+    }
+    if (st->nm_done)
+        hn_buf_printf(html, "<li>Nelder&ndash;Mead from the worst draw reached ratio %.6g</li>", st->nm_ratio);
+    if (cx)
+        hn_buf_printf(html, "<li>counterexample: <a href='%s/claim.json'>%s</a>: measured %.6g vs bound %.6g, "
+                            "%zu parameters, family %s</li>",
+                      cx, cx, st->cx_v.measured, st->cx_v.bound, st->cx.m->n_params, st->cx.family);
+    if (cl->corrects)
+        hn_buf_printf(html, "<li>corrects <a href='#%s'>%s</a></li>", cl->corrects, cl->corrects);
+    hn_buf_puts(html, "</ul>");
+    if (r->figs && cl->rel != HN_REL_EQ && st->n)
+        hn_buf_printf(html, "<img src='figures/ratio_%s.png' alt='distribution of bound/measured'>", cl->id);
+}
+
+static void html_summary_row(const hn_report *r, size_t c, hn_buf *html)
+{
+    const hn_claim *cl = hn_claim_get(c);
+    const hn_cstat *st = &r->stats[c];
+    char wr[32], mr[32];
+    summary_ratios(cl, st, wr, mr);
+    hn_buf_printf(html, "<tr class='%s'><td><a href='#%s'><code>%s</code></a></td><td>%s</td><td>",
+                  hn_verdict_name(st->verdict), cl->id, cl->id, cl->location);
+    hn_buf_html(html, hn_relation_name(cl->rel));
+    hn_buf_printf(html, "</td><td><b>%s</b></td><td>%zu</td><td>%s</td><td>%s</td><td>",
+                  hn_verdict_name(st->verdict), st->n, wr, mr);
+    if (r->cxrel[c])
+        hn_buf_printf(html, "<a href='%s/claim.json'>%s</a>", r->cxrel[c], cl->id);
+    hn_buf_printf(html, "</td><td>%s</td></tr>", cl->corrects ? cl->corrects : "");
+}
+
+static void html_sharp_row(const hn_sharp_row *row, hn_buf *html)
+{
+    char extra[96];
+    sharp_extra(row, extra);
+    hn_buf_puts(html, "<tr><td>");
+    hn_buf_html(html, row->what);
+    hn_buf_puts(html, "</td><td>");
+    hn_buf_html(html, row->paper);
+    hn_buf_puts(html, "</td><td>");
+    hn_buf_html(html, row->sharp);
+    hn_buf_html(html, extra);
+    hn_buf_puts(html, "</td><td>");
+    hn_buf_html(html, row->evidence);
+    hn_buf_puts(html, "</td></tr>");
+}
+
+int hn_report_html(const hn_report *r, hn_err *err)
+{
+    const hn_audit_opts *o = r->o;
+    const size_t nc = hn_claims_count();
+    hn_buf html;
+    hn_buf_init(&html);
+    hn_buf_printf(&html, "<!DOCTYPE html><html><head><meta charset='utf-8'><title>hessnorm audit</title><style>%s</style>"
+                         "</head><body><h1>hessnorm audit</h1><p>%zu networks (%zu random, %zu adversarial), seed %lu, "
+                         "Nelder&ndash;Mead %zu iterations per unbroken inequality.%s</p>",
+                  css, r->info->networks, o->n_random, o->n_adversarial, o->seed, o->nm_iterations,
+                  r->info->truncated ? " <b>The time budget cut the run short.</b>" : "");
+    hn_buf_puts(&html, "<h2>Summary</h2><p>Ratio = measured / bound; above 1 breaks an inequality. <i>loose</i>: "
+                       "every ratio below 0.5.</p><table><tr><th>claim</th><th>location</th><th>relation</th>"
+                       "<th>verdict</th><th>networks</th><th>worst ratio</th><th>median ratio</th>"
+                       "<th>counterexample</th><th>corrects</th></tr>");
+    for (size_t c = 0; c < nc; c++)
+        if (r->selected[c])
+            html_summary_row(r, c, &html);
+    hn_buf_puts(&html, "</table><h2>Sharp constants</h2><table><tr><th>quantity</th><th>paper</th><th>sharp</th>"
+                       "<th>evidence</th></tr>");
+    for (size_t i = 0; i < r->nsharp; i++)
+        html_sharp_row(&r->sharp[i], &html);
+    hn_buf_puts(&html, "</table>");
+    if (r->figs) {
+        hn_buf_puts(&html, "<h2>Bounds against depth, kernel, channels and pooling position</h2>");
+        for (size_t i = 0; i < r->studies->n_sweeps; i++) {
+            const char *name = r->studies->sweeps[i].name;
+            hn_buf_printf(&html, "<img src='figures/sweep_%s.png' alt='%s'>", name, name);
+        }
+    }
+    hn_buf_puts(&html, "<h2>Claims</h2>");
+    for (size_t c = 0; c < nc; c++)
+        if (r->selected[c])
+            html_claim(r, c, &html);
+    hn_buf_puts(&html, "</body></html>\n");
+    int rc = save_text(r, &html, "index.html", err);
+    hn_buf_free(&html);
+    return rc;
+}
