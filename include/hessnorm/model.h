@@ -105,6 +105,8 @@ typedef struct {
 /* n >= 1 zeroed samples for a finalized model; batched = 0. */
 int hn_samples_alloc(const hn_model *m, size_t n, hn_samples **out, hn_err *err);
 void hn_samples_free(hn_samples *s);
+/* A view (owning nothing) of sample i of s as a one-sample, unbatched set. */
+hn_samples hn_samples_view(const hn_samples *s, size_t i);
 int hn_samples_load(const hn_model *m, const char *path, hn_samples **out, hn_err *err);
 /* x is written F64 with a batch dimension if s->batched or n > 1; y is I64
  * (CE, labels checked against classes) or F64 (MSE). */

@@ -72,6 +72,11 @@ struct hn_facts {
 int hn_facts_compute_groups(const hn_netspec *ns, const hn_model *m, const double *theta,
                             const hn_samples *s, size_t landscape_k, const double *delta, unsigned groups,
                             hn_facts **out, hn_err *err);
+/* The landscape group (audit/landscape.c): the fields of equation (1),
+ * Section III and the corollaries at theta and theta* = theta - delta over
+ * samples 0..k of s; have_land = 1.  HN_ENOMEM or the Hessians' errors. */
+int hn_facts_landscape(hn_facts *f, const hn_model *m, const double *theta, const hn_samples *s,
+                       size_t k, const double *delta, hn_err *err);
 /* groups with every group they require, directly or not. */
 unsigned hn_fact_groups_closure(unsigned groups);
 /* The short name of group g ("shape", "layer-norms", ...; "?" outside the enum). */

@@ -116,9 +116,7 @@ int hn_audit_one(const hn_model *m, const double *theta, const hn_samples *s, co
     if ((rc = hn_netspec_from_model(m, &ns, err)) != 0)
         goto done;
     /* the first sample, as a one-sample set */
-    hn_samples one = *s;
-    one.n = 1;
-    one.batched = 0;
+    hn_samples one = hn_samples_view(s, 0);
     /* only the fact groups the selected claims read (all of them for the
      * whole registry): a claim's value and its n/a probe read nothing else */
     unsigned groups = 0;

@@ -13,6 +13,7 @@
 #include "hessnorm/experiment.h"
 #include "hessnorm/layers.h"
 #include "hessnorm/outer.h"
+#include "base/threads.h"
 #include "experiment/internal.h"
 
 /* ------------------------------------------------------------ curves */

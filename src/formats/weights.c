@@ -390,3 +390,14 @@ out:
     hn_st_writer_free(w);
     return rc;
 }
+
+hn_samples hn_samples_view(const hn_samples *s, size_t i)
+{
+    hn_samples o = *s;
+    o.n = 1;
+    o.batched = 0;
+    o.x = s->x + i * s->in_size;
+    o.y_class = s->y_class ? s->y_class + i : NULL;
+    o.y_vec = s->y_vec ? s->y_vec + i * s->classes : NULL;
+    return o;
+}
