@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <gsl/gsl_matrix.h>
 #include <gsl/gsl_rng.h>
+#include "hessnorm.h"
 
 /* |a - b| <= atol + rtol * max(|a|, |b|); fails with both values printed. */
 #define assert_close(a, b, rtol, atol) \
@@ -34,10 +35,7 @@ const char *hn_test_path(const char *rel);
 /* A fresh empty temporary directory (static buffer). */
 const char *hn_test_tmpdir(void);
 
-#endif
-
 /* ---- random networks for the cross-checks ---- */
-#include "hessnorm.h"
 /* Families: 0 1-D conv stack; 1 2-D conv + relu + maxpool + conv + flatten +
  * linear head; 2 2-D avgpool instead of relu; 3 MLP; 4 1-D maxpool instead
  * of relu + avgpool after relu; 5 2-D maxpool instead of relu, MSE loss. */
@@ -49,3 +47,5 @@ hn_model *hn_test_model(int family);
  * smooth there, so finite differences are valid). */
 void hn_test_draw(const hn_model *m, gsl_rng *r, double scale, double kink,
                   double *theta, hn_samples *s);
+
+#endif

@@ -5,6 +5,10 @@
 #define HESSNORM_ALLOC_H
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 void *hn_malloc(size_t n);
 void *hn_calloc(size_t count, size_t size);   /* overflow-checked */
 void *hn_realloc(void *p, size_t n);
@@ -21,4 +25,7 @@ long hn_alloc_count(void);
 int hn_mul_size(size_t a, size_t b, size_t *out);
 int hn_mul3_size(size_t a, size_t b, size_t c, size_t *out);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

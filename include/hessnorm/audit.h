@@ -15,6 +15,10 @@
 #include "hessnorm/model.h"
 #include "hessnorm/progress.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum { HN_REL_LE, HN_REL_EQ, HN_REL_APPROX } hn_relation;
 typedef enum { HN_V_HOLDS, HN_V_LOOSE, HN_V_FAILS, HN_V_TYPO, HN_V_APPROX, HN_V_UNTESTED } hn_verdict;
 
@@ -178,4 +182,7 @@ const char *hn_na_reason_text(hn_na_reason r);
 int hn_audit_one(const hn_model *m, const double *theta, const hn_samples *s, const char *claims,
                  hn_claim_instance *out, size_t n_out, size_t *n_written, hn_err *err);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -4,6 +4,10 @@
 #include <stddef.h>
 #include "hessnorm/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Growable NUL-terminated text buffer.  On allocation failure `failed` is
  * set and further appends are ignored; hn_buf_save reports HN_ENOMEM. */
 typedef struct {
@@ -21,4 +25,7 @@ void hn_buf_html(hn_buf *b, const char *s);
 /* Write the buffer to path atomically. */
 int hn_buf_save(const hn_buf *b, const char *path, hn_err *err);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

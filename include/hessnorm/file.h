@@ -4,6 +4,10 @@
 #include <stddef.h>
 #include "hessnorm/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Read a whole file (NUL-terminated copy; *len excludes the NUL). */
 int hn_read_file(const char *path, char **buf, size_t *len, hn_err *err);
 /* Write len bytes to path through path.tmp.XXXXXX + fsync + rename, so
@@ -13,4 +17,7 @@ int hn_write_file_atomic(const char *path, const void *buf, size_t len, hn_err *
 /* Create a directory (and parents); existing is fine. */
 int hn_mkdir_p(const char *path, hn_err *err);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -6,6 +6,10 @@
 #include "hessnorm/model.h"
 #include "hessnorm/lanczos.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* H = d^2/dtheta^2 of the mean loss over s, assembled from P exact
  * Hessian-vector products (forward-over-reverse); symmetrised. */
 int hn_hessian_full(const hn_model *m, const double *theta, const hn_samples *s,
@@ -60,4 +64,7 @@ int hn_conv_norm(hn_shape in, size_t co, size_t kh, size_t kw, const double *W, 
                  double rtol, unsigned long seed, double *norm, hn_lanczos_result *res,
                  hn_err *err);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -4,6 +4,10 @@
 #include <stddef.h>
 #include "hessnorm/model.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     size_t index;            /* position in model->layers */
     double T_norm, T_fro, Q_norm, G_norm, R_norm, Rx_norm;
@@ -39,4 +43,7 @@ char *hn_inspect_to_json(const hn_model *m, const hn_inspect_result *r);
 int hn_inspect_dump(const hn_model *m, const double *theta, const hn_samples *s,
                     const char *dir, hn_err *err);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

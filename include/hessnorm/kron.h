@@ -5,9 +5,16 @@
 #include <gsl/gsl_matrix.h>
 #include <gsl/gsl_vector.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Kronecker product C = A (x) B (allocates; NULL when out of memory). */
 gsl_matrix *hn_kron(const gsl_matrix *A, const gsl_matrix *B);
 /* Row-wise vectorisation as a column vector (allocates; NULL when out of memory). */
 gsl_vector *hn_vec_r(const gsl_matrix *X);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

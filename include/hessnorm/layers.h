@@ -8,6 +8,10 @@
 #include <stddef.h>
 #include "hessnorm/model.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- primitive ops on (c,h,w) blocks; W is [co, ci, kh, kw] ---- */
 void hn_conv_forward(hn_shape in, size_t co, size_t kh, size_t kw,
                      const double *W, const double *x, double *z);
@@ -82,4 +86,7 @@ int hn_hvp(const hn_model *m, const double *theta, const hn_samples *s, size_t i
 int hn_jacobian(const hn_model *m, const double *theta, const double *x,
                 hn_ws *ws, double *J, double *logits);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -16,6 +16,10 @@
 #include "hessnorm/model.h"
 #include "hessnorm/layers.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Dense objects larger than this many doubles are refused with HN_ETOOBIG. */
 #define HN_DENSE_LIMIT ((size_t)1 << 27)
 
@@ -55,4 +59,7 @@ int hn_paper_build(const hn_model *m, const double *theta, const hn_samples *s,
                    size_t i, hn_paper **out, hn_err *err);
 void hn_paper_free(hn_paper *pp);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

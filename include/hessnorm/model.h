@@ -16,6 +16,10 @@
 #include <stddef.h>
 #include "hessnorm/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
     HN_CONV1D, HN_CONV2D, HN_LINEAR, HN_RELU,
     HN_MAXPOOL1D, HN_MAXPOOL2D, HN_AVGPOOL1D, HN_AVGPOOL2D, HN_FLATTEN
@@ -112,4 +116,7 @@ int hn_samples_load(const hn_model *m, const char *path, hn_samples **out, hn_er
  * (CE, labels checked against classes) or F64 (MSE). */
 int hn_samples_save(const hn_model *m, const hn_samples *s, const char *path, hn_err *err);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -10,6 +10,10 @@
 #include <stdint.h>
 #include "hessnorm/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum { HN_ST_F64, HN_ST_F32, HN_ST_I64, HN_ST_I32, HN_ST_OTHER } hn_st_dtype;
 
 #define HN_ST_MAX_DIMS 8
@@ -57,4 +61,7 @@ int hn_st_writer_add(hn_st_writer *w, const char *name, hn_st_dtype dtype,
 int hn_st_writer_save(hn_st_writer *w, const char *path, hn_err *err);
 void hn_st_writer_free(hn_st_writer *w);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

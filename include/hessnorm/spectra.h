@@ -5,6 +5,10 @@
 #include <gsl/gsl_vector.h>
 #include "hessnorm/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Symmetric eigen-decomposition, eigenvalues ascending.  evec may be NULL.
  * A is not modified.  LAPACK info codes become HN_EINVAL / HN_ENUMERIC. */
 int hn_eig_sym_lapack(const gsl_matrix *A, gsl_vector *eval, gsl_matrix *evec, hn_err *err);
@@ -18,4 +22,7 @@ int hn_norm2_gsl(const gsl_matrix *A, double *out, hn_err *err);
 double hn_norm_fro(const gsl_matrix *A);
 double hn_vec_norm(const double *v, size_t n);
 
+#ifdef __cplusplus
+}
+#endif
 #endif
