@@ -7,6 +7,7 @@
 #include "hessnorm/file.h"
 #include "hessnorm/buf.h"
 #include "hessnorm/progress.h"
+#include "hessnorm/seed.h"
 #include "hessnorm/safetensors.h"
 #include "hessnorm/npy.h"
 #include "hessnorm/model.h"

@@ -4,9 +4,11 @@
 #    violates its claim again, with the measured side and the bound of its
 #    claim.json to a relative 1e-9: the same facts code (dense products and
 #    LAPACK eigensolvers) on the same network, weights and sample, so only
-#    the last bits may differ.  The equation-(1) / corollary instances
-#    (claim.json with "k") come out n/a: one network gives no theta*, theta
-#    and k+1 samples;
+#    the last bits may differ.  The claims about theta*, theta and k+1
+#    samples (equation (1), Section III, Corollaries 1-2: is_landscape below)
+#    come out n/a: one network gives no theta*, theta and k+1 samples (a
+#    counterexample of another claim found on a landscape-family instance
+#    has "k" in its claim.json too, and is checked like the others);
 #  - on fixtures/example, the measured side of lemma2 (||H_O||, from the
 #    facts' J^T A J by backprop and dsyevd) equals `inspect --json`'s
 #    hessian_outer.norm (hn_inspect's own H_O and eigensolver): to 1e-9,
@@ -24,6 +26,12 @@ fail=0
 
 ok() { echo "ok   $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+# the claims whose statement needs theta*, theta and k+1 samples (the paper's
+# equation (1), Section III's identity, Corollaries 1-2 and their steps)
+is_landscape() {
+    case $1 in eq1|eq1.*|sec3.*|corollary1|corollary1.*|corollary2|corollary2.*|corollary.*) return 0;; esac
+    return 1
+}
 
 # claim FILE ID: "status measured bound" of claim ID in an `audit --json` output
 claim() {
@@ -65,7 +73,7 @@ for d in "$S"/fixtures/counterexamples/*/; do
     fi
     set -- $(claim "$T/out.json" "$id")
     st=${1:-missing}; me=${2:-}; bo=${3:-}
-    if grep -q '^  "k": ' "$d/claim.json"; then
+    if is_landscape "$id"; then
         # an equation-(1) instance: theta* and the k+1 samples are not used
         if [ "$st" = n/a ] && grep -q 'equation-(1) facts' "$T/out.json"; then
             ok "$id: n/a on one network (needs theta*, theta and k+1 samples)"
@@ -88,12 +96,13 @@ done
 
 # a sample file of k+1 samples: only the first is used, and the output says so
 d="$S/fixtures/counterexamples/eq1"
+nk=$(( $(top "$d/claim.json" k) + 1 ))
 if "$HN" audit --model "$d/model.json" --weights "$d/weights.safetensors" --sample "$d/sample.safetensors" \
         --json --claims lemma2 > "$T/multi.json" 2> "$T/err" \
-        && [ "$(top "$T/multi.json" samples_in_file)" = 3 ] && [ "$(top "$T/multi.json" sample_used)" = 0 ]; then
-    ok "3-sample file: samples_in_file 3, sample_used 0"
+        && [ "$(top "$T/multi.json" samples_in_file)" = "$nk" ] && [ "$(top "$T/multi.json" sample_used)" = 0 ]; then
+    ok "$nk-sample file: samples_in_file $nk, sample_used 0"
 else
-    bad "3-sample file: $(cat "$T/err")"
+    bad "$nk-sample file: $(cat "$T/err")"
 fi
 
 # ---------------------------------------------------------------- the example

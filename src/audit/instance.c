@@ -6,6 +6,7 @@
 #include <string.h>
 #include <gsl/gsl_rng.h>
 #include "hessnorm/alloc.h"
+#include "hessnorm/seed.h"
 #include "hessnorm/file.h"
 #include "audit/report.h"
 #include "audit/families.h"
@@ -69,7 +70,7 @@ int hn_inst_make(unsigned long seed, size_t i, int adversarial, hn_inst *in, hn_
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     if (!r)
         return hn_err_set(err, HN_ENOMEM, "audit: out of memory");
-    gsl_rng_set(r, seed * 1000003UL + i * 7919UL + (adversarial ? 500009UL : 0));
+    gsl_rng_set(r, hn_seed_derive(seed, adversarial ? "audit/adversarial" : "audit/random", i));
     hn_netspec ns;
     /* cycle through the targeted families so every statement's own setting
      * is drawn as often as the others */

@@ -3,9 +3,11 @@
  * (median of 5 draws per point), run before the report is written. */
 #include "config.h"
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <gsl/gsl_rng.h>
 #include "hessnorm/alloc.h"
+#include "hessnorm/seed.h"
 #include "audit/internal.h"
 #include "audit/report.h"
 #include "audit/families.h"
@@ -28,6 +30,8 @@ static int sweep_point(unsigned long seed, const hn_netspec *ns, hn_sweep *sw, s
     enum { DRAWS = 5 };
     double me[DRAWS], bo[4][DRAWS];
     size_t got = 0;
+    char label[96]; /* the stream label: "audit/sweep/<name>" (hessnorm/seed.h) */
+    snprintf(label, sizeof label, "audit/sweep/%s", sw->name);
     for (size_t d = 0; d < DRAWS; d++) {
         hn_model *m;
         int rc = hn_netspec_model(ns, &m, err);
@@ -43,7 +47,7 @@ static int sweep_point(unsigned long seed, const hn_netspec *ns, hn_sweep *sw, s
             hn_model_free(m);
             return rc ? rc : hn_err_set(err, HN_ENOMEM, "sweep %s: out of memory", sw->name);
         }
-        gsl_rng_set(r, seed * 31 + pt * 1009 + d);
+        gsl_rng_set(r, hn_seed_derive(seed, label, (uint64_t)pt * DRAWS + d));
         hn_family_draw(r, m, 1.0, 0, th, s);
         gsl_rng_free(r);
         hn_facts *f;

@@ -17,6 +17,17 @@
 #include <jansson.h>
 #include "hessnorm/experiment.h"
 
+
+/* The random streams of one setting: hn_seed_derive(seed, setting name (or
+ * "data"), stream) (include/hessnorm/seed.h). */
+enum {
+    HN_EXP_STREAM_TRAIN = 1,
+    HN_EXP_STREAM_CURVE = 2,
+    HN_EXP_STREAM_HESS = 3,
+    HN_EXP_STREAM_LANCZOS = 4,
+    HN_EXP_STREAM_DATA = 5
+};
+
 /* ------------------------------------------------------------ sweep.c */
 
 /* Paths are bounded: hn_experiment_run rejects an out_dir longer than

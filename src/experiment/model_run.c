@@ -17,7 +17,7 @@
 #include "base/threads.h"
 #include "linalg/vecops.h"
 #include "experiment/internal.h"
-#include "experiment/seed.h"
+#include "hessnorm/seed.h"
 
 /* ------------------------------------------------------------ small helpers */
 
@@ -132,7 +132,7 @@ static int mr_train(model_run *R, hn_err *err)
     hn_exp_ctx *X = R->X;
     const hn_experiment_opts *o = R->o;
     char path[HN_EXP_PATH_BUF];
-    gsl_rng_set(R->r, derive_seed(o->seed, R->name, HN_EXP_STREAM_TRAIN));
+    gsl_rng_set(R->r, hn_seed_derive(o->seed, R->name, HN_EXP_STREAM_TRAIN));
     hn_init_uniform(R->m, R->r, R->theta);
     hn_train_opts to;
     hn_train_opts_paper(&to);
@@ -202,7 +202,7 @@ static int mr_curve(model_run *R, hn_err *err)
 {
     const hn_experiment_opts *o = R->o;
     char path[HN_EXP_PATH_BUF];
-    gsl_rng_set(R->r, derive_seed(o->seed, R->name, HN_EXP_STREAM_CURVE));
+    gsl_rng_set(R->r, hn_seed_derive(o->seed, R->name, HN_EXP_STREAM_CURVE));
     int rc = hn_loss_diff_curve(R->loss, R->n, o->preset.shuffles, R->r, R->mean, err);
     if (rc)
         return rc;
@@ -217,7 +217,7 @@ static int mr_hessian(model_run *R, hn_err *err)
     const hn_exp_ctx *X = R->X;
     const hn_experiment_opts *o = R->o;
     const double th0 = now_s();
-    gsl_rng_set(R->r, derive_seed(o->seed, R->name, HN_EXP_STREAM_HESS));
+    gsl_rng_set(R->r, hn_seed_derive(o->seed, R->name, HN_EXP_STREAM_HESS));
     for (size_t i = 0; i < R->n; i++)
         R->order[i] = i;
     gsl_ran_shuffle(R->r, R->order, R->n, sizeof *R->order);
@@ -225,7 +225,7 @@ static int mr_hessian(model_run *R, hn_err *err)
     hn_ho_opts_default(&ho);
     ho.threads = o->threads;
     ho.mem_limit = o->mem_limit;
-    ho.seed = derive_seed(o->seed, R->name, HN_EXP_STREAM_LANCZOS);
+    ho.seed = hn_seed_derive(o->seed, R->name, HN_EXP_STREAM_LANCZOS);
     ho.progress = R->pr;
     int rc = hn_ho_analysis(R->m, R->theta, &X->train.s, R->order, X->hess_n, R->loss, o->preset.ks,
                             o->preset.n_ks, &ho, R->hon, R->diff, err);

@@ -15,7 +15,7 @@
 #include "hessnorm/file.h"
 #include "base/threads.h"
 #include "experiment/internal.h"
-#include "experiment/seed.h"
+#include "hessnorm/seed.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -108,7 +108,7 @@ static int pick_train(const hn_experiment_opts *o, const hn_dataset *train, size
     }
     for (size_t i = 0; i < train->n; i++)
         all[i] = i;
-    gsl_rng_set(r, derive_seed(o->seed, "data", HN_EXP_STREAM_DATA));
+    gsl_rng_set(r, hn_seed_derive(o->seed, "data", HN_EXP_STREAM_DATA));
     gsl_ran_choose(r, *pick, ntr, all, train->n, sizeof *all);
     hn_free(all);
     gsl_rng_free(r);

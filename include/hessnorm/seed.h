@@ -1,0 +1,31 @@
+/* hessnorm — the one seed derivation of every random stream (audit and
+ * experiment).
+ *
+ * A stream is named by the run's seed, a label and an index:
+ *   h = FNV-1a(label) (64-bit), x = mix(mix(seed) ^ h), x = mix(x ^ index),
+ *   stream seed = (x ^ (x >> 32)) mod 2^32,
+ * with mix the splitmix64 finaliser.  The result depends on (seed, label,
+ * index) only, so a network's or a model's draws never depend on which
+ * others ran before it, and mt19937 (which takes 32 bits) gets all of it.
+ * Labels in use: the experiment's setting names ("L3_k3_C6", ...) and
+ * "data" with the stream numbers 1..5 of experiment/internal.h; the
+ * audit's "audit/random" and "audit/adversarial" (index = the network's
+ * number) and "audit/sweep/<sweep>" (index = point * draws + draw). */
+#ifndef HESSNORM_SEED_H
+#define HESSNORM_SEED_H
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The splitmix64 finaliser (a bijection of 64-bit words). */
+uint64_t hn_seed_mix64(uint64_t x);
+/* The seed of stream (label, index) of a run seeded with `seed`. */
+unsigned long hn_seed_derive(unsigned long seed, const char *label, uint64_t index);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
