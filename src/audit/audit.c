@@ -11,6 +11,7 @@
 #include "hessnorm/alloc.h"
 #include "hessnorm/file.h"
 #include "hessnorm/spectra.h"
+#include "base/clock.h"
 #include "audit/internal.h"
 #include "audit/report.h"
 #include "audit/families.h"
@@ -449,13 +450,6 @@ static void progress(const hn_audit_opts *o, const char *fmt, ...)
     o->progress(o->progress_ctx, msg);
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int hn_audit_collect(const hn_audit_opts *o, hn_cstat *stats, int *selected, hn_audit_run_info *info,
                      hn_err *err)
 {
@@ -463,10 +457,10 @@ int hn_audit_collect(const hn_audit_opts *o, hn_cstat *stats, int *selected, hn_
     int rc = select_claims(o->claims, selected, err);
     if (rc)
         return rc;
-    const double t0 = now();
+    const double t0 = hn_clock_s();
     size_t total = o->n_random + o->n_adversarial;
     for (size_t i = 0; i < total && !rc; i++) {
-        if (now() - t0 > o->budget_seconds) {
+        if (hn_clock_s() - t0 > o->budget_seconds) {
             info->truncated = 1;
             break;
         }
@@ -489,13 +483,13 @@ int hn_audit_collect(const hn_audit_opts *o, hn_cstat *stats, int *selected, hn_
         info->networks++;
         if (i % 25 == 0 || i + 1 == total)
             progress(o, "audit: network %zu/%zu (%s), %.1f s", i + 1, total, adv ? "adversarial" : "random",
-                     now() - t0);
+                     hn_clock_s() - t0);
     }
     for (size_t c = 0; c < nc && !rc; c++) {
         const hn_claim *cl = hn_claim_get(c);
         if (!selected[c] || cl->rel != HN_REL_LE || stats[c].violations || !stats[c].n)
             continue;
-        if (now() - t0 > o->budget_seconds) {
+        if (hn_clock_s() - t0 > o->budget_seconds) {
             info->truncated = 1;
             break;
         }
@@ -504,7 +498,7 @@ int hn_audit_collect(const hn_audit_opts *o, hn_cstat *stats, int *selected, hn_
     }
     for (size_t c = 0; c < nc; c++)
         finish(hn_claim_get(c), &stats[c]);
-    info->seconds = now() - t0;
+    info->seconds = hn_clock_s() - t0;
     return rc;
 }
 

@@ -1,22 +1,13 @@
 /* hessnorm — small helpers shared by the threaded modules (training, the
- * batched kernels, the experiment): wall clock, OpenMP thread counts, and
- * a duration for progress lines.  Internal; not installed. */
+ * batched kernels, the experiment): OpenMP thread counts and a duration
+ * for progress lines (the clock is base/clock.h).  Internal; not installed. */
 #ifndef HESSNORM_THREADS_INTERNAL_H
 #define HESSNORM_THREADS_INTERNAL_H
 #include <math.h>
 #include <stdio.h>
-#include <time.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-
-/* Monotonic wall clock in seconds. */
-static inline double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* The calling thread's OpenMP number (0 without OpenMP). */
 static inline int thread_id(void)

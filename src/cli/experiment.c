@@ -13,6 +13,7 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#include "base/clock.h"
 #include "cli.h"
 
 /* OpenBLAS's own API (its cblas.h clashes with GSL's gsl_cblas.h). */
@@ -47,17 +48,10 @@ typedef struct {
     double t0;
 } prog_ctx;
 
-static double wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void progress(void *ctx, const char *msg)
 {
     const prog_ctx *p = ctx;
-    fprintf(stderr, "[%7.1fs] %s\n", wall() - p->t0, msg);
+    fprintf(stderr, "[%7.1fs] %s\n", hn_clock_s() - p->t0, msg);
     fflush(stderr);
 }
 
@@ -212,7 +206,7 @@ int hn_cli_experiment(int argc, char **argv)
      * competes with the OpenMP threads. */
     openblas_set_num_threads(1);
 
-    prog_ctx pc = {wall()};
+    prog_ctx pc = {hn_clock_s()};
     o.progress = progress;
     o.progress_ctx = &pc;
     o.progress_every = isatty(fileno(stderr)) ? 2.0 : 30.0;

@@ -9,6 +9,7 @@
 #include <omp.h>
 #endif
 #include "hessnorm/experiment.h"
+#include "base/clock.h"
 #include "base/threads.h"
 
 /* ------------------------------------------------------------ helpers */

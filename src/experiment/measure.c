@@ -295,7 +295,7 @@ int hn_ho_analysis(const hn_model *m, const double *theta, const hn_samples *s,
     if (rc)
         goto done;
 
-    const double t0 = now_s();
+    const double t0 = hn_clock_s();
     double lastrep = t0;
     for (size_t b0 = 0; b0 < n_order; b0 += HO_SAMPLE_BLOCK) {
         const long bs = (long)b0, be = (long)(b0 + HO_SAMPLE_BLOCK < n_order ? b0 + HO_SAMPLE_BLOCK : n_order);
@@ -320,7 +320,7 @@ int hn_ho_analysis(const hn_model *m, const double *theta, const hn_samples *s,
                            d * sizeof *xh);
             }
         }
-        const double tn = now_s();
+        const double tn = hn_clock_s();
         if (o->progress.fn && (tn - lastrep >= o->progress.every || (size_t)be == n_order)) {
             const double rate = (double)be / (tn - t0 > 0 ? tn - t0 : 1e-9);
             char lb[32];
@@ -356,7 +356,7 @@ int hn_ho_analysis(const hn_model *m, const double *theta, const hn_samples *s,
             size_t it = o->max_iter;
             if (it > K * (k + 1) + 1)
                 it = K * (k + 1) + 1;
-            const double tl = now_s();
+            const double tl = hn_clock_s();
             rc = hn_lanczos_extreme(P, ho_matvec, &op, it, o->rtol, o->seed, nt, &df->lz, err);
             if (rc)
                 break;
@@ -369,7 +369,7 @@ int hn_ho_analysis(const hn_model *m, const double *theta, const hn_samples *s,
             hn_exp_say(&o->progress,
                        "lanczos k=%zu: ||H_O,k+1 - mean_k H_O|| = %.6g (%zu iterations%s, %.1fs)", k,
                        df->lz.norm, df->lz.iterations, df->lz.converged ? "" : ", NOT converged",
-                       now_s() - tl);
+                       hn_clock_s() - tl);
         }
         hn_free(pst);
     }

@@ -243,7 +243,7 @@ static int run_model(xctx *X, size_t mi, size_t nm, const hn_arch *a, const char
     hn_hodiff diff[4];
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     json_t *met = NULL;
-    const double t_start = now_s();
+    const double t_start = hn_clock_s();
     int rc = hn_arch_model(a, X->C_in, X->H, X->W, 10, &m, err);
     if (rc)
         goto done;
@@ -290,14 +290,14 @@ static int run_model(xctx *X, size_t mi, size_t nm, const hn_arch *a, const char
         goto done;
 
     /* 2. per-sample losses, accuracies */
-    const double te0 = now_s();
+    const double te0 = hn_clock_s();
     hn_progress_cfg pl = pr;
     char lab2[200];
     snprintf(lab2, sizeof lab2, "%s per-sample losses", label);
     pl.label = lab2;
     if ((rc = hn_eval_samples(m, theta, tr, o->threads, &pl, loss, pred, err)))
         goto done;
-    X->eval_seconds += now_s() - te0;
+    X->eval_seconds += hn_clock_s() - te0;
     X->eval_images += (double)n;
     snprintf(lab2, sizeof lab2, "%s test set", label);
     if ((rc = hn_eval_samples(m, theta, te, o->threads, &pl, tloss, tpred, err)))
@@ -329,7 +329,7 @@ static int run_model(xctx *X, size_t mi, size_t nm, const hn_arch *a, const char
         goto done;
 
     /* 4. Hessian: per-sample ||H_O|| and ||H_{O,k+1} - mean_k H_O|| */
-    const double th0 = now_s();
+    const double th0 = hn_clock_s();
     gsl_rng_set(r, derive_seed(o->seed, name, STREAM_HESS));
     for (size_t i = 0; i < n; i++)
         order[i] = i;
@@ -343,7 +343,7 @@ static int run_model(xctx *X, size_t mi, size_t nm, const hn_arch *a, const char
     if ((rc = hn_ho_analysis(m, theta, tr, order, X->hess_n, loss, o->preset.ks, nk, &ho, hon, diff,
                              err)))
         goto done;
-    const double hess_seconds = now_s() - th0;
+    const double hess_seconds = hn_clock_s() - th0;
     {
         hn_buf b;
         hn_buf_init(&b);
@@ -451,7 +451,7 @@ static int run_model(xctx *X, size_t mi, size_t nm, const hn_arch *a, const char
         json_object_set_new(tj, "train_seconds", jreal(tst.seconds));
         json_object_set_new(tj, "train_images_per_s", jreal(tst.images_per_s));
         json_object_set_new(tj, "hessian_seconds", jreal(hess_seconds));
-        json_object_set_new(tj, "total_seconds", jreal(now_s() - t_start));
+        json_object_set_new(tj, "total_seconds", jreal(hn_clock_s() - t_start));
         hn_exp_path_join(path, sizeof path, dir, "timing.json");
         rc = save_json(tj, path, err);
         json_decref(tj);
@@ -460,7 +460,7 @@ static int run_model(xctx *X, size_t mi, size_t nm, const hn_arch *a, const char
     }
     hn_exp_path_join(path, sizeof path, dir, "metrics.json");
     rc = save_json(met, path, err);
-    hn_exp_say(&pr, "done in %.1fs", now_s() - t_start);
+    hn_exp_say(&pr, "done in %.1fs", hn_clock_s() - t_start);
 done:
     json_decref(met);
     if (r)
@@ -574,7 +574,7 @@ int hn_experiment_run(const hn_dataset *train, const hn_dataset *test,
     if (nset == 0 || nset > 32)
         return hn_err_set(err, HN_EINVAL, "experiment: %zu settings (1..32 allowed)", nset);
 
-    const double t0 = now_s();
+    const double t0 = hn_clock_s();
     xctx X;
     memset(&X, 0, sizeof X);
     X.o = o;
@@ -709,7 +709,7 @@ int hn_experiment_run(const hn_dataset *train, const hn_dataset *test,
     }
     if (sum) {
         sum->models = nset;
-        sum->seconds = now_s() - t0;
+        sum->seconds = hn_clock_s() - t0;
         sum->train_images_per_s = X.train_seconds > 0 ? X.train_images / X.train_seconds : 0;
         sum->eval_images_per_s = X.eval_seconds > 0 ? X.eval_images / X.eval_seconds : 0;
     }

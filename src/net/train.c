@@ -15,6 +15,7 @@
 #include "hessnorm/layers.h"
 #include "hessnorm/train.h"
 #include "hessnorm/fastconv.h"
+#include "base/clock.h"
 #include "base/threads.h"
 
 /* ------------------------------------------------------------ network */
@@ -418,7 +419,7 @@ int hn_train(const hn_model *m, double *theta, const hn_samples *s, const hn_tra
     if (rc)
         goto done;
     const size_t steps_per_epoch = (n + batch - 1) / batch;
-    const double t0 = now_s();
+    const double t0 = hn_clock_s();
     double last = t0, last_loss = NAN;
     size_t steps = 0;
     for (size_t e = 0; e < o->epochs; e++) {
@@ -443,7 +444,7 @@ int hn_train(const hn_model *m, double *theta, const hn_samples *s, const hn_tra
             sum += l * (double)b;
             last_loss = l;
             steps++;
-            const double tn = now_s();
+            const double tn = hn_clock_s();
             if (pr && pr->fn && (tn - last >= pr->every || st_i + 1 == steps_per_epoch)) {
                 const double done_img = (double)(e * n + off + b), el = tn - t0;
                 const double rate = el > 0 ? done_img / el : 0;
@@ -462,7 +463,7 @@ int hn_train(const hn_model *m, double *theta, const hn_samples *s, const hn_tra
     }
     if (st) {
         st->steps = steps;
-        st->seconds = now_s() - t0;
+        st->seconds = hn_clock_s() - t0;
         st->images_per_s = st->seconds > 0 ? (double)(o->epochs * n) / st->seconds : 0;
         if (o->epochs == 0)
             st->last_epoch_loss = last_loss;
@@ -488,7 +489,7 @@ int hn_eval_samples(const hn_model *m, const double *theta, const hn_samples *s,
     hn_fast *fast = NULL;
     size_t *ix = hn_calloc(EVAL_BLOCK, sizeof *ix);
     int rc = ix ? hn_fast_alloc(m, nt, 0, &fast, err) : hn_err_set(err, HN_ENOMEM, "eval: out of memory");
-    const double t0 = now_s();
+    const double t0 = hn_clock_s();
     double last = t0;
     for (size_t b0 = 0; !rc && b0 < s->n; b0 += EVAL_BLOCK) {
         const size_t b2 = b0 + EVAL_BLOCK < s->n ? b0 + EVAL_BLOCK : s->n;
@@ -498,7 +499,7 @@ int hn_eval_samples(const hn_model *m, const double *theta, const hn_samples *s,
          * checks them against the per-sample forward pass) */
         rc = hn_batch_losses(m, theta, s, ix, b2 - b0, fast, loss ? loss + b0 : NULL, NULL,
                              pred ? pred + b0 : NULL, err);
-        const double tn = now_s();
+        const double tn = hn_clock_s();
         if (!rc && pr && pr->fn && (tn - last >= pr->every || b2 == s->n)) {
             const double rate = (double)b2 / (tn - t0 > 0 ? tn - t0 : 1e-9);
             char lb[32];
