@@ -10,7 +10,7 @@
 #endif
 
 /* The calling thread's OpenMP number (0 without OpenMP). */
-static inline int thread_id(void)
+static inline int hn_thread_id(void)
 {
 #ifdef _OPENMP
     return omp_get_thread_num();
@@ -20,7 +20,7 @@ static inline int thread_id(void)
 }
 
 /* threads > 0 as given, else OpenMP's default (1 without OpenMP). */
-static inline int resolve_threads(int threads)
+static inline int hn_resolve_threads(int threads)
 {
 #ifdef _OPENMP
     return threads > 0 ? threads : omp_get_max_threads();

@@ -236,7 +236,7 @@ int hn_ho_analysis(const hn_model *m, const double *theta, const hn_samples *s,
     for (size_t j = 0; j < n_ks; j++)
         if (ks[j] == 0)
             return hn_err_set(err, HN_EINVAL, "hessian: k must be positive");
-    const int nt = resolve_threads(o->threads);
+    const int nt = hn_resolve_threads(o->threads);
     const hn_layer *last = &m->layers[m->n_layers - 1];
     const int structured = last->type == HN_LINEAR && last->param_offset + last->param_count == P;
     const size_t d = structured ? last->in.c : 0, Pb = structured ? last->param_offset : P;
@@ -301,7 +301,7 @@ int hn_ho_analysis(const hn_model *m, const double *theta, const hn_samples *s,
         const long bs = (long)b0, be = (long)(b0 + HO_SAMPLE_BLOCK < n_order ? b0 + HO_SAMPLE_BLOCK : n_order);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
         for (long i = bs; i < be; i++) {
-            const int tid = thread_id();
+            const int tid = hn_thread_id();
             double *J = Jt + (size_t)tid * K * P, *z = zt + (size_t)tid * K;
             const size_t si = order[i];
             hn_jacobian(m, theta, s->x + si * s->in_size, ws[tid], J, z);

@@ -447,7 +447,7 @@ static int run_model(xctx *X, size_t mi, size_t nm, const hn_arch *a, const char
 
     {
         json_t *tj = json_object();
-        json_object_set_new(tj, "threads", json_integer(resolve_threads(o->threads)));
+        json_object_set_new(tj, "threads", json_integer(hn_resolve_threads(o->threads)));
         json_object_set_new(tj, "train_seconds", jreal(tst.seconds));
         json_object_set_new(tj, "train_images_per_s", jreal(tst.images_per_s));
         json_object_set_new(tj, "hessian_seconds", jreal(hess_seconds));

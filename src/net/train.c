@@ -252,7 +252,7 @@ int hn_trainer_alloc(const hn_model *m, size_t max_batch, int threads, hn_traine
     t->P = m->n_params;
     t->max_batch = max_batch;
     t->max_chunks = (max_batch + HN_TRAIN_CHUNK - 1) / HN_TRAIN_CHUNK;
-    t->threads = resolve_threads(threads);
+    t->threads = hn_resolve_threads(threads);
     size_t tot;
     t->ws = hn_calloc((size_t)t->threads, sizeof *t->ws);
     if (!t->ws || hn_mul_size(t->max_chunks, t->P, &tot) != 0)
@@ -317,7 +317,7 @@ int hn_train_grad(hn_trainer *t, const double *theta, const hn_samples *s, const
      * chunk cannot change any bit of the result. */
 #pragma omp parallel for num_threads(t->threads) schedule(dynamic, 1)
     for (long c = 0; c < nch; c++) {
-        hn_ws *ws = t->ws[thread_id()];
+        hn_ws *ws = t->ws[hn_thread_id()];
         double *g = t->slots + (size_t)c * P;
         memset(g, 0, P * sizeof *g);
         double ls = 0;
@@ -485,7 +485,7 @@ int hn_eval_samples(const hn_model *m, const double *theta, const hn_samples *s,
     if (!check_labels(m, s) || s->in_size != hn_shape_size(m->input))
         return hn_err_set(err, HN_ESHAPE, "eval: samples of size %zu do not fit the model input %zu",
                           s->in_size, hn_shape_size(m->input));
-    const int nt = resolve_threads(threads);
+    const int nt = hn_resolve_threads(threads);
     hn_fast *fast = NULL;
     size_t *ix = hn_calloc(EVAL_BLOCK, sizeof *ix);
     int rc = ix ? hn_fast_alloc(m, nt, 0, &fast, err) : hn_err_set(err, HN_ENOMEM, "eval: out of memory");
