@@ -12,6 +12,7 @@
 #include "hessnorm/file.h"
 #include "hessnorm/spectra.h"
 #include "base/clock.h"
+#include "base/progress.h"
 #include "audit/internal.h"
 #include "audit/report.h"
 #include "audit/families.h"
@@ -437,19 +438,6 @@ static int select_claims(const char *list, int *selected, hn_err *err)
     return HN_OK;
 }
 
-static void progress(const hn_audit_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void progress(const hn_audit_opts *o, const char *fmt, ...)
-{
-    if (!o->progress)
-        return;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    o->progress(o->progress_ctx, msg);
-}
-
 int hn_audit_collect(const hn_audit_opts *o, hn_cstat *stats, int *selected, hn_audit_run_info *info,
                      hn_err *err)
 {
@@ -482,7 +470,7 @@ int hn_audit_collect(const hn_audit_opts *o, hn_cstat *stats, int *selected, hn_
         hn_inst_free(&in);
         info->networks++;
         if (i % 25 == 0 || i + 1 == total)
-            progress(o, "audit: network %zu/%zu (%s), %.1f s", i + 1, total, adv ? "adversarial" : "random",
+            hn_progress_line(o->progress, o->progress_ctx, 512, "audit: network %zu/%zu (%s), %.1f s", i + 1, total, adv ? "adversarial" : "random",
                      hn_clock_s() - t0);
     }
     for (size_t c = 0; c < nc && !rc; c++) {
@@ -493,7 +481,7 @@ int hn_audit_collect(const hn_audit_opts *o, hn_cstat *stats, int *selected, hn_
             info->truncated = 1;
             break;
         }
-        progress(o, "audit: local search for %s (worst ratio so far %.3g)", cl->id, stats[c].worst_ratio);
+        hn_progress_line(o->progress, o->progress_ctx, 512, "audit: local search for %s (worst ratio so far %.3g)", cl->id, stats[c].worst_ratio);
         rc = local_search(cl, &stats[c], o->nm_iterations, err);
     }
     for (size_t c = 0; c < nc; c++)
@@ -519,7 +507,7 @@ int hn_audit_run(const hn_audit_opts *o, hn_err *err)
         goto done;
     if ((rc = hn_audit_collect(o, stats, selected, &info, err)) != 0)
         goto done;
-    progress(o, "audit: %zu networks in %.1f s; writing the report", info.networks, info.seconds);
+    hn_progress_line(o->progress, o->progress_ctx, 512, "audit: %zu networks in %.1f s; writing the report", info.networks, info.seconds);
     rc = hn_audit_write(o, stats, selected, &info, err);
 done:
     if (stats)

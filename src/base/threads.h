@@ -1,10 +1,9 @@
 /* hessnorm — small helpers shared by the threaded modules (training, the
- * batched kernels, the experiment): OpenMP thread counts and a duration
- * for progress lines (the clock is base/clock.h).  Internal; not installed. */
+ * batched kernels, the experiment): OpenMP thread counts (the clock is
+ * base/clock.h, durations for progress lines base/progress.h).  Internal;
+ * not installed. */
 #ifndef HESSNORM_THREADS_INTERNAL_H
 #define HESSNORM_THREADS_INTERNAL_H
-#include <math.h>
-#include <stdio.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -28,19 +27,6 @@ static inline int hn_resolve_threads(int threads)
     (void)threads;
     return 1;
 #endif
-}
-
-/* "42s", "3m07s", "2h05m" or "?" for a negative or non-finite s. */
-static inline void fmt_duration(char *b, size_t n, double s)
-{
-    if (!(s >= 0) || !isfinite(s))
-        snprintf(b, n, "?");
-    else if (s < 60)
-        snprintf(b, n, "%.0fs", s);
-    else if (s < 3600)
-        snprintf(b, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-    else
-        snprintf(b, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
 }
 
 #endif

@@ -10,6 +10,7 @@
 #endif
 #include "hessnorm/experiment.h"
 #include "base/clock.h"
+#include "base/progress.h"
 #include "base/threads.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -31,10 +32,6 @@ static inline int file_exists(const char *p)
     struct stat st;
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
-
-/* pr->fn(pr->ctx, "<label> <message>"); nothing without pr->fn. */
-void hn_exp_say(const hn_progress_cfg *pr, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
 /* Paths are bounded: hn_experiment_run rejects an out_dir longer than
  * HN_DIR_MAX, and every buffer holds HN_DIR_MAX plus the longest suffix. */

@@ -324,8 +324,8 @@ int hn_ho_analysis(const hn_model *m, const double *theta, const hn_samples *s,
         if (o->progress.fn && (tn - lastrep >= o->progress.every || (size_t)be == n_order)) {
             const double rate = (double)be / (tn - t0 > 0 ? tn - t0 : 1e-9);
             char lb[32];
-            fmt_duration(lb, sizeof lb, (double)(n_order - (size_t)be) / rate);
-            hn_exp_say(&o->progress, "hessian: Jacobians %ld/%zu  %.1f img/s  left %s", be, n_order,
+            hn_fmt_duration(lb, sizeof lb, (double)(n_order - (size_t)be) / rate);
+            hn_progress_say(&o->progress, 768, "hessian: Jacobians %ld/%zu  %.1f img/s  left %s", be, n_order,
                        rate, lb);
             lastrep = tn;
         }
@@ -366,7 +366,7 @@ int hn_ho_analysis(const hn_model *m, const double *theta, const hn_samples *s,
                     sum += loss[order[i]];
                 df->loss_diff = fabs(loss[order[k]] - sum / (double)k) / (double)(k + 1);
             }
-            hn_exp_say(&o->progress,
+            hn_progress_say(&o->progress, 768,
                        "lanczos k=%zu: ||H_O,k+1 - mean_k H_O|| = %.6g (%zu iterations%s, %.1fs)", k,
                        df->lz.norm, df->lz.iterations, df->lz.converged ? "" : ", NOT converged",
                        hn_clock_s() - tl);

@@ -19,21 +19,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-void hn_exp_say(const hn_progress_cfg *pr, const char *fmt, ...)
-{
-    if (!pr || !pr->fn)
-        return;
-    char msg[768];
-    int off = snprintf(msg, sizeof msg, "%s%s", pr->label ? pr->label : "", pr->label ? " " : "");
-    if (off < 0 || (size_t)off >= sizeof msg)
-        off = 0;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg + off, sizeof msg - (size_t)off, fmt, ap);
-    va_end(ap);
-    pr->fn(pr->ctx, msg);
-}
-
 __attribute__((noinline)) void hn_exp_path_join(char *out, size_t n, const char *a, const char *b)
 {
     snprintf(out, n, "%s/%s", a, b);
@@ -264,7 +249,7 @@ static int run_model(xctx *X, size_t mi, size_t nm, const hn_arch *a, const char
         rc = hn_err_set(err, HN_ENOMEM, "%s: out of memory", name);
         goto done;
     }
-    hn_exp_say(&pr, "%zu parameters, training on %zu images for %zu epoch%s", P, n, X->epochs,
+    hn_progress_say(&pr, 768, "%zu parameters, training on %zu images for %zu epoch%s", P, n, X->epochs,
                X->epochs == 1 ? "" : "s");
 
     /* 1. train */
@@ -316,7 +301,7 @@ static int run_model(xctx *X, size_t mi, size_t nm, const hn_arch *a, const char
     }
     tl /= (double)te->n;
     tacc /= (double)te->n;
-    hn_exp_say(&pr, "train accuracy %.4f loss %.5g, test accuracy %.4f loss %.5g", acc, Ln, tacc,
+    hn_progress_say(&pr, 768, "train accuracy %.4f loss %.5g, test accuracy %.4f loss %.5g", acc, Ln, tacc,
                tl);
 
     /* 3. loss-difference curve */
@@ -460,7 +445,7 @@ static int run_model(xctx *X, size_t mi, size_t nm, const hn_arch *a, const char
     }
     hn_exp_path_join(path, sizeof path, dir, "metrics.json");
     rc = save_json(met, path, err);
-    hn_exp_say(&pr, "done in %.1fs", hn_clock_s() - t_start);
+    hn_progress_say(&pr, 768, "done in %.1fs", hn_clock_s() - t_start);
 done:
     json_decref(met);
     if (r)
@@ -530,20 +515,6 @@ static int load_curve(const char *path, mres *r, hn_err *err)
 }
 
 /* ------------------------------------------------------------ the sweep */
-
-static void progress_msg(const hn_experiment_opts *o, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void progress_msg(const hn_experiment_opts *o, const char *fmt, ...)
-{
-    if (!o->progress)
-        return;
-    char msg[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    o->progress(o->progress_ctx, msg);
-}
 
 int hn_experiment_run(const hn_dataset *train, const hn_dataset *test,
                       const hn_experiment_opts *o, hn_experiment_summary *sum, hn_err *err)
@@ -648,7 +619,7 @@ int hn_experiment_run(const hn_dataset *train, const hn_dataset *test,
     hn_exp_path_join(mdir, sizeof mdir, o->out_dir, "models");
     if ((rc = hn_mkdir_p(mdir, err)))
         goto done;
-    progress_msg(o, "%s sweep on %s (%s preset): %zu models, %zu training / %zu test images, %zu epoch(s), "
+    hn_progress_line(o->progress, o->progress_ctx, 600, "%s sweep on %s (%s preset): %zu models, %zu training / %zu test images, %zu epoch(s), "
                     "output %s",
                  o->settings ? "custom" : hn_sweep_name(o->sweep), hn_exp_ds_title(o->dataset),
                  o->preset.name, nset, ntr, X.test.s.n, X.epochs, o->out_dir);
@@ -675,7 +646,7 @@ int hn_experiment_run(const hn_dataset *train, const hn_dataset *test,
                 json_decref(cfg);
                 break;
             }
-            progress_msg(o, "model %zu/%zu %s: done already (%s), skipped", i + 1, nset, r->name, path);
+            hn_progress_line(o->progress, o->progress_ctx, 600, "model %zu/%zu %s: done already (%s), skipped", i + 1, nset, r->name, path);
             if (sum)
                 sum->resumed++;
         } else {
@@ -702,7 +673,7 @@ int hn_experiment_run(const hn_dataset *train, const hn_dataset *test,
     }
     if (!rc) {
         int drawn = 0;
-        progress_msg(o, "writing the report in %s", o->out_dir);
+        hn_progress_line(o->progress, o->progress_ctx, 600, "writing the report in %s", o->out_dir);
         rc = hn_exp_write_report(o, &X, res, nset, &drawn, err);
         if (sum)
             sum->figures_drawn = drawn;

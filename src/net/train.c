@@ -16,6 +16,7 @@
 #include "hessnorm/train.h"
 #include "hessnorm/fastconv.h"
 #include "base/clock.h"
+#include "base/progress.h"
 #include "base/threads.h"
 
 /* ------------------------------------------------------------ network */
@@ -377,23 +378,6 @@ void hn_train_opts_paper(hn_train_opts *o)
     o->threads = 0;
 }
 
-static void report(const hn_progress_cfg *pr, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void report(const hn_progress_cfg *pr, const char *fmt, ...)
-{
-    if (!pr || !pr->fn)
-        return;
-    char msg[512];
-    int off = snprintf(msg, sizeof msg, "%s%s", pr->label ? pr->label : "", pr->label ? " " : "");
-    if (off < 0 || (size_t)off >= sizeof msg)
-        off = 0;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg + off, sizeof msg - (size_t)off, fmt, ap);
-    va_end(ap);
-    pr->fn(pr->ctx, msg);
-}
-
 int hn_train(const hn_model *m, double *theta, const hn_samples *s, const hn_train_opts *o,
              gsl_rng *r, const hn_progress_cfg *pr, double *epoch_loss, hn_train_stats *st,
              hn_err *err)
@@ -450,8 +434,8 @@ int hn_train(const hn_model *m, double *theta, const hn_samples *s, const hn_tra
                 const double rate = el > 0 ? done_img / el : 0;
                 const double left = rate > 0 ? ((double)(o->epochs * n) - done_img) / rate : NAN;
                 char lb[32];
-                fmt_duration(lb, sizeof lb, left);
-                report(pr, "epoch %zu/%zu step %zu/%zu loss %.4f  %.0f img/s  left %s", e + 1,
+                hn_fmt_duration(lb, sizeof lb, left);
+                hn_progress_say(pr, 512, "epoch %zu/%zu step %zu/%zu loss %.4f  %.0f img/s  left %s", e + 1,
                        o->epochs, st_i + 1, steps_per_epoch, l, rate, lb);
                 last = tn;
             }
@@ -503,8 +487,8 @@ int hn_eval_samples(const hn_model *m, const double *theta, const hn_samples *s,
         if (!rc && pr && pr->fn && (tn - last >= pr->every || b2 == s->n)) {
             const double rate = (double)b2 / (tn - t0 > 0 ? tn - t0 : 1e-9);
             char lb[32];
-            fmt_duration(lb, sizeof lb, (double)(s->n - b2) / rate);
-            report(pr, "%zu/%zu  %.0f img/s  left %s", b2, s->n, rate, lb);
+            hn_fmt_duration(lb, sizeof lb, (double)(s->n - b2) / rate);
+            hn_progress_say(pr, 512, "%zu/%zu  %.0f img/s  left %s", b2, s->n, rate, lb);
             last = tn;
         }
     }
