@@ -6,9 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <jansson.h>
 #include "hessnorm.h"
 #include "base/clock.h"
 #include "base/progress.h"
+#include "base/json.h"
 
 /* ------------------------------------------------------------ clock */
 
@@ -99,6 +102,107 @@ static void test_durations(void **state)
     assert_string_equal(b, "3m");
 }
 
+/* ------------------------------------------------------------ JSON */
+
+static void test_json_num(void **state)
+{
+    (void)state;
+    json_t *v = hn_json_num(1.5);
+    assert_true(json_is_real(v));
+    assert_true(json_real_value(v) == 1.5);
+    json_decref(v);
+    const double bad[] = {NAN, INFINITY, -INFINITY};
+    for (size_t i = 0; i < 3; i++) {
+        v = hn_json_num(bad[i]);
+        assert_true(json_is_null(v));
+        json_decref(v);
+    }
+    int flag = 0;
+    json_t *o = json_object();
+    hn_json_put(o, "a", hn_json_num(-0.25), &flag);
+    assert_int_equal(flag, 0);
+    hn_json_put(o, "b", NULL, &flag); /* jansson out of memory */
+    assert_int_equal(flag, 1);
+    char *t = hn_json_dumps(o, HN_JSON_FLAGS);
+    assert_string_equal(t, "{\n  \"a\": -0.25\n}");
+    hn_free(t);
+    json_decref(o);
+}
+
+static char *slurp(const char *path)
+{
+    char *b = NULL;
+    size_t n;
+    hn_err e;
+    return hn_read_file(path, &b, &n, &e) == HN_OK ? b : NULL;
+}
+
+static void test_json_save(void **state)
+{
+    (void)state;
+    const char *dir = hn_test_tmpdir();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/x.json", dir);
+    json_t *o = json_pack("{s:i,s:f}", "z", 1, "a", 0.5);
+    assert_non_null(o);
+    hn_err e;
+    assert_int_equal(hn_json_save(o, path, HN_JSON_FLAGS | JSON_SORT_KEYS, 0, &e), HN_OK);
+    char *t = slurp(path);
+    assert_string_equal(t, "{\n  \"a\": 0.5,\n  \"z\": 1\n}");
+    hn_free(t);
+    assert_int_equal(hn_json_save(o, path, HN_JSON_FLAGS, 1, &e), HN_OK);
+    t = slurp(path);
+    assert_string_equal(t, "{\n  \"z\": 1,\n  \"a\": 0.5\n}\n");
+    hn_free(t);
+    remove(path);
+    /* every allocation failing in turn (jansson's too): HN_ENOMEM naming the
+     * file and no file, until the save succeeds */
+    json_set_alloc_funcs(hn_malloc, hn_free);
+    long k;
+    for (k = 0;; k++) {
+        hn_alloc_fail_after(k);
+        int rc = hn_json_save(o, path, HN_JSON_FLAGS, 1, &e);
+        hn_alloc_fail_after(-1);
+        if (rc == HN_OK)
+            break;
+        assert_int_equal(rc, HN_ENOMEM);
+        assert_non_null(strstr(e.msg, "x.json: out of memory"));
+        FILE *f = fopen(path, "rb");
+        assert_null(f);
+        char *d = hn_json_dumps(o, HN_JSON_FLAGS); /* the hook is off again */
+        assert_non_null(d);
+        hn_free(d);
+    }
+    json_set_alloc_funcs(malloc, free);
+    assert_true(k >= 1);
+    t = slurp(path);
+    assert_string_equal(t, "{\n  \"z\": 1,\n  \"a\": 0.5\n}\n");
+    hn_free(t);
+    remove(path);
+    /* a dump whose allocations fail is NULL, never a partial text */
+    json_set_alloc_funcs(hn_malloc, hn_free);
+    hn_alloc_fail_after(0);
+    t = hn_json_dumps(o, HN_JSON_FLAGS);
+    hn_alloc_fail_after(-1);
+    json_set_alloc_funcs(malloc, free);
+    assert_null(t);
+    json_decref(o);
+    rmdir(dir);
+}
+
+static void test_json_oom_error(void **state)
+{
+    (void)state;
+    json_error_t je;
+    json_t *j = json_loads("{\"a\": }", 0, &je);
+    assert_null(j);
+    assert_int_equal(hn_json_error_is_oom(&je), 0);
+    memset(&je, 0, sizeof je); /* jansson's text when its first allocation fails */
+    assert_int_equal(hn_json_error_is_oom(&je), 1);
+    snprintf(je.text, sizeof je.text, "out of memory");
+    assert_int_equal(hn_json_error_is_oom(&je), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -106,6 +210,9 @@ int main(void)
         cmocka_unit_test(test_progress_lines),
         cmocka_unit_test(test_progress_cut),
         cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_json_num),
+        cmocka_unit_test(test_json_save),
+        cmocka_unit_test(test_json_oom_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

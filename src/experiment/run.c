@@ -15,6 +15,7 @@
 #include "hessnorm/experiment.h"
 #include "hessnorm/file.h"
 #include "hessnorm/buf.h"
+#include "base/json.h"
 #include "experiment/internal.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -151,28 +152,6 @@ static unsigned long derive_seed(unsigned long seed, const char *setting, unsign
 }
 
 enum { STREAM_TRAIN = 1, STREAM_CURVE = 2, STREAM_HESS = 3, STREAM_LANCZOS = 4, STREAM_DATA = 5 };
-
-/* ------------------------------------------------------------ small file writers */
-
-static json_t *jreal(double x) { return isfinite(x) ? json_real(x) : json_null(); }
-
-static int save_json(const json_t *j, const char *path, hn_err *err)
-{
-    char *txt = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-    if (!txt)
-        return hn_err_set(err, HN_ENOMEM, "%s: out of memory while writing JSON", path);
-    size_t len = strlen(txt);
-    char *t2 = realloc(txt, len + 2);
-    if (!t2) {
-        free(txt);
-        return hn_err_set(err, HN_ENOMEM, "%s: out of memory while writing JSON", path);
-    }
-    t2[len] = '\n';
-    t2[len + 1] = 0;
-    int rc = hn_write_file_atomic(path, t2, len + 1, err);
-    free(t2);
-    return rc;
-}
 
 /* ------------------------------------------------------------ one model */
 
@@ -358,31 +337,31 @@ static int run_model(xctx *X, size_t mi, size_t nm, const hn_arch *a, const char
     hmean /= (double)X->hess_n;
     json_t *el = json_array(), *qa = json_array(), *rows = json_array();
     for (size_t e = 0; e < X->epochs; e++)
-        json_array_append_new(el, jreal(epoch_loss[e]));
+        json_array_append_new(el, hn_json_num(epoch_loss[e]));
     for (int q = 0; q <= 100; q++)
-        json_array_append_new(qa, jreal(hn_quantile_sorted(sorted, X->hess_n, q / 100.0)));
+        json_array_append_new(qa, hn_json_num(hn_quantile_sorted(sorted, X->hess_n, q / 100.0)));
     for (size_t j = 0; j < nk; j++) {
         const hn_hodiff *df = &diff[j];
         const size_t k = df->k;
         const double lr = hn_cor2_log10_rhs(&c2, k, 0);
         json_t *row = json_pack("{s:I, s:b}", "k", (json_int_t)k, "computed", df->computed);
-        json_object_set_new(row, "loss_diff_mean", jreal(k < n ? mean[k - 1] : NAN));
-        json_object_set_new(row, "loss_diff_order", jreal(df->loss_diff));
+        json_object_set_new(row, "loss_diff_mean", hn_json_num(k < n ? mean[k - 1] : NAN));
+        json_object_set_new(row, "loss_diff_order", hn_json_num(df->loss_diff));
         if (df->computed) {
-            json_object_set_new(row, "ho_diff_norm", jreal(df->lz.norm));
-            json_object_set_new(row, "lambda_max", jreal(df->lz.lambda_max));
-            json_object_set_new(row, "lambda_min", jreal(df->lz.lambda_min));
+            json_object_set_new(row, "ho_diff_norm", hn_json_num(df->lz.norm));
+            json_object_set_new(row, "lambda_max", hn_json_num(df->lz.lambda_max));
+            json_object_set_new(row, "lambda_min", hn_json_num(df->lz.lambda_min));
             json_object_set_new(row, "lanczos_iterations", json_integer((json_int_t)df->lz.iterations));
-            json_object_set_new(row, "lanczos_residual", jreal(df->lz.residual));
+            json_object_set_new(row, "lanczos_residual", hn_json_num(df->lz.residual));
             json_object_set_new(row, "converged", json_boolean(df->lz.converged));
             json_object_set_new(row, "eq1_hessian_term",
-                                jreal(o->R * o->R * df->lz.norm / (double)(k + 1)));
+                                hn_json_num(o->R * o->R * df->lz.norm / (double)(k + 1)));
         } else {
             json_object_set_new(row, "why", json_string(df->why));
         }
-        json_object_set_new(row, "log10_rhs", jreal(lr));
-        json_object_set_new(row, "rhs", jreal(lr < 300 ? pow(10.0, lr) : NAN));
-        json_object_set_new(row, "log10_rhs_alt", jreal(hn_cor2_log10_rhs(&c2, k, 1)));
+        json_object_set_new(row, "log10_rhs", hn_json_num(lr));
+        json_object_set_new(row, "rhs", hn_json_num(lr < 300 ? pow(10.0, lr) : NAN));
+        json_object_set_new(row, "log10_rhs_alt", hn_json_num(hn_cor2_log10_rhs(&c2, k, 1)));
         json_array_append_new(rows, row);
     }
     met = json_object();
@@ -392,59 +371,59 @@ static int run_model(xctx *X, size_t mi, size_t nm, const hn_arch *a, const char
     json_object_set_new(met, "params", json_integer((json_int_t)P));
     json_t *jt = json_object();
     json_object_set_new(jt, "n", json_integer((json_int_t)n));
-    json_object_set_new(jt, "accuracy", jreal(acc));
-    json_object_set_new(jt, "loss", jreal(Ln));
-    json_object_set_new(jt, "loss_max", jreal(Wl));
-    json_object_set_new(jt, "last_epoch_loss", jreal(X->epochs ? epoch_loss[X->epochs - 1] : NAN));
+    json_object_set_new(jt, "accuracy", hn_json_num(acc));
+    json_object_set_new(jt, "loss", hn_json_num(Ln));
+    json_object_set_new(jt, "loss_max", hn_json_num(Wl));
+    json_object_set_new(jt, "last_epoch_loss", hn_json_num(X->epochs ? epoch_loss[X->epochs - 1] : NAN));
     json_object_set_new(jt, "epoch_losses", el);
     json_object_set_new(met, "train", jt);
     jt = json_object();
     json_object_set_new(jt, "n", json_integer((json_int_t)te->n));
-    json_object_set_new(jt, "accuracy", jreal(tacc));
-    json_object_set_new(jt, "loss", jreal(tl));
+    json_object_set_new(jt, "accuracy", hn_json_num(tacc));
+    json_object_set_new(jt, "loss", hn_json_num(tl));
     json_object_set_new(met, "test", jt);
     jt = json_object();
     json_object_set_new(jt, "n", json_integer((json_int_t)X->hess_n));
-    json_object_set_new(jt, "min", jreal(sorted[0]));
-    json_object_set_new(jt, "median", jreal(hn_quantile_sorted(sorted, X->hess_n, 0.5)));
-    json_object_set_new(jt, "mean", jreal(hmean));
-    json_object_set_new(jt, "p90", jreal(hn_quantile_sorted(sorted, X->hess_n, 0.9)));
-    json_object_set_new(jt, "p99", jreal(hn_quantile_sorted(sorted, X->hess_n, 0.99)));
-    json_object_set_new(jt, "max", jreal(sorted[X->hess_n - 1]));
+    json_object_set_new(jt, "min", hn_json_num(sorted[0]));
+    json_object_set_new(jt, "median", hn_json_num(hn_quantile_sorted(sorted, X->hess_n, 0.5)));
+    json_object_set_new(jt, "mean", hn_json_num(hmean));
+    json_object_set_new(jt, "p90", hn_json_num(hn_quantile_sorted(sorted, X->hess_n, 0.9)));
+    json_object_set_new(jt, "p99", hn_json_num(hn_quantile_sorted(sorted, X->hess_n, 0.99)));
+    json_object_set_new(jt, "max", hn_json_num(sorted[X->hess_n - 1]));
     json_object_set_new(jt, "quantiles", qa);
     json_object_set_new(met, "ho_norm", jt);
     jt = json_object();
-    json_object_set_new(jt, "W_l", jreal(c2.W_l));
-    json_object_set_new(jt, "W_x", jreal(c2.W_x));
-    json_object_set_new(jt, "w", jreal(c2.w));
-    json_object_set_new(jt, "R", jreal(c2.R));
+    json_object_set_new(jt, "W_l", hn_json_num(c2.W_l));
+    json_object_set_new(jt, "W_x", hn_json_num(c2.W_x));
+    json_object_set_new(jt, "w", hn_json_num(c2.w));
+    json_object_set_new(jt, "R", hn_json_num(c2.R));
     json_object_set_new(jt, "C", json_integer((json_int_t)c2.C));
     json_object_set_new(jt, "kernel", json_integer((json_int_t)c2.kernel));
     json_object_set_new(jt, "m", json_integer((json_int_t)c2.m));
     json_object_set_new(jt, "n", json_integer((json_int_t)c2.n));
     json_object_set_new(jt, "L_paper", json_integer((json_int_t)c2.L_paper));
-    json_object_set_new(jt, "log10_q2", jreal(c2.log10_q2));
-    json_object_set_new(jt, "log10_base", jreal(c2.log10_base));
-    json_object_set_new(jt, "log10_theorem2_bound", jreal(c2.log10_thm2));
-    json_object_set_new(jt, "log10_theorem2_bound_alt", jreal(c2.log10_thm2_alt));
+    json_object_set_new(jt, "log10_q2", hn_json_num(c2.log10_q2));
+    json_object_set_new(jt, "log10_base", hn_json_num(c2.log10_base));
+    json_object_set_new(jt, "log10_theorem2_bound", hn_json_num(c2.log10_thm2));
+    json_object_set_new(jt, "log10_theorem2_bound_alt", hn_json_num(c2.log10_thm2_alt));
     json_object_set_new(jt, "rows", rows);
     json_object_set_new(met, "corollary2", jt);
 
     {
         json_t *tj = json_object();
         json_object_set_new(tj, "threads", json_integer(hn_resolve_threads(o->threads)));
-        json_object_set_new(tj, "train_seconds", jreal(tst.seconds));
-        json_object_set_new(tj, "train_images_per_s", jreal(tst.images_per_s));
-        json_object_set_new(tj, "hessian_seconds", jreal(hess_seconds));
-        json_object_set_new(tj, "total_seconds", jreal(hn_clock_s() - t_start));
+        json_object_set_new(tj, "train_seconds", hn_json_num(tst.seconds));
+        json_object_set_new(tj, "train_images_per_s", hn_json_num(tst.images_per_s));
+        json_object_set_new(tj, "hessian_seconds", hn_json_num(hess_seconds));
+        json_object_set_new(tj, "total_seconds", hn_json_num(hn_clock_s() - t_start));
         hn_exp_path_join(path, sizeof path, dir, "timing.json");
-        rc = save_json(tj, path, err);
+        rc = hn_json_save(tj, path, HN_JSON_FLAGS, 1, err);
         json_decref(tj);
         if (rc)
             goto done;
     }
     hn_exp_path_join(path, sizeof path, dir, "metrics.json");
-    rc = save_json(met, path, err);
+    rc = hn_json_save(met, path, HN_JSON_FLAGS, 1, err);
     hn_progress_say(&pr, 768, "done in %.1fs", hn_clock_s() - t_start);
 done:
     json_decref(met);

@@ -15,6 +15,7 @@
 #include "hessnorm/alloc.h"
 #include "hessnorm/file.h"
 #include "hessnorm/model.h"
+#include "base/json.h"
 
 #define HN_MODEL_FORMAT "hessnorm-model/1"
 /* Largest size accepted for any single JSON dimension; products are
@@ -367,16 +368,6 @@ int hn_model_finalize(hn_model *m, hn_err *err)
 
 /* ------------------------------------------------------------ JSON */
 
-static int json_oom(const json_error_t *je)
-{
-#if JANSSON_VERSION_HEX >= 0x020b00
-    if (json_error_code(je) == json_error_out_of_memory)
-        return 1;
-#endif
-    /* jansson leaves the text empty when its very first allocation fails */
-    return je->text[0] == '\0' || strstr(je->text, "out of memory") != NULL;
-}
-
 /* A positive integer no larger than HN_MODEL_MAX_DIM; field names the
  * value in messages (e.g. "layers[3].out_channels"). */
 static int get_pos(const json_t *v, const char *src, const char *field, size_t *out, hn_err *err)
@@ -490,7 +481,7 @@ int hn_model_parse(const char *text, size_t len, const char *source, hn_model **
     memset(&je, 0, sizeof je);
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        if (json_oom(&je))
+        if (hn_json_error_is_oom(&je))
             return hn_err_set(err, HN_ENOMEM, "%s: out of memory parsing JSON", src);
         return hn_err_set(err, HN_EFORMAT, "%s: invalid JSON at line %d column %d: %s", src,
                           je.line, je.column, je.text);

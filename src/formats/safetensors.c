@@ -21,6 +21,7 @@
 #include "hessnorm/alloc.h"
 #include "hessnorm/file.h"
 #include "hessnorm/safetensors.h"
+#include "base/json.h"
 
 /* ------------------------------------------------------------ dtypes */
 
@@ -107,16 +108,6 @@ static int cmp_names(const void *a, const void *b)
 {
     const hn_st_tensor *x = a, *y = b;
     return strcmp(x->name, y->name);
-}
-
-static int json_is_oom(const json_error_t *je)
-{
-#if JANSSON_VERSION_HEX >= 0x020b00
-    if (json_error_code(je) == json_error_out_of_memory)
-        return 1;
-#endif
-    /* jansson leaves the text empty when its very first allocation fails */
-    return je->text[0] == '\0' || strstr(je->text, "out of memory") != NULL;
 }
 
 /* Non-negative JSON integer that fits size_t. */
@@ -287,7 +278,7 @@ static int st_build(const char *hdr, size_t hlen, size_t data_len, const char *s
     memset(&je, 0, sizeof je);
     root = json_loadb(hdr, hlen, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        if (json_is_oom(&je))
+        if (hn_json_error_is_oom(&je))
             return hn_err_set(err, HN_ENOMEM, "%s: out of memory parsing the header", src);
         return hn_err_set(err, HN_EFORMAT, "%s: header: invalid JSON at line %d column %d: %s",
                           src, je.line, je.column, je.text);
