@@ -21,6 +21,7 @@
 #include "hessnorm/alloc.h"
 #include "hessnorm/file.h"
 #include "hessnorm/safetensors.h"
+#include "base/file.h"
 #include "base/json.h"
 
 /* ------------------------------------------------------------ dtypes */
@@ -387,27 +388,6 @@ int hn_st_parse(const unsigned char *buf, size_t len, const char *source, hn_st_
     return HN_OK;
 }
 
-static int read_exact(int fd, void *p, size_t n)
-{
-    unsigned char *q = p;
-    while (n > 0) {
-        size_t chunk = n > (size_t)SSIZE_MAX ? (size_t)SSIZE_MAX : n;
-        ssize_t r = read(fd, q, chunk);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (r == 0) {
-            errno = 0;
-            return -1;
-        }
-        q += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 static int read_fail(hn_err *err, const char *path)
 {
     if (errno == 0)
@@ -451,7 +431,7 @@ int hn_st_read(const char *path, hn_st_file **out, hn_err *err)
         goto out;
     }
     fsize = (size_t)st.st_size;
-    if (fsize >= 8 && read_exact(fd, p8, 8) != 0) {
+    if (fsize >= 8 && hn_read_exact(fd, p8, 8) != 0) {
         rc = read_fail(err, path);
         goto out;
     }
@@ -463,7 +443,7 @@ int hn_st_read(const char *path, hn_st_file **out, hn_err *err)
         rc = hn_err_set(err, HN_ENOMEM, "%s: out of memory for a %zu-byte header", path, hlen);
         goto out;
     }
-    if (read_exact(fd, hdr, hlen) != 0) {
+    if (hn_read_exact(fd, hdr, hlen) != 0) {
         rc = read_fail(err, path);
         goto out;
     }
@@ -476,7 +456,7 @@ int hn_st_read(const char *path, hn_st_file **out, hn_err *err)
         rc = hn_err_set(err, HN_ENOMEM, "%s: out of memory for %zu data bytes", path, dlen);
         goto out;
     }
-    if (read_exact(fd, f->data, dlen) != 0) {
+    if (hn_read_exact(fd, f->data, dlen) != 0) {
         rc = read_fail(err, path);
         goto out;
     }
