@@ -1,8 +1,10 @@
 /* hessnorm tests — the small helpers of src/base/: clock, progress lines,
- * JSON numbers and files, number parsing. */
+ * JSON numbers and files, number parsing, descriptor loops. */
 #include "config.h"
 #include "testutil.h"
+#include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,8 @@
 #include "base/clock.h"
 #include "base/progress.h"
 #include "base/json.h"
+#include "base/file.h"
+#include "base/parse.h"
 
 /* ------------------------------------------------------------ clock */
 
@@ -203,6 +207,55 @@ static void test_json_oom_error(void **state)
     assert_int_equal(hn_json_error_is_oom(&je), 1);
 }
 
+/* ------------------------------------------------------------ numbers */
+
+static void test_parse_size(void **state)
+{
+    (void)state;
+    size_t v = 77;
+    assert_int_equal(hn_parse_size("0", 0, 10, &v), 0);
+    assert_int_equal(v, 0);
+    assert_int_equal(hn_parse_size("10", 0, 10, &v), 0);
+    assert_int_equal(v, 10);
+    assert_int_equal(hn_parse_size("+7", 0, 10, &v), 0); /* strtoull's '+' */
+    assert_int_equal(v, 7);
+    v = 77;
+    const char *bad[] = {"", "-1", "-0", "11", "1x", "x", " ", "1 ", "0x5", "1e3",
+                         "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(hn_parse_size(bad[i], 0, 10, &v), -1);
+        assert_int_equal(v, 77);
+    }
+    assert_int_equal(hn_parse_size("0", 1, 10, &v), -1); /* below min */
+    assert_int_equal(hn_parse_size("18446744073709551615", 0, SIZE_MAX, &v), 0);
+    assert_true(v == SIZE_MAX);
+    assert_int_equal(hn_parse_size("18446744073709551616", 0, SIZE_MAX, &v), -1);
+}
+
+/* ------------------------------------------------------------ descriptor loops */
+
+static void test_fd_loops(void **state)
+{
+    (void)state;
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    assert_int_equal(hn_write_all(fd[1], "abcdef", 6), 0);
+    close(fd[1]);
+    char b[8] = {0};
+    assert_int_equal(hn_read_exact(fd[0], b, 4), 0);
+    assert_memory_equal(b, "abcd", 4);
+    /* 2 bytes left: a short file is -1 with errno 0 */
+    errno = EINVAL;
+    assert_int_equal(hn_read_exact(fd[0], b, 4), -1);
+    assert_int_equal(errno, 0);
+    close(fd[0]);
+    /* a read error keeps its errno */
+    assert_int_equal(hn_read_exact(fd[0], b, 1), -1);
+    assert_int_equal(errno, EBADF);
+    assert_int_equal(hn_write_all(fd[1], "x", 1), -1);
+    assert_int_equal(errno, EBADF);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +266,8 @@ int main(void)
         cmocka_unit_test(test_json_num),
         cmocka_unit_test(test_json_save),
         cmocka_unit_test(test_json_oom_error),
+        cmocka_unit_test(test_parse_size),
+        cmocka_unit_test(test_fd_loops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

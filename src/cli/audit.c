@@ -42,18 +42,6 @@ static void on_progress(void *ctx, const char *msg)
     fprintf(stderr, "%s\n", msg);
 }
 
-static int parse_size(const char *opt, const char *s, size_t *out)
-{
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (!*s || *end || s[0] == '-' || v > 100000000ULL) {
-        fprintf(stderr, "hessnorm audit: %s: '%s' is not a count\n", opt, s);
-        return -1;
-    }
-    *out = (size_t)v;
-    return 0;
-}
-
 /* ------------------------------------------------------------ one network */
 
 /* Every --claims id is in the registry (checked before any file is read;
@@ -210,13 +198,7 @@ static int audit_one(const char *model, const char *weights, const char *sample,
     hn_samples *s = NULL;
     hn_claim_instance *res = NULL;
     size_t n = 0;
-    int rc = hn_model_load(model, &m, &err);
-    if (!rc && !(theta = hn_calloc(m->n_params, sizeof *theta)))
-        rc = hn_err_set(&err, HN_ENOMEM, "out of memory");
-    if (!rc)
-        rc = hn_weights_load(m, weights, theta, &err);
-    if (!rc)
-        rc = hn_samples_load(m, sample, &s, &err);
+    int rc = hn_cli_load(model, weights, sample, &m, &theta, &s, &err);
     if (!rc && !(res = hn_calloc(hn_claims_count(), sizeof *res)))
         rc = hn_err_set(&err, HN_ENOMEM, "out of memory");
     if (!rc) {
@@ -229,14 +211,7 @@ static int audit_one(const char *model, const char *weights, const char *sample,
     if (rc) {
         status = hn_cli_fail(&err);
     } else if (json) {
-        char *txt = to_json(model, weights, sample, s->n, m->n_params, res, n);
-        if (!txt) {
-            fprintf(stderr, "hessnorm: out of memory\n");
-            status = 1;
-        } else {
-            puts(txt);
-            hn_free(txt);
-        }
+        status = hn_cli_print_json(to_json(model, weights, sample, s->n, m->n_params, res, n));
     } else {
         print_table(model, sample, s->n, m->n_params, res, n);
     }
@@ -296,9 +271,9 @@ int hn_cli_audit(int argc, char **argv)
             break;
         }
         case 'c': o.claims = optarg; break;
-        case 'r': if (parse_size("--random", optarg, &v)) return 2; o.n_random = v; break;
-        case 'a': if (parse_size("--adversarial", optarg, &v)) return 2; o.n_adversarial = v; break;
-        case 'n': if (parse_size("--nm-iterations", optarg, &v)) return 2; o.nm_iterations = v; break;
+        case 'r': if (hn_cli_count("audit", "--random", optarg, 100000000, &v)) return 2; o.n_random = v; break;
+        case 'a': if (hn_cli_count("audit", "--adversarial", optarg, 100000000, &v)) return 2; o.n_adversarial = v; break;
+        case 'n': if (hn_cli_count("audit", "--nm-iterations", optarg, 100000000, &v)) return 2; o.nm_iterations = v; break;
         case 'F': o.figures = 0; break;
         case 'l':
             for (size_t i = 0; i < hn_claims_count(); i++) {
