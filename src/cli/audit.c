@@ -36,6 +36,9 @@ static void audit_usage(FILE *f)
           f);
 }
 
+/* The largest --random, --adversarial or --nm-iterations. */
+#define MAX_COUNT 100000000
+
 static void on_progress(void *ctx, const char *msg)
 {
     (void)ctx;
@@ -271,9 +274,9 @@ int hn_cli_audit(int argc, char **argv)
             break;
         }
         case 'c': o.claims = optarg; break;
-        case 'r': if (hn_cli_count("audit", "--random", optarg, 100000000, &v)) return 2; o.n_random = v; break;
-        case 'a': if (hn_cli_count("audit", "--adversarial", optarg, 100000000, &v)) return 2; o.n_adversarial = v; break;
-        case 'n': if (hn_cli_count("audit", "--nm-iterations", optarg, 100000000, &v)) return 2; o.nm_iterations = v; break;
+        case 'r': if (hn_cli_count("audit", "--random", optarg, MAX_COUNT, &v)) return 2; o.n_random = v; break;
+        case 'a': if (hn_cli_count("audit", "--adversarial", optarg, MAX_COUNT, &v)) return 2; o.n_adversarial = v; break;
+        case 'n': if (hn_cli_count("audit", "--nm-iterations", optarg, MAX_COUNT, &v)) return 2; o.nm_iterations = v; break;
         case 'F': o.figures = 0; break;
         case 'l':
             for (size_t i = 0; i < hn_claims_count(); i++) {

@@ -153,21 +153,15 @@ static int apply_options(const exp_args *a, hn_experiment_opts *o, hn_err *err)
         if (o->preset.test_n == 0 || o->preset.test_n > v)
             o->preset.test_n = v;
     }
-    if (a->epochs) {
-        if ((rc = hn_cli_size("epochs", a->epochs, 0, &v, err)))
+    const struct {
+        const char *v, *opt;
+        size_t *to;
+    } counts[] = {{a->epochs, "epochs", &o->preset.epochs},
+                  {a->shuffles, "shuffles", &o->preset.shuffles},
+                  {a->hess, "hess-samples", &o->preset.hess_n}};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+        if (counts[i].v && (rc = hn_cli_size(counts[i].opt, counts[i].v, 0, counts[i].to, err)))
             return rc;
-        o->preset.epochs = v;
-    }
-    if (a->shuffles) {
-        if ((rc = hn_cli_size("shuffles", a->shuffles, 0, &v, err)))
-            return rc;
-        o->preset.shuffles = v;
-    }
-    if (a->hess) {
-        if ((rc = hn_cli_size("hess-samples", a->hess, 0, &v, err)))
-            return rc;
-        o->preset.hess_n = v;
-    }
     if (a->mem) {
         char *e;
         double gb = strtod(a->mem, &e);
