@@ -10,6 +10,15 @@ extern "C" {
  * on stderr).  NULL = silent. */
 typedef void (*hn_progress_fn)(void *ctx, const char *msg);
 
+/* Throttled progress reporting through hn_progress_fn: step messages at
+ * most every `every` seconds (<= 0: every call). */
+typedef struct {
+    hn_progress_fn fn;   /* NULL = silent */
+    void *ctx;
+    double every;
+    const char *label;   /* prefix of every message, e.g. "model 2/6 L3_k3_C6" */
+} hn_progress_cfg;
+
 #ifdef __cplusplus
 }
 #endif

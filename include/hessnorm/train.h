@@ -104,16 +104,7 @@ int hn_sample_set_init(hn_sample_set *ss, const hn_dataset *d, const size_t *idx
                        hn_err *err);
 void hn_sample_set_free(hn_sample_set *ss);
 
-/* ---------------------------------------------------------------- progress */
-
-/* Throttled progress reporting through report.h's hn_progress_fn: step
- * messages at most every `every` seconds (<= 0: every call). */
-typedef struct {
-    hn_progress_fn fn;   /* NULL = silent */
-    void *ctx;
-    double every;
-    const char *label;   /* prefix of every message, e.g. "model 2/6 L3_k3_C6" */
-} hn_progress_cfg;
+/* hn_progress_cfg (throttled progress) is in hessnorm/progress.h. */
 
 /* ---------------------------------------------------------------- trainer */
 

@@ -10,6 +10,8 @@
 #include "hessnorm/alloc.h"
 #include "hessnorm/file.h"
 #include "audit/report.h"
+#include "base/clock.h"
+#include "base/progress.h"
 
 void hn_audit_defaults(hn_audit_opts *o)
 {
@@ -23,26 +25,6 @@ void hn_audit_defaults(hn_audit_opts *o)
     o->figures = 1;
 }
 
-static void progress(const hn_audit_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void progress(const hn_audit_opts *o, const char *fmt, ...)
-{
-    if (!o->progress)
-        return;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    o->progress(o->progress_ctx, msg);
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int hn_audit_collect(const hn_audit_opts *o, hn_cstat *stats, int *selected, hn_audit_run_info *info,
                      hn_err *err)
 {
@@ -50,10 +32,10 @@ int hn_audit_collect(const hn_audit_opts *o, hn_cstat *stats, int *selected, hn_
     int rc = hn_audit_select_claims(o->claims, selected, err);
     if (rc)
         return rc;
-    const double t0 = now();
+    const double t0 = hn_clock_s();
     size_t total = o->n_random + o->n_adversarial;
     for (size_t i = 0; i < total && !rc; i++) {
-        if (now() - t0 > o->budget_seconds) {
+        if (hn_clock_s() - t0 > o->budget_seconds) {
             info->truncated = 1;
             break;
         }
@@ -75,23 +57,23 @@ int hn_audit_collect(const hn_audit_opts *o, hn_cstat *stats, int *selected, hn_
         hn_inst_free(&in);
         info->networks++;
         if (i % 25 == 0 || i + 1 == total)
-            progress(o, "audit: network %zu/%zu (%s), %.1f s", i + 1, total, adv ? "adversarial" : "random",
-                     now() - t0);
+            hn_progress_line(o->progress, o->progress_ctx, 512, "audit: network %zu/%zu (%s), %.1f s", i + 1, total, adv ? "adversarial" : "random",
+                     hn_clock_s() - t0);
     }
     for (size_t c = 0; c < nc && !rc; c++) {
         const hn_claim *cl = hn_claim_get(c);
         if (!selected[c] || cl->rel != HN_REL_LE || stats[c].violations || !stats[c].n)
             continue;
-        if (now() - t0 > o->budget_seconds) {
+        if (hn_clock_s() - t0 > o->budget_seconds) {
             info->truncated = 1;
             break;
         }
-        progress(o, "audit: local search for %s (worst ratio so far %.3g)", cl->id, stats[c].worst_ratio);
+        hn_progress_line(o->progress, o->progress_ctx, 512, "audit: local search for %s (worst ratio so far %.3g)", cl->id, stats[c].worst_ratio);
         rc = hn_audit_local_search(cl, &stats[c], o->nm_iterations, err);
     }
     for (size_t c = 0; c < nc; c++)
         hn_cstat_finish(hn_claim_get(c), &stats[c]);
-    info->seconds = now() - t0;
+    info->seconds = hn_clock_s() - t0;
     return rc;
 }
 
@@ -119,7 +101,7 @@ int hn_audit_run(const hn_audit_opts *o, hn_err *err)
     if ((rc = hn_audit_sweeps(o->seed, studies.sweeps, &studies.n_sweeps, err)) != 0 ||
         (rc = hn_sharp_sup_A(&studies.sup_A, err)) != 0)
         goto done;
-    progress(o, "audit: %zu networks in %.1f s; writing the report", info.networks, info.seconds);
+    hn_progress_line(o->progress, o->progress_ctx, 512, "audit: %zu networks in %.1f s; writing the report", info.networks, info.seconds);
     rc = hn_audit_write(o, stats, selected, &info, &studies, err);
 done:
     hn_cstats_free(stats, nc);

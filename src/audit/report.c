@@ -14,36 +14,7 @@
 #include "hessnorm/gnuplot.h"
 #include "hessnorm/spectra.h"
 #include "audit/report.h"
-
-static json_t *num(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
-/* json_dump_callback into an hn_buf whose first failure sticks: jansson
- * 2.14 ignores a failed write of an object key (dump.c, do_dump), so
- * json_dumps can return a text with a key's characters missing after one
- * failed allocation. */
-static int dump_to_buf(const char *buf, size_t size, void *data)
-{
-    hn_buf *b = data;
-    if (size > INT_MAX)
-        b->failed = 1;
-    else
-        hn_buf_printf(b, "%.*s", (int)size, buf);
-    return b->failed ? -1 : 0;
-}
-
-static int save_json(json_t *o, const char *path, hn_err *err)
-{
-    hn_buf b;
-    hn_buf_init(&b);
-    if (json_dump_callback(o, dump_to_buf, &b, JSON_INDENT(2) | JSON_REAL_PRECISION(17) | JSON_SORT_KEYS) != 0)
-        b.failed = 1;
-    int rc = hn_buf_save(&b, path, err);
-    hn_buf_free(&b);
-    return rc;
-}
+#include "base/json.h"
 
 static json_t *spec_json(const hn_netspec *ns)
 {
@@ -66,17 +37,17 @@ static int write_counterexample(const hn_claim *cl, const hn_cstat *st, const ch
     json_object_set_new(o, "printed", json_string(cl->printed));
     json_object_set_new(o, "reading", json_string(cl->reading));
     json_object_set_new(o, "relation", json_string(hn_relation_name(cl->rel)));
-    json_object_set_new(o, "measured", num(v->measured));
-    json_object_set_new(o, "bound", num(v->bound));
-    json_object_set_new(o, "ratio", num(v->bound > 0 ? v->measured / v->bound : INFINITY));
-    json_object_set_new(o, "discrepancy", num(v->discrepancy));
+    json_object_set_new(o, "measured", hn_json_num(v->measured));
+    json_object_set_new(o, "bound", hn_json_num(v->bound));
+    json_object_set_new(o, "ratio", hn_json_num(v->bound > 0 ? v->measured / v->bound : INFINITY));
+    json_object_set_new(o, "discrepancy", hn_json_num(v->discrepancy));
     json_object_set_new(o, "detail", json_string(v->detail));
     json_object_set_new(o, "family", json_string(st->cx.family ? st->cx.family : ""));
     json_object_set_new(o, "num_params", json_integer((json_int_t)st->cx.m->n_params));
     json_object_set_new(o, "network", spec_json(&st->cx.ns));
     if (st->cx.delta) {
         json_object_set_new(o, "k", json_integer((json_int_t)st->cx.lk));
-        json_object_set_new(o, "R", num(hn_vec_norm(st->cx.delta, st->cx.m->n_params)));
+        json_object_set_new(o, "R", hn_json_num(hn_vec_norm(st->cx.delta, st->cx.m->n_params)));
         json_object_set_new(o, "reproduce",
                             json_string("theta* = weights_star.safetensors, theta = weights.safetensors; "
                                         "sample.safetensors holds the k+1 samples in order; L_k is the mean "
@@ -90,7 +61,7 @@ static int write_counterexample(const hn_claim *cl, const hn_cstat *st, const ch
     }
     char p[4800];
     snprintf(p, sizeof p, "%s/claim.json", dir);
-    rc = save_json(o, p, err);
+    rc = hn_json_save(o, p, HN_JSON_FLAGS | JSON_SORT_KEYS, 0, err);
     json_decref(o);
     return rc;
 }
@@ -128,12 +99,12 @@ static json_t *claim_json(const hn_report *r, size_t c)
     json_object_set_new(e, "samples", json_integer((json_int_t)st->n));
     json_object_set_new(e, "violations", json_integer((json_int_t)st->violations));
     json_object_set_new(e, "violation_rate", st->n ? json_real((double)st->violations / (double)st->n) : json_null());
-    json_object_set_new(e, "worst_ratio", st->n ? num(st->worst_ratio) : json_null());
-    json_object_set_new(e, "median_ratio", st->n ? num(st->median) : json_null());
-    json_object_set_new(e, "looseness", st->n && st->worst_ratio > 0 ? num(1.0 / st->worst_ratio) : json_null());
-    json_object_set_new(e, "worst_discrepancy", st->n ? num(st->worst_disc) : json_null());
+    json_object_set_new(e, "worst_ratio", st->n ? hn_json_num(st->worst_ratio) : json_null());
+    json_object_set_new(e, "median_ratio", st->n ? hn_json_num(st->median) : json_null());
+    json_object_set_new(e, "looseness", st->n && st->worst_ratio > 0 ? hn_json_num(1.0 / st->worst_ratio) : json_null());
+    json_object_set_new(e, "worst_discrepancy", st->n ? hn_json_num(st->worst_disc) : json_null());
     json_object_set_new(e, "worst_detail", json_string(st->worst_v.detail));
-    json_object_set_new(e, "local_search_ratio", st->nm_done ? num(st->nm_ratio) : json_null());
+    json_object_set_new(e, "local_search_ratio", st->nm_done ? hn_json_num(st->nm_ratio) : json_null());
     json_object_set_new(e, "counterexample", r->cxrel[c] ? json_string(r->cxrel[c]) : json_null());
     json_object_set_new(e, "corrects", cl->corrects ? json_string(cl->corrects) : json_null());
     return e;
@@ -148,9 +119,9 @@ static json_t *sweeps_json(const hn_audit_studies *studies)
         for (size_t k = 0; k < sw[i].npts; k++) {
             json_t *b = json_object();
             for (size_t j = 0; j < sw[i].nb; j++)
-                json_object_set_new(b, sw[i].bound_ids[j], num(sw[i].bound[j][k]));
+                json_object_set_new(b, sw[i].bound_ids[j], hn_json_num(sw[i].bound[j][k]));
             json_array_append_new(pts, json_pack("{s:f,s:o,s:o}", "x", sw[i].x[k], "measured_HO_norm",
-                                                 num(sw[i].measured[k]), "bounds", b));
+                                                 hn_json_num(sw[i].measured[k]), "bounds", b));
         }
         json_array_append_new(swj, json_pack("{s:s,s:s,s:o}", "sweep", sw[i].name, "x", sw[i].xlabel, "points", pts));
     }
@@ -182,14 +153,14 @@ static int write_audit_json(const hn_report *r, hn_err *err)
         const hn_sharp_row *row = &r->sharp[i];
         json_array_append_new(sj, json_pack("{s:s,s:s,s:s,s:s,s:o,s:o}", "quantity", row->what, "paper",
                                             row->paper, "sharp", row->sharp, "evidence", row->evidence,
-                                            "paper_value", num(row->paper_value), "sharp_value",
-                                            num(row->sharp_value)));
+                                            "paper_value", hn_json_num(row->paper_value), "sharp_value",
+                                            hn_json_num(row->sharp_value)));
     }
     json_object_set_new(root, "sharp_constants", sj);
     json_object_set_new(root, "sweeps", sweeps_json(r->studies));
     char p[4400];
     snprintf(p, sizeof p, "%s/audit.json", o->out_dir);
-    int rc = save_json(root, p, err);
+    int rc = hn_json_save(root, p, HN_JSON_FLAGS | JSON_SORT_KEYS, 0, err);
     json_decref(root);
     return rc;
 }

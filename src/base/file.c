@@ -15,8 +15,37 @@
 #include <gsl/gsl_errno.h>
 #include "hessnorm/alloc.h"
 #include "hessnorm/file.h"
+#include "base/file.h"
 
 /* ------------------------------------------------------------ reading */
+
+/* read(2) retried on EINTR. */
+static ssize_t read_retry(int fd, void *p, size_t n)
+{
+    ssize_t r;
+    do
+        r = read(fd, p, n);
+    while (r < 0 && errno == EINTR);
+    return r;
+}
+
+int hn_read_exact(int fd, void *p, size_t n)
+{
+    unsigned char *q = p;
+    while (n > 0) {
+        size_t chunk = n > (size_t)SSIZE_MAX ? (size_t)SSIZE_MAX : n;
+        ssize_t r = read_retry(fd, q, chunk);
+        if (r < 0)
+            return -1;
+        if (r == 0) {
+            errno = 0;
+            return -1;
+        }
+        q += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
 
 int hn_read_file(const char *path, char **buf, size_t *len, hn_err *err)
 {
@@ -64,10 +93,8 @@ int hn_read_file(const char *path, char **buf, size_t *len, hn_err *err)
             b = nb;
             cap *= 2;
         }
-        r = read(fd, b + n, cap - 1 - n);
+        r = read_retry(fd, b + n, cap - 1 - n);
         if (r < 0) {
-            if (errno == EINTR)
-                continue;
             rc = hn_err_set(err, HN_EIO, "%s: read error: %s", path, strerror(errno));
             goto out;
         }
@@ -88,8 +115,9 @@ out:
 
 /* ------------------------------------------------------------ writing */
 
-static int write_all(int fd, const unsigned char *p, size_t len)
+int hn_write_all(int fd, const void *buf, size_t len)
 {
+    const unsigned char *p = buf;
     while (len > 0) {
         size_t chunk = len > (size_t)SSIZE_MAX ? (size_t)SSIZE_MAX : len;
         ssize_t w = write(fd, p, chunk);
@@ -200,7 +228,7 @@ int hn_write_file_atomic(const char *path, const void *buf, size_t len, hn_err *
     if (fchmod(fd, 0644) != 0)
         goto fail;
     what = "write error";
-    if (write_all(fd, buf, len) != 0)
+    if (hn_write_all(fd, buf, len) != 0)
         goto fail;
     what = "fsync failed";
     if (fsync(fd) != 0)

@@ -1,25 +1,15 @@
 /* hessnorm — small helpers shared by the threaded modules (training, the
- * batched kernels, the experiment): wall clock, OpenMP thread counts, and
- * a duration for progress lines.  Internal; not installed. */
+ * batched kernels, the experiment): OpenMP thread counts (the clock is
+ * base/clock.h, durations for progress lines base/progress.h).  Internal;
+ * not installed. */
 #ifndef HESSNORM_THREADS_INTERNAL_H
 #define HESSNORM_THREADS_INTERNAL_H
-#include <math.h>
-#include <stdio.h>
-#include <time.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-/* Monotonic wall clock in seconds. */
-static inline double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* The calling thread's OpenMP number (0 without OpenMP). */
-static inline int thread_id(void)
+static inline int hn_thread_id(void)
 {
 #ifdef _OPENMP
     return omp_get_thread_num();
@@ -29,7 +19,7 @@ static inline int thread_id(void)
 }
 
 /* threads > 0 as given, else OpenMP's default (1 without OpenMP). */
-static inline int resolve_threads(int threads)
+static inline int hn_resolve_threads(int threads)
 {
 #ifdef _OPENMP
     return threads > 0 ? threads : omp_get_max_threads();
@@ -37,19 +27,6 @@ static inline int resolve_threads(int threads)
     (void)threads;
     return 1;
 #endif
-}
-
-/* "42s", "3m07s", "2h05m" or "?" for a negative or non-finite s. */
-static inline void fmt_duration(char *b, size_t n, double s)
-{
-    if (!(s >= 0) || !isfinite(s))
-        snprintf(b, n, "?");
-    else if (s < 60)
-        snprintf(b, n, "%.0fs", s);
-    else if (s < 3600)
-        snprintf(b, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-    else
-        snprintf(b, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
 }
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
+#include "base/json.h"
 #include "cli.h"
 
 static void audit_usage(FILE *f)
@@ -35,22 +36,13 @@ static void audit_usage(FILE *f)
           f);
 }
 
+/* The largest --random, --adversarial or --nm-iterations. */
+#define MAX_COUNT 100000000
+
 static void on_progress(void *ctx, const char *msg)
 {
     (void)ctx;
     fprintf(stderr, "%s\n", msg);
-}
-
-static int parse_size(const char *opt, const char *s, size_t *out)
-{
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (!*s || *end || s[0] == '-' || v > 100000000ULL) {
-        fprintf(stderr, "hessnorm audit: %s: '%s' is not a count\n", opt, s);
-        return -1;
-    }
-    *out = (size_t)v;
-    return 0;
 }
 
 /* ------------------------------------------------------------ one network */
@@ -151,20 +143,7 @@ static void print_table(const char *model, const char *sample, size_t n_in_file,
            HN_VIOLATION_RTOL, HN_EQ_RTOL);
 }
 
-/* jansson has no NaN/Inf: a non-finite number is null. */
-static json_t *num(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
-/* o[key] = v; a NULL v (out of memory) or a failed insertion sets *bad. */
-static void put(json_t *o, const char *key, json_t *v, int *bad)
-{
-    if (!v || json_object_set_new(o, key, v) != 0)
-        *bad = 1;
-}
-
-/* The JSON text (free with free()), or NULL when out of memory. */
+/* The JSON text (free with hn_free), or NULL when out of memory. */
 static char *to_json(const char *model, const char *weights, const char *sample, size_t n_in_file,
                      size_t n_params, const hn_claim_instance *c, size_t n)
 {
@@ -175,12 +154,12 @@ static char *to_json(const char *model, const char *weights, const char *sample,
         json_decref(list);
         return NULL;
     }
-    put(o, "model", json_string(model), &bad);
-    put(o, "weights", json_string(weights), &bad);
-    put(o, "sample", json_string(sample), &bad);
-    put(o, "samples_in_file", json_integer((json_int_t)n_in_file), &bad);
-    put(o, "sample_used", json_integer(0), &bad);
-    put(o, "num_params", json_integer((json_int_t)n_params), &bad);
+    hn_json_put(o, "model", json_string(model), &bad);
+    hn_json_put(o, "weights", json_string(weights), &bad);
+    hn_json_put(o, "sample", json_string(sample), &bad);
+    hn_json_put(o, "samples_in_file", json_integer((json_int_t)n_in_file), &bad);
+    hn_json_put(o, "sample_used", json_integer(0), &bad);
+    hn_json_put(o, "num_params", json_integer((json_int_t)n_params), &bad);
     for (size_t i = 0; i < n && !bad; i++) {
         const hn_claim_instance *x = &c[i];
         json_t *e = json_object();
@@ -189,23 +168,23 @@ static char *to_json(const char *model, const char *weights, const char *sample,
             break;
         }
         const int eq = x->claim->rel == HN_REL_EQ, sides = x->applicable && !x->identity;
-        put(e, "id", json_string(x->claim->id), &bad);
-        put(e, "location", json_string(x->claim->location), &bad);
-        put(e, "relation", json_string(hn_relation_name(x->claim->rel)), &bad);
-        put(e, "printed", json_string(x->claim->printed), &bad);
-        put(e, "measured", sides ? num(x->value.measured) : json_null(), &bad);
-        put(e, "bound", sides ? num(x->value.bound) : json_null(), &bad);
+        hn_json_put(e, "id", json_string(x->claim->id), &bad);
+        hn_json_put(e, "location", json_string(x->claim->location), &bad);
+        hn_json_put(e, "relation", json_string(hn_relation_name(x->claim->rel)), &bad);
+        hn_json_put(e, "printed", json_string(x->claim->printed), &bad);
+        hn_json_put(e, "measured", sides ? hn_json_num(x->value.measured) : json_null(), &bad);
+        hn_json_put(e, "bound", sides ? hn_json_num(x->value.bound) : json_null(), &bad);
         if (eq)
-            put(e, "discrepancy", x->applicable ? num(x->value.discrepancy) : json_null(), &bad);
+            hn_json_put(e, "discrepancy", x->applicable ? hn_json_num(x->value.discrepancy) : json_null(), &bad);
         else
-            put(e, "ratio", x->applicable ? num(x->ratio) : json_null(), &bad);
-        put(e, "status", json_string(status_of(x)), &bad);
-        put(e, "detail", json_string(detail_of(x)), &bad);
+            hn_json_put(e, "ratio", x->applicable ? hn_json_num(x->ratio) : json_null(), &bad);
+        hn_json_put(e, "status", json_string(status_of(x)), &bad);
+        hn_json_put(e, "detail", json_string(detail_of(x)), &bad);
         if (json_array_append_new(list, e) != 0)
             bad = 1;
     }
-    put(o, "claims", list, &bad);
-    char *txt = bad ? NULL : json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    hn_json_put(o, "claims", list, &bad);
+    char *txt = bad ? NULL : hn_json_dumps(o, HN_JSON_FLAGS);
     json_decref(o);
     return txt;
 }
@@ -222,13 +201,7 @@ static int audit_one(const char *model, const char *weights, const char *sample,
     hn_samples *s = NULL;
     hn_claim_instance *res = NULL;
     size_t n = 0;
-    int rc = hn_model_load(model, &m, &err);
-    if (!rc && !(theta = hn_calloc(m->n_params, sizeof *theta)))
-        rc = hn_err_set(&err, HN_ENOMEM, "out of memory");
-    if (!rc)
-        rc = hn_weights_load(m, weights, theta, &err);
-    if (!rc)
-        rc = hn_samples_load(m, sample, &s, &err);
+    int rc = hn_cli_load(model, weights, sample, &m, &theta, &s, &err);
     if (!rc && !(res = hn_calloc(hn_claims_count(), sizeof *res)))
         rc = hn_err_set(&err, HN_ENOMEM, "out of memory");
     if (!rc) {
@@ -241,14 +214,7 @@ static int audit_one(const char *model, const char *weights, const char *sample,
     if (rc) {
         status = hn_cli_fail(&err);
     } else if (json) {
-        char *txt = to_json(model, weights, sample, s->n, m->n_params, res, n);
-        if (!txt) {
-            fprintf(stderr, "hessnorm: out of memory\n");
-            status = 1;
-        } else {
-            puts(txt);
-            free(txt);
-        }
+        status = hn_cli_print_json(to_json(model, weights, sample, s->n, m->n_params, res, n));
     } else {
         print_table(model, sample, s->n, m->n_params, res, n);
     }
@@ -308,9 +274,9 @@ int hn_cli_audit(int argc, char **argv)
             break;
         }
         case 'c': o.claims = optarg; break;
-        case 'r': if (parse_size("--random", optarg, &v)) return 2; o.n_random = v; break;
-        case 'a': if (parse_size("--adversarial", optarg, &v)) return 2; o.n_adversarial = v; break;
-        case 'n': if (parse_size("--nm-iterations", optarg, &v)) return 2; o.nm_iterations = v; break;
+        case 'r': if (hn_cli_count("audit", "--random", optarg, MAX_COUNT, &v)) return 2; o.n_random = v; break;
+        case 'a': if (hn_cli_count("audit", "--adversarial", optarg, MAX_COUNT, &v)) return 2; o.n_adversarial = v; break;
+        case 'n': if (hn_cli_count("audit", "--nm-iterations", optarg, MAX_COUNT, &v)) return 2; o.nm_iterations = v; break;
         case 'F': o.figures = 0; break;
         case 'l':
             for (size_t i = 0; i < hn_claims_count(); i++) {

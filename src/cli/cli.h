@@ -1,13 +1,40 @@
-/* hessnorm command — shared declarations of the subcommands. */
+/* hessnorm command — the subcommands (one file each) and what they share
+ * (common.c).  main.c only dispatches. */
 #ifndef HN_CLI_H
 #define HN_CLI_H
+#include <stddef.h>
 #include "hessnorm.h"
 
+/* The subcommands: argv[0] is the command's name; the exit status. */
 int hn_cli_inspect(int argc, char **argv);
 int hn_cli_experiment(int argc, char **argv);
 int hn_cli_audit(int argc, char **argv);
-/* The built-in example: model, weights and sample (all allocated). */
-int hn_cli_example(hn_model **m, double **theta, hn_samples **s, hn_err *err);
+
+/* ---- common.c */
+
 /* Print "hessnorm: <msg>" to stderr; returns exit status 1. */
 int hn_cli_fail(const hn_err *err);
+/* A command's result on stdout (a table, --json) that could not be written
+ * in full (a full disk, a closed pipe, /dev/full) is a failure, reported
+ * once ("hessnorm: standard output: write error: ..."); stdio only reports
+ * it at the final flush.  Returns status, or 1 for a write error after a
+ * status 0. */
+int hn_cli_finish(int status);
+/* Load model.json, its weights (into a new *theta) and the sample file, in
+ * that order, stopping at the first failure.  What was loaded stays in
+ * *m, *theta, *s (NULL otherwise, as the caller initialised them) for the
+ * caller to free, on failure too. */
+int hn_cli_load(const char *model, const char *weights, const char *sample, hn_model **m,
+                double **theta, hn_samples **s, hn_err *err);
+/* puts(txt) and hn_free(txt): 0; NULL txt (out of memory building it):
+ * "hessnorm: out of memory" on stderr, 1. */
+int hn_cli_print_json(char *txt);
+/* A count option (0..max): 0; otherwise "hessnorm <cmd>: <opt>: '<v>' is
+ * not a count" on stderr and -1. */
+int hn_cli_count(const char *cmd, const char *opt, const char *v, size_t max, size_t *out);
+/* A positive (or, with allow_zero, non-negative) integer option: HN_OK;
+ * otherwise HN_EINVAL with "--<opt>: expected a positive integer, got
+ * '<v>'" in err. */
+int hn_cli_size(const char *opt, const char *v, int allow_zero, size_t *out, hn_err *err);
+
 #endif

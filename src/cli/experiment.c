@@ -13,6 +13,7 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#include "base/clock.h"
 #include "cli.h"
 
 /* OpenBLAS's own API (its cblas.h clashes with GSL's gsl_cblas.h). */
@@ -47,38 +48,27 @@ typedef struct {
     double t0;
 } prog_ctx;
 
-static double wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void progress(void *ctx, const char *msg)
 {
     const prog_ctx *p = ctx;
-    fprintf(stderr, "[%7.1fs] %s\n", wall() - p->t0, msg);
+    fprintf(stderr, "[%7.1fs] %s\n", hn_clock_s() - p->t0, msg);
     fflush(stderr);
-}
-
-/* Positive integer option value; 0 and garbage are errors naming the option. */
-static int parse_size(const char *opt, const char *v, int allow_zero, size_t *out, hn_err *err)
-{
-    char *e;
-    errno = 0;
-    unsigned long long x = strtoull(v, &e, 10);
-    if (errno || e == v || *e || v[0] == '-' || (!allow_zero && x == 0) || x > SIZE_MAX)
-        return hn_err_set(err, HN_EINVAL, "--%s: expected a %s integer, got '%s'", opt,
-                          allow_zero ? "non-negative" : "positive", v);
-    *out = (size_t)x;
-    return HN_OK;
 }
 
 /* More OpenMP threads than this is a typo, not a machine (and would not
  * fit the int the runtime takes); results do not depend on the count. */
 #define MAX_THREADS 1024
 
-int hn_cli_experiment(int argc, char **argv)
+/* The option values as given (parsed in apply_options). */
+typedef struct {
+    const char *dataset, *sweep, *preset, *out, *data;
+    const char *seed, *threads, *limit, *epochs, *shuffles, *hess, *mem;
+    int figures;
+} exp_args;
+
+/* getopt over argv into a: -1 to go on, else the exit status (--help 0,
+ * a usage error 2). */
+static int parse_args(int argc, char **argv, exp_args *a)
 {
     static const struct option lopts[] = {
         {"dataset", required_argument, 0, 'd'}, {"sweep", required_argument, 0, 's'},
@@ -89,26 +79,26 @@ int hn_cli_experiment(int argc, char **argv)
         {"hess-samples", required_argument, 0, 'H'}, {"mem-limit", required_argument, 0, 'm'},
         {"no-figures", no_argument, 0, 'n'},    {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    const char *dataset = NULL, *sweep = NULL, *preset = "quick", *out = NULL, *data = NULL;
-    const char *v_seed = NULL, *v_threads = NULL, *v_limit = NULL, *v_epochs = NULL;
-    const char *v_shuffles = NULL, *v_hess = NULL, *v_mem = NULL;
-    int figures = 1, c;
+    memset(a, 0, sizeof *a);
+    a->preset = "quick";
+    a->figures = 1;
+    int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
         switch (c) {
-        case 'd': dataset = optarg; break;
-        case 's': sweep = optarg; break;
-        case 'p': preset = optarg; break;
-        case 'o': out = optarg; break;
-        case 'D': data = optarg; break;
-        case 'S': v_seed = optarg; break;
-        case 't': v_threads = optarg; break;
-        case 'l': v_limit = optarg; break;
-        case 'e': v_epochs = optarg; break;
-        case 'u': v_shuffles = optarg; break;
-        case 'H': v_hess = optarg; break;
-        case 'm': v_mem = optarg; break;
-        case 'n': figures = 0; break;
+        case 'd': a->dataset = optarg; break;
+        case 's': a->sweep = optarg; break;
+        case 'p': a->preset = optarg; break;
+        case 'o': a->out = optarg; break;
+        case 'D': a->data = optarg; break;
+        case 'S': a->seed = optarg; break;
+        case 't': a->threads = optarg; break;
+        case 'l': a->limit = optarg; break;
+        case 'e': a->epochs = optarg; break;
+        case 'u': a->shuffles = optarg; break;
+        case 'H': a->hess = optarg; break;
+        case 'm': a->mem = optarg; break;
+        case 'n': a->figures = 0; break;
         case 'h': experiment_usage(stdout); return 0;
         default: experiment_usage(stderr); return 2;
         }
@@ -117,118 +107,142 @@ int hn_cli_experiment(int argc, char **argv)
         fprintf(stderr, "hessnorm experiment: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    if (!dataset || !sweep) {
+    if (!a->dataset || !a->sweep) {
         fprintf(stderr, "hessnorm experiment: need --dataset and --sweep\n");
         experiment_usage(stderr);
         return 2;
     }
-    hn_err err;
-    hn_err_clear(&err);
-    if (strcmp(dataset, "mnist") && strcmp(dataset, "fashion-mnist") && strcmp(dataset, "cifar10")) {
-        hn_err_set(&err, HN_EINVAL,
-                   "--dataset: unknown dataset '%s' (expected mnist, fashion-mnist or cifar10)", dataset);
-        return hn_cli_fail(&err);
-    }
-    hn_experiment_opts o;
-    hn_experiment_opts_default(&o);
-    o.dataset = dataset;
+    return -1;
+}
+
+/* The options into o (dataset, sweep, preset and the numbers), in the
+ * order they are checked; --threads also sets OpenMP's count. */
+static int apply_options(const exp_args *a, hn_experiment_opts *o, hn_err *err)
+{
+    if (strcmp(a->dataset, "mnist") && strcmp(a->dataset, "fashion-mnist") &&
+        strcmp(a->dataset, "cifar10"))
+        return hn_err_set(err, HN_EINVAL,
+                          "--dataset: unknown dataset '%s' (expected mnist, fashion-mnist or cifar10)",
+                          a->dataset);
+    hn_experiment_opts_default(o);
+    o->dataset = a->dataset;
     size_t v;
-    if (hn_sweep_parse(sweep, &o.sweep, &err) || hn_preset_get(preset, &o.preset, &err))
-        return hn_cli_fail(&err);
-    if (v_seed) {
-        if (parse_size("seed", v_seed, 1, &v, &err))
-            return hn_cli_fail(&err);
-        o.seed = (unsigned long)v;
+    int rc;
+    if ((rc = hn_sweep_parse(a->sweep, &o->sweep, err)) || (rc = hn_preset_get(a->preset, &o->preset, err)))
+        return rc;
+    if (a->seed) {
+        if ((rc = hn_cli_size("seed", a->seed, 1, &v, err)))
+            return rc;
+        o->seed = (unsigned long)v;
     }
-    if (v_threads) {
-        if (parse_size("threads", v_threads, 0, &v, &err))
-            return hn_cli_fail(&err);
-        if (v > MAX_THREADS) {
-            hn_err_set(&err, HN_EINVAL, "--threads: %zu is more than %d", v, MAX_THREADS);
-            return hn_cli_fail(&err);
-        }
-        o.threads = (int)v;
+    if (a->threads) {
+        if ((rc = hn_cli_size("threads", a->threads, 0, &v, err)))
+            return rc;
+        if (v > MAX_THREADS)
+            return hn_err_set(err, HN_EINVAL, "--threads: %zu is more than %d", v, MAX_THREADS);
+        o->threads = (int)v;
 #ifdef _OPENMP
-        omp_set_num_threads(o.threads);
+        omp_set_num_threads(o->threads);
 #endif
     }
-    if (v_limit) {
-        if (parse_size("limit", v_limit, 0, &v, &err))
-            return hn_cli_fail(&err);
-        if (o.preset.train_n == 0 || o.preset.train_n > v)
-            o.preset.train_n = v;
-        if (o.preset.test_n == 0 || o.preset.test_n > v)
-            o.preset.test_n = v;
+    if (a->limit) {
+        if ((rc = hn_cli_size("limit", a->limit, 0, &v, err)))
+            return rc;
+        if (o->preset.train_n == 0 || o->preset.train_n > v)
+            o->preset.train_n = v;
+        if (o->preset.test_n == 0 || o->preset.test_n > v)
+            o->preset.test_n = v;
     }
-    if (v_epochs) {
-        if (parse_size("epochs", v_epochs, 0, &v, &err))
-            return hn_cli_fail(&err);
-        o.preset.epochs = v;
-    }
-    if (v_shuffles) {
-        if (parse_size("shuffles", v_shuffles, 0, &v, &err))
-            return hn_cli_fail(&err);
-        o.preset.shuffles = v;
-    }
-    if (v_hess) {
-        if (parse_size("hess-samples", v_hess, 0, &v, &err))
-            return hn_cli_fail(&err);
-        o.preset.hess_n = v;
-    }
-    if (v_mem) {
+    const struct {
+        const char *v, *opt;
+        size_t *to;
+    } counts[] = {{a->epochs, "epochs", &o->preset.epochs},
+                  {a->shuffles, "shuffles", &o->preset.shuffles},
+                  {a->hess, "hess-samples", &o->preset.hess_n}};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+        if (counts[i].v && (rc = hn_cli_size(counts[i].opt, counts[i].v, 0, counts[i].to, err)))
+            return rc;
+    if (a->mem) {
         char *e;
-        double gb = strtod(v_mem, &e);
-        if (e == v_mem || *e || !(gb > 0) || gb > 1e6) {
-            hn_err_set(&err, HN_EINVAL, "--mem-limit: expected a positive number of GiB, got '%s'", v_mem);
-            return hn_cli_fail(&err);
-        }
-        o.mem_limit = gb * 1024.0 * 1024.0 * 1024.0;
+        double gb = strtod(a->mem, &e);
+        if (e == a->mem || *e || !(gb > 0) || gb > 1e6)
+            return hn_err_set(err, HN_EINVAL, "--mem-limit: expected a positive number of GiB, got '%s'",
+                              a->mem);
+        o->mem_limit = gb * 1024.0 * 1024.0 * 1024.0;
     }
-    o.figures = figures;
-    char outbuf[512];
-    if (!out) {
-        snprintf(outbuf, sizeof outbuf, "experiment-%s-%s-%s", dataset, sweep, o.preset.name);
-        out = outbuf;
-    }
-    o.out_dir = out;
-    char note[700];
+    o->figures = a->figures;
+    return HN_OK;
+}
+
+/* The report's sentence on where the data came from. */
+static void data_note(const exp_args *a, char *note, size_t n)
+{
     struct stat st;
-    if (data && !strcmp(dataset, "mnist") && stat(data, &st) == 0 && S_ISREG(st.st_mode))
-        snprintf(note, sizeof note,
+    if (a->data && !strcmp(a->dataset, "mnist") && stat(a->data, &st) == 0 && S_ISREG(st.st_mode))
+        snprintf(note, n,
                  "the digits sheet %s (20x20 padded to 28x28; train = the first 400 of each "
-                 "class, test = the last 100)", data);
-    else if (data)
-        snprintf(note, sizeof note, "files in %s", data);
-    else if (!strcmp(dataset, "mnist"))
-        snprintf(note, sizeof note,
+                 "class, test = the last 100)", a->data);
+    else if (a->data)
+        snprintf(note, n, "files in %s", a->data);
+    else if (!strcmp(a->dataset, "mnist"))
+        snprintf(note, n,
                  "the OpenCV digits sheet %s (5000 digits, 20x20 padded to 28x28; train = the first "
                  "400 of each class, test = the last 100), the MNIST this machine has",
                  HN_DIGITS_PNG);
     else
-        snprintf(note, sizeof note, "Debian's dataset-fashion-mnist (%s)", HN_FASHION_MNIST_DIR);
+        snprintf(note, n, "Debian's dataset-fashion-mnist (%s)", HN_FASHION_MNIST_DIR);
+}
+
+/* Load the train and test splits and run the sweep, with progress lines
+ * on stderr timed from pc's start. */
+static int run_sweep(const exp_args *a, hn_experiment_opts *o, prog_ctx *pc,
+                     hn_experiment_summary *sum, hn_err *err)
+{
+    o->progress = progress;
+    o->progress_ctx = pc;
+    o->progress_every = isatty(fileno(stderr)) ? 2.0 : 30.0;
+    hn_dataset *train = NULL, *test = NULL;
+    int rc = hn_dataset_find(a->dataset, a->data, 1, &train, err);
+    if (!rc)
+        rc = hn_dataset_find(a->dataset, a->data, 0, &test, err);
+    if (!rc) {
+        progress(pc, "data loaded");
+        rc = hn_experiment_run(train, test, o, sum, err);
+    }
+    hn_dataset_free(train);
+    hn_dataset_free(test);
+    return rc;
+}
+
+int hn_cli_experiment(int argc, char **argv)
+{
+    exp_args a;
+    int status = parse_args(argc, argv, &a);
+    if (status >= 0)
+        return status;
+    hn_err err;
+    hn_err_clear(&err);
+    hn_experiment_opts o;
+    if (apply_options(&a, &o, &err))
+        return hn_cli_fail(&err);
+    char outbuf[512];
+    const char *out = a.out;
+    if (!out) {
+        snprintf(outbuf, sizeof outbuf, "experiment-%s-%s-%s", a.dataset, a.sweep, o.preset.name);
+        out = outbuf;
+    }
+    o.out_dir = out;
+    char note[700];
+    data_note(&a, note, sizeof note);
     o.dataset_note = note;
     /* The parallel regions call no BLAS; LAPACK runs on K x K and
      * tridiagonal matrices only: keep OpenBLAS single-threaded so it never
      * competes with the OpenMP threads. */
     openblas_set_num_threads(1);
 
-    prog_ctx pc = {wall()};
-    o.progress = progress;
-    o.progress_ctx = &pc;
-    o.progress_every = isatty(fileno(stderr)) ? 2.0 : 30.0;
-
-    hn_dataset *train = NULL, *test = NULL;
-    int rc = hn_dataset_find(dataset, data, 1, &train, &err);
-    if (!rc)
-        rc = hn_dataset_find(dataset, data, 0, &test, &err);
+    prog_ctx pc = {hn_clock_s()};
     hn_experiment_summary sum;
-    if (!rc) {
-        progress(&pc, "data loaded");
-        rc = hn_experiment_run(train, test, &o, &sum, &err);
-    }
-    hn_dataset_free(train);
-    hn_dataset_free(test);
-    if (rc)
+    if (run_sweep(&a, &o, &pc, &sum, &err))
         return hn_cli_fail(&err);
     fprintf(stderr,
             "hessnorm experiment: %zu models (%zu trained, %zu resumed) in %.1f s; training %.0f img/s, "

@@ -31,7 +31,8 @@ static const char example_json[] =
     "  ]\n"
     "}\n";
 
-int hn_cli_example(hn_model **m, double **theta, hn_samples **s, hn_err *err)
+/* The built-in example: model, weights and sample (all allocated). */
+static int load_example(hn_model **m, double **theta, hn_samples **s, hn_err *err)
 {
     *m = NULL;
     *theta = NULL;
@@ -163,15 +164,9 @@ int hn_cli_inspect(int argc, char **argv)
     hn_inspect_result *r = NULL;
     int rc;
     if (example) {
-        rc = hn_cli_example(&m, &theta, &s, &err);
+        rc = load_example(&m, &theta, &s, &err);
     } else {
-        rc = hn_model_load(model, &m, &err);
-        if (!rc && !(theta = hn_calloc(m->n_params, sizeof *theta)))
-            rc = hn_err_set(&err, HN_ENOMEM, "out of memory");
-        if (!rc)
-            rc = hn_weights_load(m, weights, theta, &err);
-        if (!rc)
-            rc = hn_samples_load(m, sample, &s, &err);
+        rc = hn_cli_load(model, weights, sample, &m, &theta, &s, &err);
     }
     if (!rc && wex)
         rc = write_example(wex, m, theta, s, &err);
@@ -183,14 +178,7 @@ int hn_cli_inspect(int argc, char **argv)
     if (rc) {
         status = hn_cli_fail(&err);
     } else if (json) {
-        char *txt = hn_inspect_to_json(m, r);
-        if (!txt) {
-            fprintf(stderr, "hessnorm: out of memory\n");
-            status = 1;
-        } else {
-            puts(txt);
-            hn_free(txt);
-        }
+        status = hn_cli_print_json(hn_inspect_to_json(m, r));
     } else {
         print_table(m, r);
     }

@@ -1,16 +1,9 @@
-/* hessnorm — command-line entry point. */
+/* hessnorm — command-line entry point: dispatches to the subcommands. */
 #include "config.h"
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
-
-int hn_cli_fail(const hn_err *err)
-{
-    fprintf(stderr, "hessnorm: %s\n", err->msg[0] ? err->msg : hn_strerror(err->code));
-    return 1;
-}
 
 static void usage(FILE *f)
 {
@@ -31,20 +24,6 @@ static void usage(FILE *f)
           f);
 }
 
-/* A command's result on stdout (a table, --json) that could not be written
- * in full (a full disk, a closed pipe, /dev/full) is a failure, reported
- * once; stdio only reports it at the final flush. */
-static int finish(int status)
-{
-    errno = 0;
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "hessnorm: standard output: write error: %s\n",
-                errno ? strerror(errno) : "unknown error");
-        return status ? status : 1;
-    }
-    return status;
-}
-
 /* OpenBLAS's own control (declared in its cblas.h, which clashes with GSL's). */
 void openblas_set_num_threads(int num_threads);
 
@@ -61,18 +40,18 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(stdout);
-        return finish(0);
+        return hn_cli_finish(0);
     }
     if (!strcmp(argv[1], "--version")) {
         puts(PACKAGE_STRING);
-        return finish(0);
+        return hn_cli_finish(0);
     }
     if (!strcmp(argv[1], "audit"))
-        return finish(hn_cli_audit(argc - 1, argv + 1));
+        return hn_cli_finish(hn_cli_audit(argc - 1, argv + 1));
     if (!strcmp(argv[1], "inspect"))
-        return finish(hn_cli_inspect(argc - 1, argv + 1));
+        return hn_cli_finish(hn_cli_inspect(argc - 1, argv + 1));
     if (!strcmp(argv[1], "experiment"))
-        return finish(hn_cli_experiment(argc - 1, argv + 1));
+        return hn_cli_finish(hn_cli_experiment(argc - 1, argv + 1));
     fprintf(stderr, "hessnorm: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

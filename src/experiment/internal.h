@@ -110,16 +110,4 @@ int hn_exp_draw_figure(const hn_experiment_opts *o, const hn_exp_result *res, co
 int hn_exp_write_report(const hn_experiment_opts *o, const hn_exp_ctx *X, hn_exp_result *res,
                         size_t nr, int *drawn, hn_err *err);
 
-/* ------------------------------------------------------------ run.c (to base) */
-
-/* Defined in run.c but used by the files above it (measure.c, model_run.c):
- * base's progress and JSON helpers replace them, which removes that
- * back-edge. */
-
-/* pr->fn(pr->ctx, "<label> <message>"); nothing without pr->fn. */
-void hn_exp_say(const hn_progress_cfg *pr, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* j as indented JSON (17 digits) plus a newline, written atomically. */
-int save_json(const json_t *j, const char *path, hn_err *err);
-
 #endif

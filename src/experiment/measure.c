@@ -15,6 +15,8 @@
 #include "hessnorm/outer.h"
 #include "base/threads.h"
 #include "experiment/internal.h"
+#include "base/clock.h"
+#include "base/progress.h"
 
 /* ------------------------------------------------------------ curves */
 
@@ -215,13 +217,13 @@ static void ho_jacobians(ho_state *st, const hn_model *m, const double *theta, c
                          const size_t *order, size_t n_order, const hn_ho_opts *o)
 {
     const size_t K = st->K, P = st->P, Pb = st->Pb, d = st->d, n_store = st->n_store;
-    const double t0 = now_s();
+    const double t0 = hn_clock_s();
     double lastrep = t0;
     for (size_t b0 = 0; b0 < n_order; b0 += HO_SAMPLE_BLOCK) {
         const long bs = (long)b0, be = (long)(b0 + HO_SAMPLE_BLOCK < n_order ? b0 + HO_SAMPLE_BLOCK : n_order);
 #pragma omp parallel for num_threads(st->nt) schedule(dynamic, 1)
         for (long i = bs; i < be; i++) {
-            const int tid = thread_id();
+            const int tid = hn_thread_id();
             double *J = st->Jt + (size_t)tid * K * P, *z = st->zt + (size_t)tid * K;
             const size_t si = order[i];
             hn_jacobian(m, theta, s->x + si * s->in_size, st->ws[tid], J, z);
@@ -237,12 +239,12 @@ static void ho_jacobians(ho_state *st, const hn_model *m, const double *theta, c
                            d * sizeof *st->xh);
             }
         }
-        const double tn = now_s();
+        const double tn = hn_clock_s();
         if (o->progress.fn && (tn - lastrep >= o->progress.every || (size_t)be == n_order)) {
             const double rate = (double)be / (tn - t0 > 0 ? tn - t0 : 1e-9);
             char lb[32];
-            fmt_duration(lb, sizeof lb, (double)(n_order - (size_t)be) / rate);
-            hn_exp_say(&o->progress, "hessian: Jacobians %ld/%zu  %.1f img/s  left %s", be, n_order,
+            hn_fmt_duration(lb, sizeof lb, (double)(n_order - (size_t)be) / rate);
+            hn_progress_say(&o->progress, 768, "hessian: Jacobians %ld/%zu  %.1f img/s  left %s", be, n_order,
                        rate, lb);
             lastrep = tn;
         }
@@ -273,7 +275,7 @@ static int ho_lanczos(const ho_state *st, const hn_model *m, const size_t *order
         for (size_t i = 0; i < k; i++)
             w[i] = -kinv;
         w[k] = 1.0;
-        const double tl = now_s();
+        const double tl = hn_clock_s();
         rc = hn_lanczos_extreme(st->P, hn_outer_op_apply, &op, ho_iters(o, K, k), o->rtol, o->seed,
                                 st->nt, &df->lz, err);
         if (rc)
@@ -284,10 +286,10 @@ static int ho_lanczos(const ho_state *st, const hn_model *m, const size_t *order
                 sum += loss[order[i]];
             df->loss_diff = fabs(loss[order[k]] - sum / (double)k) / (double)(k + 1);
         }
-        hn_exp_say(&o->progress,
+        hn_progress_say(&o->progress, 768,
                    "lanczos k=%zu: ||H_O,k+1 - mean_k H_O|| = %.6g (%zu iterations%s, %.1fs)", k,
                    df->lz.norm, df->lz.iterations, df->lz.converged ? "" : ", NOT converged",
-                   now_s() - tl);
+                   hn_clock_s() - tl);
     }
     hn_free(pst);
     return rc;
@@ -309,7 +311,7 @@ int hn_ho_analysis(const hn_model *m, const double *theta, const hn_samples *s,
     ho_state st = {0};
     st.K = m->classes;
     st.P = m->n_params;
-    st.nt = resolve_threads(o->threads);
+    st.nt = hn_resolve_threads(o->threads);
     const hn_layer *last = &m->layers[m->n_layers - 1];
     const int structured = last->type == HN_LINEAR && last->param_offset + last->param_count == st.P;
     st.d = structured ? last->in.c : 0;

@@ -18,10 +18,11 @@
 #include "linalg/vecops.h"
 #include "experiment/internal.h"
 #include "hessnorm/seed.h"
+#include "base/json.h"
+#include "base/clock.h"
+#include "base/progress.h"
 
 /* ------------------------------------------------------------ small helpers */
-
-static json_t *jreal(double x) { return isfinite(x) ? json_real(x) : json_null(); }
 
 static const char *pool_word(hn_pool_kind k)
 {
@@ -121,7 +122,7 @@ static int mr_build(model_run *R, const hn_arch *a, hn_err *err)
     if (!R->r || !R->theta || !R->epoch_loss || !R->loss || !R->pred || !R->tloss || !R->tpred ||
         !R->mean || !R->ema || !R->order || !R->hon || !R->sorted)
         return hn_err_set(err, HN_ENOMEM, "%s: out of memory", R->name);
-    hn_exp_say(&R->pr, "%zu parameters, training on %zu images for %zu epoch%s", R->P, n, X->epochs,
+    hn_progress_say(&R->pr, 768, "%zu parameters, training on %zu images for %zu epoch%s", R->P, n, X->epochs,
                X->epochs == 1 ? "" : "s");
     return HN_OK;
 }
@@ -160,7 +161,7 @@ static int mr_evaluate(model_run *R, hn_err *err)
     const hn_samples *tr = &X->train.s, *te = &X->test.s;
     const size_t n = R->n;
     const int threads = R->o->threads;
-    const double te0 = now_s();
+    const double te0 = hn_clock_s();
     hn_progress_cfg pl = R->pr;
     char lab2[200];
     snprintf(lab2, sizeof lab2, "%s per-sample losses", R->label);
@@ -168,7 +169,7 @@ static int mr_evaluate(model_run *R, hn_err *err)
     int rc = hn_eval_samples(R->m, R->theta, tr, threads, &pl, R->loss, R->pred, err);
     if (rc)
         return rc;
-    X->eval_seconds += now_s() - te0;
+    X->eval_seconds += hn_clock_s() - te0;
     X->eval_images += (double)n;
     snprintf(lab2, sizeof lab2, "%s test set", R->label);
     if ((rc = hn_eval_samples(R->m, R->theta, te, threads, &pl, R->tloss, R->tpred, err)))
@@ -192,7 +193,7 @@ static int mr_evaluate(model_run *R, hn_err *err)
     R->acc = acc;
     R->tl = tl;
     R->tacc = tacc;
-    hn_exp_say(&R->pr, "train accuracy %.4f loss %.5g, test accuracy %.4f loss %.5g", acc, Ln, tacc,
+    hn_progress_say(&R->pr, 768, "train accuracy %.4f loss %.5g, test accuracy %.4f loss %.5g", acc, Ln, tacc,
                tl);
     return HN_OK;
 }
@@ -216,7 +217,7 @@ static int mr_hessian(model_run *R, hn_err *err)
 {
     const hn_exp_ctx *X = R->X;
     const hn_experiment_opts *o = R->o;
-    const double th0 = now_s();
+    const double th0 = hn_clock_s();
     gsl_rng_set(R->r, hn_seed_derive(o->seed, R->name, HN_EXP_STREAM_HESS));
     for (size_t i = 0; i < R->n; i++)
         R->order[i] = i;
@@ -231,7 +232,7 @@ static int mr_hessian(model_run *R, hn_err *err)
                             o->preset.n_ks, &ho, R->hon, R->diff, err);
     if (rc)
         return rc;
-    R->hess_seconds = now_s() - th0;
+    R->hess_seconds = hn_clock_s() - th0;
     hn_buf b;
     char path[HN_EXP_PATH_BUF];
     hn_buf_init(&b);
@@ -261,13 +262,13 @@ static json_t *met_train(const model_run *R)
     const size_t epochs = R->X->epochs;
     json_t *el = json_array();
     for (size_t e = 0; e < epochs; e++)
-        json_array_append_new(el, jreal(R->epoch_loss[e]));
+        json_array_append_new(el, hn_json_num(R->epoch_loss[e]));
     json_t *jt = json_object();
     json_object_set_new(jt, "n", json_integer((json_int_t)R->n));
-    json_object_set_new(jt, "accuracy", jreal(R->acc));
-    json_object_set_new(jt, "loss", jreal(R->Ln));
-    json_object_set_new(jt, "loss_max", jreal(R->Wl));
-    json_object_set_new(jt, "last_epoch_loss", jreal(epochs ? R->epoch_loss[epochs - 1] : NAN));
+    json_object_set_new(jt, "accuracy", hn_json_num(R->acc));
+    json_object_set_new(jt, "loss", hn_json_num(R->Ln));
+    json_object_set_new(jt, "loss_max", hn_json_num(R->Wl));
+    json_object_set_new(jt, "last_epoch_loss", hn_json_num(epochs ? R->epoch_loss[epochs - 1] : NAN));
     json_object_set_new(jt, "epoch_losses", el);
     return jt;
 }
@@ -276,8 +277,8 @@ static json_t *met_test(const model_run *R)
 {
     json_t *jt = json_object();
     json_object_set_new(jt, "n", json_integer((json_int_t)R->X->test.s.n));
-    json_object_set_new(jt, "accuracy", jreal(R->tacc));
-    json_object_set_new(jt, "loss", jreal(R->tl));
+    json_object_set_new(jt, "accuracy", hn_json_num(R->tacc));
+    json_object_set_new(jt, "loss", hn_json_num(R->tl));
     return jt;
 }
 
@@ -294,15 +295,15 @@ static json_t *met_ho_norm(model_run *R)
     hmean /= (double)hn;
     json_t *qa = json_array();
     for (int q = 0; q <= 100; q++)
-        json_array_append_new(qa, jreal(hn_quantile_sorted(sorted, hn, q / 100.0)));
+        json_array_append_new(qa, hn_json_num(hn_quantile_sorted(sorted, hn, q / 100.0)));
     json_t *jt = json_object();
     json_object_set_new(jt, "n", json_integer((json_int_t)hn));
-    json_object_set_new(jt, "min", jreal(sorted[0]));
-    json_object_set_new(jt, "median", jreal(hn_quantile_sorted(sorted, hn, 0.5)));
-    json_object_set_new(jt, "mean", jreal(hmean));
-    json_object_set_new(jt, "p90", jreal(hn_quantile_sorted(sorted, hn, 0.9)));
-    json_object_set_new(jt, "p99", jreal(hn_quantile_sorted(sorted, hn, 0.99)));
-    json_object_set_new(jt, "max", jreal(sorted[hn - 1]));
+    json_object_set_new(jt, "min", hn_json_num(sorted[0]));
+    json_object_set_new(jt, "median", hn_json_num(hn_quantile_sorted(sorted, hn, 0.5)));
+    json_object_set_new(jt, "mean", hn_json_num(hmean));
+    json_object_set_new(jt, "p90", hn_json_num(hn_quantile_sorted(sorted, hn, 0.9)));
+    json_object_set_new(jt, "p99", hn_json_num(hn_quantile_sorted(sorted, hn, 0.99)));
+    json_object_set_new(jt, "max", hn_json_num(sorted[hn - 1]));
     json_object_set_new(jt, "quantiles", qa);
     return jt;
 }
@@ -314,22 +315,22 @@ static json_t *met_cor2_row(const model_run *R, const hn_hodiff *df)
     const size_t k = df->k;
     const double lr = hn_cor2_log10_rhs(&R->c2, k, 0);
     json_t *row = json_pack("{s:I, s:b}", "k", (json_int_t)k, "computed", df->computed);
-    json_object_set_new(row, "loss_diff_mean", jreal(k < R->n ? R->mean[k - 1] : NAN));
-    json_object_set_new(row, "loss_diff_order", jreal(df->loss_diff));
+    json_object_set_new(row, "loss_diff_mean", hn_json_num(k < R->n ? R->mean[k - 1] : NAN));
+    json_object_set_new(row, "loss_diff_order", hn_json_num(df->loss_diff));
     if (df->computed) {
-        json_object_set_new(row, "ho_diff_norm", jreal(df->lz.norm));
-        json_object_set_new(row, "lambda_max", jreal(df->lz.lambda_max));
-        json_object_set_new(row, "lambda_min", jreal(df->lz.lambda_min));
+        json_object_set_new(row, "ho_diff_norm", hn_json_num(df->lz.norm));
+        json_object_set_new(row, "lambda_max", hn_json_num(df->lz.lambda_max));
+        json_object_set_new(row, "lambda_min", hn_json_num(df->lz.lambda_min));
         json_object_set_new(row, "lanczos_iterations", json_integer((json_int_t)df->lz.iterations));
-        json_object_set_new(row, "lanczos_residual", jreal(df->lz.residual));
+        json_object_set_new(row, "lanczos_residual", hn_json_num(df->lz.residual));
         json_object_set_new(row, "converged", json_boolean(df->lz.converged));
-        json_object_set_new(row, "eq1_hessian_term", jreal(Rr * Rr * df->lz.norm / (double)(k + 1)));
+        json_object_set_new(row, "eq1_hessian_term", hn_json_num(Rr * Rr * df->lz.norm / (double)(k + 1)));
     } else {
         json_object_set_new(row, "why", json_string(df->why));
     }
-    json_object_set_new(row, "log10_rhs", jreal(lr));
-    json_object_set_new(row, "rhs", jreal(lr < 300 ? pow(10.0, lr) : NAN));
-    json_object_set_new(row, "log10_rhs_alt", jreal(hn_cor2_log10_rhs(&R->c2, k, 1)));
+    json_object_set_new(row, "log10_rhs", hn_json_num(lr));
+    json_object_set_new(row, "rhs", hn_json_num(lr < 300 ? pow(10.0, lr) : NAN));
+    json_object_set_new(row, "log10_rhs_alt", hn_json_num(hn_cor2_log10_rhs(&R->c2, k, 1)));
     return row;
 }
 
@@ -340,19 +341,19 @@ static json_t *met_cor2(const model_run *R)
     for (size_t j = 0; j < R->o->preset.n_ks; j++)
         json_array_append_new(rows, met_cor2_row(R, &R->diff[j]));
     json_t *jt = json_object();
-    json_object_set_new(jt, "W_l", jreal(c2->W_l));
-    json_object_set_new(jt, "W_x", jreal(c2->W_x));
-    json_object_set_new(jt, "w", jreal(c2->w));
-    json_object_set_new(jt, "R", jreal(c2->R));
+    json_object_set_new(jt, "W_l", hn_json_num(c2->W_l));
+    json_object_set_new(jt, "W_x", hn_json_num(c2->W_x));
+    json_object_set_new(jt, "w", hn_json_num(c2->w));
+    json_object_set_new(jt, "R", hn_json_num(c2->R));
     json_object_set_new(jt, "C", json_integer((json_int_t)c2->C));
     json_object_set_new(jt, "kernel", json_integer((json_int_t)c2->kernel));
     json_object_set_new(jt, "m", json_integer((json_int_t)c2->m));
     json_object_set_new(jt, "n", json_integer((json_int_t)c2->n));
     json_object_set_new(jt, "L_paper", json_integer((json_int_t)c2->L_paper));
-    json_object_set_new(jt, "log10_q2", jreal(c2->log10_q2));
-    json_object_set_new(jt, "log10_base", jreal(c2->log10_base));
-    json_object_set_new(jt, "log10_theorem2_bound", jreal(c2->log10_thm2));
-    json_object_set_new(jt, "log10_theorem2_bound_alt", jreal(c2->log10_thm2_alt));
+    json_object_set_new(jt, "log10_q2", hn_json_num(c2->log10_q2));
+    json_object_set_new(jt, "log10_base", hn_json_num(c2->log10_base));
+    json_object_set_new(jt, "log10_theorem2_bound", hn_json_num(c2->log10_thm2));
+    json_object_set_new(jt, "log10_theorem2_bound_alt", hn_json_num(c2->log10_thm2_alt));
     json_object_set_new(jt, "rows", rows);
     return jt;
 }
@@ -377,18 +378,18 @@ static int mr_save(model_run *R, json_t *config, hn_err *err)
     char path[HN_EXP_PATH_BUF];
     json_t *met = met_all(R, config);
     json_t *tj = json_object();
-    json_object_set_new(tj, "threads", json_integer(resolve_threads(R->o->threads)));
-    json_object_set_new(tj, "train_seconds", jreal(R->tst.seconds));
-    json_object_set_new(tj, "train_images_per_s", jreal(R->tst.images_per_s));
-    json_object_set_new(tj, "hessian_seconds", jreal(R->hess_seconds));
-    json_object_set_new(tj, "total_seconds", jreal(now_s() - R->t_start));
+    json_object_set_new(tj, "threads", json_integer(hn_resolve_threads(R->o->threads)));
+    json_object_set_new(tj, "train_seconds", hn_json_num(R->tst.seconds));
+    json_object_set_new(tj, "train_images_per_s", hn_json_num(R->tst.images_per_s));
+    json_object_set_new(tj, "hessian_seconds", hn_json_num(R->hess_seconds));
+    json_object_set_new(tj, "total_seconds", hn_json_num(hn_clock_s() - R->t_start));
     hn_exp_path_join(path, sizeof path, R->dir, "timing.json");
-    int rc = save_json(tj, path, err);
+    int rc = hn_json_save(tj, path, HN_JSON_FLAGS, 1, err);
     json_decref(tj);
     if (!rc) {
         hn_exp_path_join(path, sizeof path, R->dir, "metrics.json");
-        rc = save_json(met, path, err);
-        hn_exp_say(&R->pr, "done in %.1fs", now_s() - R->t_start);
+        rc = hn_json_save(met, path, HN_JSON_FLAGS, 1, err);
+        hn_progress_say(&R->pr, 768, "done in %.1fs", hn_clock_s() - R->t_start);
     }
     json_decref(met);
     return rc;
@@ -408,7 +409,7 @@ static int run_model(hn_exp_ctx *X, size_t mi, size_t nm, const hn_arch *a, cons
     snprintf(R.label, sizeof R.label, "model %zu/%zu %s:", mi + 1, nm, name);
     R.pr = (hn_progress_cfg){o->progress, o->progress_ctx, o->progress_every, R.label};
     R.r = gsl_rng_alloc(gsl_rng_mt19937);
-    R.t_start = now_s();
+    R.t_start = hn_clock_s();
     int rc = mr_build(&R, a, err);
     if (!rc)
         rc = mr_train(&R, err);

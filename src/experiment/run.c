@@ -16,59 +16,10 @@
 #include "base/threads.h"
 #include "experiment/internal.h"
 #include "hessnorm/seed.h"
-
-/* ------------------------------------------------------------ helpers */
-
-void hn_exp_say(const hn_progress_cfg *pr, const char *fmt, ...)
-{
-    if (!pr || !pr->fn)
-        return;
-    char msg[768];
-    int off = snprintf(msg, sizeof msg, "%s%s", pr->label ? pr->label : "", pr->label ? " " : "");
-    if (off < 0 || (size_t)off >= sizeof msg)
-        off = 0;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg + off, sizeof msg - (size_t)off, fmt, ap);
-    va_end(ap);
-    pr->fn(pr->ctx, msg);
-}
-
-/* ------------------------------------------------------------ small file writers */
-
-int save_json(const json_t *j, const char *path, hn_err *err)
-{
-    char *txt = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-    if (!txt)
-        return hn_err_set(err, HN_ENOMEM, "%s: out of memory while writing JSON", path);
-    size_t len = strlen(txt);
-    char *t2 = realloc(txt, len + 2);
-    if (!t2) {
-        free(txt);
-        return hn_err_set(err, HN_ENOMEM, "%s: out of memory while writing JSON", path);
-    }
-    t2[len] = '\n';
-    t2[len + 1] = 0;
-    int rc = hn_write_file_atomic(path, t2, len + 1, err);
-    free(t2);
-    return rc;
-}
+#include "base/clock.h"
+#include "base/progress.h"
 
 /* ------------------------------------------------------------ the sweep */
-
-static void progress_msg(const hn_experiment_opts *o, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void progress_msg(const hn_experiment_opts *o, const char *fmt, ...)
-{
-    if (!o->progress)
-        return;
-    char msg[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    o->progress(o->progress_ctx, msg);
-}
 
 static int check_args(const hn_dataset *train, const hn_dataset *test, const hn_experiment_opts *o,
                       hn_err *err)
@@ -171,7 +122,7 @@ static int run_models(hn_exp_ctx *X, const hn_arch *set, size_t nset, hn_exp_res
     hn_exp_path_join(mdir, sizeof mdir, o->out_dir, "models");
     if ((rc = hn_mkdir_p(mdir, err)))
         return rc;
-    progress_msg(o, "%s sweep on %s (%s preset): %zu models, %zu training / %zu test images, %zu epoch(s), "
+    hn_progress_line(o->progress, o->progress_ctx, 600, "%s sweep on %s (%s preset): %zu models, %zu training / %zu test images, %zu epoch(s), "
                     "output %s",
                  o->settings ? "custom" : hn_sweep_name(o->sweep), hn_exp_ds_title(o->dataset),
                  o->preset.name, nset, X->train.s.n, X->test.s.n, X->epochs, o->out_dir);
@@ -186,7 +137,7 @@ static int run_models(hn_exp_ctx *X, const hn_arch *set, size_t nset, hn_exp_res
             break;
         if (resumed) {
             hn_exp_path_join(path, sizeof path, dir, "metrics.json");
-            progress_msg(o, "model %zu/%zu %s: done already (%s), skipped", i + 1, nset, r->name, path);
+            hn_progress_line(o->progress, o->progress_ctx, 600, "model %zu/%zu %s: done already (%s), skipped", i + 1, nset, r->name, path);
         }
         if (sum && resumed)
             sum->resumed++;
@@ -215,7 +166,7 @@ int hn_experiment_run(const hn_dataset *train, const hn_dataset *test,
     if (nset == 0 || nset > 32)
         return hn_err_set(err, HN_EINVAL, "experiment: %zu settings (1..32 allowed)", nset);
 
-    const double t0 = now_s();
+    const double t0 = hn_clock_s();
     hn_exp_ctx X;
     memset(&X, 0, sizeof X);
     X.o = o;
@@ -233,14 +184,14 @@ int hn_experiment_run(const hn_dataset *train, const hn_dataset *test,
     rc = run_models(&X, set, nset, res, sum, err);
     if (!rc) {
         int drawn = 0;
-        progress_msg(o, "writing the report in %s", o->out_dir);
+        hn_progress_line(o->progress, o->progress_ctx, 600, "writing the report in %s", o->out_dir);
         rc = hn_exp_write_report(o, &X, res, nset, &drawn, err);
         if (sum)
             sum->figures_drawn = drawn;
     }
     if (sum) {
         sum->models = nset;
-        sum->seconds = now_s() - t0;
+        sum->seconds = hn_clock_s() - t0;
         sum->train_images_per_s = X.train_seconds > 0 ? X.train_images / X.train_seconds : 0;
         sum->eval_images_per_s = X.eval_seconds > 0 ? X.eval_images / X.eval_seconds : 0;
     }

@@ -21,6 +21,8 @@
 #include "hessnorm/alloc.h"
 #include "hessnorm/file.h"
 #include "hessnorm/safetensors.h"
+#include "base/file.h"
+#include "base/json.h"
 
 /* ------------------------------------------------------------ dtypes */
 
@@ -107,16 +109,6 @@ static int cmp_names(const void *a, const void *b)
 {
     const hn_st_tensor *x = a, *y = b;
     return strcmp(x->name, y->name);
-}
-
-static int json_is_oom(const json_error_t *je)
-{
-#if JANSSON_VERSION_HEX >= 0x020b00
-    if (json_error_code(je) == json_error_out_of_memory)
-        return 1;
-#endif
-    /* jansson leaves the text empty when its very first allocation fails */
-    return je->text[0] == '\0' || strstr(je->text, "out of memory") != NULL;
 }
 
 /* Non-negative JSON integer that fits size_t. */
@@ -287,7 +279,7 @@ static int st_build(const char *hdr, size_t hlen, size_t data_len, const char *s
     memset(&je, 0, sizeof je);
     root = json_loadb(hdr, hlen, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        if (json_is_oom(&je))
+        if (hn_json_error_is_oom(&je))
             return hn_err_set(err, HN_ENOMEM, "%s: out of memory parsing the header", src);
         return hn_err_set(err, HN_EFORMAT, "%s: header: invalid JSON at line %d column %d: %s",
                           src, je.line, je.column, je.text);
@@ -396,27 +388,6 @@ int hn_st_parse(const unsigned char *buf, size_t len, const char *source, hn_st_
     return HN_OK;
 }
 
-static int read_exact(int fd, void *p, size_t n)
-{
-    unsigned char *q = p;
-    while (n > 0) {
-        size_t chunk = n > (size_t)SSIZE_MAX ? (size_t)SSIZE_MAX : n;
-        ssize_t r = read(fd, q, chunk);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (r == 0) {
-            errno = 0;
-            return -1;
-        }
-        q += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 static int read_fail(hn_err *err, const char *path)
 {
     if (errno == 0)
@@ -460,7 +431,7 @@ int hn_st_read(const char *path, hn_st_file **out, hn_err *err)
         goto out;
     }
     fsize = (size_t)st.st_size;
-    if (fsize >= 8 && read_exact(fd, p8, 8) != 0) {
+    if (fsize >= 8 && hn_read_exact(fd, p8, 8) != 0) {
         rc = read_fail(err, path);
         goto out;
     }
@@ -472,7 +443,7 @@ int hn_st_read(const char *path, hn_st_file **out, hn_err *err)
         rc = hn_err_set(err, HN_ENOMEM, "%s: out of memory for a %zu-byte header", path, hlen);
         goto out;
     }
-    if (read_exact(fd, hdr, hlen) != 0) {
+    if (hn_read_exact(fd, hdr, hlen) != 0) {
         rc = read_fail(err, path);
         goto out;
     }
@@ -485,7 +456,7 @@ int hn_st_read(const char *path, hn_st_file **out, hn_err *err)
         rc = hn_err_set(err, HN_ENOMEM, "%s: out of memory for %zu data bytes", path, dlen);
         goto out;
     }
-    if (read_exact(fd, f->data, dlen) != 0) {
+    if (hn_read_exact(fd, f->data, dlen) != 0) {
         rc = read_fail(err, path);
         goto out;
     }

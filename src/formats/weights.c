@@ -56,16 +56,22 @@ static int need_finalized(const hn_model *m, const char *path, hn_err *err)
     return HN_OK;
 }
 
+/* The loaders' preamble: a finalized model, then the whole file read. */
+static int read_for_model(const hn_model *m, const char *path, hn_st_file **f, hn_err *err)
+{
+    int rc = need_finalized(m, path, err);
+    if (rc != HN_OK)
+        return rc;
+    return hn_st_read(path, f, err);
+}
+
 int hn_weights_load(const hn_model *m, const char *path, double *theta, hn_err *err)
 {
     hn_st_file *f = NULL;
     int rc;
     char want[48], s1[128], s2[128];
 
-    rc = need_finalized(m, path, err);
-    if (rc != HN_OK)
-        return rc;
-    rc = hn_st_read(path, &f, err);
+    rc = read_for_model(m, path, &f, err);
     if (rc != HN_OK)
         return rc;
     /* Check every tensor before converting any, so that a bad file leaves
@@ -207,6 +213,38 @@ static int dims_equal(const size_t *a, const size_t *b, int n)
     return 1;
 }
 
+/* The sample file's "y" fits the loss: class indices (n of them, or a
+ * scalar unbatched) for cross_entropy, n x classes targets for mse. */
+static int check_y(const hn_model *m, const hn_st_tensor *ty, size_t n, int batched,
+                   const char *path, hn_err *err)
+{
+    char s1[128], s2[128];
+    if (m->loss == HN_LOSS_CE) {
+        if (ty->dtype != HN_ST_I64 && ty->dtype != HN_ST_I32)
+            return hn_err_set(err, HN_EFORMAT,
+                              "%s: tensor \"y\": dtype %s, expected I64 (class indices for "
+                              "cross_entropy)",
+                              path, ty->dtype_name);
+        if (batched ? !(ty->ndim == 1 && ty->shape[0] == n) : ty->ndim != 0) {
+            size_t want[1] = {n};
+            return hn_err_set(err, HN_ESHAPE, "%s: tensor \"y\": shape %s, expected %s", path,
+                              dims_str(s1, sizeof s1, ty->shape, ty->ndim),
+                              dims_str(s2, sizeof s2, want, batched));
+        }
+        return HN_OK;
+    }
+    size_t want[2] = {n, m->classes};
+    if (ty->dtype != HN_ST_F64 && ty->dtype != HN_ST_F32)
+        return hn_err_set(err, HN_EFORMAT,
+                          "%s: tensor \"y\": dtype %s, expected F64 or F32 (targets for mse)",
+                          path, ty->dtype_name);
+    if (ty->ndim != 1 + batched || !dims_equal(ty->shape, want + !batched, 1 + batched))
+        return hn_err_set(err, HN_ESHAPE, "%s: tensor \"y\": shape %s, expected %s", path,
+                          dims_str(s1, sizeof s1, ty->shape, ty->ndim),
+                          dims_str(s2, sizeof s2, want + !batched, 1 + batched));
+    return HN_OK;
+}
+
 int hn_samples_load(const hn_model *m, const char *path, hn_samples **out, hn_err *err)
 {
     hn_st_file *f = NULL;
@@ -217,10 +255,7 @@ int hn_samples_load(const hn_model *m, const char *path, hn_samples **out, hn_er
     char s1[128], s2[128];
 
     *out = NULL;
-    rc = need_finalized(m, path, err);
-    if (rc != HN_OK)
-        return rc;
-    rc = hn_st_read(path, &f, err);
+    rc = read_for_model(m, path, &f, err);
     if (rc != HN_OK)
         return rc;
     for (size_t i = 0; i < f->n_tensors; i++)
@@ -258,36 +293,9 @@ int hn_samples_load(const hn_model *m, const char *path, hn_samples **out, hn_er
                         dims_str(s2, sizeof s2, m->input_dims, nd));
         goto out;
     }
-    if (m->loss == HN_LOSS_CE) {
-        if (ty->dtype != HN_ST_I64 && ty->dtype != HN_ST_I32) {
-            rc = hn_err_set(err, HN_EFORMAT,
-                            "%s: tensor \"y\": dtype %s, expected I64 (class indices for "
-                            "cross_entropy)",
-                            path, ty->dtype_name);
-            goto out;
-        }
-        if (batched ? !(ty->ndim == 1 && ty->shape[0] == n) : ty->ndim != 0) {
-            size_t want[1] = {n};
-            rc = hn_err_set(err, HN_ESHAPE, "%s: tensor \"y\": shape %s, expected %s", path,
-                            dims_str(s1, sizeof s1, ty->shape, ty->ndim),
-                            dims_str(s2, sizeof s2, want, batched));
-            goto out;
-        }
-    } else {
-        size_t want[2] = {n, m->classes};
-        if (ty->dtype != HN_ST_F64 && ty->dtype != HN_ST_F32) {
-            rc = hn_err_set(err, HN_EFORMAT,
-                            "%s: tensor \"y\": dtype %s, expected F64 or F32 (targets for mse)",
-                            path, ty->dtype_name);
-            goto out;
-        }
-        if (ty->ndim != 1 + batched || !dims_equal(ty->shape, want + !batched, 1 + batched)) {
-            rc = hn_err_set(err, HN_ESHAPE, "%s: tensor \"y\": shape %s, expected %s", path,
-                            dims_str(s1, sizeof s1, ty->shape, ty->ndim),
-                            dims_str(s2, sizeof s2, want + !batched, 1 + batched));
-            goto out;
-        }
-    }
+    rc = check_y(m, ty, n, batched, path, err);
+    if (rc != HN_OK)
+        goto out;
     rc = hn_samples_alloc(m, n, &s, err);
     if (rc != HN_OK) {
         hn_err_prefix(err, path);

@@ -56,7 +56,7 @@ int hn_lanczos_extreme(size_t n, hn_matvec_fn mv, void *ctx, size_t max_iter, do
         return hn_err_set(err, HN_EINVAL, "lanczos: rtol must be positive, got %g", rtol);
     if (max_iter > n)
         max_iter = n;
-    const int nt = resolve_threads(threads);
+    const int nt = hn_resolve_threads(threads);
     int rc = HN_OK;
     double **V = hn_calloc(max_iter + 1, sizeof *V);
     double *alpha = hn_calloc(max_iter, sizeof *alpha);

@@ -358,7 +358,7 @@ int hn_fast_alloc(const hn_model *m, int threads, size_t max_dirs, hn_fast **out
     if (!F)
         return hn_err_set(err, HN_ENOMEM, "fast kernels: out of memory");
     F->m = m;
-    F->threads = resolve_threads(threads);
+    F->threads = hn_resolve_threads(threads);
     F->P = m->n_params;
     F->K = m->classes;
     F->L = m->n_layers;

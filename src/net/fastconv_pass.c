@@ -323,7 +323,7 @@ int hn_fc_run_chunks(hn_fast *F, size_t n, size_t slot_len, double *acc, double 
         const long a = (long)s0, b = (long)s1;
 #pragma omp parallel for num_threads(F->threads) schedule(dynamic, 1)
         for (long cc = a; cc < b; cc++) {
-            hn_fc_chunk *c = F->ck[thread_id()];
+            hn_fc_chunk *c = F->ck[hn_thread_id()];
             const size_t t0 = (size_t)cc * HN_FC_CH, nb = n - t0 < HN_FC_CH ? n - t0 : HN_FC_CH;
             double *slot = slot_len ? F->slots + (size_t)(cc - a) * slot_len : NULL;
             c->lsum = 0;

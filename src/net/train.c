@@ -15,6 +15,8 @@
 #include "hessnorm/layers.h"
 #include "hessnorm/train.h"
 #include "hessnorm/fastconv.h"
+#include "base/clock.h"
+#include "base/progress.h"
 #include "base/threads.h"
 
 /* ------------------------------------------------------------ network */
@@ -251,7 +253,7 @@ int hn_trainer_alloc(const hn_model *m, size_t max_batch, int threads, hn_traine
     t->P = m->n_params;
     t->max_batch = max_batch;
     t->max_chunks = (max_batch + HN_TRAIN_CHUNK - 1) / HN_TRAIN_CHUNK;
-    t->threads = resolve_threads(threads);
+    t->threads = hn_resolve_threads(threads);
     size_t tot;
     t->ws = hn_calloc((size_t)t->threads, sizeof *t->ws);
     if (!t->ws || hn_mul_size(t->max_chunks, t->P, &tot) != 0)
@@ -316,7 +318,7 @@ int hn_train_grad(hn_trainer *t, const double *theta, const hn_samples *s, const
      * chunk cannot change any bit of the result. */
 #pragma omp parallel for num_threads(t->threads) schedule(dynamic, 1)
     for (long c = 0; c < nch; c++) {
-        hn_ws *ws = t->ws[thread_id()];
+        hn_ws *ws = t->ws[hn_thread_id()];
         double *g = t->slots + (size_t)c * P;
         memset(g, 0, P * sizeof *g);
         double ls = 0;
@@ -376,23 +378,6 @@ void hn_train_opts_paper(hn_train_opts *o)
     o->threads = 0;
 }
 
-static void report(const hn_progress_cfg *pr, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void report(const hn_progress_cfg *pr, const char *fmt, ...)
-{
-    if (!pr || !pr->fn)
-        return;
-    char msg[512];
-    int off = snprintf(msg, sizeof msg, "%s%s", pr->label ? pr->label : "", pr->label ? " " : "");
-    if (off < 0 || (size_t)off >= sizeof msg)
-        off = 0;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg + off, sizeof msg - (size_t)off, fmt, ap);
-    va_end(ap);
-    pr->fn(pr->ctx, msg);
-}
-
 int hn_train(const hn_model *m, double *theta, const hn_samples *s, const hn_train_opts *o,
              gsl_rng *r, const hn_progress_cfg *pr, double *epoch_loss, hn_train_stats *st,
              hn_err *err)
@@ -418,7 +403,7 @@ int hn_train(const hn_model *m, double *theta, const hn_samples *s, const hn_tra
     if (rc)
         goto done;
     const size_t steps_per_epoch = (n + batch - 1) / batch;
-    const double t0 = now_s();
+    const double t0 = hn_clock_s();
     double last = t0, last_loss = NAN;
     size_t steps = 0;
     for (size_t e = 0; e < o->epochs; e++) {
@@ -443,14 +428,14 @@ int hn_train(const hn_model *m, double *theta, const hn_samples *s, const hn_tra
             sum += l * (double)b;
             last_loss = l;
             steps++;
-            const double tn = now_s();
+            const double tn = hn_clock_s();
             if (pr && pr->fn && (tn - last >= pr->every || st_i + 1 == steps_per_epoch)) {
                 const double done_img = (double)(e * n + off + b), el = tn - t0;
                 const double rate = el > 0 ? done_img / el : 0;
                 const double left = rate > 0 ? ((double)(o->epochs * n) - done_img) / rate : NAN;
                 char lb[32];
-                fmt_duration(lb, sizeof lb, left);
-                report(pr, "epoch %zu/%zu step %zu/%zu loss %.4f  %.0f img/s  left %s", e + 1,
+                hn_fmt_duration(lb, sizeof lb, left);
+                hn_progress_say(pr, 512, "epoch %zu/%zu step %zu/%zu loss %.4f  %.0f img/s  left %s", e + 1,
                        o->epochs, st_i + 1, steps_per_epoch, l, rate, lb);
                 last = tn;
             }
@@ -462,7 +447,7 @@ int hn_train(const hn_model *m, double *theta, const hn_samples *s, const hn_tra
     }
     if (st) {
         st->steps = steps;
-        st->seconds = now_s() - t0;
+        st->seconds = hn_clock_s() - t0;
         st->images_per_s = st->seconds > 0 ? (double)(o->epochs * n) / st->seconds : 0;
         if (o->epochs == 0)
             st->last_epoch_loss = last_loss;
@@ -484,11 +469,11 @@ int hn_eval_samples(const hn_model *m, const double *theta, const hn_samples *s,
     if (!check_labels(m, s) || s->in_size != hn_shape_size(m->input))
         return hn_err_set(err, HN_ESHAPE, "eval: samples of size %zu do not fit the model input %zu",
                           s->in_size, hn_shape_size(m->input));
-    const int nt = resolve_threads(threads);
+    const int nt = hn_resolve_threads(threads);
     hn_fast *fast = NULL;
     size_t *ix = hn_calloc(EVAL_BLOCK, sizeof *ix);
     int rc = ix ? hn_fast_alloc(m, nt, 0, &fast, err) : hn_err_set(err, HN_ENOMEM, "eval: out of memory");
-    const double t0 = now_s();
+    const double t0 = hn_clock_s();
     double last = t0;
     for (size_t b0 = 0; !rc && b0 < s->n; b0 += EVAL_BLOCK) {
         const size_t b2 = b0 + EVAL_BLOCK < s->n ? b0 + EVAL_BLOCK : s->n;
@@ -498,12 +483,12 @@ int hn_eval_samples(const hn_model *m, const double *theta, const hn_samples *s,
          * checks them against the per-sample forward pass) */
         rc = hn_batch_losses(m, theta, s, ix, b2 - b0, fast, loss ? loss + b0 : NULL, NULL,
                              pred ? pred + b0 : NULL, err);
-        const double tn = now_s();
+        const double tn = hn_clock_s();
         if (!rc && pr && pr->fn && (tn - last >= pr->every || b2 == s->n)) {
             const double rate = (double)b2 / (tn - t0 > 0 ? tn - t0 : 1e-9);
             char lb[32];
-            fmt_duration(lb, sizeof lb, (double)(s->n - b2) / rate);
-            report(pr, "%zu/%zu  %.0f img/s  left %s", b2, s->n, rate, lb);
+            hn_fmt_duration(lb, sizeof lb, (double)(s->n - b2) / rate);
+            hn_progress_say(pr, 512, "%zu/%zu  %.0f img/s  left %s", b2, s->n, rate, lb);
             last = tn;
         }
     }

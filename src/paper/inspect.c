@@ -16,6 +16,7 @@
 #include "hessnorm/matrices.h"
 #include "hessnorm/spectra.h"
 #include "hessnorm/outer.h"
+#include "base/json.h"
 
 void hn_inspect_free(hn_inspect_result *r)
 {
@@ -129,44 +130,15 @@ done:
     return HN_OK;
 }
 
-/* jansson has no NaN/Inf (json_real returns NULL for them): a non-finite
- * value is written as null, so a NULL from jansson means out of memory. */
-static json_t *num(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
 static json_t *real_list(const double *v, size_t n)
 {
     json_t *a = json_array();
     for (size_t i = 0; a && i < n; i++)
-        if (json_array_append_new(a, num(v[i])) != 0) {
+        if (json_array_append_new(a, hn_json_num(v[i])) != 0) {
             json_decref(a);
             return NULL;
         }
     return a;
-}
-
-/* json_dump_callback into an hn_buf whose first failure sticks: jansson
- * 2.14 ignores a failed write of an object key (dump.c, do_dump), so
- * json_dumps can return a text with a key's characters missing after one
- * failed allocation. */
-static int dump_to_buf(const char *buf, size_t size, void *data)
-{
-    hn_buf *b = data;
-    if (size > INT_MAX)
-        b->failed = 1;
-    else
-        hn_buf_printf(b, "%.*s", (int)size, buf);
-    return b->failed ? -1 : 0;
-}
-
-/* o[key] = v; a NULL v (jansson out of memory) or a failed insertion sets
- * *bad, so a partial object is never returned as if complete. */
-static void put(json_t *o, const char *key, json_t *v, int *bad)
-{
-    if (!v || json_object_set_new(o, key, v) != 0)
-        *bad = 1;
 }
 
 char *hn_inspect_to_json(const hn_model *m, const hn_inspect_result *r)
@@ -176,65 +148,58 @@ char *hn_inspect_to_json(const hn_model *m, const hn_inspect_result *r)
     json_t *o = json_object();
     if (!o)
         return NULL;
-    put(o, "num_params", json_integer((json_int_t)r->num_params), &bad);
-    put(o, "loss", num(r->loss), &bad);
+    hn_json_put(o, "num_params", json_integer((json_int_t)r->num_params), &bad);
+    hn_json_put(o, "loss", hn_json_num(r->loss), &bad);
     if (r->batched) {
         json_t *l = json_array();
         for (size_t i = 0; l && i < r->n_samples; i++)
             if (json_array_append_new(l, real_list(r->logits + i * r->K, r->K)) != 0)
                 bad = 1;
-        put(o, "logits", l, &bad);
+        hn_json_put(o, "logits", l, &bad);
     } else {
-        put(o, "logits", real_list(r->logits, r->K), &bad);
+        hn_json_put(o, "logits", real_list(r->logits, r->K), &bad);
     }
-    put(o, "grad_norm", num(r->grad_norm), &bad);
+    hn_json_put(o, "grad_norm", hn_json_num(r->grad_norm), &bad);
     json_t *h = json_object();
     if (h) {
-        put(h, "norm", num(r->h_norm), &bad);
-        put(h, "max_eigenvalue", num(r->h_max), &bad);
-        put(h, "min_eigenvalue", num(r->h_min), &bad);
-        put(h, "trace", num(r->h_trace), &bad);
+        hn_json_put(h, "norm", hn_json_num(r->h_norm), &bad);
+        hn_json_put(h, "max_eigenvalue", hn_json_num(r->h_max), &bad);
+        hn_json_put(h, "min_eigenvalue", hn_json_num(r->h_min), &bad);
+        hn_json_put(h, "trace", hn_json_num(r->h_trace), &bad);
     }
-    put(o, "hessian", h, &bad);
+    hn_json_put(o, "hessian", h, &bad);
     json_t *ho = json_object();
     if (ho) {
-        put(ho, "norm", num(r->ho_norm), &bad);
-        put(ho, "eigenvalues", real_list(r->ho_eigs, r->n_ho_eigs), &bad);
-        put(ho, "trace", num(r->ho_trace), &bad);
+        hn_json_put(ho, "norm", hn_json_num(r->ho_norm), &bad);
+        hn_json_put(ho, "eigenvalues", real_list(r->ho_eigs, r->n_ho_eigs), &bad);
+        hn_json_put(ho, "trace", hn_json_num(r->ho_trace), &bad);
     }
-    put(o, "hessian_outer", ho, &bad);
-    put(o, "hessian_functional_norm", num(r->hf_norm), &bad);
+    hn_json_put(o, "hessian_outer", ho, &bad);
+    hn_json_put(o, "hessian_functional_norm", hn_json_num(r->hf_norm), &bad);
     if (!r->batched) {
-        put(o, "A_norm", num(r->A_norm), &bad);
-        put(o, "F_norm", num(r->F_norm), &bad);
+        hn_json_put(o, "A_norm", hn_json_num(r->A_norm), &bad);
+        hn_json_put(o, "F_norm", hn_json_num(r->F_norm), &bad);
         json_t *ls = json_array();
         for (size_t t = 0; ls && t < r->n_lin; t++) {
             const hn_inspect_layer *L = &r->layers[t];
             json_t *e = json_object();
             if (e) {
-                put(e, "index", json_integer((json_int_t)L->index), &bad);
-                put(e, "T_norm", num(L->T_norm), &bad);
-                put(e, "T_fro", num(L->T_fro), &bad);
-                put(e, "Q_norm", num(L->Q_norm), &bad);
-                put(e, "G_norm", num(L->G_norm), &bad);
-                put(e, "R_norm", num(L->R_norm), &bad);
-                put(e, "Rx_norm", num(L->Rx_norm), &bad);
+                hn_json_put(e, "index", json_integer((json_int_t)L->index), &bad);
+                hn_json_put(e, "T_norm", hn_json_num(L->T_norm), &bad);
+                hn_json_put(e, "T_fro", hn_json_num(L->T_fro), &bad);
+                hn_json_put(e, "Q_norm", hn_json_num(L->Q_norm), &bad);
+                hn_json_put(e, "G_norm", hn_json_num(L->G_norm), &bad);
+                hn_json_put(e, "R_norm", hn_json_num(L->R_norm), &bad);
+                hn_json_put(e, "Rx_norm", hn_json_num(L->Rx_norm), &bad);
             }
             if (json_array_append_new(ls, e) != 0)
                 bad = 1;
         }
-        put(o, "linear_layers", ls, &bad);
+        hn_json_put(o, "linear_layers", ls, &bad);
     }
-    hn_buf b;
-    hn_buf_init(&b);
-    if (bad || json_dump_callback(o, dump_to_buf, &b, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) != 0)
-        b.failed = 1;
+    char *txt = bad ? NULL : hn_json_dumps(o, HN_JSON_FLAGS); /* freed with hn_free */
     json_decref(o);
-    if (b.failed || !b.s) {
-        hn_buf_free(&b);
-        return NULL;
-    }
-    return b.s; /* allocated by hn_realloc: the caller frees with hn_free */
+    return txt;
 }
 
 static int dump_mat(const char *dir, const char *name, size_t idx, int with_idx,

@@ -1,0 +1,67 @@
+/* hessnorm command — what the subcommands share: failure lines, loading a
+ * model with its weights and samples, JSON on stdout, the standard-output
+ * write check, count options. */
+#include "config.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <string.h>
+#include "base/parse.h"
+#include "cli.h"
+
+int hn_cli_fail(const hn_err *err)
+{
+    fprintf(stderr, "hessnorm: %s\n", err->msg[0] ? err->msg : hn_strerror(err->code));
+    return 1;
+}
+
+int hn_cli_finish(int status)
+{
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "hessnorm: standard output: write error: %s\n",
+                errno ? strerror(errno) : "unknown error");
+        return status ? status : 1;
+    }
+    return status;
+}
+
+int hn_cli_load(const char *model, const char *weights, const char *sample, hn_model **m,
+                double **theta, hn_samples **s, hn_err *err)
+{
+    int rc = hn_model_load(model, m, err);
+    if (!rc && !(*theta = hn_calloc((*m)->n_params, sizeof **theta)))
+        rc = hn_err_set(err, HN_ENOMEM, "out of memory");
+    if (!rc)
+        rc = hn_weights_load(*m, weights, *theta, err);
+    if (!rc)
+        rc = hn_samples_load(*m, sample, s, err);
+    return rc;
+}
+
+int hn_cli_print_json(char *txt)
+{
+    if (!txt) {
+        fprintf(stderr, "hessnorm: out of memory\n");
+        return 1;
+    }
+    puts(txt);
+    hn_free(txt);
+    return 0;
+}
+
+int hn_cli_count(const char *cmd, const char *opt, const char *v, size_t max, size_t *out)
+{
+    if (hn_parse_size(v, 0, max, out) == 0)
+        return 0;
+    fprintf(stderr, "hessnorm %s: %s: '%s' is not a count\n", cmd, opt, v);
+    return -1;
+}
+
+int hn_cli_size(const char *opt, const char *v, int allow_zero, size_t *out, hn_err *err)
+{
+    if (hn_parse_size(v, allow_zero ? 0 : 1, SIZE_MAX, out) == 0)
+        return HN_OK;
+    return hn_err_set(err, HN_EINVAL, "--%s: expected a %s integer, got '%s'", opt,
+                      allow_zero ? "non-negative" : "positive", v);
+}
