@@ -15,607 +15,14 @@
  *   h     largest FC dimension (in or out)  (see the Lemma 5 claims)
  * The last field of a row names the fact groups its ev_* reads (FG(NAME) =
  * HN_FG_NAME of internal.h, filled by the fg_* function of facts.c named
- * there), so a reader goes claim -> ev_* -> fg_*; test_audit checks that a
- * claim evaluated on its groups alone gets the value all groups give. */
+ * there), so a reader goes claim -> hn_ev_* (eval_*.c, one file per part of
+ * the paper) -> fg_*; test_audit checks that a claim evaluated on its
+ * groups alone gets the value all groups give. */
 #include "config.h"
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include "audit/internal.h"
-
-#define SQ(x) ((x) * (x))
-
-static int conv_only(const hn_facts *f) { return f->n_fc == 0; }
-static int pure(const hn_facts *f) { return conv_only(f) && f->pool == 0; }
-
-/* ------------------------------------------------ Section III / IV, Lemma 1 */
-
-static int ev_eq3(const hn_facts *f, hn_claim_value *v)
-{
-    v->discrepancy = f->eq3_disc;
-    snprintf(v->detail, sizeof v->detail, "dense product vs direct forward pass");
-    return 0;
-}
-static int ev_zGz(const hn_facts *f, hn_claim_value *v)
-{
-    v->discrepancy = f->zGz_disc;
-    return 0;
-}
-static int ev_xRx(const hn_facts *f, hn_claim_value *v)
-{
-    v->discrepancy = f->xRx_disc;
-    return 0;
-}
-static int ev_zGTRx(const hn_facts *f, hn_claim_value *v)
-{
-    v->discrepancy = f->zGTRx_disc;
-    return 0;
-}
-static int ev_lemma1(const hn_facts *f, hn_claim_value *v)
-{
-    v->measured = f->HO_norm;
-    v->bound = f->HO_norm;
-    v->discrepancy = f->lemma1_disc;
-    snprintf(v->detail, sizeof v->detail, "Q^T F^T A F Q vs J^T A J (backprop)");
-    return 0;
-}
-static int ev_typo(const hn_facts *f, hn_claim_value *v)
-{
-    (void)f;
-    (void)v;
-    return 1; /* not well-formed: nothing to evaluate */
-}
-static int ev_vecz(const hn_facts *f, hn_claim_value *v)
-{
-    v->discrepancy = f->vecz_disc;
-    return 0;
-}
-static int ev_split(const hn_facts *f, hn_claim_value *v)
-{
-    v->discrepancy = f->kron_split_disc;
-    return 0;
-}
-static int ev_dzdW(const hn_facts *f, hn_claim_value *v)
-{
-    v->discrepancy = f->dzdW_disc;
-    return 0;
-}
-static int ev_block(const hn_facts *f, hn_claim_value *v)
-{
-    v->discrepancy = f->block_disc;
-    return 0;
-}
-
-/* ------------------------------------------------ Lemma 2, Appendices B, D */
-
-static double max_T(const hn_facts *f)
-{
-    double w = 0;
-    for (size_t t = 0; t < f->n_lin; t++)
-        w = fmax(w, f->T_norm[t]);
-    return w;
-}
-static double max_Q(const hn_facts *f)
-{
-    double q = 0;
-    for (size_t t = 0; t < f->n_lin; t++)
-        q = fmax(q, f->Q_norm[t]);
-    return q;
-}
-
-static int ev_lemma2(const hn_facts *f, hn_claim_value *v)
-{
-    double wT = max_T(f), q = max_Q(f);
-    v->measured = f->HO_norm;
-    v->bound = sqrt(2.0) * SQ(q) * SQ(f->x_norm) * (double)(f->L + 1) * SQ(wT) * (double)f->L;
-    snprintf(v->detail, sizeof v->detail, "q=%.4g w_T=%.4g L=%zu", q, wT, f->L);
-    return 0;
-}
-static int ev_lemma2c(const hn_facts *f, hn_claim_value *v)
-{
-    double wT = max_T(f), q = max_Q(f);
-    v->measured = f->HO_norm;
-    v->bound = sqrt(2.0) * SQ(q) * SQ(f->x_norm) * (double)(f->L + 1) * pow(wT, 2.0 * (double)f->L);
-    snprintf(v->detail, sizeof v->detail, "q=%.4g w_T=%.4g L=%zu", q, wT, f->L);
-    return 0;
-}
-static int ev_submult(const hn_facts *f, hn_claim_value *v)
-{
-    v->measured = f->HO_norm;
-    v->bound = SQ(f->Qfull_norm) * SQ(f->F_norm) * f->A_norm;
-    return 0;
-}
-static int ev_Anorm(const hn_facts *f, hn_claim_value *v)
-{
-    v->measured = f->A_norm;
-    v->bound = sqrt(2.0);
-    return 0;
-}
-static int ev_Qblock(const hn_facts *f, hn_claim_value *v)
-{
-    v->measured = SQ(f->Qfull_norm);
-    v->bound = SQ(max_Q(f));
-    return 0;
-}
-/* worst p of measured_p / bound_p */
-#define WORST_P(f, v, from, to, MEAS, BOUND)                                           \
-    do {                                                                               \
-        double best = -1;                                                              \
-        for (size_t p_ = (from); p_ < (to); p_++) {                                    \
-            double me_ = (MEAS), bo_ = (BOUND);                                        \
-            double r_ = bo_ > 0 ? me_ / bo_ : (me_ > 0 ? INFINITY : 0);                \
-            if (r_ > best) {                                                           \
-                best = r_;                                                             \
-                (v)->measured = me_;                                                   \
-                (v)->bound = bo_;                                                      \
-                snprintf((v)->detail, sizeof (v)->detail, "worst p = %zu", p_ + 1);    \
-            }                                                                          \
-        }                                                                              \
-        if (best < 0)                                                                  \
-            return 1;                                                                  \
-    } while (0)
-
-static double prodT2(const hn_facts *f, size_t from, size_t to) /* 0-based [from,to) */
-{
-    double r = 1;
-    for (size_t t = from; t < to; t++)
-        r *= SQ(f->T_norm[t]);
-    return r;
-}
-static int ev_Gbound(const hn_facts *f, hn_claim_value *v)
-{
-    WORST_P(f, v, 0, f->n_lin, SQ(f->G_norm[p_]), prodT2(f, p_ + 1, f->n_lin));
-    return 0;
-}
-static int ev_Rbound(const hn_facts *f, hn_claim_value *v)
-{
-    WORST_P(f, v, 0, f->n_lin, SQ(f->R_norm[p_]), prodT2(f, 0, p_));
-    return 0;
-}
-static int ev_kronnorm(const hn_facts *f, hn_claim_value *v)
-{
-    v->discrepancy = f->kron_norm_disc;
-    return 0;
-}
-static double sum_GRx(const hn_facts *f)
-{
-    double s = 0;
-    for (size_t t = 0; t < f->n_lin; t++)
-        s += SQ(f->G_norm[t]) * SQ(f->Rx_norm[t]);
-    return s;
-}
-static int ev_Fstack(const hn_facts *f, hn_claim_value *v)
-{
-    v->measured = SQ(f->F_norm);
-    v->bound = sum_GRx(f);
-    return 0;
-}
-static int ev_Fbound(const hn_facts *f, hn_claim_value *v)
-{
-    v->measured = SQ(f->F_norm);
-    v->bound = SQ(f->x_norm) * (double)(f->L + 1) * pow(max_T(f), 2.0 * (double)f->L);
-    return 0;
-}
-
-/* ------------------------------------------------ Theorem 1, Appendix C (1-D) */
-
-static int is1d(const hn_facts *f) { return f->dim == 1 && pure(f); }
-static double thm1_bound(const hn_facts *f, double xn)
-{
-    double C = (double)f->C, d = (double)f->d, k = (double)f->k;
-    return sqrt(2.0) * SQ(xn) * SQ(d) * (double)(f->L + 1) * pow(SQ(C) * SQ(f->w) * k * d, (double)f->L);
-}
-static int ev_thm1(const hn_facts *f, hn_claim_value *v)
-{
-    if (!is1d(f))
-        return 1;
-    v->measured = f->HO_norm;
-    v->bound = thm1_bound(f, f->x_norm);
-    return 0;
-}
-static int ev_C_T(const hn_facts *f, hn_claim_value *v)
-{
-    if (!is1d(f))
-        return 1;
-    WORST_P(f, v, 0, f->n_lin, SQ(f->T_norm[p_]),
-            SQ((double)f->C) * (double)f->d * (double)f->k * SQ(f->w));
-    return 0;
-}
-static int ev_C_Q(const hn_facts *f, hn_claim_value *v)
-{
-    if (!is1d(f))
-        return 1;
-    WORST_P(f, v, 0, f->n_lin, f->Q_norm[p_], (double)f->d);
-    return 0;
-}
-static int ev_C_Qsum(const hn_facts *f, hn_claim_value *v)
-{
-    if (!is1d(f))
-        return 1;
-    /* sum_{i=0}^{d_{l-1}-k_l} 1 <= sum_{i=1}^{d_{l-1}-k_l} 1 as printed */
-    WORST_P(f, v, 0, f->n_lin, (double)f->out_pos[p_], (double)f->out_pos[p_] - 1.0);
-    return 0;
-}
-static int ev_C_Qsumc(const hn_facts *f, hn_claim_value *v)
-{
-    if (!is1d(f))
-        return 1;
-    /* ||Q^(l)|| <= sum_{i=0}^{d_{l-1}-k_l} ||pi^i I|| = d_l */
-    WORST_P(f, v, 0, f->n_lin, f->Q_norm[p_], (double)f->out_pos[p_]);
-    return 0;
-}
-
-/* ------------------------------------------------ Theorem 2, Appendix D (2-D) */
-
-static int is2d_conv(const hn_facts *f) { return f->dim == 2; }
-static double c2(const hn_facts *f) /* C^2 k^2 w^2 m n */
-{
-    return SQ((double)f->C) * SQ((double)f->k) * SQ(f->w) * (double)f->mm * (double)f->nn;
-}
-static double q2_2d(const hn_facts *f) /* q^2 = C^2 k^2 m n */
-{
-    return SQ((double)f->C) * SQ((double)f->k) * (double)f->mm * (double)f->nn;
-}
-static double thm2_bound(const hn_facts *f, double xn)
-{
-    return sqrt(2.0) * SQ(xn) * q2_2d(f) * (double)(f->L + 1) * pow(c2(f), (double)f->L);
-}
-static int ev_thm2(const hn_facts *f, hn_claim_value *v)
-{
-    if (!(f->dim == 2 && pure(f)))
-        return 1;
-    v->measured = f->HO_norm;
-    v->bound = thm2_bound(f, f->x_norm);
-    return 0;
-}
-static size_t n_conv_ops(const hn_facts *f)
-{
-    size_t n = 0;
-    for (size_t t = 0; t < f->n_lin; t++)
-        n += f->is_conv[t];
-    return n;
-}
-static int ev_D_Trow(const hn_facts *f, hn_claim_value *v)
-{
-    if (!is2d_conv(f))
-        return 1;
-    v->discrepancy = f->T_row_disc;
-    return 0;
-}
-static int ev_D_Tfro(const hn_facts *f, hn_claim_value *v)
-{
-    if (!is2d_conv(f))
-        return 1;
-    v->discrepancy = f->T_fro_disc;
-    return 0;
-}
-static int ev_D_Tstmt(const hn_facts *f, hn_claim_value *v)
-{
-    if (!is2d_conv(f))
-        return 1;
-    WORST_P(f, v, 0, n_conv_ops(f), f->T_norm[p_], c2(f));
-    return 0;
-}
-static int ev_D_Tbound(const hn_facts *f, hn_claim_value *v)
-{
-    if (!is2d_conv(f))
-        return 1;
-    WORST_P(f, v, 0, n_conv_ops(f), SQ(f->T_norm[p_]), c2(f));
-    return 0;
-}
-static int ev_D_Qstmt(const hn_facts *f, hn_claim_value *v)
-{
-    if (!is2d_conv(f))
-        return 1;
-    WORST_P(f, v, 0, n_conv_ops(f), f->Q_norm[p_], q2_2d(f));
-    return 0;
-}
-static int ev_D_Qrow(const hn_facts *f, hn_claim_value *v)
-{
-    if (!is2d_conv(f))
-        return 1;
-    v->discrepancy = f->Q_row_disc;
-    return 0;
-}
-static int ev_D_Qfro(const hn_facts *f, hn_claim_value *v)
-{
-    if (!is2d_conv(f))
-        return 1;
-    WORST_P(f, v, 0, n_conv_ops(f), SQ(f->Q_norm[p_]), q2_2d(f));
-    return 0;
-}
-
-/* ------------------------------------------------ Lemmas 3, 4; Appendices E, F */
-
-static int pooled(const hn_facts *f, int type)
-{
-    return f->dim == 2 && conv_only(f) && f->pool == type && f->pool_instead;
-}
-static double pool_factor(const hn_facts *f, double expo)
-{
-    return pow(1.0 / SQ((double)f->kpool), expo);
-}
-static int ev_lemma34(const hn_facts *f, hn_claim_value *v, int type, double expo)
-{
-    if (!pooled(f, type))
-        return 1;
-    v->measured = f->HO_norm;
-    v->bound = thm2_bound(f, f->x_norm) * pool_factor(f, expo);
-    snprintf(v->detail, sizeof v->detail, "L=%zu l=%zu k_pool=%zu", f->L, f->pool_l, f->kpool);
-    return 0;
-}
-static int ev_lemma3(const hn_facts *f, hn_claim_value *v)
-{
-    return ev_lemma34(f, v, 1, (double)f->L - (double)f->pool_l + 2);
-}
-static int ev_lemma3c(const hn_facts *f, hn_claim_value *v)
-{
-    return ev_lemma34(f, v, 1, (double)f->L - (double)f->pool_l);
-}
-static int ev_lemma4(const hn_facts *f, hn_claim_value *v)
-{
-    return ev_lemma34(f, v, 2, (double)f->L - (double)f->pool_l + 2);
-}
-static int ev_lemma4c(const hn_facts *f, hn_claim_value *v)
-{
-    return ev_lemma34(f, v, 2, (double)f->L - (double)f->pool_l + 1);
-}
-static int ev_E_M(const hn_facts *f, hn_claim_value *v)
-{
-    if (f->pool != 1)
-        return 1;
-    v->measured = f->pool_norm;
-    v->bound = 1.0;
-    v->discrepancy = fabs(f->pool_norm - 1.0);
-    return 0;
-}
-static int ev_E_GRprod(const hn_facts *f, hn_claim_value *v)
-{
-    if (!(pooled(f, 1) || pooled(f, 2)))
-        return 1;
-    WORST_P(f, v, 0, f->n_lin, f->G_norm[p_] * f->R_norm[p_],
-            sqrt(prodT2(f, 0, f->n_lin) / SQ(f->T_norm[p_])));
-    return 0;
-}
-static int ev_E_GR(const hn_facts *f, hn_claim_value *v)
-{
-    if (!(pooled(f, 1) || pooled(f, 2)))
-        return 1;
-    /* p is 1-based in the print: I{p-1 <= l} */
-    WORST_P(f, v, 0, f->n_lin, f->G_norm[p_] * f->R_norm[p_],
-            pow(c2(f), 2.0 * (double)f->L) *
-                pool_factor(f, (double)f->L - (double)f->pool_l + 2 - (p_ <= f->pool_l ? 1 : 0)));
-    return 0;
-}
-static int ev_E_GRc(const hn_facts *f, hn_claim_value *v)
-{
-    if (!(pooled(f, 1) || pooled(f, 2)))
-        return 1;
-    /* squared, with the layers after the pooling (l+1 .. L+1, p excluded)
-     * shrunk by 1/k_pool^2 each */
-    WORST_P(f, v, 0, f->n_lin, SQ(f->G_norm[p_]) * SQ(f->R_norm[p_]),
-            pow(c2(f), (double)f->L) *
-                pool_factor(f, (double)(f->L + 1 - f->pool_l) - (p_ + 1 >= f->pool_l + 1 ? 1 : 0)));
-    return 0;
-}
-static int ev_E_expo(const hn_facts *f, hn_claim_value *v)
-{
-    if (!(pooled(f, 1) || pooled(f, 2)))
-        return 1;
-    WORST_P(f, v, 0, f->n_lin,
-            pool_factor(f, (double)f->L - (double)f->pool_l + 2 - (p_ <= f->pool_l ? 1 : 0)),
-            pool_factor(f, (double)f->L - (double)f->pool_l + 2));
-    return 0;
-}
-static int ev_E_F(const hn_facts *f, hn_claim_value *v)
-{
-    if (!pooled(f, 1))
-        return 1;
-    v->measured = SQ(f->F_norm);
-    v->bound = SQ(f->x_norm) * (double)(f->L + 1) * pow(c2(f), (double)f->L) *
-               pool_factor(f, (double)f->L - (double)f->pool_l + 2);
-    return 0;
-}
-static int ev_E_Fc(const hn_facts *f, hn_claim_value *v)
-{
-    if (!pooled(f, 1))
-        return 1;
-    v->measured = SQ(f->F_norm);
-    v->bound = SQ(f->x_norm) * (double)(f->L + 1) * pow(c2(f), (double)f->L) *
-               pool_factor(f, (double)f->L - (double)f->pool_l);
-    return 0;
-}
-static int ev_F_gram(const hn_facts *f, hn_claim_value *v)
-{
-    if (!(f->pool == 2 && f->dim == 2))
-        return 1;
-    v->discrepancy = f->avg_gram_disc;
-    return 0;
-}
-static int ev_F_block(const hn_facts *f, hn_claim_value *v)
-{
-    if (!(f->pool == 2 && f->dim == 2))
-        return 1;
-    /* printed B_i = (1/k_pool^2) 1 1^T; measured: the entry of A^T A inside a window */
-    double kp = (double)f->kpool;
-    v->measured = 1.0 / pow(kp, 4);
-    v->bound = 1.0 / SQ(kp);
-    v->discrepancy = fabs(v->measured - v->bound) / v->bound;
-    snprintf(v->detail, sizeof v->detail, "window entry of A^T A (Gram check %.2g)", f->avg_gram_disc);
-    return 0;
-}
-static int ev_F_blocknorm(const hn_facts *f, hn_claim_value *v)
-{
-    if (!(f->pool == 2 && f->dim == 2))
-        return 1;
-    v->measured = f->avg_block_norm; /* ||A^T A|| = max_i ||B_i|| */
-    v->bound = 1.0 / (double)f->kpool;
-    v->discrepancy = fabs(v->measured - v->bound) / v->bound;
-    return 0;
-}
-static int ev_F_Anorm(const hn_facts *f, hn_claim_value *v)
-{
-    if (!(f->pool == 2 && f->dim == 2))
-        return 1;
-    v->measured = f->pool_norm;
-    v->bound = 1.0 / (double)f->kpool;
-    v->discrepancy = fabs(v->measured - v->bound) / v->bound;
-    return 0;
-}
-static int ev_F_Ale1(const hn_facts *f, hn_claim_value *v)
-{
-    if (f->pool != 2)
-        return 1;
-    v->measured = f->pool_norm;
-    v->bound = 1.0;
-    return 0;
-}
-
-/* ------------------------------------------------ Lemma 5, Appendix G */
-
-static int fc_head(const hn_facts *f) { return f->dim == 2 && f->n_fc > 0 && f->pool == 0; }
-static double fc2(const hn_facts *f) /* h^2 w~^2, h = largest FC dimension in or out */
-{
-    return SQ((double)f->h_all) * SQ(f->wt);
-}
-static double lemma5_bound(const hn_facts *f, double xn, int corrected)
-{
-    /* conv part: T^(1..L+1) are the n_conv convs, so the paper's L = n_conv - 1 */
-    double Lc = (double)f->n_conv - 1, P = (double)f->n_fc;
-    double br = corrected ? (Lc + 1 + P * c2(f) / fc2(f)) : (Lc + 1 + P * fc2(f) / c2(f));
-    return sqrt(2.0) * SQ(xn) * q2_2d(f) * pow(fc2(f), P) * pow(c2(f), Lc) * br;
-}
-static int ev_lemma5(const hn_facts *f, hn_claim_value *v)
-{
-    if (!fc_head(f))
-        return 1;
-    v->measured = f->HO_norm;
-    v->bound = lemma5_bound(f, f->x_norm, 0);
-    snprintf(v->detail, sizeof v->detail, "conv factor %.3g, FC factor %.3g", c2(f), fc2(f));
-    return 0;
-}
-static int ev_lemma5c(const hn_facts *f, hn_claim_value *v)
-{
-    if (!fc_head(f))
-        return 1;
-    v->measured = f->HO_norm;
-    v->bound = lemma5_bound(f, f->x_norm, 1);
-    return 0;
-}
-static int ev_G_Tfc(const hn_facts *f, hn_claim_value *v)
-{
-    if (!fc_head(f))
-        return 1;
-    /* reading of the print: h bounds the FC layer sizes h_p (outputs) */
-    WORST_P(f, v, f->n_conv, f->n_lin, SQ(f->T_norm[p_]), SQ((double)f->h_out) * SQ(f->wt));
-    return 0;
-}
-static int ev_G_Tfcc(const hn_facts *f, hn_claim_value *v)
-{
-    if (!fc_head(f))
-        return 1;
-    WORST_P(f, v, f->n_conv, f->n_lin, SQ(f->T_norm[p_]),
-            (double)f->rows[p_] * (double)f->cols[p_] * SQ(f->wt));
-    return 0;
-}
-static int ev_G_GRconv(const hn_facts *f, hn_claim_value *v)
-{
-    if (!fc_head(f))
-        return 1;
-    WORST_P(f, v, 0, f->n_conv, SQ(f->G_norm[p_]) * SQ(f->R_norm[p_]),
-            pow(fc2(f), (double)f->n_fc) * pow(c2(f), (double)f->n_conv - 1));
-    return 0;
-}
-static int ev_G_GRfc(const hn_facts *f, hn_claim_value *v)
-{
-    if (!fc_head(f))
-        return 1;
-    WORST_P(f, v, f->n_conv, f->n_lin, SQ(f->G_norm[p_]) * SQ(f->R_norm[p_]),
-            pow(fc2(f), (double)f->n_fc - 1) * pow(c2(f), (double)f->n_conv));
-    return 0;
-}
-static int ev_G_bracket(const hn_facts *f, hn_claim_value *v, int corrected)
-{
-    if (!fc_head(f))
-        return 1;
-    /* sum over p of the two per-p bounds, against the printed closed form */
-    double Lc = (double)f->n_conv - 1, P = (double)f->n_fc;
-    double sum = (Lc + 1) * pow(fc2(f), P) * pow(c2(f), Lc) + P * pow(fc2(f), P - 1) * pow(c2(f), Lc + 1);
-    double br = corrected ? (Lc + 1 + P * c2(f) / fc2(f)) : (Lc + 1 + P * fc2(f) / c2(f));
-    v->measured = sum;
-    v->bound = pow(fc2(f), P) * pow(c2(f), Lc) * br;
-    v->discrepancy = fabs(v->measured - v->bound) / fmax(fabs(v->measured), fabs(v->bound));
-    return 0;
-}
-static int ev_G_br(const hn_facts *f, hn_claim_value *v) { return ev_G_bracket(f, v, 0); }
-static int ev_G_brc(const hn_facts *f, hn_claim_value *v) { return ev_G_bracket(f, v, 1); }
-static int ev_G_F(const hn_facts *f, hn_claim_value *v)
-{
-    if (!fc_head(f))
-        return 1;
-    v->measured = SQ(f->F_norm);
-    v->bound = lemma5_bound(f, f->x_norm, 0) / (sqrt(2.0) * q2_2d(f));
-    return 0;
-}
-
-/* ------------------------------------------------ Equations (1), (2), corollaries */
-
-static int ev_eq2(const hn_facts *f, hn_claim_value *v)
-{
-    if (!f->have_H)
-        return 1;
-    v->measured = f->H_norm;
-    v->bound = f->HO_norm;
-    return 0;
-}
-static int ev_identity(const hn_facts *f, hn_claim_value *v)
-{
-    if (!f->have_land)
-        return 1;
-    v->discrepancy = f->identity_disc;
-    return 0;
-}
-static int ev_eq1(const hn_facts *f, hn_claim_value *v)
-{
-    if (!f->have_land)
-        return 1;
-    double k1 = (double)(f->lk + 1);
-    v->measured = f->lhs;
-    v->bound = f->ldiff_star / k1 + SQ(f->R) * f->dH_norm / k1;
-    snprintf(v->detail, sizeof v->detail, "k=%zu R=%.3g |grad term|=%.3g", f->lk, f->R, f->grad_term);
-    return 0;
-}
-static int ev_eq1c(const hn_facts *f, hn_claim_value *v)
-{
-    if (!f->have_land)
-        return 1;
-    double k1 = (double)(f->lk + 1);
-    v->measured = f->lhs;
-    v->bound = (f->ldiff_star + f->grad_term + 0.5 * SQ(f->R) * f->dH_norm) / k1;
-    snprintf(v->detail, sizeof v->detail, "k=%zu R=%.3g", f->lk, f->R);
-    return 0;
-}
-static int ev_cor(const hn_facts *f, hn_claim_value *v, int dim)
-{
-    if (!f->have_land || f->dim != dim || !pure(f))
-        return 1;
-    double k1 = (double)(f->lk + 1);
-    double thm = dim == 1 ? thm1_bound(f, f->W_x) : thm2_bound(f, f->W_x);
-    v->measured = f->lhs;
-    v->bound = 2.0 / k1 * f->W_l_star + 2.0 / k1 * SQ(f->R) * thm;
-    snprintf(v->detail, sizeof v->detail, "k=%zu R=%.3g W_l=%.3g", f->lk, f->R, f->W_l_star);
-    return 0;
-}
-static int ev_cor1(const hn_facts *f, hn_claim_value *v) { return ev_cor(f, v, 1); }
-static int ev_cor2(const hn_facts *f, hn_claim_value *v) { return ev_cor(f, v, 2); }
-static int ev_cor_loss(const hn_facts *f, hn_claim_value *v)
-{
-    if (!f->have_land)
-        return 1;
-    v->measured = f->lhs;
-    v->bound = 2.0 / (double)(f->lk + 1) * f->W_l_theta;
-    return 0;
-}
+#include "audit/claims_eval.h"
 
 /* ------------------------------------------------ the registry */
 
@@ -624,200 +31,200 @@ static int ev_cor_loss(const hn_facts *f, hn_claim_value *v)
 #define FG(g) HN_FG(HN_FG_##g)
 static const hn_claim claims[] = {
     {"eq3", "equation (3)", "f(x) = T^(L+1) Lambda^(L) ... Lambda^(1) T^(1) x",
-     "dense matrices vs the direct layers", NULL, HN_REL_EQ, 0, ev_eq3, FG(SEC4)},
+     "dense matrices vs the direct layers", NULL, HN_REL_EQ, 0, hn_ev_eq3, FG(SEC4)},
     {"sec4.z_Gz", "Section IV", "z = G^(p) z^(p)", "every p; z^(p) from the direct forward pass",
-     NULL, HN_REL_EQ, 0, ev_zGz, FG(SEC4)},
-    {"sec4.x_Rx", "Section IV", "x^(p) = R^(p) x", "every p", NULL, HN_REL_EQ, 0, ev_xRx, FG(SEC4)},
+     NULL, HN_REL_EQ, 0, hn_ev_zGz, FG(SEC4)},
+    {"sec4.x_Rx", "Section IV", "x^(p) = R^(p) x", "every p", NULL, HN_REL_EQ, 0, hn_ev_xRx, FG(SEC4)},
     {"sec4.z_GTRx", "Section IV", "z = f(x) = G^(p) T^(p) R^(p-1) x", "every p", NULL,
-     HN_REL_EQ, 0, ev_zGTRx, FG(SEC4)},
+     HN_REL_EQ, 0, hn_ev_zGTRx, FG(SEC4)},
     {"lemma1", "Lemma 1", "H_O(theta) = Q^T F^T A F Q",
      "F = [G^(p) (x) (R^(p-1)x)^T]_p (the transpose of the printed stack F^T); compared with J^T A J from backprop",
-     NULL, HN_REL_EQ, 0, ev_lemma1, FG(HO) | FG(LEMMA1)},
+     NULL, HN_REL_EQ, 0, hn_ev_lemma1, FG(HO) | FG(LEMMA1)},
     {"appA.final_form", "Appendix A", "H_O = Q^T F A F^T Q",
      "F A is undefined: F is K x sum|T^(p)| and A is K x K (it only type-checks if sum|T^(p)| = K)",
-     NULL, HN_REL_EQ, 1, ev_typo, 0},
+     NULL, HN_REL_EQ, 1, hn_ev_typo, 0},
     {"appA.vec_z", "Appendix A", "vec(z^(p)) = vec(T^(p) x^(p-1)) = (I (x) x^(p-1)) vec(T^(p))",
      "(I (x) x^(p-1)) is (n_p |x|) x n_p and cannot multiply vec T^(p) (length n_p |x|)",
-     NULL, HN_REL_EQ, 1, ev_typo, 0},
+     NULL, HN_REL_EQ, 1, hn_ev_typo, 0},
     {"appA.vec_z.corrected", "Appendix A", "vec(z^(p)) = (I (x) x^(p-1)T) vec_r(T^(p))",
      "row-wise vec, as in Section III; also the printed dz^(p)/dT^(p) = I (x) x^(p-1)T",
-     "appA.vec_z", HN_REL_EQ, 0, ev_vecz, FG(APPA)},
+     "appA.vec_z", HN_REL_EQ, 0, hn_ev_vecz, FG(APPA)},
     {"appA.kron_split", "Appendix A", "A_1 (x) A_2 = (A_1 (x) I_{m_2})(I_{m_1} (x) A_2)",
-     "the factors only conform when n_1 = m_1", NULL, HN_REL_EQ, 1, ev_typo, 0},
+     "the factors only conform when n_1 = m_1", NULL, HN_REL_EQ, 1, hn_ev_typo, 0},
     {"appA.kron_split.corrected", "Appendix A", "A_1 (x) A_2 = (A_1 (x) I_{m_2})(I_{n_1} (x) A_2)",
      "evaluated with A_1 = G^(p), A_2 = x^(p-1)T (m_2 = 1)", "appA.kron_split",
-     HN_REL_EQ, 0, ev_split, FG(APPA)},
+     HN_REL_EQ, 0, hn_ev_split, FG(APPA)},
     {"appA.dz_dW", "Appendix A", "dz/dW^(p) = (G^(p) (x) x^(p)T) Q^(p)",
      "x^(p) (the layer's output) where x^(p-1) (its input) is meant; the sizes differ in general",
-     NULL, HN_REL_EQ, 1, ev_typo, 0},
+     NULL, HN_REL_EQ, 1, hn_ev_typo, 0},
     {"appA.dz_dW.corrected", "Appendix A", "dz/dW^(p) = (G^(p) (x) x^(p-1)T) Q^(p)",
-     "compared with the columns of J = F Q for layer p", "appA.dz_dW", HN_REL_EQ, 0, ev_dzdW, FG(APPA)},
+     "compared with the columns of J = F Q for layer p", "appA.dz_dW", HN_REL_EQ, 0, hn_ev_dzdW, FG(APPA)},
     {"appA.block", "Appendix A",
      "H_O^(kl) = Q^(k)T (G^(k)T (x) R^(k-1)x) A (G^(l) (x) x^T R^(l-1)T) Q^(l)",
-     "every block (k,l) against J^T A J", NULL, HN_REL_EQ, 0, ev_block, FG(BLOCKS)},
+     "every block (k,l) against J^T A J", NULL, HN_REL_EQ, 0, hn_ev_block, FG(BLOCKS)},
     {"lemma2", "Lemma 2", "||H_O|| <= sqrt(2) q^2 ||x||^2 (L+1) w_T^2 L",
      "w_T^2 L read as printed (w_T squared, times L); q = max ||Q^(p)||, w_T = max ||T^(p)||" R_,
-     NULL, HN_REL_LE, 0, ev_lemma2, FG(SHAPE) | FG(NORMS) | FG(HO)},
+     NULL, HN_REL_LE, 0, hn_ev_lemma2, FG(SHAPE) | FG(NORMS) | FG(HO)},
     {"lemma2.corrected", "Lemma 2", "||H_O|| <= sqrt(2) q^2 ||x||^2 (L+1) w_T^(2L)",
      "the exponent its proof (Appendix D) derives", "lemma2",
-     HN_REL_LE, 0, ev_lemma2c, FG(SHAPE) | FG(NORMS) | FG(HO)},
+     HN_REL_LE, 0, hn_ev_lemma2c, FG(SHAPE) | FG(NORMS) | FG(HO)},
     {"appB.submult", "Appendix B", "||H_O|| <= ||Q||^2 ||F||^2 ||A||", "", NULL,
-     HN_REL_LE, 0, ev_submult, FG(APPB) | FG(HO)},
+     HN_REL_LE, 0, hn_ev_submult, FG(APPB) | FG(HO)},
     {"appB.A_norm", "Appendix B", "||A|| <= sqrt(2)", "A = diag(p) - pp^T (CE) or I (MSE)", NULL,
-     HN_REL_LE, 0, ev_Anorm, FG(APPB)},
+     HN_REL_LE, 0, hn_ev_Anorm, FG(APPB)},
     {"appB.Q_blockdiag", "Appendix B", "||Q||^2 <= max_i ||Q^(i)||^2 <= q^2",
      "Q = blockdiag(Q^(i)); q = max ||Q^(i)||", NULL,
-     HN_REL_LE, 0, ev_Qblock, FG(SHAPE) | FG(NORMS) | FG(APPB)},
+     HN_REL_LE, 0, hn_ev_Qblock, FG(SHAPE) | FG(NORMS) | FG(APPB)},
     {"appD.G_bound", "Appendix D", "||G^(p)||^2 <= ||T^(p+1)||^2 ... ||T^(L+1)||^2 <= w_T^(2(L-p+1))",
      "the product form (the w_T form follows); Lambda's of norm <= 1", NULL,
-     HN_REL_LE, 0, ev_Gbound, FG(SHAPE) | FG(NORMS)},
+     HN_REL_LE, 0, hn_ev_Gbound, FG(SHAPE) | FG(NORMS)},
     {"appD.R_bound", "Appendix D", "||R^(p-1)||^2 <= ||T^(1)||^2 ... ||T^(p-1)||^2 <= w_T^(2(p-1))",
-     "the product form", NULL, HN_REL_LE, 0, ev_Rbound, FG(SHAPE) | FG(NORMS)},
+     "the product form", NULL, HN_REL_LE, 0, hn_ev_Rbound, FG(SHAPE) | FG(NORMS)},
     {"appD.kron_norm", "Appendix D", "||G^(p)T (x) R^(p-1)x|| = ||G^(p)|| ||R^(p-1)x||", "", NULL,
-     HN_REL_EQ, 0, ev_kronnorm, FG(APPA)},
+     HN_REL_EQ, 0, hn_ev_kronnorm, FG(APPA)},
     {"appD.F_stack", "Appendix D", "||F||^2 <= sum_{p=1}^{L+1} ||G^(p+1)T (x) R^(p-1)x||^2",
-     "G^(p+1) is undefined for p = L+1 (G^(L+2)); the next line uses G^(p)", NULL, HN_REL_LE, 1, ev_typo, 0},
+     "G^(p+1) is undefined for p = L+1 (G^(L+2)); the next line uses G^(p)", NULL, HN_REL_LE, 1, hn_ev_typo, 0},
     {"appD.F_stack.corrected", "Appendix D", "||F||^2 <= sum_{p=1}^{L+1} ||G^(p)||^2 ||R^(p-1)x||^2", "",
-     "appD.F_stack", HN_REL_LE, 0, ev_Fstack, FG(SHAPE) | FG(NORMS) | FG(APPB)},
+     "appD.F_stack", HN_REL_LE, 0, hn_ev_Fstack, FG(SHAPE) | FG(NORMS) | FG(APPB)},
     {"appD.F_bound", "Appendix D", "||F||^2 <= ||x||^2 (L+1) w_T^(2L)", "w_T = max ||T^(p)||", NULL,
-     HN_REL_LE, 0, ev_Fbound, FG(SHAPE) | FG(NORMS) | FG(APPB)},
+     HN_REL_LE, 0, hn_ev_Fbound, FG(SHAPE) | FG(NORMS) | FG(APPB)},
     {"appD.HO_bound", "Appendix D",
      "||H_O|| <= ||Q||^2 ||F||^2 ||A|| <= sqrt(2) ||x||^2 q^2 (L+1) w_T^(2L)",
      "the appendix headed 'Proof of Theorem 2' proves Lemma 2 here", NULL,
-     HN_REL_LE, 0, ev_lemma2c, FG(SHAPE) | FG(NORMS) | FG(HO)},
+     HN_REL_LE, 0, hn_ev_lemma2c, FG(SHAPE) | FG(NORMS) | FG(HO)},
     {"theorem1", "Theorem 1", "||H_O|| <= sqrt(2) ||x||^2 d^2 (L+1) (C^2 w^2 k d)^L",
      "1-D conv nets with ReLU, no pooling, no FC head; d = d_1 (first layer's output length), as printed" R_, NULL,
-     HN_REL_LE, 0, ev_thm1, FG(SHAPE) | FG(HO)},
+     HN_REL_LE, 0, hn_ev_thm1, FG(SHAPE) | FG(HO)},
     {"appC.T_bound", "Appendix C", "||T^(p)||^2 <= C^2 d k w^2", "every conv layer p", NULL, HN_REL_LE, 0,
-     ev_C_T, FG(SHAPE) | FG(NORMS)},
+     hn_ev_C_T, FG(SHAPE) | FG(NORMS)},
     {"appC.Q_bound", "Appendix C", "||Q^(l)|| <= d  (i.e. ||Q^(p)||^2 <= d^2)", "every layer", NULL,
-     HN_REL_LE, 0, ev_C_Q, FG(SHAPE) | FG(NORMS)},
+     HN_REL_LE, 0, hn_ev_C_Q, FG(SHAPE) | FG(NORMS)},
     {"appC.Q_sum_index", "Appendix C",
      "sum_{i=0}^{d_{l-1}-k_l} ||pi_R^i I|| <= sum_{i=1}^{d_{l-1}-k_l} ||pi_R||",
      "each term is 1: d_l <= d_l - 1 as printed (the lower index changed from 0 to 1)", NULL, HN_REL_LE, 0,
-     ev_C_Qsum, FG(SHAPE)},
+     hn_ev_C_Qsum, FG(SHAPE)},
     {"appC.Q_sum_index.corrected", "Appendix C",
      "||Q^(l)|| <= sum_{i=0}^{d_{l-1}-k_l} ||pi_R^i I|| = d_{l-1} - k_l + 1 = d_l", "",
-     "appC.Q_sum_index", HN_REL_LE, 0, ev_C_Qsumc, FG(SHAPE) | FG(NORMS)},
+     "appC.Q_sum_index", HN_REL_LE, 0, hn_ev_C_Qsumc, FG(SHAPE) | FG(NORMS)},
     {"corollary1", "Corollary 1",
      "|L_{k+1} - L_k| <= 2/(k+1) W_l + 2/(k+1) R^2 sqrt(2) d^2 W_x^2 (L+1) (C^2 w^2 k d)^L",
      "theta = theta* + delta, R = ||delta||, W_l = max_i |l_i(theta*)|, W_x = max_i ||x_i||, w at theta*; "
-     "rests on the Taylor step (1) and on (2)", NULL, HN_REL_APPROX, 0, ev_cor1, FG(SHAPE) | FG(LANDSCAPE)},
+     "rests on the Taylor step (1) and on (2)", NULL, HN_REL_APPROX, 0, hn_ev_cor1, FG(SHAPE) | FG(LANDSCAPE)},
     {"theorem2", "Theorem 2", "||H_O|| <= sqrt(2) ||x||^2 q^2 (L+1) (C^2 k^2 w^2 m n)^L, q^2 = C^2 k^2 m n",
      "2-D conv nets (ReLU between layers, or none), no pooling, no FC head; m x n = m_1 x n_1 as printed" R_, NULL,
-     HN_REL_LE, 0, ev_thm2, FG(SHAPE) | FG(HO)},
+     HN_REL_LE, 0, hn_ev_thm2, FG(SHAPE) | FG(HO)},
     {"appD2.T_row", "Appendix D", "||T^(p)_{i,*}||^2 = sum_{c,k,l} |W^(p)_{c,c2,k,l}|^2",
-     "every row of every conv T", NULL, HN_REL_EQ, 0, ev_D_Trow, FG(SHAPE) | FG(ENTRIES)},
+     "every row of every conv T", NULL, HN_REL_EQ, 0, hn_ev_D_Trow, FG(SHAPE) | FG(ENTRIES)},
     {"appD2.T_fro", "equation (4)", "||T^(p)||_F^2 = sum_{c1,i,k,l} (W^(p)_{c1,c2(i),k,l})^2",
-     "", NULL, HN_REL_EQ, 0, ev_D_Tfro, FG(SHAPE) | FG(ENTRIES)},
+     "", NULL, HN_REL_EQ, 0, hn_ev_D_Tfro, FG(SHAPE) | FG(ENTRIES)},
     {"appD2.T_stmt", "Appendix D", "||T^(p)|| <= C^2 k^2 w^2 m n",
-     "the statement the proof announces (not squared)", NULL, HN_REL_LE, 0, ev_D_Tstmt, FG(SHAPE) | FG(NORMS)},
+     "the statement the proof announces (not squared)", NULL, HN_REL_LE, 0, hn_ev_D_Tstmt, FG(SHAPE) | FG(NORMS)},
     {"appD2.T_bound", "Appendix D", "||T^(p)||^2 <= ||T^(p)||_F^2 <= C^2 k^2 w^2 m n",
-     "what the proof derives", "appD2.T_stmt", HN_REL_LE, 0, ev_D_Tbound, FG(SHAPE) | FG(NORMS)},
+     "what the proof derives", "appD2.T_stmt", HN_REL_LE, 0, hn_ev_D_Tbound, FG(SHAPE) | FG(NORMS)},
     {"appD2.Q_stmt", "Appendix D", "||Q^(p)|| <= C^2 k^2 m n", "not squared, as announced", NULL, HN_REL_LE,
-     0, ev_D_Qstmt, FG(SHAPE) | FG(NORMS)},
+     0, hn_ev_D_Qstmt, FG(SHAPE) | FG(NORMS)},
     {"appD2.Q_row", "Appendix D", "sum_{j,c1,k1,k2} (dT_ij / dW_{c1,c2,k1,k2})^2 = C_{p-1} k_p^1 k_p^2",
-     "every row i of every conv T", NULL, HN_REL_EQ, 0, ev_D_Qrow, FG(SHAPE) | FG(ENTRIES)},
+     "every row i of every conv T", NULL, HN_REL_EQ, 0, hn_ev_D_Qrow, FG(SHAPE) | FG(ENTRIES)},
     {"appD2.Q_fro", "Appendix D", "||Q^(p)||^2 <= ||Q^(p)||_F^2 = C m n C k^2 <= C^2 k^2 m n", "",
-     NULL, HN_REL_LE, 0, ev_D_Qfro, FG(SHAPE) | FG(NORMS)},
+     NULL, HN_REL_LE, 0, hn_ev_D_Qfro, FG(SHAPE) | FG(NORMS)},
     {"corollary2", "Corollary 2",
      "|L_{k+1} - L_k| <= 2/(k+1) W_l + 2/(k+1) R^2 sqrt(2) q^2 W_x^2 (L+1) (C^2 k^2 w^2 m n)^L",
-     "as corollary1, 2-D nets", NULL, HN_REL_APPROX, 0, ev_cor2, FG(SHAPE) | FG(LANDSCAPE)},
+     "as corollary1, 2-D nets", NULL, HN_REL_APPROX, 0, hn_ev_cor2, FG(SHAPE) | FG(LANDSCAPE)},
     {"corollary.loss_term", "Corollary 1",
      "|L_{k+1} - L_k| <= 2/(k+1) W_l  (the first term alone, W_l bounding |l_i| at theta)",
      "reading W_l as a bound on the losses at theta itself: then the Hessian term is not needed", NULL,
-     HN_REL_LE, 0, ev_cor_loss, FG(LANDSCAPE)},
+     HN_REL_LE, 0, hn_ev_cor_loss, FG(LANDSCAPE)},
     {"lemma3", "Lemma 3",
      "||H_O|| <= sqrt(2) ||x||^2 q^2 (1/k_pool^2)^(L-l+2) (L+1) (k^2 C^2 w^2 m n)^L, q^2 = m n C^2 k^2",
-     "one MaxPool2D instead of the ReLU in Lambda^(l)" R_, NULL, HN_REL_LE, 0, ev_lemma3, FG(SHAPE) | FG(HO)},
+     "one MaxPool2D instead of the ReLU in Lambda^(l)" R_, NULL, HN_REL_LE, 0, hn_ev_lemma3, FG(SHAPE) | FG(HO)},
     {"lemma3.corrected", "Lemma 3",
      "||H_O|| <= sqrt(2) ||x||^2 q^2 (1/k_pool^2)^(L-l) (L+1) (k^2 C^2 w^2 m n)^L",
      "only T^(l+1..L+1) act on the pooled size, and for p > l the proof's product skips one of them",
-     "lemma3", HN_REL_LE, 0, ev_lemma3c, FG(SHAPE) | FG(HO)},
+     "lemma3", HN_REL_LE, 0, hn_ev_lemma3c, FG(SHAPE) | FG(HO)},
     {"appE.M_norm", "Appendix E", "||M^(l)|| = 1", "max-pool selection matrix", NULL,
-     HN_REL_EQ, 0, ev_E_M, FG(SHAPE) | FG(POOL)},
+     HN_REL_EQ, 0, hn_ev_E_M, FG(SHAPE) | FG(POOL)},
     {"appE.GR_product", "Appendix E", "||G^(p)|| ||R^(p-1)|| <= prod_{i=1}^{L+1} ||T^(i)|| / ||T^(p)||", "",
-     NULL, HN_REL_LE, 0, ev_E_GRprod, FG(SHAPE) | FG(NORMS)},
+     NULL, HN_REL_LE, 0, hn_ev_E_GRprod, FG(SHAPE) | FG(NORMS)},
     {"appE.GR_bound", "Appendix E",
      "prod ||T^(i)|| / ||T^(p)|| <= (C^2 k^2 w^2 m n)^(2L) (1/k_pool^2)^(L-l+2-I{p-1<=l})",
      "applied to ||G^(p)|| ||R^(p-1)|| (not squared) as printed", NULL,
-     HN_REL_LE, 0, ev_E_GR, FG(SHAPE) | FG(NORMS)},
+     HN_REL_LE, 0, hn_ev_E_GR, FG(SHAPE) | FG(NORMS)},
     {"appE.GR_bound.corrected", "Appendix E",
      "||G^(p)||^2 ||R^(p-1)||^2 <= (C^2 k^2 w^2 m n)^L (1/k_pool^2)^(L+1-l-I{p>l})", "",
-     "appE.GR_bound", HN_REL_LE, 0, ev_E_GRc, FG(SHAPE) | FG(NORMS)},
+     "appE.GR_bound", HN_REL_LE, 0, hn_ev_E_GRc, FG(SHAPE) | FG(NORMS)},
     {"appE.exponent_step", "Appendix E", "(1/k_pool^2)^(L-l+2-I{p-1<=l}) <= (1/k_pool^2)^(L-l+2)",
-     "dropping the indicator raises the exponent of a number < 1", NULL, HN_REL_LE, 0, ev_E_expo, FG(SHAPE)},
+     "dropping the indicator raises the exponent of a number < 1", NULL, HN_REL_LE, 0, hn_ev_E_expo, FG(SHAPE)},
     {"appE.F_bound", "Appendix E", "||F||^2 <= ||x||^2 (L+1) (k^2 C^2 w^2 m n)^L (1/k_pool^2)^(L-l+2)", "",
-     NULL, HN_REL_LE, 0, ev_E_F, FG(SHAPE) | FG(APPB)},
+     NULL, HN_REL_LE, 0, hn_ev_E_F, FG(SHAPE) | FG(APPB)},
     {"appE.F_bound.corrected", "Appendix E",
      "||F||^2 <= ||x||^2 (L+1) (k^2 C^2 w^2 m n)^L (1/k_pool^2)^(L-l)",
      "the sum over p of appE.GR_bound.corrected times ||x||^2", "appE.F_bound",
-     HN_REL_LE, 0, ev_E_Fc, FG(SHAPE) | FG(APPB)},
+     HN_REL_LE, 0, hn_ev_E_Fc, FG(SHAPE) | FG(APPB)},
     {"lemma4", "Lemma 4",
      "||H_O|| <= sqrt(2) ||x||^2 q^2 (1/k_pool^2)^(L-l+2) (L+1) (k^2 C^2 w^2 m n)^L, q^2 = m n C^2 k^2",
-     "one AvgPool2D instead of the ReLU in Lambda^(l)" R_, NULL, HN_REL_LE, 0, ev_lemma4, FG(SHAPE) | FG(HO)},
+     "one AvgPool2D instead of the ReLU in Lambda^(l)" R_, NULL, HN_REL_LE, 0, hn_ev_lemma4, FG(SHAPE) | FG(HO)},
     {"lemma4.corrected", "Lemma 4",
      "||H_O|| <= sqrt(2) ||x||^2 q^2 (1/k_pool^2)^(L-l+1) (L+1) (k^2 C^2 w^2 m n)^L",
      "the Lemma 3 correction, plus ||avg pool||^2 = 1/k_pool^2 on every chain", "lemma4", HN_REL_LE, 0,
-     ev_lemma4c, FG(SHAPE) | FG(HO)},
+     hn_ev_lemma4c, FG(SHAPE) | FG(HO)},
     {"appF.gram", "Appendix F", "(A_{*,i}, A_{*,j}) = 1/k_pool^4 I{i, j in the same window}",
-     "the avg-pool matrix", NULL, HN_REL_EQ, 0, ev_F_gram, FG(SHAPE) | FG(POOL)},
+     "the avg-pool matrix", NULL, HN_REL_EQ, 0, hn_ev_F_gram, FG(SHAPE) | FG(POOL)},
     {"appF.block", "Appendix F", "B_i = 1/k_pool^2 1 1^T", "measured: the entries of A^T A in a window",
-     NULL, HN_REL_EQ, 0, ev_F_block, FG(SHAPE) | FG(POOL)},
+     NULL, HN_REL_EQ, 0, hn_ev_F_block, FG(SHAPE) | FG(POOL)},
     {"appF.block_norm", "Appendix F", "||B_i|| = 1/k_pool^2 ||1 1^T|| = 1/k_pool",
-     "measured ||A^T A|| = max_i ||B_i||", NULL, HN_REL_EQ, 0, ev_F_blocknorm, FG(SHAPE) | FG(POOL)},
+     "measured ||A^T A|| = max_i ||B_i||", NULL, HN_REL_EQ, 0, hn_ev_F_blocknorm, FG(SHAPE) | FG(POOL)},
     {"appF.A_norm", "Appendix F", "||A^(p)|| = max_i ||B_i|| = 1/k_pool",
      "the final value (2-D pooling); max_i ||B_i|| is ||A^T A|| = 1/k_pool^2 in truth", NULL, HN_REL_EQ, 0,
-     ev_F_Anorm, FG(SHAPE) | FG(POOL)},
+     hn_ev_F_Anorm, FG(SHAPE) | FG(POOL)},
     {"appF.A_le_1", "Appendix F", "||A^(p)|| <= 1", "1-D and 2-D avg pooling", NULL,
-     HN_REL_LE, 0, ev_F_Ale1, FG(SHAPE) | FG(POOL)},
+     HN_REL_LE, 0, hn_ev_F_Ale1, FG(SHAPE) | FG(POOL)},
     {"lemma5", "Lemma 5",
      "||H_O|| <= sqrt(2) ||x||^2 q^2 (h^2 w~^2)^P (k^2 C^2 w^2 m n)^L (L+1+P h^2 w~^2 / (k^2 C^2 w^2 m n))",
      "h = largest FC dimension, input of the first FC layer included (the reading under which the "
      "proof's ||T|| <= h w~ holds); L+1 conv layers, P FC layers" R_, NULL,
-     HN_REL_LE, 0, ev_lemma5, FG(SHAPE) | FG(HO)},
+     HN_REL_LE, 0, hn_ev_lemma5, FG(SHAPE) | FG(HO)},
     {"lemma5.corrected", "Lemma 5",
      "||H_O|| <= sqrt(2) ||x||^2 q^2 (h^2 w~^2)^P (k^2 C^2 w^2 m n)^L (L+1+P k^2 C^2 w^2 m n / (h^2 w~^2))",
-     "the bracket inverted back", "lemma5", HN_REL_LE, 0, ev_lemma5c, FG(SHAPE) | FG(HO)},
+     "the bracket inverted back", "lemma5", HN_REL_LE, 0, hn_ev_lemma5c, FG(SHAPE) | FG(HO)},
     {"appG.T_fc", "Appendix G", "||T^(L+1+p)||^2 <= h^2 w~^2",
      "h = largest FC output size h_p (as printed: 'h_p <= h')", NULL,
-     HN_REL_LE, 0, ev_G_Tfc, FG(SHAPE) | FG(NORMS)},
+     HN_REL_LE, 0, hn_ev_G_Tfc, FG(SHAPE) | FG(NORMS)},
     {"appG.T_fc.corrected", "Appendix G", "||T^(L+1+p)||^2 <= h_out h_in w~^2", "", "appG.T_fc", HN_REL_LE,
-     0, ev_G_Tfcc, FG(SHAPE) | FG(NORMS)},
+     0, hn_ev_G_Tfcc, FG(SHAPE) | FG(NORMS)},
     {"appG.GR_conv", "Appendix G", "||G^(p)||^2 ||R^(p-1)||^2 <= (h^2 w~^2)^P (k^2 C^2 w^2 m n)^L, p <= L+1",
-     "h as in lemma5", NULL, HN_REL_LE, 0, ev_G_GRconv, FG(SHAPE) | FG(NORMS)},
+     "h as in lemma5", NULL, HN_REL_LE, 0, hn_ev_G_GRconv, FG(SHAPE) | FG(NORMS)},
     {"appG.GR_fc", "Appendix G",
      "||G^(p)||^2 ||R^(p-1)||^2 <= (h^2 w~^2)^(P-1) (k^2 C^2 w^2 m n)^(L+1), p >= L+2", "h as in lemma5",
-     NULL, HN_REL_LE, 0, ev_G_GRfc, FG(SHAPE) | FG(NORMS)},
+     NULL, HN_REL_LE, 0, hn_ev_G_GRfc, FG(SHAPE) | FG(NORMS)},
     {"appG.bracket", "Appendix G",
      "sum_p (bounds above) = (h^2 w~^2)^P (k^2 C^2 w^2 m n)^L (L+1+P h^2 w~^2/(k^2 C^2 w^2 m n))",
      "algebra: the sum of the per-p bounds against the printed closed form", NULL,
-     HN_REL_EQ, 0, ev_G_br, FG(SHAPE)},
+     HN_REL_EQ, 0, hn_ev_G_br, FG(SHAPE)},
     {"appG.bracket.corrected", "Appendix G",
      "sum_p (bounds above) = (h^2 w~^2)^P (k^2 C^2 w^2 m n)^L (L+1+P k^2 C^2 w^2 m n/(h^2 w~^2))", "",
-     "appG.bracket", HN_REL_EQ, 0, ev_G_brc, FG(SHAPE)},
+     "appG.bracket", HN_REL_EQ, 0, hn_ev_G_brc, FG(SHAPE)},
     {"appG.F_bound", "Appendix G",
      "||F||^2 <= (h^2 w~^2)^P (k^2 C^2 w^2 m n)^L (L+1+P h^2 w~^2/(k^2 C^2 w^2 m n)) (||x||^2 implied)",
-     "||x||^2 is dropped in the print and restored here", NULL, HN_REL_LE, 0, ev_G_F, FG(SHAPE) | FG(APPB)},
+     "||x||^2 is dropped in the print and restored here", NULL, HN_REL_LE, 0, hn_ev_G_F, FG(SHAPE) | FG(APPB)},
     {"appG.HO_final", "Appendix G",
      "||H_O|| <= sqrt(2) W_x q^2 (h^2 w~^2)^P (k^2 C^2 w^2 m n)^L (L+1+P h^2 w~^2/(k^2 C^2 w^2 m n))",
      "W_x (a bound on ||x||, not squared) where the statement has ||x||^2: not consistent in the units of x",
-     NULL, HN_REL_LE, 1, ev_typo, 0},
+     NULL, HN_REL_LE, 1, hn_ev_typo, 0},
     {"eq2", "equation (2)", "||H|| ~ ||J^T [grad^2 l] J|| = ||H_O||",
      "measured ||H|| against ||H_O||; fails when ||H|| > ||H_O|| (H_F not negligible)", NULL, HN_REL_APPROX,
-     0, ev_eq2, FG(HO) | FG(HESSIAN)},
+     0, hn_ev_eq2, FG(HO) | FG(HESSIAN)},
     {"sec3.loss_diff", "Section III", "L_{k+1} - L_k = 1/(k+1) (l_{k+1} - L_k)", "", NULL, HN_REL_EQ, 0,
-     ev_identity, FG(LANDSCAPE)},
+     hn_ev_identity, FG(LANDSCAPE)},
     {"eq1", "equation (1)",
      "|L_{k+1}(theta) - L_k(theta)| ~ 1/(k+1)|l_{k+1}(theta*) - L_k(theta*)| + 1/(k+1) ||theta - theta*||^2 "
      "||H_{k+1}(theta*) - 1/k sum_i H_i(theta*)||",
      "H_i = Hessian of l_i; used as <=; Assumption 1 (grad L_k = grad L_{k+1} = 0 at theta*) holds only in "
-     "the interpolating family", NULL, HN_REL_APPROX, 0, ev_eq1, FG(LANDSCAPE)},
+     "the interpolating family", NULL, HN_REL_APPROX, 0, hn_ev_eq1, FG(LANDSCAPE)},
     {"eq1.corrected", "equation (1)",
      "|L_{k+1} - L_k| ~ 1/(k+1) (|l_{k+1} - L_k| + |(grad l_{k+1} - grad L_k)^T delta| + 1/2 ||delta||^2 "
      "||H_{k+1} - 1/k sum H_i||)  at theta*",
      "the second-order Taylor expansion with its gradient term and its 1/2", "eq1",
-     HN_REL_APPROX, 0, ev_eq1c, FG(LANDSCAPE)},
+     HN_REL_APPROX, 0, hn_ev_eq1c, FG(LANDSCAPE)},
 };
 
 size_t hn_claims_count(void) { return sizeof claims / sizeof claims[0]; }
