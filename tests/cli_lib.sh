@@ -9,3 +9,7 @@ le64() {
 }
 # st FILE HEADER NBYTES: a safetensors file with NBYTES zero data bytes
 st() { { le64 ${#2}; printf '%s' "$2"; head -c "$3" /dev/zero; } > "$1"; }
+# ok NAME / bad NAME: one result line, counted in $pass and $fail (which
+# the sourcing script sets to 0 first)
+ok() { echo "ok   $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1"; fail=$((fail + 1)); }

@@ -1,5 +1,6 @@
 /* hessnorm — the audit's figures: the parameter sweeps and the
- * distribution of bound / measured per claim (gnuplot). */
+ * distribution of bound / measured per claim (gnuplot; every name and
+ * text in a script quoted by hn_gnuplot_quote*). */
 #include "config.h"
 #include <math.h>
 #include <stdio.h>
@@ -30,14 +31,20 @@ static int plot_sweep(const char *figdir, const hn_sweep *sw, hn_err *err)
         return rc;
     hn_buf g;
     hn_buf_init(&g);
-    hn_buf_printf(&g,
-                  "set terminal pngcairo size 800,500\nset output @OUT@\nset logscale y\nset format y '10^{%%L}'\n"
-                  "set xtics 1\nset xlabel '%s'\nset ylabel 'value (median of 5 draws)'\nset key outside right\n"
-                  "set title 'measured ||H_O|| and the paper''s bounds: %s'\n"
-                  "plot '%s' using 1:2 with linespoints lw 2 title 'measured ||H_O||'",
-                  sw->xlabel, sw->name, data);
-    for (size_t b = 0; b < sw->nb; b++)
-        hn_buf_printf(&g, ", '' using 1:%zu with linespoints title '%s'", b + 3, sw->bound_ids[b]);
+    char title[300];
+    snprintf(title, sizeof title, "measured ||H_O|| and the paper's bounds: %s", sw->name);
+    hn_buf_puts(&g, "set terminal pngcairo size 800,500\nset output @OUT@\nset logscale y\nset format y '10^{%L}'\n"
+                    "set xtics 1\nset xlabel ");
+    hn_gnuplot_quote(&g, sw->xlabel);
+    hn_buf_puts(&g, "\nset ylabel 'value (median of 5 draws)'\nset key outside right\nset title ");
+    hn_gnuplot_quote(&g, title);
+    hn_buf_puts(&g, "\nplot ");
+    hn_gnuplot_quote_file(&g, data);
+    hn_buf_puts(&g, " using 1:2 with linespoints lw 2 title 'measured ||H_O||'");
+    for (size_t b = 0; b < sw->nb; b++) {
+        hn_buf_printf(&g, ", '' using 1:%zu with linespoints title ", b + 3);
+        hn_gnuplot_quote(&g, sw->bound_ids[b]);
+    }
     hn_buf_puts(&g, "\n");
     rc = g.failed ? hn_err_set(err, HN_ENOMEM, "out of memory") : hn_gnuplot(g.s, png, err);
     hn_buf_free(&g);
@@ -64,14 +71,16 @@ static int plot_distribution(const char *figdir, const hn_claim *cl, const hn_cs
         return rc;
     hn_buf g;
     hn_buf_init(&g);
-    hn_buf_printf(&g,
-                  "set terminal pngcairo size 640,400\nset output @OUT@\nbinwidth=0.25\n"
-                  "bin(x)=binwidth*floor(x/binwidth)+binwidth/2\nset style fill solid 0.6\n"
-                  "set xlabel 'log10(bound / measured)   (< 0: the bound is violated)'\nset ylabel 'networks'\n"
-                  "set arrow from 0, graph 0 to 0, graph 1 nohead lc rgb 'red'\n"
-                  "set title '%s (%s): %zu networks'\n"
-                  "plot '%s' using (bin($1)):(1.0) smooth freq with boxes notitle\n",
-                  cl->id, cl->location, n, data);
+    char title[300];
+    snprintf(title, sizeof title, "%s (%s): %zu networks", cl->id, cl->location, n);
+    hn_buf_puts(&g, "set terminal pngcairo size 640,400\nset output @OUT@\nbinwidth=0.25\n"
+                    "bin(x)=binwidth*floor(x/binwidth)+binwidth/2\nset style fill solid 0.6\n"
+                    "set xlabel 'log10(bound / measured)   (< 0: the bound is violated)'\nset ylabel 'networks'\n"
+                    "set arrow from 0, graph 0 to 0, graph 1 nohead lc rgb 'red'\nset title ");
+    hn_gnuplot_quote(&g, title);
+    hn_buf_puts(&g, "\nplot ");
+    hn_gnuplot_quote_file(&g, data);
+    hn_buf_puts(&g, " using (bin($1)):(1.0) smooth freq with boxes notitle\n");
     rc = g.failed ? hn_err_set(err, HN_ENOMEM, "out of memory") : hn_gnuplot(g.s, png, err);
     hn_buf_free(&g);
     return rc;

@@ -3,7 +3,6 @@
  * the results of model_run.c; report.c places the figures. */
 #include "config.h"
 #include <stdio.h>
-#include <stdlib.h>
 #include "hessnorm/buf.h"
 #include "hessnorm/experiment.h"
 #include "hessnorm/gnuplot.h"
@@ -57,24 +56,9 @@ void hn_exp_fig_stem(const hn_experiment_opts *o, hn_pool_kind g, char *b, size_
     snprintf(b, n, "%s_%s", ds, tag);
 }
 
-/* gnuplot single-quoted string */
-static void gp_quote(hn_buf *b, const char *s)
-{
-    hn_buf_puts(b, "'");
-    for (; *s; s++) {
-        if (*s == '\'')
-            hn_buf_puts(b, "''");
-        else {
-            char c[2] = {*s, 0};
-            hn_buf_puts(b, c);
-        }
-    }
-    hn_buf_puts(b, "'");
-}
-
 int hn_exp_have_pngcairo(void)
 {
-    return system("gnuplot -e 'set terminal pngcairo' </dev/null >/dev/null 2>&1") == 0;
+    return hn_gnuplot_terminal("pngcairo");
 }
 
 /* One figure: curves of the settings in `sel` (indices into res), from k0;
@@ -92,13 +76,13 @@ int hn_exp_draw_figure(const hn_experiment_opts *o, const hn_exp_result *res, co
     hn_buf_printf(&b, "set terminal %s size 900,620 font ',12'\nset output @OUT@\n",
                   cairo ? "pngcairo" : "png");
     hn_buf_puts(&b, "set termoption noenhanced\nset datafile separator ','\nset grid\nset title ");
-    gp_quote(&b, title);
+    hn_gnuplot_quote(&b, title);
     hn_buf_puts(&b, "\nset xlabel ");
-    gp_quote(&b, kind ? "quantile level q (fraction of samples with smaller ||H_O,i||)" : "k (sample size)");
+    hn_gnuplot_quote(&b, kind ? "quantile level q (fraction of samples with smaller ||H_O,i||)" : "k (sample size)");
     hn_buf_puts(&b, "\nset ylabel ");
-    gp_quote(&b, ylabel);
+    hn_gnuplot_quote(&b, ylabel);
     hn_buf_puts(&b, "\nset logscale y\nset format y '%.0e'\nset key top right box title ");
-    gp_quote(&b, legend);
+    hn_gnuplot_quote(&b, legend);
     if (logx)
         hn_buf_puts(&b, "\nset logscale x\nset format x '%.0e'");
     if (!kind)
@@ -109,9 +93,9 @@ int hn_exp_draw_figure(const hn_experiment_opts *o, const hn_exp_result *res, co
         setting_label(o, &res[sel[i]], lab, sizeof lab);
         if (i)
             hn_buf_puts(&b, ", \\\n     ");
-        gp_quote(&b, csv);
+        hn_gnuplot_quote_file(&b, csv);
         hn_buf_printf(&b, " skip 1 using 1:%zu with lines lw 2 title ", col[i]);
-        gp_quote(&b, lab);
+        hn_gnuplot_quote(&b, lab);
     }
     hn_buf_puts(&b, "\n");
     int rc = b.failed ? hn_err_set(err, HN_ENOMEM, "%s: out of memory", png) : hn_gnuplot(b.s, png, err);
