@@ -47,6 +47,20 @@ int hn_read_exact(int fd, void *p, size_t n)
     return 0;
 }
 
+int hn_open_read(const char *path, int *fd, struct stat *st, hn_err *err)
+{
+    *fd = open(path, O_RDONLY);
+    if (*fd < 0)
+        return hn_err_set(err, HN_EIO, "%s: cannot open: %s", path, strerror(errno));
+    if (fstat(*fd, st) != 0) {
+        int rc = hn_err_set(err, HN_EIO, "%s: cannot stat: %s", path, strerror(errno));
+        close(*fd);
+        *fd = -1;
+        return rc;
+    }
+    return HN_OK;
+}
+
 int hn_read_file(const char *path, char **buf, size_t *len, hn_err *err)
 {
     int fd, rc = HN_OK;
@@ -57,13 +71,9 @@ int hn_read_file(const char *path, char **buf, size_t *len, hn_err *err)
     *buf = NULL;
     if (len)
         *len = 0;
-    fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return hn_err_set(err, HN_EIO, "%s: cannot open: %s", path, strerror(errno));
-    if (fstat(fd, &st) != 0) {
-        rc = hn_err_set(err, HN_EIO, "%s: cannot stat: %s", path, strerror(errno));
-        goto out;
-    }
+    rc = hn_open_read(path, &fd, &st, err);
+    if (rc)
+        return rc;
     if (S_ISDIR(st.st_mode)) {
         rc = hn_err_set(err, HN_EIO, "%s: cannot read: %s", path, strerror(EISDIR));
         goto out;

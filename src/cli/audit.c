@@ -196,17 +196,15 @@ static int audit_one(const char *model, const char *weights, const char *sample,
         return 1;
     hn_err err;
     hn_err_clear(&err);
-    hn_model *m = NULL;
-    double *theta = NULL;
-    hn_samples *s = NULL;
+    hn_cli_net net;
     hn_claim_instance *res = NULL;
     size_t n = 0;
-    int rc = hn_cli_load(model, weights, sample, &m, &theta, &s, &err);
+    int rc = hn_cli_load(model, weights, sample, &net, &err);
     if (!rc && !(res = hn_calloc(hn_claims_count(), sizeof *res)))
         rc = hn_err_set(&err, HN_ENOMEM, "out of memory");
     if (!rc) {
         /* every error left is about the network: name the model file */
-        rc = hn_audit_one(m, theta, s, claims, res, hn_claims_count(), &n, &err);
+        rc = hn_audit_one(net.m, net.theta, net.s, claims, res, hn_claims_count(), &n, &err);
         if (rc && rc != HN_ENOMEM)
             hn_err_prefix(&err, model);
     }
@@ -214,14 +212,12 @@ static int audit_one(const char *model, const char *weights, const char *sample,
     if (rc) {
         status = hn_cli_fail(&err);
     } else if (json) {
-        status = hn_cli_print_json(to_json(model, weights, sample, s->n, m->n_params, res, n));
+        status = hn_cli_print_json(to_json(model, weights, sample, net.s->n, net.m->n_params, res, n));
     } else {
-        print_table(model, sample, s->n, m->n_params, res, n);
+        print_table(model, sample, net.s->n, net.m->n_params, res, n);
     }
     hn_free(res);
-    hn_samples_free(s);
-    hn_free(theta);
-    hn_model_free(m);
+    hn_cli_net_free(&net);
     return status;
 }
 

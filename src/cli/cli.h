@@ -20,12 +20,21 @@ int hn_cli_fail(const hn_err *err);
  * it at the final flush.  Returns status, or 1 for a write error after a
  * status 0. */
 int hn_cli_finish(int status);
-/* Load model.json, its weights (into a new *theta) and the sample file, in
- * that order, stopping at the first failure.  What was loaded stays in
- * *m, *theta, *s (NULL otherwise, as the caller initialised them) for the
- * caller to free, on failure too. */
-int hn_cli_load(const char *model, const char *weights, const char *sample, hn_model **m,
-                double **theta, hn_samples **s, hn_err *err);
+/* A network with its weights and samples, as audit --model and inspect
+ * take them. */
+typedef struct {
+    hn_model *m;
+    double *theta;
+    hn_samples *s;
+} hn_cli_net;
+/* Load model.json, its weights (into a new theta) and the sample file, in
+ * that order, stopping at the first failure.  *net is cleared first; what
+ * was loaded stays in it (NULL otherwise) for hn_cli_net_free, on failure
+ * too. */
+int hn_cli_load(const char *model, const char *weights, const char *sample, hn_cli_net *net,
+                hn_err *err);
+/* Free what *net holds (any part may be NULL). */
+void hn_cli_net_free(hn_cli_net *net);
 /* puts(txt) and hn_free(txt): 0; NULL txt (out of memory building it):
  * "hessnorm: out of memory" on stderr, 1. */
 int hn_cli_print_json(char *txt);

@@ -1,5 +1,5 @@
-/* hessnorm command — what the subcommands share: failure lines, loading a
- * model with its weights and samples, JSON on stdout, the standard-output
+/* hessnorm command — what the subcommands share: failure lines, loading (and
+ * freeing) a model with its weights and samples, JSON on stdout, the standard-output
  * write check, count options. */
 #include "config.h"
 #include <errno.h>
@@ -26,17 +26,25 @@ int hn_cli_finish(int status)
     return status;
 }
 
-int hn_cli_load(const char *model, const char *weights, const char *sample, hn_model **m,
-                double **theta, hn_samples **s, hn_err *err)
+int hn_cli_load(const char *model, const char *weights, const char *sample, hn_cli_net *net,
+                hn_err *err)
 {
-    int rc = hn_model_load(model, m, err);
-    if (!rc && !(*theta = hn_calloc((*m)->n_params, sizeof **theta)))
+    *net = (hn_cli_net){NULL, NULL, NULL};
+    int rc = hn_model_load(model, &net->m, err);
+    if (!rc && !(net->theta = hn_calloc(net->m->n_params, sizeof *net->theta)))
         rc = hn_err_set(err, HN_ENOMEM, "out of memory");
     if (!rc)
-        rc = hn_weights_load(*m, weights, *theta, err);
+        rc = hn_weights_load(net->m, weights, net->theta, err);
     if (!rc)
-        rc = hn_samples_load(*m, sample, s, err);
+        rc = hn_samples_load(net->m, sample, &net->s, err);
     return rc;
+}
+
+void hn_cli_net_free(hn_cli_net *net)
+{
+    hn_samples_free(net->s);
+    hn_free(net->theta);
+    hn_model_free(net->m);
 }
 
 int hn_cli_print_json(char *txt)

@@ -31,43 +31,37 @@ static const char example_json[] =
     "  ]\n"
     "}\n";
 
-/* The built-in example: model, weights and sample (all allocated). */
-static int load_example(hn_model **m, double **theta, hn_samples **s, hn_err *err)
+/* The built-in example: model, weights and sample (all allocated; on
+ * failure none). */
+static int load_example(hn_cli_net *net, hn_err *err)
 {
-    *m = NULL;
-    *theta = NULL;
-    *s = NULL;
-    int rc = hn_model_parse(example_json, sizeof example_json - 1, "example", m, err);
+    *net = (hn_cli_net){NULL, NULL, NULL};
+    int rc = hn_model_parse(example_json, sizeof example_json - 1, "example", &net->m, err);
     if (rc)
         return rc;
+    const hn_model *m = net->m;
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    *theta = hn_calloc((*m)->n_params, sizeof(double));
-    if (!r || !*theta || (rc = hn_samples_alloc(*m, 1, s, err)) != 0) {
+    net->theta = hn_calloc(m->n_params, sizeof(double));
+    if (!r || !net->theta || (rc = hn_samples_alloc(m, 1, &net->s, err)) != 0) {
         rc = rc ? rc : hn_err_set(err, HN_ENOMEM, "example: out of memory");
-        goto fail;
+        if (r)
+            gsl_rng_free(r);
+        hn_cli_net_free(net);
+        *net = (hn_cli_net){NULL, NULL, NULL};
+        return rc;
     }
     gsl_rng_set(r, 1);
-    for (size_t t = 0; t < (*m)->n_linear; t++) {
-        const hn_layer *ly = &(*m)->layers[(*m)->linear_pos[t]];
+    for (size_t t = 0; t < m->n_linear; t++) {
+        const hn_layer *ly = &m->layers[m->linear_pos[t]];
         double bound = 1.0 / sqrt((double)(ly->in.c * ly->kh * ly->kw));
         for (size_t j = 0; j < ly->param_count; j++)
-            (*theta)[ly->param_offset + j] = bound * (2.0 * gsl_rng_uniform(r) - 1.0);
+            net->theta[ly->param_offset + j] = bound * (2.0 * gsl_rng_uniform(r) - 1.0);
     }
-    for (size_t j = 0; j < (*s)->in_size; j++)
-        (*s)->x[j] = gsl_rng_uniform(r);
-    (*s)->y_class[0] = 3;
+    for (size_t j = 0; j < net->s->in_size; j++)
+        net->s->x[j] = gsl_rng_uniform(r);
+    net->s->y_class[0] = 3;
     gsl_rng_free(r);
     return HN_OK;
-fail:
-    if (r)
-        gsl_rng_free(r);
-    hn_model_free(*m);
-    hn_free(*theta);
-    hn_samples_free(*s);
-    *m = NULL;
-    *theta = NULL;
-    *s = NULL;
-    return rc;
 }
 
 static void inspect_usage(FILE *f)
@@ -158,33 +152,29 @@ int hn_cli_inspect(int argc, char **argv)
     }
     hn_err err;
     hn_err_clear(&err);
-    hn_model *m = NULL;
-    double *theta = NULL;
-    hn_samples *s = NULL;
+    hn_cli_net net;
     hn_inspect_result *r = NULL;
     int rc;
     if (example) {
-        rc = load_example(&m, &theta, &s, &err);
+        rc = load_example(&net, &err);
     } else {
-        rc = hn_cli_load(model, weights, sample, &m, &theta, &s, &err);
+        rc = hn_cli_load(model, weights, sample, &net, &err);
     }
     if (!rc && wex)
-        rc = write_example(wex, m, theta, s, &err);
+        rc = write_example(wex, net.m, net.theta, net.s, &err);
     if (!rc)
-        rc = hn_inspect(m, theta, s, &r, &err);
+        rc = hn_inspect(net.m, net.theta, net.s, &r, &err);
     if (!rc && dump)
-        rc = hn_inspect_dump(m, theta, s, dump, &err);
+        rc = hn_inspect_dump(net.m, net.theta, net.s, dump, &err);
     int status = 0;
     if (rc) {
         status = hn_cli_fail(&err);
     } else if (json) {
-        status = hn_cli_print_json(hn_inspect_to_json(m, r));
+        status = hn_cli_print_json(hn_inspect_to_json(net.m, r));
     } else {
-        print_table(m, r);
+        print_table(net.m, r);
     }
     hn_inspect_free(r);
-    hn_samples_free(s);
-    hn_free(theta);
-    hn_model_free(m);
+    hn_cli_net_free(&net);
     return status;
 }

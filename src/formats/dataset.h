@@ -4,7 +4,7 @@
 #include <stddef.h>
 
 /* The OpenCV digit sheet holds 500 digits of each class, in class order
- * (digits_png.c reads it, dataset.c splits it into train and test). */
+ * (digits_png.c reads it, dataset_find.c splits it into train and test). */
 #define HN_DIGITS_PER_CLASS 500
 
 /* x[i] = b[i] / 255 for i < n: pixel bytes to [0,1]. */

@@ -8,7 +8,6 @@
  * field. */
 #include "config.h"
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
@@ -406,13 +405,9 @@ int hn_st_read(const char *path, hn_st_file **out, hn_err *err)
     hn_st_file *f = NULL;
 
     *out = NULL;
-    fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return hn_err_set(err, HN_EIO, "%s: cannot open: %s", path, strerror(errno));
-    if (fstat(fd, &st) != 0) {
-        rc = hn_err_set(err, HN_EIO, "%s: cannot stat: %s", path, strerror(errno));
-        goto out;
-    }
+    rc = hn_open_read(path, &fd, &st, err);
+    if (rc)
+        return rc;
     if (!S_ISREG(st.st_mode)) {
         /* Pipes and devices have no size up front: read it all, then parse. */
         char *buf;

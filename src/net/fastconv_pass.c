@@ -10,12 +10,37 @@
 
 /* ------------------------------------------------------------ fixed layers */
 
+/* Max pooling over the chunk's B = r*nb blocks with the argmax masks of
+ * sample n = b mod nb: out = M in (gather), or with transpose out = M^T in
+ * (zero the input-sized block, scatter-add). */
+static void maxpool_blocks(const hn_layer *ly, const hn_fc_chunk *c, size_t i, size_t r,
+                           const double *in, double *out, int transpose)
+{
+    const size_t nb = c->nb, B = r * nb, iHW = ly->in.h * ly->in.w, oHW = ly->out.h * ly->out.w;
+    const size_t src_hw = transpose ? oHW : iHW, dst_hw = transpose ? iHW : oHW;
+    for (size_t ch = 0; ch < ly->in.c; ch++)
+        for (size_t j = 0; j < r; j++)
+            for (size_t n = 0; n < nb; n++) {
+                const size_t *am = c->amax[i] + (ch * nb + n) * oHW;
+                const double *src = in + (ch * B + j * nb + n) * src_hw;
+                double *dst = out + (ch * B + j * nb + n) * dst_hw;
+                if (transpose) {
+                    memset(dst, 0, iHW * sizeof *dst);
+                    for (size_t q = 0; q < oHW; q++)
+                        dst[am[q]] += src[q];
+                } else {
+                    for (size_t q = 0; q < oHW; q++)
+                        dst[q] = src[am[q]];
+                }
+            }
+}
+
 /* out = Lambda_i in for B = r*nb blocks (replica-major), masks of sample
  * n = b mod nb from the chunk's forward pass. */
 static void fixed_fwd(const hn_layer *ly, const hn_fc_chunk *c, size_t i, size_t r, const double *in,
                       double *out)
 {
-    const size_t nb = c->nb, B = r * nb, iHW = ly->in.h * ly->in.w, oHW = ly->out.h * ly->out.w;
+    const size_t nb = c->nb, B = r * nb, iHW = ly->in.h * ly->in.w;
     switch (ly->type) {
     case HN_RELU:
         for (size_t ch = 0; ch < ly->in.c; ch++)
@@ -34,15 +59,7 @@ static void fixed_fwd(const hn_layer *ly, const hn_fc_chunk *c, size_t i, size_t
         break;
     case HN_MAXPOOL1D:
     case HN_MAXPOOL2D:
-        for (size_t ch = 0; ch < ly->in.c; ch++)
-            for (size_t j = 0; j < r; j++)
-                for (size_t n = 0; n < nb; n++) {
-                    const size_t *am = c->amax[i] + (ch * nb + n) * oHW;
-                    const double *src = in + (ch * B + j * nb + n) * iHW;
-                    double *dst = out + (ch * B + j * nb + n) * oHW;
-                    for (size_t q = 0; q < oHW; q++)
-                        dst[q] = src[am[q]];
-                }
+        maxpool_blocks(ly, c, i, r, in, out, 0);
         break;
     case HN_AVGPOOL1D:
     case HN_AVGPOOL2D:
@@ -63,23 +80,14 @@ static void fixed_fwd(const hn_layer *ly, const hn_fc_chunk *c, size_t i, size_t
 void hn_fc_fixed_T(const hn_layer *ly, const hn_fc_chunk *c, size_t i, size_t r, const double *in,
                    double *out)
 {
-    const size_t nb = c->nb, B = r * nb, iHW = ly->in.h * ly->in.w, oHW = ly->out.h * ly->out.w;
+    const size_t nb = c->nb, B = r * nb, iHW = ly->in.h * ly->in.w;
     switch (ly->type) {
     case HN_RELU:
         fixed_fwd(ly, c, i, r, in, out);
         break;
     case HN_MAXPOOL1D:
     case HN_MAXPOOL2D:
-        for (size_t ch = 0; ch < ly->in.c; ch++)
-            for (size_t j = 0; j < r; j++)
-                for (size_t n = 0; n < nb; n++) {
-                    const size_t *am = c->amax[i] + (ch * nb + n) * oHW;
-                    const double *src = in + (ch * B + j * nb + n) * oHW;
-                    double *dst = out + (ch * B + j * nb + n) * iHW;
-                    memset(dst, 0, iHW * sizeof *dst);
-                    for (size_t q = 0; q < oHW; q++)
-                        dst[am[q]] += src[q];
-                }
+        maxpool_blocks(ly, c, i, r, in, out, 1);
         break;
     case HN_AVGPOOL1D:
     case HN_AVGPOOL2D:

@@ -9,42 +9,42 @@
 
 /* ------------------------------------------------------------ primitives */
 
-void hn_conv_forward(hn_shape in, size_t co, size_t kh, size_t kw,
-                     const double *W, const double *x, double *z)
+/* The valid convolution's row updates, accumulated into acc (zeroed by the
+ * caller): for each weight W[o,i,a,b] and output row y, the output row
+ * (o,y) and the input row segment (i,y+a,b..) meet in acc[q] += w src[q];
+ * forward, acc is z and src x; adjoint (the data gradient), acc is dx
+ * and src dz. */
+static void conv_rows(hn_shape in, size_t co, size_t kh, size_t kw, const double *W,
+                      const double *src, double *acc, int adjoint)
 {
     const size_t ho = in.h - kh + 1, wo = in.w - kw + 1, ci = in.c;
-    memset(z, 0, co * ho * wo * sizeof *z);
     for (size_t o = 0; o < co; o++)
         for (size_t i = 0; i < ci; i++)
             for (size_t a = 0; a < kh; a++)
                 for (size_t b = 0; b < kw; b++) {
                     const double wv = W[((o * ci + i) * kh + a) * kw + b];
                     for (size_t y = 0; y < ho; y++) {
-                        double *zr = z + (o * ho + y) * wo;
-                        const double *xr = x + (i * in.h + y + a) * in.w + b;
+                        const size_t zo = (o * ho + y) * wo, xo = (i * in.h + y + a) * in.w + b;
+                        double *ar = acc + (adjoint ? xo : zo);
+                        const double *sr = src + (adjoint ? zo : xo);
                         for (size_t q = 0; q < wo; q++)
-                            zr[q] += wv * xr[q];
+                            ar[q] += wv * sr[q];
                     }
                 }
+}
+
+void hn_conv_forward(hn_shape in, size_t co, size_t kh, size_t kw,
+                     const double *W, const double *x, double *z)
+{
+    memset(z, 0, co * (in.h - kh + 1) * (in.w - kw + 1) * sizeof *z);
+    conv_rows(in, co, kh, kw, W, x, z, 0);
 }
 
 void hn_conv_backward_data(hn_shape in, size_t co, size_t kh, size_t kw,
                            const double *W, const double *dz, double *dx)
 {
-    const size_t ho = in.h - kh + 1, wo = in.w - kw + 1, ci = in.c;
-    memset(dx, 0, ci * in.h * in.w * sizeof *dx);
-    for (size_t o = 0; o < co; o++)
-        for (size_t i = 0; i < ci; i++)
-            for (size_t a = 0; a < kh; a++)
-                for (size_t b = 0; b < kw; b++) {
-                    const double wv = W[((o * ci + i) * kh + a) * kw + b];
-                    for (size_t y = 0; y < ho; y++) {
-                        const double *dzr = dz + (o * ho + y) * wo;
-                        double *dxr = dx + (i * in.h + y + a) * in.w + b;
-                        for (size_t q = 0; q < wo; q++)
-                            dxr[q] += wv * dzr[q];
-                    }
-                }
+    memset(dx, 0, in.c * in.h * in.w * sizeof *dx);
+    conv_rows(in, co, kh, kw, W, dz, dx, 1);
 }
 
 void hn_conv_backward_weights(hn_shape in, size_t co, size_t kh, size_t kw,
@@ -316,12 +316,6 @@ static void apply_fixed_T(const hn_model *m, const hn_ws *ws, size_t i,
     const hn_layer *ly = &m->layers[i];
     const size_t n_in = hn_shape_size(ly->in), n_out = hn_shape_size(ly->out);
     switch (ly->type) {
-    case HN_RELU: {
-        const double *pre = ws->act[i];
-        for (size_t j = 0; j < n_in; j++)
-            out[j] = pre[j] > 0 ? in[j] : 0.0;
-        break;
-    }
     case HN_MAXPOOL1D:
     case HN_MAXPOOL2D:
         memset(out, 0, n_in * sizeof *out);
@@ -332,8 +326,8 @@ static void apply_fixed_T(const hn_model *m, const hn_ws *ws, size_t i,
     case HN_AVGPOOL2D:
         hn_avgpool_backward(ly->in, ly->kh, ly->kw, in, out);
         break;
-    default:
-        memcpy(out, in, n_in * sizeof *out);
+    default: /* ReLU's mask and flatten's copy are their own transposes */
+        apply_fixed(m, ws, i, in, out);
         break;
     }
 }

@@ -23,6 +23,42 @@ static int dense_alloc(size_t r, size_t c, const char *what, gsl_matrix **out, h
     return HN_OK;
 }
 
+/* The matrix being filled by conv_walk: T's weights, or Q's row width. */
+typedef struct {
+    gsl_matrix *M;
+    const double *W;
+    size_t ncols;
+} conv_sink;
+
+/* Every nonzero of the conv layer's T, in row order: row r = (oc,y,x),
+ * column c = (ic,y+a,x+b), and widx the index of the weight W[oc,ic,a,b]
+ * it holds.  T and Q are two readings of this one index map. */
+static void conv_walk(const hn_layer *ly, void (*put)(const conv_sink *, size_t, size_t, size_t),
+                      const conv_sink *k)
+{
+    const hn_shape in = ly->in, o = ly->out;
+    for (size_t oc = 0; oc < o.c; oc++)
+        for (size_t y = 0; y < o.h; y++)
+            for (size_t x = 0; x < o.w; x++) {
+                size_t r = (oc * o.h + y) * o.w + x;
+                for (size_t ic = 0; ic < in.c; ic++)
+                    for (size_t a = 0; a < ly->kh; a++)
+                        for (size_t b = 0; b < ly->kw; b++)
+                            put(k, r, (ic * in.h + y + a) * in.w + x + b,
+                                ((oc * in.c + ic) * ly->kh + a) * ly->kw + b);
+            }
+}
+
+static void set_T(const conv_sink *k, size_t r, size_t c, size_t widx)
+{
+    gsl_matrix_set(k->M, r, c, k->W[widx]);
+}
+
+static void set_Q(const conv_sink *k, size_t r, size_t c, size_t widx)
+{
+    gsl_matrix_set(k->M, r * k->ncols + c, widx, 1.0);
+}
+
 int hn_mat_T(const hn_model *m, const double *theta, size_t pos, gsl_matrix **out, hn_err *err)
 {
     const hn_layer *ly = &m->layers[pos];
@@ -32,18 +68,8 @@ int hn_mat_T(const hn_model *m, const double *theta, size_t pos, gsl_matrix **ou
     int rc = dense_alloc(hn_shape_size(o), hn_shape_size(in), "T", out, err);
     if (rc)
         return rc;
-    const double *W = theta + ly->param_offset;
     /* T[(oc,y,x), (ic,y+a,x+b)] = W[oc,ic,a,b] */
-    for (size_t oc = 0; oc < o.c; oc++)
-        for (size_t y = 0; y < o.h; y++)
-            for (size_t x = 0; x < o.w; x++) {
-                size_t r = (oc * o.h + y) * o.w + x;
-                for (size_t ic = 0; ic < in.c; ic++)
-                    for (size_t a = 0; a < ly->kh; a++)
-                        for (size_t b = 0; b < ly->kw; b++)
-                            gsl_matrix_set(*out, r, (ic * in.h + y + a) * in.w + x + b,
-                                           W[((oc * in.c + ic) * ly->kh + a) * ly->kw + b]);
-            }
+    conv_walk(ly, set_T, &(conv_sink){*out, theta + ly->param_offset, 0});
     return HN_OK;
 }
 
@@ -61,18 +87,7 @@ int hn_mat_Q(const hn_model *m, size_t pos, gsl_matrix **out, hn_err *err)
     if (rc)
         return rc;
     /* Q[vec_r index of T entry (r,c), index of the weight it equals] = 1 */
-    for (size_t oc = 0; oc < o.c; oc++)
-        for (size_t y = 0; y < o.h; y++)
-            for (size_t x = 0; x < o.w; x++) {
-                size_t r = (oc * o.h + y) * o.w + x;
-                for (size_t ic = 0; ic < in.c; ic++)
-                    for (size_t a = 0; a < ly->kh; a++)
-                        for (size_t b = 0; b < ly->kw; b++) {
-                            size_t c = (ic * in.h + y + a) * in.w + x + b;
-                            size_t widx = ((oc * in.c + ic) * ly->kh + a) * ly->kw + b;
-                            gsl_matrix_set(*out, r * ncols + c, widx, 1.0);
-                        }
-            }
+    conv_walk(ly, set_Q, &(conv_sink){*out, NULL, ncols});
     return HN_OK;
 }
 
