@@ -166,6 +166,13 @@ fails "--out with --model" 2 "--out is an option of the full audit" --model "$M"
 fails "nonexistent model" 1 "$T/nosuch.json: cannot open" --model "$T/nosuch.json" --weights "$W" --sample "$X"
 fails "nonexistent weights" 1 "$T/nosuch.safetensors: cannot open" --model "$M" --weights "$T/nosuch.safetensors" \
     --sample "$X"
+# --seed: one strict parser (a sign or an overflow used to wrap silently to ULONG_MAX)
+fails "--seed -1" 2 "hessnorm audit: --seed: '-1' is not a number" --seed -1 --out "$T/s1"
+fails "--seed 2^100" 2 "hessnorm audit: --seed: '1267650600228229401496703205376' is not a number" \
+    --seed 1267650600228229401496703205376 --out "$T/s2"
+fails "--seed ' 5'" 2 "hessnorm audit: --seed: ' 5' is not a number" --seed ' 5' --out "$T/s3"
+[ ! -e "$T/s1" ] && [ ! -e "$T/s2" ] && [ ! -e "$T/s3" ] && ok "--seed refusals write nothing" \
+    || bad "a refused --seed left an output folder"
 fails "unknown claim id" 1 "hessnorm: --claims: unknown claim id 'lemma9'" --model "$M" --weights "$W" \
     --sample "$X" --claims lemma2,lemma9
 . "$S/tests/cli_lib.sh"

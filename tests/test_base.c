@@ -217,11 +217,12 @@ static void test_parse_size(void **state)
     assert_int_equal(v, 0);
     assert_int_equal(hn_parse_size("10", 0, 10, &v), 0);
     assert_int_equal(v, 10);
-    assert_int_equal(hn_parse_size("+7", 0, 10, &v), 0); /* strtoull's '+' */
+    assert_int_equal(hn_parse_size("007", 0, 10, &v), 0); /* leading zeros are digits */
     assert_int_equal(v, 7);
     v = 77;
-    const char *bad[] = {"", "-1", "-0", "11", "1x", "x", " ", "1 ", "0x5", "1e3",
-                         "99999999999999999999999"};
+    /* no sign and no white space (strtoull would take " -1" and wrap it) */
+    const char *bad[] = {"", "-1", "-0", "+7", " 1", " -1", "\t5", "11", "1x", "x", " ", "1 ", "0x5",
+                         "1e3", "99999999999999999999999", "18446744073709551617"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(hn_parse_size(bad[i], 0, 10, &v), -1);
         assert_int_equal(v, 77);
@@ -230,6 +231,8 @@ static void test_parse_size(void **state)
     assert_int_equal(hn_parse_size("18446744073709551615", 0, SIZE_MAX, &v), 0);
     assert_true(v == SIZE_MAX);
     assert_int_equal(hn_parse_size("18446744073709551616", 0, SIZE_MAX, &v), -1);
+    assert_int_equal(hn_parse_size(" -1", 0, SIZE_MAX, &v), -1); /* would wrap to SIZE_MAX */
+    assert_int_equal(hn_parse_size(NULL, 0, 10, &v), -1);
 }
 
 /* ------------------------------------------------------------ descriptor loops */

@@ -5,9 +5,9 @@
 #include <stddef.h>
 
 /* s as a decimal count in [min, max] (max <= SIZE_MAX): 0 and *out set,
- * or -1 (*out untouched) when s is empty, starts with '-', has anything
- * after the digits, overflows, or is outside [min, max].  As strtoull:
- * leading white space and one '+' are accepted. */
+ * or -1 (*out untouched) when s is empty or NULL, holds anything but the
+ * digits 0-9 (no white space, no sign: "-1" never wraps), overflows
+ * (ERANGE), or is outside [min, max]. */
 int hn_parse_size(const char *s, size_t min, size_t max, size_t *out);
 
 #endif

@@ -4,12 +4,14 @@
 #include <ctype.h>
 #include <getopt.h>
 #include <math.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
 #include "base/json.h"
 #include "cli.h"
+#include "base/parse.h"
 
 static void audit_usage(FILE *f)
 {
@@ -252,12 +254,13 @@ int hn_cli_audit(int argc, char **argv)
         case 'j': json = 1; break;
         case 'o': o.out_dir = optarg; break;
         case 's': {
-            char *end;
-            o.seed = strtoul(optarg, &end, 10);
-            if (!*optarg || *end) {
+            /* the strict parser: strtoul took "-1" (and wrapped) and an
+             * overflowing value (as ULONG_MAX) */
+            if (hn_parse_size(optarg, 0, ULONG_MAX, &v) != 0) {
                 fprintf(stderr, "hessnorm audit: --seed: '%s' is not a number\n", optarg);
                 return 2;
             }
+            o.seed = (unsigned long)v;
             break;
         }
         case 'b': {
