@@ -224,6 +224,17 @@ static void test_outer_routes(void **state)
     gsl_rng_free(r);
 }
 
+/* the operator refuses a K beyond its per-thread buffer instead of
+ * overrunning it */
+static void test_outer_op_max_k(void **state)
+{
+    (void)state;
+    double v[1] = {0}, y[1] = {42};
+    hn_outer_op op = {HN_LOSS_CE, HN_OUTER_OP_MAX_K + 1, 1, 0, 0, NULL, NULL, NULL, NULL, NULL, 1};
+    assert_int_equal(hn_outer_op_apply(&op, v, y), HN_EINVAL);
+    assert_true(y[0] == 42);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_zero_residual),
         cmocka_unit_test(test_batch_mean_symmetry),
         cmocka_unit_test(test_outer_routes),
+        cmocka_unit_test(test_outer_op_max_k),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

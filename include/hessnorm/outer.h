@@ -68,7 +68,12 @@ typedef struct {
     int threads;
 } hn_outer_op;
 
-/* y = the operator applied to v (an hn_matvec_fn with ctx an hn_outer_op *). */
+/* The largest K the operator takes (its per-sample tangent J_i v lives on
+ * the stack of each thread). */
+#define HN_OUTER_OP_MAX_K 64
+
+/* y = the operator applied to v (an hn_matvec_fn with ctx an hn_outer_op *).
+ * HN_EINVAL when K > HN_OUTER_OP_MAX_K (nothing written). */
 int hn_outer_op_apply(void *op, const double *v, double *y);
 
 #ifdef __cplusplus

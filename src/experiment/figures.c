@@ -56,11 +56,6 @@ void hn_exp_fig_stem(const hn_experiment_opts *o, hn_pool_kind g, char *b, size_
     snprintf(b, n, "%s_%s", ds, tag);
 }
 
-int hn_exp_have_pngcairo(void)
-{
-    return hn_gnuplot_terminal("pngcairo");
-}
-
 /* One figure: curves of the settings in `sel` (indices into res), from k0;
  * logx for the from-1 view.  kind 0: curves from curves.csv, 1: ||H_O||
  * quantiles from hessnorm_quantiles.csv. */

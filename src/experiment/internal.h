@@ -92,8 +92,6 @@ int hn_exp_load_curve(const char *path, hn_exp_result *r, hn_err *err);
 const char *hn_exp_legend_title(const hn_experiment_opts *o, hn_pool_kind g);
 /* File stem of a figure group: "<dataset>_change_layers" as the authors'. */
 void hn_exp_fig_stem(const hn_experiment_opts *o, hn_pool_kind g, char *b, size_t n);
-/* 1 if gnuplot has the pngcairo terminal. */
-int hn_exp_have_pngcairo(void);
 /* One figure drawn into png: the curves (kind 0, curves.csv, from k0, log
  * k axis if logx) or the ||H_O|| quantiles (kind 1,
  * hessnorm_quantiles.csv) of the settings sel[0..ns-1] (indices into res),

@@ -115,8 +115,9 @@ static int ho_check_args(const hn_model *m, const double *theta, const hn_sample
     const size_t K = m->classes;
     if (n_order == 0)
         return hn_err_set(err, HN_EINVAL, "hessian: no samples to analyse");
-    if (K > 64)
-        return hn_err_set(err, HN_EINVAL, "hessian: at most 64 classes are supported, got %zu", K);
+    if (K > HN_OUTER_OP_MAX_K)
+        return hn_err_set(err, HN_EINVAL, "hessian: at most %d classes are supported, got %zu",
+                          HN_OUTER_OP_MAX_K, K);
     for (size_t i = 0; i < n_order; i++)
         if (order[i] >= s->n)
             return hn_err_set(err, HN_EINVAL, "hessian: order[%zu] = %zu out of range (n = %zu)", i,

@@ -503,7 +503,7 @@ static int write_docs(const hn_experiment_opts *o, const hn_exp_ctx *X, const hn
     R.n_train = (size_t)jnum(res[0].met, "train.n");
     R.k0 = R.n_train >= 20000 ? 10000 : (R.n_train / 6 > 1 ? R.n_train / 6 : 1);
     R.can_draw = o->figures && hn_gnuplot_available();
-    R.cairo = R.can_draw && hn_exp_have_pngcairo();
+    R.cairo = R.can_draw && hn_gnuplot_terminal("pngcairo");
     hn_buf_init(&R.d.md);
     hn_buf_init(&R.d.html);
     hn_buf_init(&R.hess_figs);

@@ -163,7 +163,7 @@ static void op_tangents(const hn_outer_op *o, const double *v, int par)
         const double *J = o->Jb + (size_t)i * K * Pb, *x = o->xh + (size_t)i * d;
         const double *p = o->p + (size_t)i * K;
         double *u = o->u + (size_t)i * K;
-        double Ju[64], *tmp = Ju;
+        double tmp[HN_OUTER_OP_MAX_K];
         for (size_t a = 0; a < K; a++) {
             double sa = hn_dot_seq(J + a * Pb, v, Pb);
             if (d)
@@ -181,6 +181,8 @@ int hn_outer_op_apply(void *vctx, const double *v, double *y)
 {
     const hn_outer_op *o = vctx;
     const size_t K = o->K, Pb = o->Pb, d = o->d, nl = o->n;
+    if (K > HN_OUTER_OP_MAX_K)
+        return HN_EINVAL;
     const int par = (double)nl * (double)K * (double)(Pb + d) > HN_OUTER_PAR_WORK; /* same bits either way */
     op_tangents(o, v, par);
     /* y = sum_i J_i^T u_i in fixed blocks of parameters, samples in order */
