@@ -7,8 +7,23 @@
  *   HN_REL_LE      measured <= bound          (ratio = measured / bound)
  *   HN_REL_EQ      measured == bound           (discrepancy = relative difference)
  *   HN_REL_APPROX  "approximately", used as <= by the paper (ratio as LE)
- * Verdicts: holds, loose (worst ratio < HN_LOOSE_RATIO), fails (a
- * counterexample), typo (not well-formed as printed), approximation. */
+ * Verdicts are defined on the supremum of measured / bound over the
+ * claim's setting (hn_claim_supremum), not on one set of draws:
+ *   fails          a counterexample was found (measured > bound, saved);
+ *   holds          the supremum is at least HN_LOOSE_RATIO: the exact
+ *                  analytic supremum when one is known, otherwise the best
+ *                  ratio the search found;
+ *   loose          the supremum is below HN_LOOSE_RATIO (by the factor
+ *                  1 / supremum): the exact one, or a proven upper bound on
+ *                  it below the cut, or (when neither is known) the best
+ *                  found;
+ *   typo           the printed form is not well-formed (or an index slip
+ *                  whose next line shows the intended form): its corrected
+ *                  form is checked beside it;
+ *   approximation  a "~" statement (measured against its right-hand side).
+ * A claim stated for cross-entropy (the paper's A = diag(p) - pp^T) is
+ * evaluated on cross-entropy networks only; its MSE counterpart (A = I) is
+ * a separate claim "<id>.mse", the extension. */
 #ifndef HESSNORM_AUDIT_H
 #define HESSNORM_AUDIT_H
 #include <stddef.h>
@@ -21,6 +36,9 @@ extern "C" {
 
 typedef enum { HN_REL_LE, HN_REL_EQ, HN_REL_APPROX } hn_relation;
 typedef enum { HN_V_HOLDS, HN_V_LOOSE, HN_V_FAILS, HN_V_TYPO, HN_V_APPROX, HN_V_UNTESTED } hn_verdict;
+/* The loss a claim is evaluated with: any (a fact about the linear maps),
+ * cross-entropy only (the paper's setting), MSE only (the extension). */
+typedef enum { HN_SET_ANY, HN_SET_CE, HN_SET_MSE } hn_loss_setting;
 
 /* A "holds" verdict needs some instance within this factor of its bound. */
 #define HN_LOOSE_RATIO 0.5
@@ -75,13 +93,33 @@ typedef struct {
     int (*eval)(const hn_facts *f, hn_claim_value *v); /* 0 applicable, 1 not */
     unsigned facts;          /* the fact groups eval reads (internal to the audit: a mask of
                               * src/audit/internal.h's hn_fact_group; 0 for a typo) */
+    hn_loss_setting loss;    /* HN_SET_ANY unless the statement is about the CE (or MSE) A */
 } hn_claim;
+
+/* What is known of sup (measured / bound) over a claim's setting:
+ *   HN_SUP_EXACT  value is the supremum (derived; a construction attains it
+ *                 or approaches it, named in why);
+ *   HN_SUP_UPPER  value is a proven upper bound on it (why: the argument);
+ *                 the exact supremum is not known;
+ *   HN_SUP_NONE   nothing is known beyond what the search finds (why: what
+ *                 stands in the way), or the claim is an identity / typo. */
+typedef enum { HN_SUP_NONE, HN_SUP_UPPER, HN_SUP_EXACT } hn_sup_kind;
+typedef struct {
+    hn_sup_kind kind;
+    double value;            /* NAN for HN_SUP_NONE */
+    const char *why;         /* one or two sentences; never NULL */
+} hn_supremum;
 
 size_t hn_claims_count(void);
 const hn_claim *hn_claim_get(size_t i);
 const hn_claim *hn_claim_find(const char *id);
 const char *hn_verdict_name(hn_verdict v);
 const char *hn_relation_name(hn_relation r);
+const char *hn_sup_kind_name(hn_sup_kind k); /* "exact", "upper bound", "none known" */
+/* The supremum of measured / bound for c (audit/suprema.c); for an
+ * inequality (HN_REL_LE) or approximation.  Identities and typos get
+ * HN_SUP_NONE. */
+hn_supremum hn_claim_supremum(const hn_claim *c);
 
 /* Compute facts for (spec, theta, sample).  landscape_k > 0 also computes
  * the equation-(1) quantities with k = landscape_k (needs s->n = k+1),
@@ -122,6 +160,7 @@ typedef struct {
     size_t samples, violations;
     double worst_ratio, median_ratio;
     double worst_discrepancy;
+    hn_supremum sup;         /* hn_claim_supremum(claim) */
 } hn_claim_result;
 
 /* Evaluate claims over n random networks of the standard families
@@ -137,7 +176,8 @@ typedef enum {
     HN_NA_TYPO,       /* the printed form is not well-formed: nothing to evaluate */
     HN_NA_SETTING,    /* the network is outside the claim's setting (1-D / 2-D, pooling, FC head) */
     HN_NA_LANDSCAPE,  /* needs the equation-(1) facts (theta*, theta, k+1 samples): not computed */
-    HN_NA_HESSIAN     /* needs the full Hessian, formed only up to 400 parameters */
+    HN_NA_HESSIAN,    /* needs the full Hessian, formed only up to 400 parameters */
+    HN_NA_LOSS        /* stated for the other loss (cross-entropy claims vs their ".mse" twins) */
 } hn_na_reason;
 
 /* One claim on one network. */

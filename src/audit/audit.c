@@ -133,6 +133,7 @@ int hn_audit_sample(unsigned long seed, size_t n, hn_claim_result *results, hn_e
         results[c].worst_ratio = stats[c].worst_ratio;
         results[c].median_ratio = stats[c].median;
         results[c].worst_discrepancy = stats[c].worst_disc;
+        results[c].sup = stats[c].sup;
     }
     hn_cstats_free(stats, nc);
     hn_free(selected);

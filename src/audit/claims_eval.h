@@ -31,6 +31,9 @@ static inline int hn_cl_pure(const hn_facts *f) { return hn_cl_conv_only(f) && f
             return 1;                                                                  \
     } while (0)
 
+/* the claim's loss setting fits the network's loss (claims.c) */
+int hn_claim_loss_fits(const hn_claim *c, const hn_facts *f);
+
 /* helpers of one part used by another (defined where named) */
 double hn_cl_prodT2(const hn_facts *f, size_t from, size_t to); /* eval_lemma2.c */
 double hn_cl_thm1_bound(const hn_facts *f, double xn); /* eval_thm1.c */
@@ -81,6 +84,10 @@ int hn_ev_D_Qfro(const hn_facts *f, hn_claim_value *v);
 int hn_ev_lemma34(const hn_facts *f, hn_claim_value *v);
 int hn_ev_lemma3(const hn_facts *f, hn_claim_value *v);
 int hn_ev_lemma3c(const hn_facts *f, hn_claim_value *v);
+int hn_ev_lemma3s(const hn_facts *f, hn_claim_value *v);
+int hn_ev_E_HOx2(const hn_facts *f, hn_claim_value *v);
+int hn_ev_F_Freuse(const hn_facts *f, hn_claim_value *v);
+int hn_ev_F_Freusec(const hn_facts *f, hn_claim_value *v);
 int hn_ev_lemma4(const hn_facts *f, hn_claim_value *v);
 int hn_ev_lemma4c(const hn_facts *f, hn_claim_value *v);
 int hn_ev_E_M(const hn_facts *f, hn_claim_value *v);

@@ -33,6 +33,19 @@ int hn_ev_lemma3c(const hn_facts *f, hn_claim_value *v)
 {
     return ev_lemma34(f, v, 1, (double)f->L - (double)f->pool_l);
 }
+int hn_ev_lemma3s(const hn_facts *f, hn_claim_value *v)
+{
+    return ev_lemma34(f, v, 1, (double)f->L - (double)f->pool_l + 1);
+}
+int hn_ev_E_HOx2(const hn_facts *f, hn_claim_value *v)
+{
+    /* Lemma 3's bound with ||x||^2 replaced by ||x^2|| (elementwise square) */
+    if (ev_lemma34(f, v, 1, (double)f->L - (double)f->pool_l + 2))
+        return 1;
+    v->bound *= f->x_sq_norm / HN_SQ(f->x_norm);
+    snprintf(v->detail, sizeof v->detail, "||x^2|| = %.4g, ||x||^2 = %.4g", f->x_sq_norm, HN_SQ(f->x_norm));
+    return 0;
+}
 int hn_ev_lemma4(const hn_facts *f, hn_claim_value *v)
 {
     return ev_lemma34(f, v, 2, (double)f->L - (double)f->pool_l + 2);
@@ -88,23 +101,30 @@ int hn_ev_E_expo(const hn_facts *f, hn_claim_value *v)
             pool_factor(f, (double)f->L - (double)f->pool_l + 2));
     return 0;
 }
+static int ev_F_pooled(const hn_facts *f, hn_claim_value *v, int type, double expo);
 int hn_ev_E_F(const hn_facts *f, hn_claim_value *v)
 {
-    if (!pooled(f, 1))
-        return 1;
-    v->measured = HN_SQ(f->F_norm);
-    v->bound = HN_SQ(f->x_norm) * (double)(f->L + 1) * pow(hn_cl_c2(f), (double)f->L) *
-               pool_factor(f, (double)f->L - (double)f->pool_l + 2);
-    return 0;
+    return ev_F_pooled(f, v, 1, (double)f->L - (double)f->pool_l + 2);
 }
 int hn_ev_E_Fc(const hn_facts *f, hn_claim_value *v)
 {
-    if (!pooled(f, 1))
+    return ev_F_pooled(f, v, 1, (double)f->L - (double)f->pool_l);
+}
+static int ev_F_pooled(const hn_facts *f, hn_claim_value *v, int type, double expo)
+{
+    if (!pooled(f, type))
         return 1;
     v->measured = HN_SQ(f->F_norm);
-    v->bound = HN_SQ(f->x_norm) * (double)(f->L + 1) * pow(hn_cl_c2(f), (double)f->L) *
-               pool_factor(f, (double)f->L - (double)f->pool_l);
+    v->bound = HN_SQ(f->x_norm) * (double)(f->L + 1) * pow(hn_cl_c2(f), (double)f->L) * pool_factor(f, expo);
     return 0;
+}
+int hn_ev_F_Freuse(const hn_facts *f, hn_claim_value *v)
+{
+    return ev_F_pooled(f, v, 2, (double)f->L - (double)f->pool_l + 2);
+}
+int hn_ev_F_Freusec(const hn_facts *f, hn_claim_value *v)
+{
+    return ev_F_pooled(f, v, 2, (double)f->L - (double)f->pool_l + 1);
 }
 int hn_ev_F_gram(const hn_facts *f, hn_claim_value *v)
 {

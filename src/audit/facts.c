@@ -44,7 +44,7 @@ typedef struct {
 } facts_ctx;
 
 /* HN_FG_SHAPE: spec, m, n_lin, L, n_conv, n_fc, K, P, dim, pool, pool_instead,
- * pool_l, kpool, x_norm, C, mm, nn, d, w, wt, k, h_out, h_all and per layer
+ * pool_l, kpool, x_norm, x_sq_norm, C, mm, nn, d, w, wt, k, h_out, h_all and per layer
  * is_conv, kh, kw, cin, cout, out_pos, rows, cols, W_sq. */
 static int fg_shape(hn_facts *f, facts_ctx *c, hn_err *err)
 {
@@ -65,6 +65,9 @@ static int fg_shape(hn_facts *f, facts_ctx *c, hn_err *err)
     f->pool_l = ns->pool_after + 1;
     f->kpool = ns->kpool;
     f->x_norm = hn_vec_norm(c->s->x, c->s->in_size);
+    for (size_t i = 0; i < c->s->in_size; i++) /* ||x^2||, x squared elementwise (Appendix E) */
+        f->x_sq_norm += pow(c->s->x[i], 4);
+    f->x_sq_norm = sqrt(f->x_sq_norm);
     /* C: every channel count, input and K of a conv-only net included */
     f->C = ns->in_c;
     for (size_t i = 0; i < ns->n_conv; i++)

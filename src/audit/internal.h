@@ -42,7 +42,7 @@ struct hn_facts {
     int dim;
     /* the paper's symbols, read as stated in each claim */
     size_t C, k, d, mm, nn, h_out, h_all;
-    double w, wt, x_norm;
+    double w, wt, x_norm, x_sq_norm; /* x_sq_norm = ||x^2|| (elementwise square) */
     int pool, pool_instead;
     size_t pool_l, kpool;    /* the paper's l (1-based): pooling inside Lambda^(l) */
     /* per linear op (index p-1) */

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 #include "hessnorm/alloc.h"
-#include "audit/internal.h"
+#include "audit/claims_eval.h"
 #include "audit/report.h"
 
 const char *hn_na_reason_text(hn_na_reason r)
@@ -17,6 +17,9 @@ const char *hn_na_reason_text(hn_na_reason r)
     case HN_NA_LANDSCAPE:
         return "needs the equation-(1) facts (theta, theta*, k+1 samples): not computed";
     case HN_NA_HESSIAN: return "needs the full Hessian, formed only up to 400 parameters";
+    case HN_NA_LOSS:
+        return "stated for the other loss (a cross-entropy claim on an MSE network or the reverse; see its "
+               "twin <id>.mse / <id>)";
     }
     return "?";
 }
@@ -28,6 +31,8 @@ static hn_na_reason na_reason(const hn_claim *c, const hn_facts *f)
 {
     if (c->typo)
         return HN_NA_TYPO;
+    if (!hn_claim_loss_fits(c, f))
+        return HN_NA_LOSS;
     hn_facts g = *f;
     hn_claim_value v;
     if (!g.have_land) {

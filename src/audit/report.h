@@ -44,6 +44,7 @@ typedef struct {
     int nm_done;
     double nm_best, nm_ratio;
     hn_verdict verdict;
+    hn_supremum sup;     /* hn_claim_supremum (set by hn_cstat_finish) */
 } hn_cstat;
 
 /* The collection's counts (networks evaluated, specs skipped, budget hit). */
@@ -60,8 +61,11 @@ double hn_claim_ratio(const hn_claim_value *v);
 int hn_cstat_record(hn_cstat *st, const hn_claim *c, const hn_claim_value *v, const hn_inst *in, hn_err *err);
 /* Compute all facts of in and record every selected claim that applies. */
 int hn_audit_evaluate(const hn_inst *in, const int *selected, hn_cstat *stats, hn_err *err);
-/* Sort the ratios, take the median and set the verdict of cl. */
+/* Sort the ratios, take the median and set the supremum and verdict of cl. */
 void hn_cstat_finish(const hn_claim *cl, hn_cstat *st);
+/* The verdict of an inequality without a counterexample (audit.h): holds
+ * or loose, from its supremum and the best ratio found. */
+hn_verdict hn_sup_verdict(const hn_supremum *sup, double found);
 /* Free stats[0..n) and the array (NULL is accepted). */
 void hn_cstats_free(hn_cstat *stats, size_t n);
 /* Nelder-Mead over the weights from the claim's worst instance (up to 120

@@ -112,6 +112,7 @@ void hn_cstat_finish(const hn_claim *cl, hn_cstat *st)
         qsort(st->ratios, st->n, sizeof(double), cmp_double);
         st->median = st->ratios[st->n / 2];
     }
+    st->sup = hn_claim_supremum(cl);
     if (cl->typo)
         st->verdict = HN_V_TYPO;
     else if (!st->n)
@@ -120,8 +121,19 @@ void hn_cstat_finish(const hn_claim *cl, hn_cstat *st)
         st->verdict = HN_V_APPROX;
     else if (st->violations)
         st->verdict = HN_V_FAILS;
-    else if (cl->rel == HN_REL_LE && st->worst_ratio < HN_LOOSE_RATIO)
-        st->verdict = HN_V_LOOSE;
+    else if (cl->rel == HN_REL_LE)
+        st->verdict = hn_sup_verdict(&st->sup, st->worst_ratio);
     else
         st->verdict = HN_V_HOLDS;
+}
+
+hn_verdict hn_sup_verdict(const hn_supremum *sup, double found)
+{
+    /* the supremum decides: the exact one; a proven upper bound below the
+     * cut; otherwise what the search found */
+    if (sup->kind == HN_SUP_EXACT && isfinite(sup->value))
+        return sup->value >= HN_LOOSE_RATIO ? HN_V_HOLDS : HN_V_LOOSE;
+    if (sup->kind == HN_SUP_UPPER && sup->value < HN_LOOSE_RATIO)
+        return HN_V_LOOSE;
+    return found >= HN_LOOSE_RATIO ? HN_V_HOLDS : HN_V_LOOSE;
 }
