@@ -25,23 +25,29 @@ static const struct {
     char kind;
 } expected[] = {
     {"eq3", 'H'}, {"sec4.z_Gz", 'H'}, {"sec4.x_Rx", 'H'}, {"sec4.z_GTRx", 'H'}, {"lemma1", 'H'},
-    {"appA.final_form", 'T'}, {"appA.vec_z", 'T'}, {"appA.vec_z.corrected", 'H'},
-    {"appA.kron_split", 'T'}, {"appA.kron_split.corrected", 'H'}, {"appA.dz_dW", 'T'},
-    {"appA.dz_dW.corrected", 'H'}, {"appA.block", 'H'}, {"lemma2", 'F'}, {"lemma2.corrected", 'H'},
-    {"appB.submult", 'H'}, {"appB.A_norm", 'H'}, {"appB.Q_blockdiag", 'H'}, {"appD.G_bound", 'H'},
-    {"appD.R_bound", 'H'}, {"appD.kron_norm", 'H'}, {"appD.F_stack", 'T'}, {"appD.F_stack.corrected", 'H'},
-    {"appD.F_bound", 'H'}, {"appD.HO_bound", 'H'}, {"theorem1", 'H'}, {"appC.T_bound", 'H'},
-    {"appC.Q_bound", 'H'}, {"appC.Q_sum_index", 'F'}, {"appC.Q_sum_index.corrected", 'H'},
-    {"corollary1", 'A'}, {"theorem2", 'H'}, {"appD2.T_row", 'H'}, {"appD2.T_fro", 'H'},
-    {"appD2.T_stmt", 'F'}, {"appD2.T_bound", 'H'}, {"appD2.Q_stmt", 'H'}, {"appD2.Q_row", 'H'},
-    {"appD2.Q_fro", 'H'}, {"corollary2", 'A'}, {"corollary.loss_term", 'H'}, {"lemma3", 'H'},
-    {"lemma3.corrected", 'H'}, {"appE.M_norm", 'H'}, {"appE.GR_product", 'H'}, {"appE.GR_bound", 'F'},
-    {"appE.GR_bound.corrected", 'H'}, {"appE.exponent_step", 'F'}, {"appE.F_bound", 'F'}, {"appE.F_bound.corrected", 'H'}, {"lemma4", 'H'},
-    {"lemma4.corrected", 'H'}, {"appF.gram", 'H'}, {"appF.block", 'F'}, {"appF.block_norm", 'F'},
-    {"appF.A_norm", 'H'}, {"appF.A_le_1", 'H'}, {"lemma5", 'H'}, {"lemma5.corrected", 'H'},
-    {"appG.T_fc", 'F'}, {"appG.T_fc.corrected", 'H'}, {"appG.GR_conv", 'H'}, {"appG.GR_fc", 'H'},
-    {"appG.bracket", 'F'}, {"appG.bracket.corrected", 'H'}, {"appG.F_bound", 'H'}, {"appG.HO_final", 'T'},
-    {"eq2", 'A'}, {"sec3.loss_diff", 'H'}, {"eq1", 'A'}, {"eq1.corrected", 'A'},
+    {"appA.final_form", 'T'}, {"appA.vec_z", 'T'}, {"appA.vec_z.corrected", 'H'}, {"appA.kron_split", 'T'},
+    {"appA.kron_split.corrected", 'H'}, {"appA.dz_dW", 'T'}, {"appA.dz_dW.corrected", 'H'},
+    {"appA.block", 'H'}, {"lemma2", 'F'}, {"lemma2.mse", 'F'}, {"lemma2.corrected", 'H'},
+    {"lemma2.corrected.mse", 'H'}, {"appB.submult", 'H'}, {"appB.A_norm", 'H'}, {"appB.A_norm.mse", 'H'},
+    {"appB.Q_blockdiag", 'H'}, {"appD.G_bound", 'H'}, {"appD.R_bound", 'H'}, {"appD.kron_norm", 'H'},
+    {"appD.F_stack", 'T'}, {"appD.F_stack.corrected", 'H'}, {"appD.F_bound", 'H'}, {"appD.HO_bound", 'H'},
+    {"appD.HO_bound.mse", 'H'}, {"theorem1", 'H'}, {"theorem1.mse", 'H'}, {"appC.T_bound", 'H'},
+    {"appC.Q_bound", 'H'}, {"appC.Q_sum_index", 'T'}, {"appC.Q_sum_index.corrected", 'H'},
+    {"corollary1", 'A'}, {"corollary1.mse", 'A'}, {"theorem2", 'H'}, {"theorem2.mse", 'H'},
+    {"appD2.T_row", 'H'}, {"appD2.T_fro", 'H'}, {"appD2.T_stmt", 'F'}, {"appD2.T_bound", 'H'},
+    {"appD2.Q_stmt", 'H'}, {"appD2.Q_row", 'H'}, {"appD2.Q_fro", 'H'}, {"corollary2", 'A'},
+    {"corollary2.mse", 'A'}, {"corollary.loss_term", 'H'}, {"lemma3", 'H'}, {"lemma3.mse", 'H'},
+    {"lemma3.corrected", 'H'}, {"lemma3.corrected.mse", 'H'}, {"lemma3.sharpened", 'H'},
+    {"lemma3.sharpened.mse", 'H'}, {"appE.M_norm", 'H'}, {"appE.GR_product", 'H'}, {"appE.GR_bound", 'F'},
+    {"appE.GR_bound.corrected", 'H'}, {"appE.exponent_step", 'F'}, {"appE.F_bound", 'F'},
+    {"appE.F_bound.corrected", 'H'}, {"appE.HO_x2", 'H'}, {"appE.HO_x2.mse", 'H'}, {"lemma4", 'H'},
+    {"lemma4.mse", 'H'}, {"lemma4.corrected", 'H'}, {"lemma4.corrected.mse", 'H'}, {"appF.gram", 'H'},
+    {"appF.block", 'F'}, {"appF.block_norm", 'F'}, {"appF.A_norm", 'H'}, {"appF.A_le_1", 'H'},
+    {"appF.F_reuse", 'H'}, {"appF.F_reuse.corrected", 'H'}, {"lemma5", 'H'}, {"lemma5.mse", 'H'},
+    {"lemma5.corrected", 'H'}, {"lemma5.corrected.mse", 'H'}, {"appG.T_fc", 'F'},
+    {"appG.T_fc.corrected", 'H'}, {"appG.GR_conv", 'H'}, {"appG.GR_fc", 'H'}, {"appG.bracket", 'F'},
+    {"appG.bracket.corrected", 'H'}, {"appG.F_bound", 'H'}, {"appG.HO_final", 'T'}, {"eq2", 'A'},
+    {"sec3.loss_diff", 'H'}, {"eq1", 'A'}, {"eq1.corrected", 'A'},
 };
 #define N_EXPECTED (sizeof expected / sizeof expected[0])
 
@@ -129,7 +135,9 @@ static void test_true_claims_hold(void **state)
                 fail_msg("%s: %zu violations (worst ratio %.6g)", c->id, res[i].violations, res[i].worst_ratio);
             /* the family-specific claims see one family in seven; the
              * equation-(1) ones one network in seven */
-            if (res[i].samples * N_PROPERTY < n_nets * (c->rel == HN_REL_EQ && strncmp(c->id, "sec3", 4) ? 100 : 40))
+            /* (MSE twins: a fifth of the random networks are MSE) */
+            if (res[i].samples * N_PROPERTY * (c->loss == HN_SET_MSE ? 5 : 1) <
+                n_nets * (c->rel == HN_REL_EQ && strncmp(c->id, "sec3", 4) ? 100 : 40))
                 fail_msg("%s: only %zu networks", c->id, res[i].samples);
         }
         if (k == 'T')
@@ -370,10 +378,11 @@ static void test_claim_fact_groups(void **state)
     size_t *applicable = calloc(nc, sizeof *applicable);
     gsl_rng *r = hn_test_rng(4242);
     hn_err e;
-    for (int draw = 0; draw < 3 * HN_FAM_COUNT; draw++) {
+    for (int draw = 0; draw < 4 * HN_FAM_COUNT; draw++) {
         const hn_family_target target = (hn_family_target)(draw % HN_FAM_COUNT);
         hn_netspec ns;
         hn_family_random_spec(r, &ns, target);
+        ns.mse = (draw / HN_FAM_COUNT) % 2; /* every family with both losses: CE claims and their .mse twins */
         const size_t k = target == HN_FAM_PURE ? 2 : 0;
         hn_model *m;
         assert_int_equal(hn_netspec_model(&ns, &m, &e), 0);
