@@ -203,6 +203,25 @@ head -c 5 "$W" > "$T/trunc.safetensors"
 fails "truncated weights" 1 "$T/trunc.safetensors: header length" --model "$M" --weights "$T/trunc.safetensors" \
     --sample "$X"
 
+# ---------------------------------------------------------------- a quantity that was not measured
+# fixtures/paper10 (the paper's architecture at 10x10, P = 1,662): its block-
+# diagonal Q is over the dense limit, so ||Q|| is not measured and the two
+# claims that read it are n/a with that reason, never a verdict on a 0.
+P10="$S/fixtures/paper10"
+if "$HN" audit --model "$P10/model.json" --weights "$P10/weights.safetensors" \
+        --sample "$P10/sample.safetensors" --json > "$T/p10.json" 2> "$T/err"; then
+    for id in appB.submult appB.Q_blockdiag; do
+        set -- $(claim "$T/p10.json" "$id")
+        if [ "${1:-}" = n/a ] && grep -q '"detail": "||Q|| not measured' "$T/p10.json"; then
+            ok "paper10: $id n/a (||Q|| not measured), not VIOLATED"
+        else
+            bad "paper10: $id is '${1:-}'"
+        fi
+    done
+else
+    bad "paper10: $(tail -n 1 "$T/err")"
+fi
+
 # ---------------------------------------------------------------- the full audit is unchanged
 if "$HN" audit --random 1 --adversarial 0 --nm-iterations 0 --no-figures --claims lemma2 --out "$T/full" \
         > "$T/stdout" 2> "$T/err" && [ -s "$T/full/audit.json" ] && [ ! -s "$T/stdout" ]; then

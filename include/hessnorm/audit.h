@@ -90,7 +90,8 @@ typedef struct {
     const char *corrects;    /* id of the printed claim this one corrects, or NULL */
     hn_relation rel;
     int typo;                /* 1: printed form not well-formed */
-    int (*eval)(const hn_facts *f, hn_claim_value *v); /* 0 applicable, 1 not */
+    int (*eval)(const hn_facts *f, hn_claim_value *v); /* 0 applicable, 1 not, 2 applicable but a
+                              * quantity it needs was not measured (v->detail says which and why) */
     unsigned facts;          /* the fact groups eval reads (internal to the audit: a mask of
                               * src/audit/internal.h's hn_fact_group; 0 for a typo) */
     hn_loss_setting loss;    /* HN_SET_ANY unless the statement is about the CE (or MSE) A */
@@ -129,7 +130,9 @@ int hn_facts_compute(const hn_netspec *ns, const hn_model *m, const double *thet
                      hn_facts **out, hn_err *err);
 void hn_facts_free(hn_facts *f);
 
-/* Evaluate claim c on f: returns 0 and fills v if applicable, 1 if not. */
+/* Evaluate claim c on f: returns 0 and fills v if applicable, 1 if not, 2 if
+ * applicable but not measurable on f (v->detail has the reason; never a
+ * value of 0 standing in for a missing measurement). */
 int hn_claim_eval(const hn_claim *c, const hn_facts *f, hn_claim_value *v);
 /* Is v a violation of c (LE/APPROX: ratio > 1 + tol; EQ: discrepancy > tol)? */
 int hn_claim_violated(const hn_claim *c, const hn_claim_value *v);
@@ -177,7 +180,8 @@ typedef enum {
     HN_NA_SETTING,    /* the network is outside the claim's setting (1-D / 2-D, pooling, FC head) */
     HN_NA_LANDSCAPE,  /* needs the equation-(1) facts (theta*, theta, k+1 samples): not computed */
     HN_NA_HESSIAN,    /* needs the full Hessian, formed only up to 400 parameters */
-    HN_NA_LOSS        /* stated for the other loss (cross-entropy claims vs their ".mse" twins) */
+    HN_NA_LOSS,       /* stated for the other loss (cross-entropy claims vs their ".mse" twins) */
+    HN_NA_UNMEASURED  /* applicable, but a quantity it needs was not measured (value.detail: why) */
 } hn_na_reason;
 
 /* One claim on one network. */

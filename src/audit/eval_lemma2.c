@@ -39,8 +39,18 @@ int hn_ev_lemma2c(const hn_facts *f, hn_claim_value *v)
     snprintf(v->detail, sizeof v->detail, "q=%.4g w_T=%.4g L=%zu", q, wT, f->L);
     return 0;
 }
+/* the whole block-diagonal Q over the dense limit: its norm was not measured */
+static int q_unmeasured(const hn_facts *f, hn_claim_value *v)
+{
+    if (!isnan(f->Qfull_norm))
+        return 0;
+    snprintf(v->detail, sizeof v->detail, "||Q|| not measured: the block-diagonal Q is over the dense limit");
+    return 1;
+}
 int hn_ev_submult(const hn_facts *f, hn_claim_value *v)
 {
+    if (q_unmeasured(f, v))
+        return 2;
     v->measured = f->HO_norm;
     v->bound = HN_SQ(f->Qfull_norm) * HN_SQ(f->F_norm) * f->A_norm;
     return 0;
@@ -53,6 +63,8 @@ int hn_ev_Anorm(const hn_facts *f, hn_claim_value *v)
 }
 int hn_ev_Qblock(const hn_facts *f, hn_claim_value *v)
 {
+    if (q_unmeasured(f, v))
+        return 2;
     v->measured = HN_SQ(f->Qfull_norm);
     v->bound = HN_SQ(max_Q(f));
     return 0;

@@ -325,14 +325,16 @@ static int fg_section_iv(hn_facts *f, facts_ctx *c, hn_err *err)
     return sec4_eq3(f, c, err);
 }
 
-/* HN_FG_APPB (Appendix B): A_norm, F_norm, Qfull_norm (0 when the
- * block-diagonal Q is over the dense limit). */
+/* HN_FG_APPB (Appendix B): A_norm, F_norm, Qfull_norm (NAN when the
+ * block-diagonal Q is over the dense limit: not measured). */
 static int fg_appendix_b(hn_facts *f, facts_ctx *c, hn_err *err)
 {
     int rc;
     if ((rc = hn_norm2(c->pp->A, &f->A_norm, err)) || (rc = hn_gram_norm2(c->pp->F, &f->F_norm, err)))
         return rc;
-    if (c->pp->Qfull && (rc = hn_gram_norm2(c->pp->Qfull, &f->Qfull_norm, err)))
+    if (!c->pp->Qfull)
+        f->Qfull_norm = NAN;
+    else if ((rc = hn_gram_norm2(c->pp->Qfull, &f->Qfull_norm, err)))
         return rc;
     return HN_OK;
 }

@@ -17,6 +17,7 @@ const char *hn_na_reason_text(hn_na_reason r)
     case HN_NA_LANDSCAPE:
         return "needs the equation-(1) facts (theta, theta*, k+1 samples): not computed";
     case HN_NA_HESSIAN: return "needs the full Hessian, formed only up to 400 parameters";
+    case HN_NA_UNMEASURED: return "applicable, but a quantity it needs was not measured";
     case HN_NA_LOSS:
         return "stated for the other loss (a cross-entropy claim on an MSE network or the reverse; see its "
                "twin <id>.mse / <id>)";
@@ -137,7 +138,14 @@ int hn_audit_one(const hn_model *m, const double *theta, const hn_samples *s, co
         hn_claim_instance *o = &out[w++];
         memset(o, 0, sizeof *o);
         o->claim = hn_claim_get(i);
-        if (hn_claim_eval(o->claim, f, &o->value) != 0) {
+        int er = hn_claim_eval(o->claim, f, &o->value);
+        if (er == 2) { /* applicable, not measured: keep the reason (value.detail), no numbers */
+            o->value.measured = o->value.bound = o->value.discrepancy = NAN;
+            o->ratio = NAN;
+            o->na = HN_NA_UNMEASURED;
+            continue;
+        }
+        if (er != 0) {
             memset(&o->value, 0, sizeof o->value);
             o->na = na_reason(o->claim, f);
             continue;

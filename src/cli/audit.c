@@ -91,8 +91,8 @@ static const char *status_of(const hn_claim_instance *c)
 
 static const char *detail_of(const hn_claim_instance *c)
 {
-    if (!c->applicable)
-        return hn_na_reason_text(c->na);
+    if (!c->applicable) /* not measured: the evaluator's own reason */
+        return c->na == HN_NA_UNMEASURED && c->value.detail[0] ? c->value.detail : hn_na_reason_text(c->na);
     if (c->identity && !c->value.detail[0])
         return "identity: only the relative discrepancy of the two sides is measured";
     return c->value.detail;
