@@ -28,4 +28,17 @@ for f in H H_O H_F F A J T_1 Q_1 G_1 R_0 Rx_0 Lambda_1 H_O_lemma1; do
     test -s "$T/dump/$f.npy" || { echo "missing dump $f.npy"; exit 1; }
     head -c 6 "$T/dump/$f.npy" | od -c | grep -q "N   U   M   P   Y" || { echo "bad npy $f"; exit 1; }
 done
+# a sample file holding a batch of one ([1, C, H, W] and y of shape [1]) keeps
+# the per-sample keys (the paper's F, A and per-layer matrices are for one sample)
+le64() { n=$1; i=0; while [ $i -lt 8 ]; do printf "\\$(printf %03o $((n % 256)))"; n=$((n / 256)); i=$((i + 1)); done; }
+H1='{"x":{"dtype":"F64","shape":[1,1,8,8],"data_offsets":[0,512]},"y":{"dtype":"I64","shape":[1],"data_offsets":[512,520]}}'
+{ le64 ${#H1}; printf '%s' "$H1"; tail -c 520 "$S/fixtures/example/sample.safetensors"; } > "$T/batch1.safetensors"
+"$HN" inspect --model "$S/fixtures/example/model.json" --weights "$S/fixtures/example/weights.safetensors" \
+    --sample "$T/batch1.safetensors" --json > "$T/b1.json"
+for k in A_norm F_norm linear_layers T_norm; do
+    grep -q "\"$k\"" "$T/b1.json" || { echo "batch of one: missing key $k"; exit 1; }
+done
+# ... with the same values as the unbatched file
+a=$(grep '"A_norm"' "$T/a.json"); b=$(grep '"A_norm"' "$T/b1.json")
+[ "$a" = "$b" ] || { echo "batch of one: A_norm $b, unbatched $a"; exit 1; }
 echo "cli_inspect: 1 passed, 0 failed"

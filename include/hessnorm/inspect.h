@@ -24,7 +24,7 @@ typedef struct {
     double ho_norm, ho_trace;                  /* outer-product part */
     double *ho_eigs; size_t n_ho_eigs;         /* nonzero, descending */
     double hf_norm;                            /* ||H - H_O|| */
-    /* single sample only (batched == 0): */
+    /* one sample only (n_samples == 1, with or without a batch dimension in the file): */
     double A_norm, F_norm;
     size_t n_lin;
     hn_inspect_layer *layers;

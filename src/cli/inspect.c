@@ -87,7 +87,7 @@ static void print_table(const hn_model *m, const hn_inspect_result *r)
     printf("H_O: ||H_O|| %.10g   trace %.10g   nonzero eigenvalues %zu\n", r->ho_norm,
            r->ho_trace, r->n_ho_eigs);
     printf("||H_F|| = ||H - H_O|| %.10g\n", r->hf_norm);
-    if (!r->batched) {
+    if (r->n_samples == 1) { /* the per-sample matrices (also for a batch of one) */
         printf("||A|| %.10g   ||F|| %.10g\n", r->A_norm, r->F_norm);
         printf("%-4s %-6s %-9s %14s %14s %14s %14s %14s %14s\n", "p", "layer", "type", "||T||",
                "||T||_F", "||Q||", "||G||", "||R(p-1)||", "||R(p-1)x||");

@@ -91,7 +91,7 @@ int hn_inspect(const hn_model *m, const double *theta, const hn_samples *s,
         goto done;
     r->hf_norm = fmax(fabs(gsl_vector_get(ev, 0)), fabs(gsl_vector_get(ev, P - 1)));
 
-    if (!r->batched) {
+    if (r->n_samples == 1) { /* the per-sample matrices (also for a batch of one) */
         if ((rc = hn_paper_build(m, theta, s, 0, &pp, err)) != 0)
             goto done;
         r->n_lin = pp->n_lin;
@@ -176,7 +176,7 @@ char *hn_inspect_to_json(const hn_model *m, const hn_inspect_result *r)
     }
     hn_json_put(o, "hessian_outer", ho, &bad);
     hn_json_put(o, "hessian_functional_norm", hn_json_num(r->hf_norm), &bad);
-    if (!r->batched) {
+    if (r->n_samples == 1) { /* the per-sample matrices (also for a batch of one) */
         hn_json_put(o, "A_norm", hn_json_num(r->A_norm), &bad);
         hn_json_put(o, "F_norm", hn_json_num(r->F_norm), &bad);
         json_t *ls = json_array();
@@ -234,7 +234,7 @@ int hn_inspect_dump(const hn_model *m, const double *theta, const hn_samples *s,
     gsl_matrix_sub(H, HO);
     if ((rc = dump_mat(dir, "H_F", 0, 0, H, err)))
         goto done;
-    if (s->n == 1 && !s->batched) {
+    if (s->n == 1) {
         if ((rc = hn_paper_build(m, theta, s, 0, &pp, err)))
             goto done;
         /* file suffix = the paper's p (1-based) */
