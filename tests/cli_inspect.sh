@@ -41,4 +41,15 @@ done
 # ... with the same values as the unbatched file
 a=$(grep '"A_norm"' "$T/a.json"); b=$(grep '"A_norm"' "$T/b1.json")
 [ "$a" = "$b" ] || { echo "batch of one: A_norm $b, unbatched $a"; exit 1; }
+# --threads: the same bytes for 1 and 2 threads on a batch (the OpenMP loops
+# run over its samples); a count outside 0..1024 is refused with one line
+G="$S/fixtures/golden/batch3_ce"
+for t in 1 2; do
+    "$HN" inspect --model "$G/model.json" --weights "$G/weights.safetensors" --sample "$G/sample.safetensors" \
+        --json --threads $t > "$T/t$t.json"
+done
+cmp -s "$T/t1.json" "$T/t2.json" || { echo "--threads 1 and 2 differ"; exit 1; }
+if "$HN" inspect --example --threads 5000 > "$T/out" 2> "$T/err"; then echo "--threads 5000 accepted"; exit 1; fi
+[ "$(cat "$T/err")" = "hessnorm: --threads: 5000 is more than 1024" ] && [ ! -s "$T/out" ] ||
+    { echo "--threads 5000: $(cat "$T/err")"; exit 1; }
 echo "cli_inspect: 1 passed, 0 failed"

@@ -45,5 +45,11 @@ int hn_cli_count(const char *cmd, const char *opt, const char *v, size_t max, si
  * otherwise HN_EINVAL with "--<opt>: expected a positive integer, got
  * '<v>'" in err. */
 int hn_cli_size(const char *opt, const char *v, int allow_zero, size_t *out, hn_err *err);
+/* --threads N (0 = all cores, OpenMP's default): parses v (at most
+ * HN_CLI_MAX_THREADS), sets OpenMP's thread count and *out; HN_EINVAL with
+ * "--threads: ..." in err.  Results do not depend on the count (every
+ * parallel loop writes per-sample slots reduced in a fixed order). */
+#define HN_CLI_MAX_THREADS 1024
+int hn_cli_threads(const char *v, int *out, hn_err *err);
 
 #endif

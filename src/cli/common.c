@@ -8,6 +8,9 @@
 #include <string.h>
 #include "base/parse.h"
 #include "cli.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 int hn_cli_fail(const hn_err *err)
 {
@@ -72,4 +75,21 @@ int hn_cli_size(const char *opt, const char *v, int allow_zero, size_t *out, hn_
         return HN_OK;
     return hn_err_set(err, HN_EINVAL, "--%s: expected a %s integer, got '%s'", opt,
                       allow_zero ? "non-negative" : "positive", v);
+}
+
+int hn_cli_threads(const char *v, int *out, hn_err *err)
+{
+    size_t n;
+    int rc = hn_cli_size("threads", v, 1, &n, err);
+    if (rc)
+        return rc;
+    /* more than this is a typo, not a machine (and would not fit OpenMP's int) */
+    if (n > HN_CLI_MAX_THREADS)
+        return hn_err_set(err, HN_EINVAL, "--threads: %zu is more than %d", n, HN_CLI_MAX_THREADS);
+    *out = (int)n;
+#ifdef _OPENMP
+    if (n > 0)
+        omp_set_num_threads((int)n);
+#endif
+    return HN_OK;
 }

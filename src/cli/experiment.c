@@ -10,9 +10,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #include "base/clock.h"
 #include "cli.h"
 
@@ -54,10 +51,6 @@ static void progress(void *ctx, const char *msg)
     fprintf(stderr, "[%7.1fs] %s\n", hn_clock_s() - p->t0, msg);
     fflush(stderr);
 }
-
-/* More OpenMP threads than this is a typo, not a machine (and would not
- * fit the int the runtime takes); results do not depend on the count. */
-#define MAX_THREADS 1024
 
 /* The option values as given (parsed in apply_options). */
 typedef struct {
@@ -135,16 +128,8 @@ static int apply_options(const exp_args *a, hn_experiment_opts *o, hn_err *err)
             return rc;
         o->seed = (unsigned long)v;
     }
-    if (a->threads) {
-        if ((rc = hn_cli_size("threads", a->threads, 0, &v, err)))
-            return rc;
-        if (v > MAX_THREADS)
-            return hn_err_set(err, HN_EINVAL, "--threads: %zu is more than %d", v, MAX_THREADS);
-        o->threads = (int)v;
-#ifdef _OPENMP
-        omp_set_num_threads(o->threads);
-#endif
-    }
+    if (a->threads && (rc = hn_cli_threads(a->threads, &o->threads, err)))
+        return rc;
     if (a->limit) {
         if ((rc = hn_cli_size("limit", a->limit, 0, &v, err)))
             return rc;

@@ -67,12 +67,13 @@ static int load_example(hn_cli_net *net, hn_err *err)
 static void inspect_usage(FILE *f)
 {
     fputs("usage: hessnorm inspect --model M.json --weights W.safetensors --sample S.safetensors\n"
-          "                        [--json] [--dump DIR]\n"
-          "       hessnorm inspect --example [--json] [--dump DIR] [--write-example DIR]\n"
+          "                        [--json] [--dump DIR] [--threads N]\n"
+          "       hessnorm inspect --example [--json] [--dump DIR] [--write-example DIR] [--threads N]\n"
           "Computes, exactly: loss, logits, gradient norm, the full Hessian H (exact\n"
           "Hessian-vector products), the outer-product Hessian H_O = Q^T F^T A F Q (Lemma 1),\n"
           "||H - H_O||, and for one sample the norms of A, F and of T, Q, G, R, Rx per layer.\n"
-          "--dump DIR writes every matrix as NumPy .npy.\n",
+          "--dump DIR writes every matrix as NumPy .npy.  --threads N: OpenMP threads (default\n"
+          "and 0: all cores); the results are the same for every N.\n",
           f);
 }
 
@@ -123,9 +124,10 @@ int hn_cli_inspect(int argc, char **argv)
         {"model", required_argument, 0, 'm'},   {"weights", required_argument, 0, 'w'},
         {"sample", required_argument, 0, 's'},  {"json", no_argument, 0, 'j'},
         {"dump", required_argument, 0, 'd'},    {"example", no_argument, 0, 'e'},
-        {"write-example", required_argument, 0, 'x'}, {"help", no_argument, 0, 'h'},
+        {"write-example", required_argument, 0, 'x'}, {"threads", required_argument, 0, 't'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    const char *model = NULL, *weights = NULL, *sample = NULL, *dump = NULL, *wex = NULL;
+    const char *model = NULL, *weights = NULL, *sample = NULL, *dump = NULL, *wex = NULL, *threads = NULL;
     int json = 0, example = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -137,6 +139,7 @@ int hn_cli_inspect(int argc, char **argv)
         case 'd': dump = optarg; break;
         case 'e': example = 1; break;
         case 'x': wex = optarg; example = 1; break;
+        case 't': threads = optarg; break;
         case 'h': inspect_usage(stdout); return 0;
         default: inspect_usage(stderr); return 2;
         }
@@ -154,7 +157,9 @@ int hn_cli_inspect(int argc, char **argv)
     hn_err_clear(&err);
     hn_cli_net net;
     hn_inspect_result *r = NULL;
-    int rc;
+    int rc, nthreads;
+    if (threads && hn_cli_threads(threads, &nthreads, &err))
+        return hn_cli_fail(&err);
     if (example) {
         rc = load_example(&net, &err);
     } else {
