@@ -17,6 +17,7 @@
 #include "hessnorm/eigsmall.h"
 #include "hessnorm/dense.h"
 #include "hessnorm/lanczos.h"
+#include "hessnorm/convbound.h"
 #include "hessnorm/kron.h"
 #include "hessnorm/layers.h"
 #include "hessnorm/fastconv.h"
@@ -25,6 +26,7 @@
 #include "hessnorm/hessian.h"
 #include "hessnorm/outer.h"
 #include "hessnorm/inspect.h"
+#include "hessnorm/matfree.h"
 #include "hessnorm/audit.h"
 #include "hessnorm/experiment.h"
 #endif

@@ -67,6 +67,17 @@ int hn_ws_near_kink(const hn_model *m, const hn_ws *ws, double tol);
 int hn_backward(const hn_model *m, const double *theta, hn_ws *ws,
                 const double *dz, double *grad, double *dx);
 
+/* The layers [from, to) as the fixed linear map of the last hn_forward
+ * (its ReLU masks, max-pool choices; avg pooling and flatten as they are;
+ * the linear layers with theta): y = M v, or y = M^T v with transpose.
+ * v has the length of the activation entering layer `from` (M^T: leaving
+ * layer to-1; the logits when to = n_layers), y the other; from = to is the
+ * identity.  In the paper's terms, with t_p = m->linear_pos[p-1]:
+ * G^(p) = [t_p + 1, n_layers), R^(p-1) = [0, t_p).  Uses ws's scratch (not
+ * the activations).  HN_EINVAL if from > to or to > n_layers. */
+int hn_fixed_range(const hn_model *m, const double *theta, hn_ws *ws, size_t from, size_t to, int transpose,
+                   const double *v, double *y);
+
 /* Loss and gradient for one sample (grad += scale * dl/dtheta). */
 int hn_loss_grad(const hn_model *m, const double *theta, const hn_samples *s,
                  size_t i, hn_ws *ws, double scale, double *loss, double *grad);

@@ -392,6 +392,43 @@ int hn_ws_near_kink(const hn_model *m, const hn_ws *ws, double tol)
     return 0;
 }
 
+/* Length of the activation between layers i-1 and i (i = 0: the input,
+ * i = n_layers: the logits). */
+static size_t act_size(const hn_model *m, size_t i)
+{
+    return i == 0 ? hn_shape_size(m->input) : hn_shape_size(m->layers[i - 1].out);
+}
+
+int hn_fixed_range(const hn_model *m, const double *theta, hn_ws *ws, size_t from, size_t to, int transpose,
+                   const double *v, double *y)
+{
+    if (from > to || to > m->n_layers)
+        return HN_EINVAL;
+    /* buf[2], buf[3] hold max_act doubles: every activation fits */
+    double *a = ws->buf[2], *b = ws->buf[3];
+    memcpy(a, v, act_size(m, transpose ? to : from) * sizeof *a);
+    for (size_t k = 0; k < to - from; k++) {
+        const size_t i = transpose ? to - 1 - k : from + k;
+        const hn_layer *ly = &m->layers[i];
+        if (hn_layer_is_linear(ly->type)) {
+            const double *W = theta + ly->param_offset;
+            if (transpose)
+                hn_conv_backward_data(ly->in, ly->out.c, ly->kh, ly->kw, W, a, b);
+            else
+                hn_conv_forward(ly->in, ly->out.c, ly->kh, ly->kw, W, a, b);
+        } else if (transpose) {
+            apply_fixed_T(m, ws, i, a, b);
+        } else {
+            apply_fixed(m, ws, i, a, b);
+        }
+        double *t = a;
+        a = b;
+        b = t;
+    }
+    memcpy(y, a, act_size(m, transpose ? from : to) * sizeof *y);
+    return HN_OK;
+}
+
 /* Shared reverse sweep.  delta/rdelta hold the cotangent (and its
  * R-derivative when v != NULL) of layers[n_layers-1]'s output. */
 static void reverse_sweep(const hn_model *m, const double *theta, hn_ws *ws,

@@ -1,0 +1,71 @@
+/* hessnorm — the paper's per-sample quantities without the dense matrices:
+ * no P x P Hessian, no (positions x parameters) Q, no dense T, G or R.
+ * Every norm is a bracket lo <= value <= hi, with how hi was obtained:
+ *   ||A||, ||G^(p)||, ||F||, ||J||, ||H_O|| and its nonzero eigenvalues:
+ *       exact, from K x K Gram forms (K = classes) built from K reverse
+ *       passes through the fixed masks (G G^T, F F^T = sum_p ||R^(p-1)x||^2
+ *       G^(p) G^(p)T, J J^T, C J J^T C^T with C^T C = A);
+ *   ||Q^(p)||: exact, sqrt(output positions) (Q^T Q = positions I: each
+ *       weight appears once per output position, in disjoint rows);
+ *   ||T^(p)||_F: exact, sqrt(positions ||W||^2);
+ *   ||T^(p)||: Lanczos on T^T T (lo = value = the square root of the top
+ *       Ritz value, a certified lower bound); hi certified: the smallest of
+ *       the circulant (2-D DFT), Schur and Frobenius bounds (convbound.h);
+ *   ||R^(p-1)||: Lanczos on R^T R through the fixed masks (lo = value,
+ *       certified); hi = sqrt(theta + r) from the top Ritz pair's residual
+ *       r (an eigenvalue lies within r of theta; that it is the largest is
+ *       not certified), or the certified product of the layers' upper
+ *       bounds when that is smaller;
+ *   ||R^(p-1) x||: exact, the activation's norm. */
+#ifndef HESSNORM_MATFREE_H
+#define HESSNORM_MATFREE_H
+#include <stddef.h>
+#include "hessnorm/error.h"
+#include "hessnorm/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    HN_HI_EXACT,      /* lo = value = hi, to rounding */
+    HN_HI_CERTIFIED,  /* hi is a proven upper bound */
+    HN_HI_RESIDUAL    /* hi from a Lanczos residual (not a proof that no larger eigenvalue exists) */
+} hn_hi_kind;
+
+typedef struct {
+    double lo, value, hi;
+    hn_hi_kind hi_kind;
+} hn_bracket;
+
+typedef struct {
+    size_t layer;            /* index in m->layers of the linear op T^(p) */
+    size_t positions;        /* output positions (1 for a linear layer) */
+    hn_bracket T_norm;
+    double T_fro, Q_norm, G_norm, Rx_norm;
+    hn_bracket R_norm;       /* ||R^(p-1)||: exact 1 for p = 1 */
+    const char *T_hi_how;    /* which bound gave T_norm.hi */
+} hn_mf_layer;
+
+typedef struct {
+    size_t n_lin, K, P;
+    hn_mf_layer *layers;     /* n_lin entries, p = 1 .. n_lin */
+    double A_norm, F_norm, J_norm, HO_norm, HO_trace;
+    double *HO_eigs;         /* nonzero eigenvalues of H_O, descending */
+    size_t n_HO_eigs;
+    size_t lanczos_products; /* operator products spent on T and R */
+} hn_mf_sample;
+
+/* The quantities above for sample i of s.  Lanczos stops at relative
+ * residual rtol or after max_iter products per norm (seeded with seed:
+ * deterministic).  Errors: HN_EINVAL (bad argument, i out of range),
+ * HN_ENOMEM, HN_ENUMERIC (LAPACK). */
+int hn_mf_sample_compute(const hn_model *m, const double *theta, const hn_samples *s, size_t i,
+                         size_t max_iter, double rtol, unsigned long seed, hn_mf_sample **out, hn_err *err);
+void hn_mf_sample_free(hn_mf_sample *r);
+const char *hn_hi_kind_name(hn_hi_kind k);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
