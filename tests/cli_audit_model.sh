@@ -222,6 +222,44 @@ else
     bad "paper10: $(tail -n 1 "$T/err")"
 fi
 
+# ---------------------------------------------------------------- two routes, and real size
+# paper10 on both routes: every claim applicable on both has the same measured
+# side and bound to 1e-8 relative (matrix-free Lanczos at rtol 1e-10: the
+# eigenvalue error is far below that; the K x K forms agree to rounding)
+"$HN" audit --model "$P10/model.json" --weights "$P10/weights.safetensors" --sample "$P10/sample.safetensors" \
+    --json --matrix-free > "$T/p10mf.json" 2> "$T/err" || bad "paper10 --matrix-free: $(cat "$T/err")"
+grep -q '"route": "matrix-free"' "$T/p10mf.json" && grep -q '"route": "dense"' "$T/p10.json" &&
+    ok "paper10: route dense by default, matrix-free when forced" || bad "paper10: routes not reported"
+nsame=0; ndiff=0
+for id in $(awk -F'"' '/^      "id": /{print $4}' "$T/p10.json"); do
+    set -- $(claim "$T/p10.json" "$id"); a_st=${1:-}; a_me=${2:-}; a_bo=${3:-}
+    set -- $(claim "$T/p10mf.json" "$id"); b_st=${1:-}; b_me=${2:-}; b_bo=${3:-}
+    [ "$a_st" = n/a ] || [ "$b_st" = n/a ] || [ "$a_me" = null ] || [ -z "$a_me" ] && continue
+    if awk -v a="$a_me" -v b="$b_me" -v c="$a_bo" -v d="$b_bo" 'function rd(x, y) { return (x > y ? x - y : y - x) / (x > 0 ? x : -x) }
+        BEGIN { exit !(rd(a, b) <= 1e-8 && rd(c, d) <= 1e-8) }'; then nsame=$((nsame + 1)); else ndiff=$((ndiff + 1)); echo "  $id: $a_me $a_bo vs $b_me $b_bo"; fi
+done
+[ $ndiff -eq 0 ] && [ $nsame -ge 15 ] && ok "paper10: $nsame claims equal on the dense and matrix-free routes" ||
+    bad "paper10: $ndiff claims differ between the routes ($nsame equal)"
+# the paper's architecture at 28x28 (P = 29,742, two samples): past the dense
+# limit, matrix-free by default, in seconds
+P28="$S/fixtures/paper28"
+if "$HN" audit --model "$P28/model.json" --weights "$P28/weights.safetensors" --sample "$P28/sample.safetensors" \
+        --json > "$T/p28.json" 2> "$T/err"; then
+    set -- $(claim "$T/p28.json" lemma2); l2=${1:-}
+    set -- $(claim "$T/p28.json" appG.T_fc); tfc=${1:-}
+    set -- $(claim "$T/p28.json" appB.submult); sm=${1:-}
+    if grep -q '"route": "matrix-free"' "$T/p28.json" && [ "$l2" = holds ] && [ "$tfc" = VIOLATED ] && [ "$sm" = n/a ] &&
+            grep -q '"measured_upper"' "$T/p28.json"; then
+        ok "paper28 (P = 29,742): matrix-free, lemma2 holds, appG.T_fc VIOLATED, appB.submult n/a, brackets printed"
+    else
+        bad "paper28: route/status wrong (lemma2 $l2, appG.T_fc $tfc, appB.submult $sm)"
+    fi
+else
+    bad "paper28: $(tail -n 1 "$T/err")"
+fi
+fails "paper28 --dense" 1 "hessnorm: $P28/model.json: dense route: Q would be a 14017536x324 matrix" \
+    --model "$P28/model.json" --weights "$P28/weights.safetensors" --sample "$P28/sample.safetensors" --dense
+
 # ---------------------------------------------------------------- the full audit is unchanged
 if "$HN" audit --random 1 --adversarial 0 --nm-iterations 0 --no-figures --claims lemma2 --out "$T/full" \
         > "$T/stdout" 2> "$T/err" && [ -s "$T/full/audit.json" ] && [ ! -s "$T/stdout" ]; then

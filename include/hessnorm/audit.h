@@ -196,6 +196,15 @@ typedef struct {
     double ratio;            /* measured / bound (+inf if bound = 0 < measured, 0 if both are 0);
                               * for HN_REL_EQ read value.discrepancy instead */
     hn_claim_value value;
+    /* Past the dense limit the layer norms are brackets (matfree.h): value
+     * is the claim at their lower ends, value_hi at their upper ends (equal
+     * to value on the dense route).  Both sides of every inequality grow
+     * with each norm, so the claim holds for certain when value_hi.measured
+     * <= value.bound, is violated for certain when value.measured >
+     * value_hi.bound (violated = 1), and is undecided otherwise. */
+    hn_claim_value value_hi;
+    int undecided;
+    int matrix_free;         /* the facts came from the matrix-free route */
 } hn_claim_instance;
 
 /* A short phrase for r ("" for HN_NA_NONE). */
@@ -225,6 +234,16 @@ const char *hn_na_reason_text(hn_na_reason r);
  * The library does not print; the caller adds the file name to the message. */
 int hn_audit_one(const hn_model *m, const double *theta, const hn_samples *s, const char *claims,
                  hn_claim_instance *out, size_t n_out, size_t *n_written, hn_err *err);
+
+/* How the facts are measured: HN_ROUTE_AUTO (the dense paper matrices when
+ * they fit hn_paper_dense_need's limits, else matrix-free), HN_ROUTE_DENSE
+ * (HN_ETOOBIG "dense route: ..." naming the matrix that does not fit),
+ * HN_ROUTE_MATFREE (paper/matfree.c: the layer norms as brackets; the
+ * claims that need dense matrices are n/a, HN_NA_UNMEASURED). */
+typedef enum { HN_ROUTE_AUTO, HN_ROUTE_DENSE, HN_ROUTE_MATFREE } hn_route;
+/* hn_audit_one on a chosen route (hn_audit_one is HN_ROUTE_AUTO). */
+int hn_audit_one_route(const hn_model *m, const double *theta, const hn_samples *s, const char *claims,
+                       hn_route route, hn_claim_instance *out, size_t n_out, size_t *n_written, hn_err *err);
 
 #ifdef __cplusplus
 }

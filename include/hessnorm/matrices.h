@@ -54,6 +54,19 @@ typedef struct {
     double loss;
 } hn_paper;
 
+/* What hn_paper_build would allocate for m (without allocating): the
+ * largest matrix (what, rows x cols, entries) and the total entries of the
+ * required ones (the optional block-diagonal Q excluded); fits = 1 when
+ * the largest is within HN_DENSE_LIMIT and the total within
+ * HN_DENSE_TOTAL_LIMIT.  Returns fits. */
+#define HN_DENSE_TOTAL_LIMIT ((size_t)1 << 27) /* 1 GiB of doubles in all */
+typedef struct {
+    size_t largest, rows, cols, total;
+    const char *what;
+    int fits;
+} hn_dense_need;
+int hn_paper_dense_need(const hn_model *m, hn_dense_need *need);
+
 /* Build all of the above at (theta, sample i of s). */
 int hn_paper_build(const hn_model *m, const double *theta, const hn_samples *s,
                    size_t i, hn_paper **out, hn_err *err);

@@ -285,6 +285,17 @@ int hn_claim_eval(const hn_claim *c, const hn_facts *f, hn_claim_value *v)
     memset(v, 0, sizeof *v);
     if (!hn_claim_loss_fits(c, f))
         return 1;
+    const unsigned missing = c->facts & ~f->groups;
+    if (missing && !c->typo) {
+        /* a group the claim reads was not measured (past the dense limit) */
+        int g = 0;
+        while (!(missing & HN_FG(g)))
+            g++;
+        snprintf(v->detail, sizeof v->detail,
+                 "not measured on this network: needs the %s facts, formed densely only within the dense "
+                 "limit (matrix-free route)", hn_fact_group_name((hn_fact_group)g));
+        return 2;
+    }
     int r = c->eval(f, v);
     if (r == 0 && c->rel == HN_REL_EQ && v->bound == 0 && v->measured == 0) {
         v->measured = 1.0; /* identities: the ratio of the two sides is 1 */

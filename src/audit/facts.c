@@ -89,8 +89,8 @@ static int fg_shape(hn_facts *f, facts_ctx *c, hn_err *err)
         f->cin[t] = ly->in.c;
         f->cout[t] = ly->out.c;
         f->out_pos[t] = ly->out.h * ly->out.w;
-        f->rows[t] = c->pp->T[t]->size1;
-        f->cols[t] = c->pp->T[t]->size2;
+        f->rows[t] = hn_shape_size(ly->out); /* T^(p) maps the layer's input to its output */
+        f->cols[t] = hn_shape_size(ly->in);
         double wmax = 0, wsq = 0;
         for (size_t j = 0; j < ly->param_count; j++) {
             double v = c->theta[ly->param_offset + j];
@@ -125,6 +125,8 @@ static int fg_layer_norms(hn_facts *f, facts_ctx *c, hn_err *err)
             return rc;
         if (t + 1 < f->n_lin && (rc = hn_norm2(pp->Lambda[t], &f->Lam_norm[t], err)))
             return rc;
+        f->T_hi[t] = f->T_norm[t]; /* dense SVDs: exact, the bracket is a point */
+        f->R_hi[t] = f->R_norm[t];
         f->T_fro[t] = hn_norm_fro(pp->T[t]);
         f->Rx_norm[t] = gsl_blas_dnrm2(pp->Rx[t]);
         f->Q_fro_sq[t] = hn_norm_fro(pp->Q[t]) * hn_norm_fro(pp->Q[t]);
@@ -540,6 +542,13 @@ int hn_facts_compute_groups(const hn_netspec *ns, const hn_model *m, const doubl
                             const hn_samples *s, size_t landscape_k, const double *delta, unsigned groups,
                             hn_facts **out, hn_err *err)
 {
+    return hn_facts_compute_route(ns, m, theta, s, landscape_k, delta, groups, HN_ROUTE_AUTO, out, err);
+}
+
+int hn_facts_compute_route(const hn_netspec *ns, const hn_model *m, const double *theta, const hn_samples *s,
+                           size_t landscape_k, const double *delta, unsigned groups, hn_route route,
+                           hn_facts **out, hn_err *err)
+{
     *out = NULL;
     if (m->n_linear > HN_MAXLIN)
         return hn_err_set(err, HN_EINVAL, "facts: at most %d linear layers", HN_MAXLIN);
@@ -547,13 +556,34 @@ int hn_facts_compute_groups(const hn_netspec *ns, const hn_model *m, const doubl
     if (!f)
         return hn_err_set(err, HN_ENOMEM, "facts: out of memory");
     facts_ctx c = {ns, m, theta, s, landscape_k, delta, NULL, NULL, NULL, {0}};
-    int rc = hn_paper_build(m, theta, s, 0, &c.pp, err);
-    if (!rc && (rc = hn_ws_alloc(m, &c.ws, err)) == 0)
-        hn_forward(m, theta, s->x, c.ws, NULL);
     f->groups = hn_fact_groups_closure(groups);
-    for (int g = 0; g < HN_FG_COUNT && !rc; g++)
-        if (f->groups & HN_FG(g))
-            rc = fact_groups[g].fill(f, &c, err);
+    hn_dense_need need;
+    const int fits = hn_paper_dense_need(m, &need);
+    int rc = HN_OK;
+    if (route == HN_ROUTE_DENSE && !fits)
+        rc = hn_err_set(err, HN_ETOOBIG,
+                        "dense route: %s would be a %zux%zu matrix (%zu entries in all; limits %zu and %zu)",
+                        need.what, need.rows, need.cols, need.total, (size_t)HN_DENSE_LIMIT,
+                        (size_t)HN_DENSE_TOTAL_LIMIT);
+    else if (route == HN_ROUTE_MATFREE || !fits)
+        rc = HN_ETOOBIG; /* take the matrix-free route below */
+    else
+        rc = hn_paper_build(m, theta, s, 0, &c.pp, err);
+    if (rc == HN_ETOOBIG && route != HN_ROUTE_DENSE) {
+        /* past the dense limit: the groups the matrix-free route measures
+         * (audit/facts_mf.c), every other group stays unmeasured and its
+         * claims come out n/a with that reason (hn_claim_eval) */
+        f->groups &= HN_FG_MATFREE | HN_FG(HN_FG_LANDSCAPE); /* landscape: n/a without theta* (have_land 0) */
+        f->matfree = 1;
+        if ((rc = fg_shape(f, &c, err)) == 0)
+            rc = hn_facts_fill_matfree(f, m, theta, s, err);
+    } else {
+        if (!rc && (rc = hn_ws_alloc(m, &c.ws, err)) == 0)
+            hn_forward(m, theta, s->x, c.ws, NULL);
+        for (int g = 0; g < HN_FG_COUNT && !rc; g++)
+            if (f->groups & HN_FG(g))
+                rc = fact_groups[g].fill(f, &c, err);
+    }
     for (size_t t = 0; t < HN_MAXLIN; t++)
         if (c.Jblk[t])
             gsl_matrix_free(c.Jblk[t]);

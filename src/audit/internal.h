@@ -34,8 +34,12 @@ typedef enum {
     (HN_FG(HN_FG_SHAPE) | HN_FG(HN_FG_NORMS) | HN_FG(HN_FG_APPB) | HN_FG(HN_FG_HO) |         \
      HN_FG(HN_FG_POOL) | HN_FG(HN_FG_LANDSCAPE))
 
+/* The groups the matrix-free route fills (networks past the dense limit). */
+#define HN_FG_MATFREE (HN_FG(HN_FG_SHAPE) | HN_FG(HN_FG_NORMS) | HN_FG(HN_FG_APPB) | HN_FG(HN_FG_HO))
+
 struct hn_facts {
     unsigned groups;         /* the groups filled (a mask of HN_FG(g)); the rest is 0 */
+    int matfree;             /* 1: past the dense limit, NORMS/APPB/HO from paper/matfree.c */
     hn_netspec spec;
     const hn_model *m;
     size_t n_lin, L, n_conv, n_fc, K, P;
@@ -48,6 +52,10 @@ struct hn_facts {
     /* per linear op (index p-1) */
     double T_norm[HN_MAXLIN], T_fro[HN_MAXLIN], Q_norm[HN_MAXLIN], G_norm[HN_MAXLIN];
     double R_norm[HN_MAXLIN], Rx_norm[HN_MAXLIN], Lam_norm[HN_MAXLIN], W_sq[HN_MAXLIN];
+    /* upper ends of the brackets of T_norm and R_norm (T_norm, R_norm are the
+     * lower ends): equal to them on the dense route; matrix-free, T_hi is
+     * certified and R_hi certified or a Lanczos residual bound */
+    double T_hi[HN_MAXLIN], R_hi[HN_MAXLIN];
     size_t out_pos[HN_MAXLIN], rows[HN_MAXLIN], cols[HN_MAXLIN], cin[HN_MAXLIN], cout[HN_MAXLIN];
     size_t kh[HN_MAXLIN], kw[HN_MAXLIN];
     int is_conv[HN_MAXLIN];
@@ -72,11 +80,21 @@ struct hn_facts {
 int hn_facts_compute_groups(const hn_netspec *ns, const hn_model *m, const double *theta,
                             const hn_samples *s, size_t landscape_k, const double *delta, unsigned groups,
                             hn_facts **out, hn_err *err);
+/* hn_facts_compute_groups on a chosen route: HN_ROUTE_AUTO (dense when
+ * hn_paper_dense_need fits, else matrix-free), HN_ROUTE_DENSE (HN_ETOOBIG
+ * naming the matrix when it does not fit), HN_ROUTE_MATFREE. */
+int hn_facts_compute_route(const hn_netspec *ns, const hn_model *m, const double *theta, const hn_samples *s,
+                           size_t landscape_k, const double *delta, unsigned groups, hn_route route,
+                           hn_facts **out, hn_err *err);
 /* The landscape group (audit/landscape.c): the fields of equation (1),
  * Section III and the corollaries at theta and theta* = theta - delta over
  * samples 0..k of s; have_land = 1.  HN_ENOMEM or the Hessians' errors. */
 int hn_facts_landscape(hn_facts *f, const hn_model *m, const double *theta, const hn_samples *s,
                        size_t k, const double *delta, hn_err *err);
+/* The matrix-free NORMS, APPB and HO fields (audit/facts_mf.c) of sample 0
+ * of s, SHAPE filled: T/R brackets, Q, G, Rx, T_fro, A, F, H_O (Qfull_norm
+ * NAN: the block-diagonal Q is not formed). */
+int hn_facts_fill_matfree(hn_facts *f, const hn_model *m, const double *theta, const hn_samples *s, hn_err *err);
 /* groups with every group they require, directly or not. */
 unsigned hn_fact_groups_closure(unsigned groups);
 /* The short name of group g ("shape", "layer-norms", ...; "?" outside the enum). */

@@ -18,7 +18,7 @@ static void audit_usage(FILE *f)
     fputs("usage: hessnorm audit [--out DIR] [--seed S] [--budget SECONDS] [--claims ID,...]\n"
           "                      [--random N] [--adversarial N] [--nm-iterations N] [--no-figures] [--list]\n"
           "       hessnorm audit --model M.json --weights W.safetensors --sample S.safetensors\n"
-          "                      [--json] [--claims ID,...]\n"
+          "                      [--json] [--claims ID,...] [--dense | --matrix-free] [--threads N]\n"
           "Evaluates every statement and proof step of the paper exactly as printed (and the\n"
           "corrected versions beside the failing ones) on random and adversarial networks,\n"
           "searches for counterexamples with Nelder-Mead, and writes DIR/report.md,\n"
@@ -34,7 +34,13 @@ static void audit_usage(FILE *f)
           "written.  The network must be in the audited families (conv layers with ReLU, at\n"
           "most one pooling, optional flatten + FC head with ReLUs).  Only the first sample\n"
           "of the sample file is used.  The equation-(1) and corollary claims need theta*,\n"
-          "theta and k+1 samples, which one network does not give: they come out n/a.\n",
+          "theta and k+1 samples, which one network does not give: they come out n/a.\n"
+          "Route: the dense paper matrices when they fit (every matrix within 2^27 entries and\n"
+          "2^27 in all), else matrix-free (--dense / --matrix-free force one): matrix-free, the\n"
+          "layer norms are brackets (Lanczos value below, a certified or residual bound above),\n"
+          "a claim is 'holds' or 'VIOLATED' only when both ends agree ('undecided' otherwise),\n"
+          "and the claims that need dense matrices are n/a with that reason.  --threads N: OpenMP\n"
+          "threads (0: all cores); results do not depend on it.\n",
           f);
 }
 
@@ -86,7 +92,7 @@ static int check_claim_list(const char *list)
 
 static const char *status_of(const hn_claim_instance *c)
 {
-    return !c->applicable ? "n/a" : c->violated ? "VIOLATED" : "holds";
+    return !c->applicable ? "n/a" : c->violated ? "VIOLATED" : c->undecided ? "undecided" : "holds";
 }
 
 static const char *detail_of(const hn_claim_instance *c)
@@ -101,16 +107,21 @@ static const char *detail_of(const hn_claim_instance *c)
 static void print_table(const char *model, const char *sample, size_t n_in_file, size_t n_params,
                         const hn_claim_instance *c, size_t n)
 {
-    size_t holds = 0, viol = 0, na = 0, land = 0;
+    size_t holds = 0, viol = 0, na = 0, land = 0, und = 0;
+    int mf = 0;
     for (size_t i = 0; i < n; i++) {
-        holds += c[i].applicable && !c[i].violated;
+        mf |= c[i].matrix_free;
+        und += c[i].undecided;
+        holds += c[i].applicable && !c[i].violated && !c[i].undecided;
         viol += c[i].violated;
         na += !c[i].applicable;
         land += c[i].na == HN_NA_LANDSCAPE;
     }
     printf("model   %s (%zu parameters)\n", model, n_params);
     printf("sample  %s (sample 1 of %zu)\n", sample, n_in_file);
-    printf("claims  %zu: %zu hold, %zu VIOLATED, %zu n/a", n, holds, viol, na);
+    printf("route   %s\n", mf ? "matrix-free (past the dense limit: norms are brackets, the claims that need "
+                                    "dense matrices are n/a)" : "dense");
+    printf("claims  %zu: %zu hold, %zu VIOLATED, %zu undecided, %zu n/a", n, holds, viol, und, na);
     if (land)
         printf(" (%zu need the equation-(1) facts: theta*, k+1 samples)", land);
     printf("\n\n");
@@ -162,6 +173,10 @@ static char *to_json(const char *model, const char *weights, const char *sample,
     hn_json_put(o, "samples_in_file", json_integer((json_int_t)n_in_file), &bad);
     hn_json_put(o, "sample_used", json_integer(0), &bad);
     hn_json_put(o, "num_params", json_integer((json_int_t)n_params), &bad);
+    int mf = 0;
+    for (size_t i = 0; i < n; i++)
+        mf |= c[i].matrix_free;
+    hn_json_put(o, "route", json_string(mf ? "matrix-free" : "dense"), &bad);
     for (size_t i = 0; i < n && !bad; i++) {
         const hn_claim_instance *x = &c[i];
         json_t *e = json_object();
@@ -180,6 +195,11 @@ static char *to_json(const char *model, const char *weights, const char *sample,
             hn_json_put(e, "discrepancy", x->applicable ? hn_json_num(x->value.discrepancy) : json_null(), &bad);
         else
             hn_json_put(e, "ratio", x->applicable ? hn_json_num(x->ratio) : json_null(), &bad);
+        if (x->matrix_free && sides && !eq) {
+            /* the claim at the upper ends of the brackets (audit.h) */
+            hn_json_put(e, "measured_upper", hn_json_num(x->value_hi.measured), &bad);
+            hn_json_put(e, "bound_upper", hn_json_num(x->value_hi.bound), &bad);
+        }
         hn_json_put(e, "status", json_string(status_of(x)), &bad);
         hn_json_put(e, "detail", json_string(detail_of(x)), &bad);
         if (json_array_append_new(list, e) != 0)
@@ -192,7 +212,7 @@ static char *to_json(const char *model, const char *weights, const char *sample,
 }
 
 static int audit_one(const char *model, const char *weights, const char *sample, const char *claims,
-                     int json)
+                     int json, hn_route route)
 {
     if (claims && check_claim_list(claims))
         return 1;
@@ -206,7 +226,7 @@ static int audit_one(const char *model, const char *weights, const char *sample,
         rc = hn_err_set(&err, HN_ENOMEM, "out of memory");
     if (!rc) {
         /* every error left is about the network: name the model file */
-        rc = hn_audit_one(net.m, net.theta, net.s, claims, res, hn_claims_count(), &n, &err);
+        rc = hn_audit_one_route(net.m, net.theta, net.s, claims, route, res, hn_claims_count(), &n, &err);
         if (rc && rc != HN_ENOMEM)
             hn_err_prefix(&err, model);
     }
@@ -233,11 +253,15 @@ int hn_cli_audit(int argc, char **argv)
         {"list", no_argument, 0, 'l'},             {"help", no_argument, 0, 'h'},
         {"model", required_argument, 0, 'M'},      {"weights", required_argument, 0, 'W'},
         {"sample", required_argument, 0, 'S'},     {"json", no_argument, 0, 'j'},
+        {"dense", no_argument, 0, 'D'},            {"matrix-free", no_argument, 0, 'X'},
+        {"threads", required_argument, 0, 'T'},
         {0, 0, 0, 0}};
     hn_audit_opts o;
     hn_audit_defaults(&o);
     o.progress = on_progress;
-    int c, json = 0;
+    int c, json = 0, nthreads;
+    hn_route route = HN_ROUTE_AUTO;
+    const char *route_opt = NULL;
     size_t v;
     const char *model = NULL, *weights = NULL, *sample = NULL;
     const char *run_opt = NULL; /* an option of the full audit, for the conflict check */
@@ -252,6 +276,16 @@ int hn_cli_audit(int argc, char **argv)
         case 'W': weights = optarg; break;
         case 'S': sample = optarg; break;
         case 'j': json = 1; break;
+        case 'D': route = HN_ROUTE_DENSE; route_opt = "--dense"; break;
+        case 'X': route = HN_ROUTE_MATFREE; route_opt = "--matrix-free"; break;
+        case 'T': {
+            hn_err te;
+            if (hn_cli_threads(optarg, &nthreads, &te)) {
+                fprintf(stderr, "hessnorm audit: %s\n", te.msg);
+                return 2;
+            }
+            break;
+        }
         case 'o': o.out_dir = optarg; break;
         case 's': {
             /* the strict parser: strtoul took "-1" (and wrapped) and an
@@ -303,7 +337,11 @@ int hn_cli_audit(int argc, char **argv)
                     run_opt);
             return 2;
         }
-        return audit_one(model, weights, sample, o.claims, json);
+        return audit_one(model, weights, sample, o.claims, json, route);
+    }
+    if (route_opt) {
+        fprintf(stderr, "hessnorm audit: %s needs --model, --weights and --sample\n", route_opt);
+        return 2;
     }
     if (json) {
         fprintf(stderr, "hessnorm audit: --json needs --model, --weights and --sample\n");

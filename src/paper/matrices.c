@@ -2,6 +2,7 @@
  * vectorisation and Kronecker conventions). */
 #include "config.h"
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 #include <gsl/gsl_blas.h>
 #include "hessnorm/alloc.h"
@@ -393,4 +394,47 @@ done:
     }
     *out = pp;
     return HN_OK;
+}
+
+/* entries of an r x c matrix, saturating at SIZE_MAX */
+static size_t ents(size_t r, size_t c)
+{
+    size_t n;
+    return hn_mul_size(r, c, &n) ? SIZE_MAX : n;
+}
+static size_t sat_add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
+
+int hn_paper_dense_need(const hn_model *m, hn_dense_need *need)
+{
+    memset(need, 0, sizeof *need);
+    const size_t K = m->classes, P = m->n_params, n0 = hn_shape_size(m->input);
+    size_t nF = 0;
+    #define NEED(r_, c_, what_, opt_)                                                       \
+        do {                                                                              \
+            size_t e_ = ents((r_), (c_));                                                 \
+            if (!(opt_))                                                                  \
+                need->total = sat_add(need->total, e_);                                   \
+            if (!(opt_) && e_ > need->largest) {                                          \
+                need->largest = e_;                                                       \
+                need->what = (what_);                                                     \
+                need->rows = (r_);                                                        \
+                need->cols = (c_);                                                        \
+            }                                                                             \
+        } while (0)
+    for (size_t t = 0; t < m->n_linear; t++) {
+        const hn_layer *ly = &m->layers[m->linear_pos[t]];
+        const size_t ni = hn_shape_size(ly->in), no = hn_shape_size(ly->out);
+        NEED(no, ni, "T", 0);
+        NEED(ents(no, ni), ly->param_count, "Q", 0);
+        NEED(K, no, "G", 0);
+        NEED(ni, n0, "R", 0);
+        NEED(no, no, "Lambda", 0);
+        nF = sat_add(nF, ents(no, ni));
+    }
+    NEED(K, nF, "F", 0);
+    NEED(K, P, "J", 0);
+    NEED(P, P, "H_O", 0);
+    #undef NEED
+    need->fits = need->largest <= HN_DENSE_LIMIT && need->total <= HN_DENSE_TOTAL_LIMIT;
+    return need->fits;
 }
