@@ -144,6 +144,8 @@ typedef struct {
     size_t n_random;         /* random networks */
     size_t n_adversarial;    /* adversarial networks */
     size_t nm_iterations;    /* Nelder-Mead iterations per unbroken LE claim */
+    size_t n_trained;        /* networks trained to a minimum of L_k (equation (1), Assumption 1),
+                              * each evaluated at 6 points theta* + delta */
     const char *claims;      /* comma-separated ids, NULL = all */
     const char *out_dir;
     int figures;             /* 1: draw PNG figures with gnuplot */

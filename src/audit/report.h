@@ -19,6 +19,9 @@ typedef struct {
     const char *family;
 } hn_inst;
 
+/* in: the model of ns, theta (zeroed) and n_samples zeroed samples (batched
+ * when n_samples > 1); lk 0, no delta.  The model's errors, HN_ENOMEM. */
+int hn_inst_alloc(hn_inst *in, const hn_netspec *ns, size_t n_samples, hn_err *err);
 /* Free what in owns and zero it (NULL is accepted). */
 void hn_inst_free(hn_inst *in);
 /* Deep copy of src into dst (dst is overwritten, not freed first). */
