@@ -18,7 +18,7 @@ static void audit_usage(FILE *f)
     fputs("usage: hessnorm audit [--out DIR] [--seed S] [--budget SECONDS] [--claims ID,...]\n"
           "                      [--random N] [--adversarial N] [--nm-iterations N] [--no-figures] [--list]\n"
           "       hessnorm audit --model M.json --weights W.safetensors --sample S.safetensors\n"
-          "                      [--json] [--claims ID,...]\n"
+          "                      [--weights-star WSTAR.safetensors] [--json] [--claims ID,...]\n"
           "Evaluates every statement and proof step of the paper exactly as printed (and the\n"
           "corrected versions beside the failing ones) on random and adversarial networks,\n"
           "searches for counterexamples with Nelder-Mead, and writes DIR/report.md,\n"
@@ -34,7 +34,15 @@ static void audit_usage(FILE *f)
           "written.  The network must be in the audited families (conv layers with ReLU, at\n"
           "most one pooling, optional flatten + FC head with ReLUs).  Only the first sample\n"
           "of the sample file is used.  The equation-(1) and corollary claims need theta*,\n"
-          "theta and k+1 samples, which one network does not give: they come out n/a.\n",
+          "theta and k+1 samples, which one network does not give: they come out n/a.\n"
+          "\n"
+          "With --weights-star WSTAR as well, W is theta and WSTAR is theta* of equation (1),\n"
+          "and the sample file holds the k+1 samples (k = n - 1: L_k is the mean loss of the\n"
+          "first k, l_{k+1} the loss of the last; n >= 2) -- an audit counterexample folder:\n"
+          "--weights weights.safetensors --weights-star weights_star.safetensors.  Then the\n"
+          "equation-(1), Section III, corollary, eq1.first_order and assumption1 claims are\n"
+          "evaluated too, and the claims about one network are evaluated at theta* and the\n"
+          "first sample, as the audit does on its equation-(1) instances.\n",
           f);
 }
 
@@ -98,8 +106,13 @@ static const char *detail_of(const hn_claim_instance *c)
     return c->value.detail;
 }
 
-static void print_table(const char *model, const char *sample, size_t n_in_file, size_t n_params,
-                        const hn_claim_instance *c, size_t n)
+/* The files of one `audit --model` run and their sizes. */
+typedef struct {
+    const char *model, *weights, *wstar, *sample; /* wstar NULL without --weights-star */
+    size_t n_in_file, n_params;
+} one_files;
+
+static void print_table(const one_files *fl, const hn_claim_instance *c, size_t n)
 {
     size_t holds = 0, viol = 0, na = 0, land = 0;
     for (size_t i = 0; i < n; i++) {
@@ -108,8 +121,14 @@ static void print_table(const char *model, const char *sample, size_t n_in_file,
         na += !c[i].applicable;
         land += c[i].na == HN_NA_LANDSCAPE;
     }
-    printf("model   %s (%zu parameters)\n", model, n_params);
-    printf("sample  %s (sample 1 of %zu)\n", sample, n_in_file);
+    printf("model   %s (%zu parameters)\n", fl->model, fl->n_params);
+    if (fl->wstar) {
+        printf("theta   %s\ntheta*  %s\n", fl->weights, fl->wstar);
+        printf("sample  %s (k+1 = %zu samples, k = %zu; the claims about one network at theta* and sample 1)\n",
+               fl->sample, fl->n_in_file, fl->n_in_file - 1);
+    } else {
+        printf("sample  %s (sample 1 of %zu)\n", fl->sample, fl->n_in_file);
+    }
     printf("claims  %zu: %zu hold, %zu VIOLATED, %zu n/a", n, holds, viol, na);
     if (land)
         printf(" (%zu need the equation-(1) facts: theta*, k+1 samples)", land);
@@ -146,8 +165,7 @@ static void print_table(const char *model, const char *sample, size_t n_in_file,
 }
 
 /* The JSON text (free with hn_free), or NULL when out of memory. */
-static char *to_json(const char *model, const char *weights, const char *sample, size_t n_in_file,
-                     size_t n_params, const hn_claim_instance *c, size_t n)
+static char *to_json(const one_files *fl, const hn_claim_instance *c, size_t n)
 {
     int bad = 0;
     json_t *o = json_object(), *list = json_array();
@@ -156,12 +174,16 @@ static char *to_json(const char *model, const char *weights, const char *sample,
         json_decref(list);
         return NULL;
     }
-    hn_json_put(o, "model", json_string(model), &bad);
-    hn_json_put(o, "weights", json_string(weights), &bad);
-    hn_json_put(o, "sample", json_string(sample), &bad);
-    hn_json_put(o, "samples_in_file", json_integer((json_int_t)n_in_file), &bad);
+    hn_json_put(o, "model", json_string(fl->model), &bad);
+    hn_json_put(o, "weights", json_string(fl->weights), &bad);
+    if (fl->wstar) {
+        hn_json_put(o, "weights_star", json_string(fl->wstar), &bad);
+        hn_json_put(o, "k", json_integer((json_int_t)(fl->n_in_file - 1)), &bad);
+    }
+    hn_json_put(o, "sample", json_string(fl->sample), &bad);
+    hn_json_put(o, "samples_in_file", json_integer((json_int_t)fl->n_in_file), &bad);
     hn_json_put(o, "sample_used", json_integer(0), &bad);
-    hn_json_put(o, "num_params", json_integer((json_int_t)n_params), &bad);
+    hn_json_put(o, "num_params", json_integer((json_int_t)fl->n_params), &bad);
     for (size_t i = 0; i < n && !bad; i++) {
         const hn_claim_instance *x = &c[i];
         json_t *e = json_object();
@@ -191,8 +213,18 @@ static char *to_json(const char *model, const char *weights, const char *sample,
     return txt;
 }
 
-static int audit_one(const char *model, const char *weights, const char *sample, const char *claims,
-                     int json)
+/* The file an error of the library is about: theta* and the samples by
+ * their field, everything else about the network (the model file). */
+static const char *error_file(const hn_err *e, const one_files *fl)
+{
+    if (fl->wstar && !strncmp(e->msg, "theta*", 6))
+        return fl->wstar;
+    if (fl->wstar && (e->msg[0] == 'x' || e->msg[0] == 'y') && (e->msg[1] == ':' || e->msg[1] == '['))
+        return fl->sample;
+    return fl->model;
+}
+
+static int audit_one(one_files *fl, const char *claims, int json)
 {
     if (claims && check_claim_list(claims))
         return 1;
@@ -200,24 +232,36 @@ static int audit_one(const char *model, const char *weights, const char *sample,
     hn_err_clear(&err);
     hn_cli_net net;
     hn_claim_instance *res = NULL;
+    double *star = NULL;
     size_t n = 0;
-    int rc = hn_cli_load(model, weights, sample, &net, &err);
+    int rc = hn_cli_load(fl->model, fl->weights, fl->sample, &net, &err);
     if (!rc && !(res = hn_calloc(hn_claims_count(), sizeof *res)))
         rc = hn_err_set(&err, HN_ENOMEM, "out of memory");
+    if (!rc && fl->wstar) {
+        if (!(star = hn_calloc(net.m->n_params, sizeof *star)))
+            rc = hn_err_set(&err, HN_ENOMEM, "out of memory");
+        else
+            rc = hn_weights_load(net.m, fl->wstar, star, &err);
+    }
     if (!rc) {
-        /* every error left is about the network: name the model file */
-        rc = hn_audit_one(net.m, net.theta, net.s, claims, res, hn_claims_count(), &n, &err);
+        rc = fl->wstar ? hn_audit_one_landscape(net.m, net.theta, star, net.s, claims, res, hn_claims_count(), &n, &err)
+                       : hn_audit_one(net.m, net.theta, net.s, claims, res, hn_claims_count(), &n, &err);
+        /* every error left is about the network or its input: name the file */
         if (rc && rc != HN_ENOMEM)
-            hn_err_prefix(&err, model);
+            hn_err_prefix(&err, error_file(&err, fl));
     }
     int status = 0;
     if (rc) {
         status = hn_cli_fail(&err);
-    } else if (json) {
-        status = hn_cli_print_json(to_json(model, weights, sample, net.s->n, net.m->n_params, res, n));
     } else {
-        print_table(model, sample, net.s->n, net.m->n_params, res, n);
+        fl->n_in_file = net.s->n;
+        fl->n_params = net.m->n_params;
+        if (json)
+            status = hn_cli_print_json(to_json(fl, res, n));
+        else
+            print_table(fl, res, n);
     }
+    hn_free(star);
     hn_free(res);
     hn_cli_net_free(&net);
     return status;
@@ -233,13 +277,13 @@ int hn_cli_audit(int argc, char **argv)
         {"list", no_argument, 0, 'l'},             {"help", no_argument, 0, 'h'},
         {"model", required_argument, 0, 'M'},      {"weights", required_argument, 0, 'W'},
         {"sample", required_argument, 0, 'S'},     {"json", no_argument, 0, 'j'},
-        {0, 0, 0, 0}};
+        {"weights-star", required_argument, 0, 'X'}, {0, 0, 0, 0}};
     hn_audit_opts o;
     hn_audit_defaults(&o);
     o.progress = on_progress;
     int c, json = 0;
     size_t v;
-    const char *model = NULL, *weights = NULL, *sample = NULL;
+    const char *model = NULL, *weights = NULL, *sample = NULL, *wstar = NULL;
     const char *run_opt = NULL; /* an option of the full audit, for the conflict check */
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -251,6 +295,7 @@ int hn_cli_audit(int argc, char **argv)
         case 'M': model = optarg; break;
         case 'W': weights = optarg; break;
         case 'S': sample = optarg; break;
+        case 'X': wstar = optarg; break;
         case 'j': json = 1; break;
         case 'o': o.out_dir = optarg; break;
         case 's': {
@@ -303,7 +348,12 @@ int hn_cli_audit(int argc, char **argv)
                     run_opt);
             return 2;
         }
-        return audit_one(model, weights, sample, o.claims, json);
+        one_files fl = {model, weights, wstar, sample, 0, 0};
+        return audit_one(&fl, o.claims, json);
+    }
+    if (wstar) {
+        fprintf(stderr, "hessnorm audit: --weights-star needs --model, --weights and --sample\n");
+        return 2;
     }
     if (json) {
         fprintf(stderr, "hessnorm audit: --json needs --model, --weights and --sample\n");
