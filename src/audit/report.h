@@ -91,6 +91,12 @@ int hn_audit_one_select(const char *list, unsigned char *sel, size_t *n_sel, hn_
 int hn_audit_collect(const hn_audit_opts *o, hn_cstat *stats, int *selected, hn_audit_run_info *info,
                      hn_err *err);
 
+/* Evaluate the selected claims on the o->n_trained networks trained to a
+ * minimum of L_k, each at HN_TRAINED_PER_NET points theta* + delta
+ * (audit/trained.c); counts them in info. */
+int hn_audit_trained(const hn_audit_opts *o, const int *selected, hn_cstat *stats, hn_audit_run_info *info,
+                     hn_err *err);
+
 /* One parameter sweep: measured ||H_O|| and up to 4 claims' bounds at up to
  * 8 points (median of 5 draws each). */
 typedef struct {

@@ -19,6 +19,7 @@
 #include "hessnorm/spectra.h"
 #include "hessnorm/train.h"
 #include "audit/families.h"
+#include "audit/report.h"
 #include "audit/trained.h"
 #include "base/clock.h"
 #include "base/progress.h"
@@ -261,7 +262,8 @@ static int trained_attempt(unsigned long seed, size_t i, size_t a, hn_inst *in, 
     return rc;
 }
 
-int hn_trained_net(unsigned long seed, size_t i, hn_inst *in, hn_trained_info *info, hn_err *err)
+/* Network i as an audit instance (delta unset), its family named by how the training ended. */
+static int trained_inst(unsigned long seed, size_t i, hn_inst *in, hn_trained_info *info, hn_err *err)
 {
     int rc = HN_OK;
     /* a ReLU net's minimum can sit on a kink (a pre-activation at 0), where
@@ -278,6 +280,21 @@ int hn_trained_net(unsigned long seed, size_t i, hn_inst *in, hn_trained_info *i
         in->family = names[in->ns.mse][!info->converged];
     }
     return rc;
+}
+
+int hn_trained_net(unsigned long seed, size_t i, hn_netspec *ns, size_t *k, hn_model **m, double **theta,
+                   hn_samples **s, hn_trained_info *info, hn_err *err)
+{
+    hn_inst in;
+    int rc = trained_inst(seed, i, &in, info, err);
+    if (rc)
+        return rc;
+    *ns = in.ns;
+    *k = in.lk;
+    *m = in.m;
+    *theta = in.theta;
+    *s = in.s;
+    return HN_OK;
 }
 
 /* delta = sign R u for point j of a trained net (u a uniform direction). */
@@ -330,7 +347,7 @@ int hn_audit_trained(const hn_audit_opts *o, const int *selected, hn_cstat *stat
         }
         hn_inst in;
         hn_trained_info ti;
-        rc = hn_trained_net(o->seed, i, &in, &ti, err);
+        rc = trained_inst(o->seed, i, &in, &ti, err);
         if (rc)
             break;
         hn_progress_line(o->progress, o->progress_ctx, 512,

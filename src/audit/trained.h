@@ -3,7 +3,8 @@
  * theta = theta* + delta. */
 #ifndef HN_AUDIT_TRAINED_H
 #define HN_AUDIT_TRAINED_H
-#include "audit/report.h"
+#include "hessnorm/audit.h"
+#include "hessnorm/model.h"
 
 /* The training stops when ||grad L_k(theta*)|| <= this times the mean
  * ||grad l_i|| over the k samples at the initial weights (the problem's
@@ -40,16 +41,14 @@ int hn_trained_minimize(const hn_model *m, double *theta, const hn_samples *s, h
                         hn_err *err);
 
 /* Trained network i of a run (seed label "audit/trained", index
- * i * HN_TRAINED_ATTEMPTS + attempt): its spec, k, k + 1 samples and
- * theta* (trained on the first k samples) in in->theta, delta unset.  i
- * cycles through four kinds (trained.c: trained_spec): cross-entropy ReLU
- * nets, cross-entropy one-conv nets, MSE ReLU nets fitting their k samples
- * exactly and MSE ReLU nets with more residuals than weights; 1-D and 2-D
- * alternate.  info: how the training of the kept draw ended. */
-int hn_trained_net(unsigned long seed, size_t i, hn_inst *in, hn_trained_info *info, hn_err *err);
-
-/* Evaluate the selected claims on the o->n_trained trained networks, each
- * at HN_TRAINED_PER_NET points theta* + delta; counts them in info. */
-int hn_audit_trained(const hn_audit_opts *o, const int *selected, hn_cstat *stats, hn_audit_run_info *info,
-                     hn_err *err);
+ * i * HN_TRAINED_ATTEMPTS + attempt): its spec *ns, k, the model, k + 1
+ * samples and theta* (trained on the first k samples), all owned by the
+ * caller (hn_model_free, hn_free, hn_samples_free).  i cycles through four
+ * kinds (trained.c: trained_spec): cross-entropy ReLU nets, cross-entropy
+ * one-conv nets, MSE ReLU nets fitting their k samples exactly and MSE ReLU
+ * nets with more residuals than weights; 1-D and 2-D alternate.  info: how
+ * the training of the kept draw ended.  Errors as hn_trained_minimize and
+ * the model's. */
+int hn_trained_net(unsigned long seed, size_t i, hn_netspec *ns, size_t *k, hn_model **m, double **theta,
+                   hn_samples **s, hn_trained_info *info, hn_err *err);
 #endif
