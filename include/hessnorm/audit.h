@@ -168,8 +168,8 @@ typedef struct {
     hn_supremum sup;         /* hn_claim_supremum(claim) */
 } hn_claim_result;
 
-/* Evaluate claims over n random networks of the standard families
- * (deterministic in seed), without writing anything.  results has
+/* Evaluate claims over n random networks of the standard families and the
+ * default trained ones (deterministic in seed), without writing anything.  results has
  * hn_claims_count() entries. */
 int hn_audit_sample(unsigned long seed, size_t n, hn_claim_result *results, hn_err *err);
 
