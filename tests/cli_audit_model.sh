@@ -29,7 +29,7 @@ bad() { echo "FAIL $1"; fail=$((fail + 1)); }
 # the claims whose statement needs theta*, theta and k+1 samples (the paper's
 # equation (1), Section III's identity, Corollaries 1-2 and their steps)
 is_landscape() {
-    case $1 in eq1|eq1.*|sec3.*|corollary1|corollary1.*|corollary2|corollary2.*|corollary.*) return 0;; esac
+    case $1 in eq1|eq1.*|sec3.*|corollary1|corollary1.*|corollary2|corollary2.*|corollary.*|assumption1) return 0;; esac
     return 1
 }
 
@@ -141,6 +141,46 @@ else
     bad "example: text table"; cat "$T/table.txt"
 fi
 
+# ---------------------------------------------------------------- --weights-star
+# at_star DIR ID: `audit --model --weights-star` on counterexample folder DIR
+# reports ID VIOLATED with claim.json's two sides (to 1e-9, as above)
+at_star() {
+    if ! "$HN" audit --model "$1/model.json" --weights "$1/weights.safetensors" \
+            --weights-star "$1/weights_star.safetensors" --sample "$1/sample.safetensors" --json \
+            > "$T/star.json" 2> "$T/err"; then
+        bad "$2 --weights-star: $(cat "$T/err")"
+        return
+    fi
+    set -- "$2" $(claim "$T/star.json" "$2")
+    if [ "${2:-}" = VIOLATED ] && close "${3:-x}" "$(top "$D/claim.json" measured)" \
+            && close "${4:-x}" "$(top "$D/claim.json" bound)" && ! grep -q 'equation-(1) facts' "$T/star.json"; then
+        ok "$1 --weights-star ($(top "$D/claim.json" family), k = $(top "$T/star.json" k)): VIOLATED, measured $3 bound $4 as in claim.json"
+    else
+        bad "$1 --weights-star: status ${2:-missing} measured ${3:-} bound ${4:-}"
+    fi
+}
+# the committed equation-(1) counterexamples, theta* given
+for D in "$S"/fixtures/counterexamples/*/; do
+    D=${D%/}
+    [ -f "$D/weights_star.safetensors" ] && [ -f "$D/claim.json" ] || continue
+    id=$(basename "$D")
+    is_landscape "$id" && at_star "$D" "$id"
+done
+# the audit's trained counterexamples (theta* a minimum of L_k): equation (1),
+# its dropped first-order term and Assumption 1 itself
+if "$HN" audit --random 0 --adversarial 0 --nm-iterations 0 --no-figures \
+        --claims eq1,eq1.first_order,assumption1 --out "$T/tr" > /dev/null 2> "$T/err"; then
+    for id in eq1 eq1.first_order assumption1; do
+        D="$T/tr/counterexamples/$id"
+        case $(top "$D/claim.json" family) in
+        trained*) at_star "$D" "$id" ;;
+        *) bad "$id: the counterexample is not at a trained theta* ($(top "$D/claim.json" family))" ;;
+        esac
+    done
+else
+    bad "audit on the trained networks: $(tail -n 1 "$T/err")"
+fi
+
 # ---------------------------------------------------------------- bad input
 # fails NAME STATUS EXPECT-IN-MESSAGE ARGS...: exit STATUS, one line on stderr holding
 # the expected text, nothing on stdout
@@ -163,6 +203,15 @@ fails "--sample alone" 2 "missing --model" --sample "$X" --json
 fails "--json without --model" 2 "--json needs --model" --json
 fails "--out with --model" 2 "--out is an option of the full audit" --model "$M" --weights "$W" --sample "$X" \
     --out "$T/a"
+D="$S/fixtures/counterexamples/eq1"
+fails "--weights-star without --model" 2 "--weights-star needs --model" --weights-star "$D/weights_star.safetensors"
+fails "theta* of another network" 1 "$W: tensor \"0.weight\": shape" --model "$D/model.json" \
+    --weights "$D/weights.safetensors" --weights-star "$W" --sample "$D/sample.safetensors"
+. "$S/tests/cli_lib.sh"
+st "$T/one.safetensors" '{"x":{"dtype":"F64","shape":[1,2,5,5],"data_offsets":[0,400]},"y":{"dtype":"I64","shape":[1],"data_offsets":[400,408]}}' 408
+fails "--weights-star with one sample" 1 "$T/one.safetensors: x: the equation-(1) claims need k+1 >= 2 samples" \
+    --model "$D/model.json" --weights "$D/weights.safetensors" --weights-star "$D/weights_star.safetensors" \
+    --sample "$T/one.safetensors"
 fails "nonexistent model" 1 "$T/nosuch.json: cannot open" --model "$T/nosuch.json" --weights "$W" --sample "$X"
 fails "nonexistent weights" 1 "$T/nosuch.safetensors: cannot open" --model "$M" --weights "$T/nosuch.safetensors" \
     --sample "$X"

@@ -47,7 +47,8 @@ static const struct {
     {"lemma5.corrected", 'H'}, {"lemma5.corrected.mse", 'H'}, {"appG.T_fc", 'F'},
     {"appG.T_fc.corrected", 'H'}, {"appG.GR_conv", 'H'}, {"appG.GR_fc", 'H'}, {"appG.bracket", 'F'},
     {"appG.bracket.corrected", 'H'}, {"appG.F_bound", 'H'}, {"appG.HO_final", 'T'}, {"eq2", 'A'},
-    {"sec3.loss_diff", 'H'}, {"eq1", 'A'}, {"eq1.corrected", 'A'},
+    {"sec3.loss_diff", 'H'}, {"eq1", 'A'}, {"eq1.corrected", 'A'}, {"assumption1", 'F'},
+    {"eq1.first_order", 'F'},
 };
 #define N_EXPECTED (sizeof expected / sizeof expected[0])
 

@@ -144,6 +144,8 @@ typedef struct {
     size_t n_random;         /* random networks */
     size_t n_adversarial;    /* adversarial networks */
     size_t nm_iterations;    /* Nelder-Mead iterations per unbroken LE claim */
+    size_t n_trained;        /* networks trained to a minimum of L_k (equation (1), Assumption 1),
+                              * each evaluated at 6 points theta* + delta */
     const char *claims;      /* comma-separated ids, NULL = all */
     const char *out_dir;
     int figures;             /* 1: draw PNG figures with gnuplot */
@@ -166,8 +168,8 @@ typedef struct {
     hn_supremum sup;         /* hn_claim_supremum(claim) */
 } hn_claim_result;
 
-/* Evaluate claims over n random networks of the standard families
- * (deterministic in seed), without writing anything.  results has
+/* Evaluate claims over n random networks of the standard families and the
+ * default trained ones (deterministic in seed), without writing anything.  results has
  * hn_claims_count() entries. */
 int hn_audit_sample(unsigned long seed, size_t n, hn_claim_result *results, hn_err *err);
 
@@ -244,6 +246,27 @@ typedef enum { HN_ROUTE_AUTO, HN_ROUTE_DENSE, HN_ROUTE_MATFREE } hn_route;
 /* hn_audit_one on a chosen route (hn_audit_one is HN_ROUTE_AUTO). */
 int hn_audit_one_route(const hn_model *m, const double *theta, const hn_samples *s, const char *claims,
                        hn_route route, hn_claim_instance *out, size_t n_out, size_t *n_written, hn_err *err);
+/* hn_audit_one with the equation-(1) facts: theta* = theta_star (m->n_params
+ * values), theta = theta (the point theta* + delta of equation (1)), and the
+ * k+1 samples of s (k = s->n - 1; L_k is the mean loss of the first k, l_{k+1}
+ * the loss of the last) -- the layout of an audit counterexample folder
+ * (weights_star.safetensors, weights.safetensors, sample.safetensors).  The
+ * claims about one network are evaluated as the audit does on its
+ * equation-(1) instances: at theta* and the first sample.  So equation (1),
+ * its corrected form, eq1.first_order, Section III's identity, the
+ * corollaries and assumption1 are evaluated too (assumption1 and
+ * eq1.first_order only where theta* is a stationary point of L_k, else n/a
+ * with HN_NA_SETTING).
+ *
+ * Errors: those of hn_audit_one (theta and sample 0 are checked as there),
+ * and HN_EINVAL for a NULL theta_star ("audit: theta* is NULL"), theta*
+ * not finite ("theta*[j]: not finite"), a sample set with fewer than 2
+ * samples ("x: the equation-(1) claims need k+1 >= 2 samples ..."), or any
+ * sample not finite or with a label outside [0, classes) ("x[i][j]",
+ * "y[i]").  Nothing is written to *n_written on an error. */
+int hn_audit_one_landscape(const hn_model *m, const double *theta, const double *theta_star,
+                           const hn_samples *s, const char *claims, hn_claim_instance *out, size_t n_out,
+                           size_t *n_written, hn_err *err);
 
 #ifdef __cplusplus
 }

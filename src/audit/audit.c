@@ -10,6 +10,7 @@
 #include "hessnorm/alloc.h"
 #include "hessnorm/file.h"
 #include "audit/report.h"
+#include "audit/trained.h"
 #include "base/clock.h"
 #include "base/progress.h"
 
@@ -21,6 +22,7 @@ void hn_audit_defaults(hn_audit_opts *o)
     o->n_random = 280;
     o->n_adversarial = 140;
     o->nm_iterations = 100;
+    o->n_trained = 8;
     o->out_dir = "audit-out";
     o->figures = 1;
 }
@@ -60,6 +62,9 @@ int hn_audit_collect(const hn_audit_opts *o, hn_cstat *stats, int *selected, hn_
             hn_progress_line(o->progress, o->progress_ctx, 512, "audit: network %zu/%zu (%s), %.1f s", i + 1, total, adv ? "adversarial" : "random",
                      hn_clock_s() - t0);
     }
+    /* equation (1) and Assumption 1 at trained minima (audit/trained.c) */
+    if (!rc && !info->truncated)
+        rc = hn_audit_trained(o, selected, stats, info, err);
     for (size_t c = 0; c < nc && !rc; c++) {
         const hn_claim *cl = hn_claim_get(c);
         if (!selected[c] || cl->rel != HN_REL_LE || stats[c].violations || !stats[c].n)

@@ -245,6 +245,16 @@ static const hn_claim claims[] = {
      "||H_{k+1} - 1/k sum H_i||)  at theta*",
      "the second-order Taylor expansion with its gradient term and its 1/2", "eq1",
      HN_REL_APPROX, 0, hn_ev_eq1c, FG(LANDSCAPE), HN_SET_ANY},
+    {"assumption1", "Assumption 1", "grad L_k(theta*) = grad L_{k+1}(theta*) = 0",
+     "checked where theta* is a stationary point of L_k (||grad L_k(theta*)|| <= 1e-10 mean_{i<=k+1} ||grad l_i(theta*)||: "
+     "the audit's trained minima); discrepancy = ||grad L_{k+1}(theta*)|| / mean_{i<=k+1} ||grad l_i(theta*)||, "
+     "= ||grad l_{k+1}|| / sum ||grad l_i|| there", NULL, HN_REL_EQ, 0, hn_ev_assumption1, FG(LANDSCAPE), HN_SET_ANY},
+    {"eq1.first_order", "equation (1)",
+     "|grad L_{k+1}(theta*)^T delta| <= 1/(k+1) ||theta - theta*||^2 ||H_{k+1}(theta*) - 1/k sum_i H_i(theta*)||",
+     "the step of (1) that Assumption 1 carries: the first-order term it drops, (grad l_{k+1} - grad L_k)^T "
+     "delta / (k+1) (= grad L_{k+1}(theta*)^T delta at a minimum of L_k), at most the second-order term it keeps; "
+     "checked where theta* is a stationary point of L_k, as assumption1", NULL, HN_REL_LE, 0, hn_ev_eq1_first,
+     FG(LANDSCAPE), HN_SET_ANY},
 };
 
 size_t hn_claims_count(void) { return sizeof claims / sizeof claims[0]; }

@@ -7,6 +7,13 @@
 
 #define HN_SQ(x) ((x) * (x))
 
+/* theta* counts as a stationary point of L_k (Assumption 1's first half,
+ * the setting of assumption1 and eq1.first_order) when ||grad L_k(theta*)||
+ * <= this times the mean ||grad l_i(theta*)||: the audit's trained minima
+ * reach 1e-12 (audit/trained.c), and the floor this leaves in assumption1's
+ * discrepancy stays below HN_EQ_RTOL. */
+#define HN_STATIONARY_RTOL 1e-10
+
 /* the network is conv-only (no FC head); conv-only and without pooling */
 static inline int hn_cl_conv_only(const hn_facts *f) { return f->n_fc == 0; }
 static inline int hn_cl_pure(const hn_facts *f) { return hn_cl_conv_only(f) && f->pool == 0; }
@@ -118,6 +125,8 @@ int hn_ev_eq2(const hn_facts *f, hn_claim_value *v);
 int hn_ev_identity(const hn_facts *f, hn_claim_value *v);
 int hn_ev_eq1(const hn_facts *f, hn_claim_value *v);
 int hn_ev_eq1c(const hn_facts *f, hn_claim_value *v);
+int hn_ev_assumption1(const hn_facts *f, hn_claim_value *v);
+int hn_ev_eq1_first(const hn_facts *f, hn_claim_value *v);
 int hn_ev_cor(const hn_facts *f, hn_claim_value *v);
 int hn_ev_cor1(const hn_facts *f, hn_claim_value *v);
 int hn_ev_cor2(const hn_facts *f, hn_claim_value *v);

@@ -22,7 +22,7 @@ void hn_inst_free(hn_inst *in)
     memset(in, 0, sizeof *in);
 }
 
-static int inst_alloc(hn_inst *in, const hn_netspec *ns, size_t n_samples, hn_err *err)
+int hn_inst_alloc(hn_inst *in, const hn_netspec *ns, size_t n_samples, hn_err *err)
 {
     memset(in, 0, sizeof *in);
     in->ns = *ns;
@@ -40,7 +40,7 @@ static int inst_alloc(hn_inst *in, const hn_netspec *ns, size_t n_samples, hn_er
 
 int hn_inst_copy(hn_inst *dst, const hn_inst *src, hn_err *err)
 {
-    int rc = inst_alloc(dst, &src->ns, src->s->n, err);
+    int rc = hn_inst_alloc(dst, &src->ns, src->s->n, err);
     if (rc)
         return rc;
     const size_t P = src->m->n_params;
@@ -86,7 +86,7 @@ int hn_inst_make(unsigned long seed, size_t i, int adversarial, hn_inst *in, hn_
         interp = hn_family_landscape_extreme(i, &ns, &w);
     if (adversarial && !land)
         hn_family_adversarial(i, target, &ns, &w);
-    int rc = inst_alloc(in, &ns, land ? k + 1 : 1, err);
+    int rc = hn_inst_alloc(in, &ns, land ? k + 1 : 1, err);
     if (rc) {
         /* the 1x1 rewrite can make a spec invalid: fall back to the random spec */
         gsl_rng_free(r);

@@ -73,6 +73,10 @@ struct hn_facts {
     size_t lk;
     double R, lhs, ldiff_star, dH_norm, dHO_norm, grad_term, W_l_star, W_l_theta, W_x;
     double identity_disc;
+    /* gradients at theta* (Assumption 1): ||grad L_k||, ||grad l_{k+1}||, ||grad L_{k+1}||, and the
+     * size of the terms they average, gscale_k = 1/k sum_{i<=k} ||grad l_i||, gscale_k1 the same
+     * over the k+1 samples */
+    double gLk_norm, gl_last_norm, gLk1_norm, gscale_k, gscale_k1;
 };
 
 /* hn_facts_compute filling only `groups` (a mask of HN_FG(g)) and the

@@ -27,9 +27,10 @@ int hn_facts_landscape(hn_facts *f, const hn_model *m, const double *theta, cons
     int rc = HN_OK;
     hn_ws *ws = NULL;
     double *th = hn_calloc(P, sizeof *th), *g1 = hn_calloc(P, sizeof *g1), *g2 = hn_calloc(P, sizeof *g2);
+    double *gk1 = hn_calloc(P, sizeof *gk1); /* grad L_{k+1}(theta*) */
     gsl_matrix *H = gsl_matrix_alloc(P, P), *acc = gsl_matrix_calloc(P, P), *Hlast = gsl_matrix_alloc(P, P);
     gsl_matrix *HO = gsl_matrix_alloc(P, P), *accO = gsl_matrix_calloc(P, P);
-    if (!th || !g1 || !g2 || !H || !acc || !Hlast || !HO || !accO ||
+    if (!th || !g1 || !g2 || !gk1 || !H || !acc || !Hlast || !HO || !accO ||
         (rc = hn_ws_alloc(m, &ws, err)) != 0) {
         rc = rc ? rc : hn_err_set(err, HN_ENOMEM, "facts: out of memory");
         goto done;
@@ -57,7 +58,7 @@ int hn_facts_landscape(hn_facts *f, const hn_model *m, const double *theta, cons
     f->identity_disc = fabs((Lk1 - Lk) - (lk1 - Lk) / (double)N) /
                        fmax((fabs(lk1) + fabs(Lk)) / (double)N + fabs(Lk1 - Lk), 1e-300);
     /* at theta* */
-    double sk = 0, l_last = 0;
+    double sk = 0, l_last = 0, gsum = 0;
     f->W_l_star = 0;
     f->W_x = 0;
     for (size_t i = 0; i < N; i++) {
@@ -66,6 +67,10 @@ int hn_facts_landscape(hn_facts *f, const hn_model *m, const double *theta, cons
         hn_loss_grad(m, theta, s, i, ws, 1.0, &l, g2);
         f->W_l_star = fmax(f->W_l_star, fabs(l));
         f->W_x = fmax(f->W_x, hn_vec_norm(s->x + i * s->in_size, s->in_size));
+        const double gn = hn_vec_norm(g2, P);
+        gsum += gn;
+        for (size_t j = 0; j < P; j++)
+            gk1[j] += g2[j] / (double)N;
         hn_samples one = hn_samples_view(s, i);
         if ((rc = hn_hessian_full(m, theta, &one, i < k ? H : Hlast, err)) != 0 ||
             (rc = hn_hessian_outer(m, theta, &one, HO, err)) != 0)
@@ -80,12 +85,17 @@ int hn_facts_landscape(hn_facts *f, const hn_model *m, const double *theta, cons
             gsl_matrix_sub(accO, HO);
         } else {
             l_last = l;
+            f->gLk_norm = hn_vec_norm(g1, P);
+            f->gscale_k = (gsum - gn) / (double)k;
+            f->gl_last_norm = gn;
             for (size_t j = 0; j < P; j++)
                 g1[j] = g2[j] - g1[j]; /* grad l_{k+1} - grad L_k */
             gsl_matrix_add(accO, HO);
         }
     }
     f->ldiff_star = fabs(l_last - sk / (double)k);
+    f->gLk1_norm = hn_vec_norm(gk1, P);
+    f->gscale_k1 = gsum / (double)N;
     double gt = 0;
     for (size_t j = 0; j < P; j++)
         gt += g1[j] * delta[j];
@@ -99,6 +109,7 @@ done:
     hn_free(th);
     hn_free(g1);
     hn_free(g2);
+    hn_free(gk1);
     if (H) gsl_matrix_free(H);
     if (acc) gsl_matrix_free(acc);
     if (Hlast) gsl_matrix_free(Hlast);

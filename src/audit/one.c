@@ -113,22 +113,31 @@ static int check_args(const hn_model *m, const double *theta, const hn_samples *
     return HN_OK;
 }
 
-int hn_audit_one(const hn_model *m, const double *theta, const hn_samples *s, const char *claims,
-                 hn_claim_instance *out, size_t n_out, size_t *n_written, hn_err *err)
+/* Every sample of s (not only the first) finite, with a valid label: the
+ * equation-(1) facts read all k+1. */
+static int check_all_samples(const hn_model *m, const hn_samples *s, hn_err *err)
 {
-    return hn_audit_one_route(m, theta, s, claims, HN_ROUTE_AUTO, out, n_out, n_written, err);
+    size_t bad;
+    for (size_t i = 0; i < s->n; i++) {
+        if (!all_finite(s->x + i * s->in_size, s->in_size, &bad))
+            return hn_err_set(err, HN_EINVAL, "x[%zu][%zu]: not finite", i, bad);
+        if (m->loss == HN_LOSS_CE && (s->y_class[i] < 0 || (size_t)s->y_class[i] >= m->classes))
+            return hn_err_set(err, HN_EINVAL, "y[%zu] = %ld is not a class index in [0, %zu)", i,
+                              s->y_class[i], m->classes);
+        if (m->loss == HN_LOSS_MSE && !all_finite(s->y_vec + i * m->classes, m->classes, &bad))
+            return hn_err_set(err, HN_EINVAL, "y[%zu][%zu]: not finite", i, bad);
+    }
+    return HN_OK;
 }
 
-int hn_audit_one_route(const hn_model *m, const double *theta, const hn_samples *s, const char *claims,
-                       hn_route route, hn_claim_instance *out, size_t n_out, size_t *n_written, hn_err *err)
+/* The claims of the selection on the facts at theta (and, with k > 0, the
+ * equation-(1) facts at theta* = theta, theta* + delta over the k+1
+ * samples of s). */
+static int one_core(const hn_model *m, const double *theta, const hn_samples *s, size_t k, const double *delta,
+                    const char *claims, hn_route route, hn_claim_instance *out, size_t n_out, size_t *n_written,
+                    hn_err *err)
 {
-    hn_gsl_quiet();
-    if (!out || !n_written)
-        return hn_err_set(err, HN_EINVAL, "audit: %s is NULL",
-                          !out ? "the output array" : "n_written");
-    int rc = check_args(m, theta, s, err);
-    if (rc)
-        return rc;
+    int rc;
     const size_t nc = hn_claims_count();
     unsigned char *sel = hn_calloc(nc, sizeof *sel);
     if (!sel)
@@ -144,15 +153,13 @@ int hn_audit_one_route(const hn_model *m, const double *theta, const hn_samples 
     }
     if ((rc = hn_netspec_from_model(m, &ns, err)) != 0)
         goto done;
-    /* the first sample, as a one-sample set */
-    hn_samples one = hn_samples_view(s, 0);
     /* only the fact groups the selected claims read (all of them for the
      * whole registry): a claim's value and its n/a probe read nothing else */
     unsigned groups = 0;
     for (size_t i = 0; i < nc; i++)
         if (sel[i])
             groups |= hn_claim_get(i)->facts;
-    if ((rc = hn_facts_compute_route(&ns, m, theta, &one, 0, NULL, groups, route, &f, err)) != 0)
+    if ((rc = hn_facts_compute_route(&ns, m, theta, s, k, delta, groups, route, &f, err)) != 0)
         goto done;
     size_t w = 0;
     for (size_t i = 0; i < nc; i++) {
@@ -202,5 +209,57 @@ int hn_audit_one_route(const hn_model *m, const double *theta, const hn_samples 
 done:
     hn_facts_free(f);
     hn_free(sel);
+    return rc;
+}
+
+int hn_audit_one(const hn_model *m, const double *theta, const hn_samples *s, const char *claims,
+                 hn_claim_instance *out, size_t n_out, size_t *n_written, hn_err *err)
+{
+    return hn_audit_one_route(m, theta, s, claims, HN_ROUTE_AUTO, out, n_out, n_written, err);
+}
+
+int hn_audit_one_route(const hn_model *m, const double *theta, const hn_samples *s, const char *claims,
+                       hn_route route, hn_claim_instance *out, size_t n_out, size_t *n_written, hn_err *err)
+{
+    hn_gsl_quiet();
+    if (!out || !n_written)
+        return hn_err_set(err, HN_EINVAL, "audit: %s is NULL",
+                          !out ? "the output array" : "n_written");
+    int rc = check_args(m, theta, s, err);
+    if (rc)
+        return rc;
+    /* the first sample, as a one-sample set */
+    hn_samples one = hn_samples_view(s, 0);
+    return one_core(m, theta, &one, 0, NULL, claims, route, out, n_out, n_written, err);
+}
+
+int hn_audit_one_landscape(const hn_model *m, const double *theta, const double *theta_star,
+                           const hn_samples *s, const char *claims, hn_claim_instance *out, size_t n_out,
+                           size_t *n_written, hn_err *err)
+{
+    hn_gsl_quiet();
+    if (!out || !n_written || !theta_star)
+        return hn_err_set(err, HN_EINVAL, "audit: %s is NULL",
+                          !out ? "the output array" : !n_written ? "n_written" : "theta*");
+    int rc = check_args(m, theta, s, err);
+    if (rc)
+        return rc;
+    size_t bad;
+    const size_t P = m->n_params;
+    if (!all_finite(theta_star, P, &bad))
+        return hn_err_set(err, HN_EINVAL, "theta*[%zu]: not finite", bad);
+    if (s->n < 2)
+        return hn_err_set(err, HN_EINVAL,
+                          "x: the equation-(1) claims need k+1 >= 2 samples (k = n - 1); the sample set has %zu",
+                          s->n);
+    if ((rc = check_all_samples(m, s, err)) != 0)
+        return rc;
+    double *delta = hn_calloc(P, sizeof *delta);
+    if (!delta)
+        return hn_err_set(err, HN_ENOMEM, "audit: out of memory");
+    for (size_t j = 0; j < P; j++)
+        delta[j] = theta[j] - theta_star[j];
+    rc = one_core(m, theta_star, s, s->n - 1, delta, claims, HN_ROUTE_AUTO, out, n_out, n_written, err);
+    hn_free(delta);
     return rc;
 }

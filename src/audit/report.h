@@ -19,6 +19,9 @@ typedef struct {
     const char *family;
 } hn_inst;
 
+/* in: the model of ns, theta (zeroed) and n_samples zeroed samples (batched
+ * when n_samples > 1); lk 0, no delta.  The model's errors, HN_ENOMEM. */
+int hn_inst_alloc(hn_inst *in, const hn_netspec *ns, size_t n_samples, hn_err *err);
 /* Free what in owns and zero it (NULL is accepted). */
 void hn_inst_free(hn_inst *in);
 /* Deep copy of src into dst (dst is overwritten, not freed first). */
@@ -86,6 +89,12 @@ int hn_audit_one_select(const char *list, unsigned char *sel, size_t *n_sel, hn_
 /* Evaluate the selected claims (from o->claims) on o's random and
  * adversarial networks, run the local search and set the verdicts. */
 int hn_audit_collect(const hn_audit_opts *o, hn_cstat *stats, int *selected, hn_audit_run_info *info,
+                     hn_err *err);
+
+/* Evaluate the selected claims on the o->n_trained networks trained to a
+ * minimum of L_k, each at HN_TRAINED_PER_NET points theta* + delta
+ * (audit/trained.c); counts them in info. */
+int hn_audit_trained(const hn_audit_opts *o, const int *selected, hn_cstat *stats, hn_audit_run_info *info,
                      hn_err *err);
 
 /* One parameter sweep: measured ||H_O|| and up to 4 claims' bounds at up to

@@ -18,7 +18,8 @@ static void audit_usage(FILE *f)
     fputs("usage: hessnorm audit [--out DIR] [--seed S] [--budget SECONDS] [--claims ID,...]\n"
           "                      [--random N] [--adversarial N] [--nm-iterations N] [--no-figures] [--list]\n"
           "       hessnorm audit --model M.json --weights W.safetensors --sample S.safetensors\n"
-          "                      [--json] [--claims ID,...] [--dense | --matrix-free] [--threads N]\n"
+          "                      [--weights-star WSTAR.safetensors] [--json] [--claims ID,...]\n"
+          "                      [--dense | --matrix-free] [--threads N]\n"
           "Evaluates every statement and proof step of the paper exactly as printed (and the\n"
           "corrected versions beside the failing ones) on random and adversarial networks,\n"
           "searches for counterexamples with Nelder-Mead, and writes DIR/report.md,\n"
@@ -35,6 +36,15 @@ static void audit_usage(FILE *f)
           "most one pooling, optional flatten + FC head with ReLUs).  Only the first sample\n"
           "of the sample file is used.  The equation-(1) and corollary claims need theta*,\n"
           "theta and k+1 samples, which one network does not give: they come out n/a.\n"
+          "\n"
+          "With --weights-star WSTAR as well, W is theta and WSTAR is theta* of equation (1),\n"
+          "and the sample file holds the k+1 samples (k = n - 1: L_k is the mean loss of the\n"
+          "first k, l_{k+1} the loss of the last; n >= 2) -- an audit counterexample folder:\n"
+          "--weights weights.safetensors --weights-star weights_star.safetensors.  Then the\n"
+          "equation-(1), Section III, corollary, eq1.first_order and assumption1 claims are\n"
+          "evaluated too, and the claims about one network are evaluated at theta* and the\n"
+          "first sample, as the audit does on its equation-(1) instances.\n"
+          "\n"
           "Route: the dense paper matrices when they fit (every matrix within 2^27 entries and\n"
           "2^27 in all), else matrix-free (--dense / --matrix-free force one): matrix-free, the\n"
           "layer norms are brackets (Lanczos value below, a certified or residual bound above),\n"
@@ -104,8 +114,13 @@ static const char *detail_of(const hn_claim_instance *c)
     return c->value.detail;
 }
 
-static void print_table(const char *model, const char *sample, size_t n_in_file, size_t n_params,
-                        const hn_claim_instance *c, size_t n)
+/* The files of one `audit --model` run and their sizes. */
+typedef struct {
+    const char *model, *weights, *wstar, *sample; /* wstar NULL without --weights-star */
+    size_t n_in_file, n_params;
+} one_files;
+
+static void print_table(const one_files *fl, const hn_claim_instance *c, size_t n)
 {
     size_t holds = 0, viol = 0, na = 0, land = 0, und = 0;
     int mf = 0;
@@ -117,8 +132,14 @@ static void print_table(const char *model, const char *sample, size_t n_in_file,
         na += !c[i].applicable;
         land += c[i].na == HN_NA_LANDSCAPE;
     }
-    printf("model   %s (%zu parameters)\n", model, n_params);
-    printf("sample  %s (sample 1 of %zu)\n", sample, n_in_file);
+    printf("model   %s (%zu parameters)\n", fl->model, fl->n_params);
+    if (fl->wstar) {
+        printf("theta   %s\ntheta*  %s\n", fl->weights, fl->wstar);
+        printf("sample  %s (k+1 = %zu samples, k = %zu; the claims about one network at theta* and sample 1)\n",
+               fl->sample, fl->n_in_file, fl->n_in_file - 1);
+    } else {
+        printf("sample  %s (sample 1 of %zu)\n", fl->sample, fl->n_in_file);
+    }
     printf("route   %s\n", mf ? "matrix-free (past the dense limit: norms are brackets, the claims that need "
                                     "dense matrices are n/a)" : "dense");
     printf("claims  %zu: %zu hold, %zu VIOLATED, %zu undecided, %zu n/a", n, holds, viol, und, na);
@@ -157,8 +178,7 @@ static void print_table(const char *model, const char *sample, size_t n_in_file,
 }
 
 /* The JSON text (free with hn_free), or NULL when out of memory. */
-static char *to_json(const char *model, const char *weights, const char *sample, size_t n_in_file,
-                     size_t n_params, const hn_claim_instance *c, size_t n)
+static char *to_json(const one_files *fl, const hn_claim_instance *c, size_t n)
 {
     int bad = 0;
     json_t *o = json_object(), *list = json_array();
@@ -167,12 +187,16 @@ static char *to_json(const char *model, const char *weights, const char *sample,
         json_decref(list);
         return NULL;
     }
-    hn_json_put(o, "model", json_string(model), &bad);
-    hn_json_put(o, "weights", json_string(weights), &bad);
-    hn_json_put(o, "sample", json_string(sample), &bad);
-    hn_json_put(o, "samples_in_file", json_integer((json_int_t)n_in_file), &bad);
+    hn_json_put(o, "model", json_string(fl->model), &bad);
+    hn_json_put(o, "weights", json_string(fl->weights), &bad);
+    if (fl->wstar) {
+        hn_json_put(o, "weights_star", json_string(fl->wstar), &bad);
+        hn_json_put(o, "k", json_integer((json_int_t)(fl->n_in_file - 1)), &bad);
+    }
+    hn_json_put(o, "sample", json_string(fl->sample), &bad);
+    hn_json_put(o, "samples_in_file", json_integer((json_int_t)fl->n_in_file), &bad);
     hn_json_put(o, "sample_used", json_integer(0), &bad);
-    hn_json_put(o, "num_params", json_integer((json_int_t)n_params), &bad);
+    hn_json_put(o, "num_params", json_integer((json_int_t)fl->n_params), &bad);
     int mf = 0;
     for (size_t i = 0; i < n; i++)
         mf |= c[i].matrix_free;
@@ -211,8 +235,18 @@ static char *to_json(const char *model, const char *weights, const char *sample,
     return txt;
 }
 
-static int audit_one(const char *model, const char *weights, const char *sample, const char *claims,
-                     int json, hn_route route)
+/* The file an error of the library is about: theta* and the samples by
+ * their field, everything else about the network (the model file). */
+static const char *error_file(const hn_err *e, const one_files *fl)
+{
+    if (fl->wstar && !strncmp(e->msg, "theta*", 6))
+        return fl->wstar;
+    if (fl->wstar && (e->msg[0] == 'x' || e->msg[0] == 'y') && (e->msg[1] == ':' || e->msg[1] == '['))
+        return fl->sample;
+    return fl->model;
+}
+
+static int audit_one(one_files *fl, const char *claims, int json, hn_route route)
 {
     if (claims && check_claim_list(claims))
         return 1;
@@ -220,24 +254,37 @@ static int audit_one(const char *model, const char *weights, const char *sample,
     hn_err_clear(&err);
     hn_cli_net net;
     hn_claim_instance *res = NULL;
+    double *star = NULL;
     size_t n = 0;
-    int rc = hn_cli_load(model, weights, sample, &net, &err);
+    int rc = hn_cli_load(fl->model, fl->weights, fl->sample, &net, &err);
     if (!rc && !(res = hn_calloc(hn_claims_count(), sizeof *res)))
         rc = hn_err_set(&err, HN_ENOMEM, "out of memory");
+    if (!rc && fl->wstar) {
+        if (!(star = hn_calloc(net.m->n_params, sizeof *star)))
+            rc = hn_err_set(&err, HN_ENOMEM, "out of memory");
+        else
+            rc = hn_weights_load(net.m, fl->wstar, star, &err);
+    }
     if (!rc) {
-        /* every error left is about the network: name the model file */
-        rc = hn_audit_one_route(net.m, net.theta, net.s, claims, route, res, hn_claims_count(), &n, &err);
+        rc = fl->wstar ? hn_audit_one_landscape(net.m, net.theta, star, net.s, claims, res, hn_claims_count(), &n, &err)
+                       : hn_audit_one_route(net.m, net.theta, net.s, claims, route, res, hn_claims_count(), &n,
+                                            &err);
+        /* every error left is about the network or its input: name the file */
         if (rc && rc != HN_ENOMEM)
-            hn_err_prefix(&err, model);
+            hn_err_prefix(&err, error_file(&err, fl));
     }
     int status = 0;
     if (rc) {
         status = hn_cli_fail(&err);
-    } else if (json) {
-        status = hn_cli_print_json(to_json(model, weights, sample, net.s->n, net.m->n_params, res, n));
     } else {
-        print_table(model, sample, net.s->n, net.m->n_params, res, n);
+        fl->n_in_file = net.s->n;
+        fl->n_params = net.m->n_params;
+        if (json)
+            status = hn_cli_print_json(to_json(fl, res, n));
+        else
+            print_table(fl, res, n);
     }
+    hn_free(star);
     hn_free(res);
     hn_cli_net_free(&net);
     return status;
@@ -253,8 +300,8 @@ int hn_cli_audit(int argc, char **argv)
         {"list", no_argument, 0, 'l'},             {"help", no_argument, 0, 'h'},
         {"model", required_argument, 0, 'M'},      {"weights", required_argument, 0, 'W'},
         {"sample", required_argument, 0, 'S'},     {"json", no_argument, 0, 'j'},
-        {"dense", no_argument, 0, 'D'},            {"matrix-free", no_argument, 0, 'X'},
-        {"threads", required_argument, 0, 'T'},
+        {"weights-star", required_argument, 0, 'X'}, {"dense", no_argument, 0, 'D'},
+        {"matrix-free", no_argument, 0, 'Z'},      {"threads", required_argument, 0, 'T'},
         {0, 0, 0, 0}};
     hn_audit_opts o;
     hn_audit_defaults(&o);
@@ -263,7 +310,7 @@ int hn_cli_audit(int argc, char **argv)
     hn_route route = HN_ROUTE_AUTO;
     const char *route_opt = NULL;
     size_t v;
-    const char *model = NULL, *weights = NULL, *sample = NULL;
+    const char *model = NULL, *weights = NULL, *sample = NULL, *wstar = NULL;
     const char *run_opt = NULL; /* an option of the full audit, for the conflict check */
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -275,9 +322,10 @@ int hn_cli_audit(int argc, char **argv)
         case 'M': model = optarg; break;
         case 'W': weights = optarg; break;
         case 'S': sample = optarg; break;
+        case 'X': wstar = optarg; break;
         case 'j': json = 1; break;
         case 'D': route = HN_ROUTE_DENSE; route_opt = "--dense"; break;
-        case 'X': route = HN_ROUTE_MATFREE; route_opt = "--matrix-free"; break;
+        case 'Z': route = HN_ROUTE_MATFREE; route_opt = "--matrix-free"; break;
         case 'T': {
             hn_err te;
             if (hn_cli_threads(optarg, &nthreads, &te)) {
@@ -337,10 +385,11 @@ int hn_cli_audit(int argc, char **argv)
                     run_opt);
             return 2;
         }
-        return audit_one(model, weights, sample, o.claims, json, route);
+        one_files fl = {model, weights, wstar, sample, 0, 0};
+        return audit_one(&fl, o.claims, json, route);
     }
-    if (route_opt) {
-        fprintf(stderr, "hessnorm audit: %s needs --model, --weights and --sample\n", route_opt);
+    if (wstar || route_opt) {
+        fprintf(stderr, "hessnorm audit: %s needs --model, --weights and --sample\n", wstar ? "--weights-star" : route_opt);
         return 2;
     }
     if (json) {
