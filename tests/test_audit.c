@@ -503,6 +503,76 @@ static void test_audit_one_counterexamples(void **state)
 /* NULL arguments, a result array too small, samples of another model, a
  * non-finite weight, unknown ids, a model outside the audited families:
  * each an error with nothing written. */
+/* hn_audit_one on a batch: the batch fields equal the claim evaluated on
+ * each sample alone (a one-sample view per call), min, median, max and the
+ * worst sample's index; the value is the first sample's. */
+static void test_audit_one_batch(void **state)
+{
+    (void)state;
+    char p[4096];
+    hn_err e;
+    hn_model *m;
+    snprintf(p, sizeof p, "%s/model.json", hn_test_path("fixtures/golden/batch3_ce"));
+    assert_int_equal(hn_model_load(p, &m, &e), 0);
+    double *th = calloc(m->n_params, sizeof *th);
+    hn_samples *s;
+    snprintf(p, sizeof p, "%s/weights.safetensors", hn_test_path("fixtures/golden/batch3_ce"));
+    assert_int_equal(hn_weights_load(m, p, th, &e), 0);
+    snprintf(p, sizeof p, "%s/sample.safetensors", hn_test_path("fixtures/golden/batch3_ce"));
+    assert_int_equal(hn_samples_load(m, p, &s, &e), 0);
+    assert_true(s->n == 3);
+    const size_t nc = hn_claims_count();
+    hn_claim_instance *all = calloc(nc, sizeof *all), *one[3];
+    size_t n, n1;
+    if (hn_audit_one(m, th, s, NULL, all, nc, &n, &e))
+        fail_msg("%s", e.msg);
+    for (size_t i = 0; i < 3; i++) {
+        one[i] = calloc(nc, sizeof *one[i]);
+        hn_samples v = hn_samples_view(s, i);
+        assert_int_equal(hn_audit_one(m, th, &v, NULL, one[i], nc, &n1, &e), 0);
+        assert_int_equal(n1, n);
+        assert_int_equal(one[i][0].batch_n, 1); /* one sample: a batch of one */
+    }
+    size_t checked = 0;
+    for (size_t c = 0; c < n; c++) {
+        const hn_claim_instance *a = &all[c];
+        assert_int_equal(a->batch_n, 3);
+        assert_int_equal(a->applicable, one[0][c].applicable);
+        double q[3], lo = INFINITY, hi = -INFINITY;
+        size_t k = 0, worst = 0, viol = 0;
+        for (size_t i = 0; i < 3; i++) {
+            if (!one[i][c].applicable)
+                continue;
+            double r = a->claim->rel == HN_REL_EQ ? one[i][c].value.discrepancy : one[i][c].ratio;
+            if (r > hi) {
+                hi = r;
+                worst = i;
+            }
+            lo = fmin(lo, r);
+            q[k++] = r;
+            viol += one[i][c].violated;
+        }
+        assert_int_equal(a->batch_applicable, k);
+        assert_int_equal(a->batch_violated, viol);
+        if (!k)
+            continue;
+        /* the same facts code on the same sample: equal to the last bit */
+        assert_true(a->ratio_max == hi && a->ratio_min == lo && a->worst_sample == worst);
+        double med = k == 3 ? fmax(fmin(q[0], q[1]), fmin(fmax(q[0], q[1]), q[2])) : k == 2 ? fmin(q[0], q[1]) : q[0];
+        assert_true(a->ratio_median == med);
+        if (a->claim->rel != HN_REL_EQ)
+            assert_true(a->ratio == one[0][c].ratio); /* the value is the first sample's */
+        checked++;
+    }
+    assert_true(checked >= 20);
+    for (size_t i = 0; i < 3; i++)
+        free(one[i]);
+    free(all);
+    hn_samples_free(s);
+    free(th);
+    hn_model_free(m);
+}
+
 static void test_audit_one_bad_args(void **state)
 {
     (void)state;
@@ -583,6 +653,7 @@ int main(void)
         cmocka_unit_test(test_counterexamples),
         cmocka_unit_test(test_audit_one_counterexamples),
         cmocka_unit_test(test_audit_one_bad_args),
+        cmocka_unit_test(test_audit_one_batch),
         cmocka_unit_test(test_proofs_cover_registry),
         cmocka_unit_test(test_true_claims_hold),
     };

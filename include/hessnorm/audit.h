@@ -207,6 +207,14 @@ typedef struct {
     hn_claim_value value_hi;
     int undecided;
     int matrix_free;         /* the facts came from the matrix-free route */
+    /* Over every sample of the set (hn_audit_one / _route on n samples; the
+     * value above is the first sample's): the claim evaluated on each
+     * sample alone.  batch_n = n; the ratios (measured / bound, for '=' the
+     * discrepancy) of the batch_applicable samples where it applies: their
+     * min, median (the lower middle one) and max, the 0-based index of the
+     * worst; how many are violated / undecided. */
+    size_t batch_n, batch_applicable, batch_violated, batch_undecided, worst_sample;
+    double ratio_min, ratio_median, ratio_max;
 } hn_claim_instance;
 
 /* A short phrase for r ("" for HN_NA_NONE). */
@@ -215,9 +223,11 @@ const char *hn_na_reason_text(hn_na_reason r);
 /* Evaluate the claims on one network m at weights theta (m->n_params
  * values) and the first sample of s, with the audit's own facts
  * (hn_facts_compute, landscape_k = 0: the equation-(1) and corollary claims
- * come out n/a with HN_NA_LANDSCAPE).  A sample set with n > 1 is accepted
- * and only its first sample is used (the paper's per-sample matrices F, A,
- * R^(p)x are for one sample).
+ * come out n/a with HN_NA_LANDSCAPE).  The value of each claim is the
+ * first sample's (the paper's per-sample matrices F, A, R^(p)x are for one
+ * sample); with n > 1 samples every sample is evaluated the same way and
+ * the distribution over them is in the batch_* and ratio_* fields (every
+ * sample is then checked: finite, labels in range).
  *
  * claims: comma-separated registry ids, NULL for all; each selected claim
  * is reported once, in registry order.  out has room for n_out entries;

@@ -3,6 +3,7 @@
  * evaluators as the audit; nothing is printed. */
 #include "config.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "hessnorm/alloc.h"
 #include "audit/claims_eval.h"
@@ -130,6 +131,52 @@ static int check_all_samples(const hn_model *m, const hn_samples *s, hn_err *err
     return HN_OK;
 }
 
+/* Claim c on the facts f into o (its value, verdict and, matrix-free,
+ * the ends of its brackets). */
+static int one_claim(hn_claim_instance *o, const hn_claim *c, const hn_facts *f, hn_err *err)
+{
+    memset(o, 0, sizeof *o);
+    o->claim = c;
+    int er = hn_claim_eval(o->claim, f, &o->value);
+    if (er == 2) { /* applicable, not measured: keep the reason (value.detail), no numbers */
+        o->value.measured = o->value.bound = o->value.discrepancy = NAN;
+        o->ratio = NAN;
+        o->na = HN_NA_UNMEASURED;
+        return HN_OK;
+    }
+    if (er != 0) {
+        memset(&o->value, 0, sizeof o->value);
+        o->na = na_reason(o->claim, f);
+        return HN_OK;
+    }
+    o->applicable = 1;
+    o->matrix_free = f->matfree;
+    o->value_hi = o->value;
+    int rc;
+    if (f->matfree && o->claim->rel != HN_REL_EQ && (rc = bracket_ends(o, f, err)) != 0)
+        return rc;
+    o->violated = hn_claim_violated(o->claim, &o->value);
+    if (f->matfree && o->claim->rel != HN_REL_EQ) {
+        /* certified only at the ends of the brackets */
+        hn_claim_value cross = o->value_hi;
+        cross.bound = o->value.bound; /* measured at its upper end, bound at its lower */
+        int may_violate = hn_claim_violated(o->claim, &cross);
+        cross = o->value;
+        cross.bound = o->value_hi.bound; /* measured at its lower end, bound at its upper */
+        o->violated = hn_claim_violated(o->claim, &cross);
+        o->undecided = may_violate && !o->violated;
+    }
+    if (o->claim->rel == HN_REL_EQ) {
+        /* both sides 0 before hn_claim_eval's convention: an identity */
+        hn_claim_value raw;
+        memset(&raw, 0, sizeof raw);
+        o->identity = o->claim->eval(f, &raw) == 0 && raw.measured == 0 && raw.bound == 0;
+    }
+    const hn_claim_value *v = &o->value;
+    o->ratio = hn_claim_ratio(v);
+    return HN_OK;
+}
+
 /* The claims of the selection on the facts at theta (and, with k > 0, the
  * equation-(1) facts at theta* = theta, theta* + delta over the k+1
  * samples of s). */
@@ -162,53 +209,76 @@ static int one_core(const hn_model *m, const double *theta, const hn_samples *s,
     if ((rc = hn_facts_compute_route(&ns, m, theta, s, k, delta, groups, route, &f, err)) != 0)
         goto done;
     size_t w = 0;
-    for (size_t i = 0; i < nc; i++) {
-        if (!sel[i])
-            continue;
-        hn_claim_instance *o = &out[w++];
-        memset(o, 0, sizeof *o);
-        o->claim = hn_claim_get(i);
-        int er = hn_claim_eval(o->claim, f, &o->value);
-        if (er == 2) { /* applicable, not measured: keep the reason (value.detail), no numbers */
-            o->value.measured = o->value.bound = o->value.discrepancy = NAN;
-            o->ratio = NAN;
-            o->na = HN_NA_UNMEASURED;
-            continue;
-        }
-        if (er != 0) {
-            memset(&o->value, 0, sizeof o->value);
-            o->na = na_reason(o->claim, f);
-            continue;
-        }
-        o->applicable = 1;
-        o->matrix_free = f->matfree;
-        o->value_hi = o->value;
-        if (f->matfree && o->claim->rel != HN_REL_EQ && (rc = bracket_ends(o, f, err)) != 0)
-            goto done;
-        o->violated = hn_claim_violated(o->claim, &o->value);
-        if (f->matfree && o->claim->rel != HN_REL_EQ) {
-            /* certified only at the ends of the brackets */
-            hn_claim_value cross = o->value_hi;
-            cross.bound = o->value.bound; /* measured at its upper end, bound at its lower */
-            int may_violate = hn_claim_violated(o->claim, &cross);
-            cross = o->value;
-            cross.bound = o->value_hi.bound; /* measured at its lower end, bound at its upper */
-            o->violated = hn_claim_violated(o->claim, &cross);
-            o->undecided = may_violate && !o->violated;
-        }
-        if (o->claim->rel == HN_REL_EQ) {
-            /* both sides 0 before hn_claim_eval's convention: an identity */
-            hn_claim_value raw;
-            memset(&raw, 0, sizeof raw);
-            o->identity = o->claim->eval(f, &raw) == 0 && raw.measured == 0 && raw.bound == 0;
-        }
-        const hn_claim_value *v = &o->value;
-        o->ratio = hn_claim_ratio(v);
-    }
+    for (size_t i = 0; i < nc && !rc; i++)
+        if (sel[i])
+            rc = one_claim(&out[w++], hn_claim_get(i), f, err);
+    if (rc)
+        goto done;
     *n_written = w;
 done:
     hn_facts_free(f);
     hn_free(sel);
+    return rc;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The ratio a claim instance is ranked by: measured / bound, or the
+ * discrepancy of an equality. */
+static double rank_of(const hn_claim_instance *o)
+{
+    return o->claim->rel == HN_REL_EQ ? o->value.discrepancy : o->ratio;
+}
+
+/* out[0..n) hold sample 0's instances: evaluate samples 1..s->n-1 the same
+ * way and fill the batch fields of out. */
+static int one_batch(const hn_model *m, const double *theta, const hn_samples *s, const char *claims, hn_route route,
+                     hn_claim_instance *out, size_t n, hn_err *err)
+{
+    const size_t N = s->n;
+    double *r = hn_calloc(n * N, sizeof *r);
+    hn_claim_instance *cur = hn_calloc(n, sizeof *cur);
+    int rc = !r || !cur ? hn_err_set(err, HN_ENOMEM, "audit: out of memory for %zu samples", N) : HN_OK;
+    for (size_t c = 0; c < n && !rc; c++) {
+        out[c].batch_n = N;
+        out[c].ratio_min = out[c].ratio_max = out[c].ratio_median = NAN;
+    }
+    for (size_t i = 0; i < N && !rc; i++) {
+        size_t w = n;
+        const hn_claim_instance *src = out;
+        if (i > 0) {
+            hn_samples one = hn_samples_view(s, i);
+            if ((rc = one_core(m, theta, &one, 0, NULL, claims, route, cur, n, &w, err)) != 0)
+                break;
+            src = cur;
+        }
+        for (size_t c = 0; c < n; c++) {
+            hn_claim_instance *o = &out[c];
+            if (!src[c].applicable)
+                continue;
+            const double q = rank_of(&src[c]);
+            if (!o->batch_applicable || q > o->ratio_max) {
+                o->ratio_max = q;
+                o->worst_sample = i;
+            }
+            if (!o->batch_applicable || q < o->ratio_min)
+                o->ratio_min = q;
+            r[c * N + o->batch_applicable++] = q;
+            o->batch_violated += src[c].violated;
+            o->batch_undecided += src[c].undecided;
+        }
+    }
+    for (size_t c = 0; c < n && !rc; c++)
+        if (out[c].batch_applicable) {
+            qsort(r + c * N, out[c].batch_applicable, sizeof *r, cmp_double);
+            out[c].ratio_median = r[c * N + (out[c].batch_applicable - 1) / 2];
+        }
+    hn_free(r);
+    hn_free(cur);
     return rc;
 }
 
@@ -228,9 +298,13 @@ int hn_audit_one_route(const hn_model *m, const double *theta, const hn_samples 
     int rc = check_args(m, theta, s, err);
     if (rc)
         return rc;
+    if (s->n > 1 && (rc = check_all_samples(m, s, err)) != 0)
+        return rc;
     /* the first sample, as a one-sample set */
     hn_samples one = hn_samples_view(s, 0);
-    return one_core(m, theta, &one, 0, NULL, claims, route, out, n_out, n_written, err);
+    if ((rc = one_core(m, theta, &one, 0, NULL, claims, route, out, n_out, n_written, err)) != 0)
+        return rc;
+    return one_batch(m, theta, s, claims, route, out, *n_written, err);
 }
 
 int hn_audit_one_landscape(const hn_model *m, const double *theta, const double *theta_star,

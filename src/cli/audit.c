@@ -170,6 +170,19 @@ static void print_table(const one_files *fl, const hn_claim_instance *c, size_t 
             printf("%*s  %s", (int)(8 - strlen(st)), "", d);
         printf("\n");
     }
+    if (n && c[0].batch_n > 1) {
+        printf("\nover the %zu samples of the file, each alone (ratio = measured / bound; 'd' = discrepancy):\n",
+               c[0].batch_n);
+        printf("%-26s %9s %11s %11s %11s %7s %9s\n", "claim", "applies", "min", "median", "max", "worst", "violated");
+        for (size_t i = 0; i < n; i++) {
+            const hn_claim_instance *x = &c[i];
+            if (!x->batch_applicable)
+                continue;
+            printf("%-26s %9zu %11.4e %11.4e %11.4e %7zu %9zu%s\n", x->claim->id, x->batch_applicable, x->ratio_min,
+                   x->ratio_median, x->ratio_max, x->worst_sample, x->batch_violated,
+                   x->claim->rel == HN_REL_EQ ? "  (d)" : "");
+        }
+    }
     printf("\nrel: <= bound, = equality, ~ approximation (read as <=).  ratio = measured / bound;\n"
            "'d' = relative discrepancy of the two sides (for =).  VIOLATED: ratio > 1 + %g or\n"
            "discrepancy > %g (hn_claim_violated).  n/a: the claim does not apply to this\n"
@@ -223,6 +236,21 @@ static char *to_json(const one_files *fl, const hn_claim_instance *c, size_t n)
             /* the claim at the upper ends of the brackets (audit.h) */
             hn_json_put(e, "measured_upper", hn_json_num(x->value_hi.measured), &bad);
             hn_json_put(e, "bound_upper", hn_json_num(x->value_hi.bound), &bad);
+        }
+        if (x->batch_n > 1) {
+            /* every sample of the file, each alone (audit.h) */
+            json_t *b = json_object();
+            hn_json_put(b, "samples", json_integer((json_int_t)x->batch_n), &bad);
+            hn_json_put(b, "applicable", json_integer((json_int_t)x->batch_applicable), &bad);
+            hn_json_put(b, "violated", json_integer((json_int_t)x->batch_violated), &bad);
+            hn_json_put(b, "undecided", json_integer((json_int_t)x->batch_undecided), &bad);
+            const int any = x->batch_applicable > 0;
+            hn_json_put(b, eq ? "discrepancy_min" : "ratio_min", any ? hn_json_num(x->ratio_min) : json_null(), &bad);
+            hn_json_put(b, eq ? "discrepancy_median" : "ratio_median", any ? hn_json_num(x->ratio_median) : json_null(),
+                        &bad);
+            hn_json_put(b, eq ? "discrepancy_max" : "ratio_max", any ? hn_json_num(x->ratio_max) : json_null(), &bad);
+            hn_json_put(b, "worst_sample", any ? json_integer((json_int_t)x->worst_sample) : json_null(), &bad);
+            hn_json_put(e, "batch", b, &bad);
         }
         hn_json_put(e, "status", json_string(status_of(x)), &bad);
         hn_json_put(e, "detail", json_string(detail_of(x)), &bad);
