@@ -1,6 +1,6 @@
 #!/bin/sh
-# proofs/*.md are generated (`make proofs`): regenerate them into a
-# temporary folder, from the audit that `make check` ran once into the build
+# proofs/*.md and README.md's section between the audit-findings markers
+# are generated (`make proofs`): regenerate them into a temporary folder, from the audit that `make check` ran once into the build
 # tree (proofs-audit/, default seed and counts), and fail, naming the file
 # and its first differing line, when a committed file differs from what
 # proofs/generate/gen.py writes.  Skipped (77) without python3.
@@ -21,7 +21,8 @@ fi
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 mkdir "$T/out"
-if ! "$PY" "$S/proofs/generate/gen.py" "$S/proofs/generate/tpl" "$T/out" "$A" > "$T/log" 2>&1; then
+if ! "$PY" "$S/proofs/generate/gen.py" "$S/proofs/generate/tpl" "$T/out" "$A" \
+        --readme "$S/README.md" "$T/README.md" > "$T/log" 2>&1; then
     echo "check_proofs: FAIL: proofs/generate/gen.py failed:"
     sed 's/^/    /' "$T/log"
     exit 1
@@ -56,8 +57,16 @@ for c in "$S"/proofs/*.md; do
     f=$(basename "$c")
     [ -f "$T/out/$f" ] || { echo "check_proofs: FAIL: proofs/$f has no template in proofs/generate/tpl/"; fail=1; }
 done
+if ! cmp -s "$S/README.md" "$T/README.md"; then
+    l=$(first_diff "$S/README.md" "$T/README.md")
+    echo "check_proofs: FAIL: README.md's audit-findings section is not what make proofs writes"
+    echo "    (template proofs/generate/readme_findings.md); first difference at line $l:"
+    echo "    committed: $(sed -n "${l}p" "$S/README.md")"
+    echo "    generated: $(sed -n "${l}p" "$T/README.md")"
+    fail=1
+fi
 if [ $fail = 0 ]; then
-    echo "check_proofs: the $n files of proofs/ are current (audit: $A)"
+    echo "check_proofs: the $n files of proofs/ and README.md's audit section are current (audit: $A)"
 else
     echo "check_proofs: run 'make proofs' to regenerate them into the source tree (or fix the template)"
 fi

@@ -107,6 +107,20 @@ static json_t *claim_json(const hn_report *r, size_t c)
     json_object_set_new(e, "local_search_ratio", st->nm_done ? hn_json_num(st->nm_ratio) : json_null());
     json_object_set_new(e, "counterexample", r->cxrel[c] ? json_string(r->cxrel[c]) : json_null());
     json_object_set_new(e, "corrects", cl->corrects ? json_string(cl->corrects) : json_null());
+    json_object_set_new(e, "loss", json_string(cl->loss == HN_SET_CE    ? "cross_entropy"
+                                               : cl->loss == HN_SET_MSE ? "mse"
+                                                                        : "any"));
+    const hn_claim *tw = hn_claim_twin(c);
+    json_object_set_new(e, "twin", tw ? json_string(tw->id) : json_null());
+    char sv[64];
+    hn_sup_text(&st->sup, sv, sizeof sv);
+    json_object_set_new(e, "supremum",
+                        json_pack("{s:s,s:o,s:b,s:s,s:s}", "kind", hn_sup_kind_name(st->sup.kind), "value",
+                                  hn_json_num(st->sup.value), "infinite", isinf(st->sup.value), "text", sv, "why",
+                                  st->sup.why));
+    json_object_set_new(e, "found_over_supremum", hn_json_num(hn_found_over_sup(cl, st)));
+    json_object_set_new(e, "supremum_contradicted", json_boolean(hn_sup_contradicted(cl, st)));
+    json_object_set_new(e, "verdict_basis", json_string(hn_verdict_basis(cl, st)));
     return e;
 }
 
@@ -148,6 +162,12 @@ static int write_audit_json(const hn_report *r, hn_err *err)
         if (r->selected[c])
             json_array_append_new(arr, claim_json(r, c));
     json_object_set_new(root, "claims", arr);
+    json_t *fj = json_array();
+    for (size_t i = 0; i < r->nfind; i++)
+        json_array_append_new(fj, json_pack("{s:s,s:s,s:s}", "kind", hn_finding_kind_name(r->findings[i].kind),
+                                            "claim", hn_claim_get(r->findings[i].claim)->id, "text",
+                                            r->findings[i].text));
+    json_object_set_new(root, "findings", fj);
     json_t *sj = json_array();
     for (size_t i = 0; i < r->nsharp; i++) {
         const hn_sharp_row *row = &r->sharp[i];
@@ -177,7 +197,7 @@ int hn_audit_write(const hn_audit_opts *o, const hn_cstat *stats, const int *sel
         rc = hn_mkdir_p(cxdir, err);
     if (rc)
         return rc;
-    hn_report r = {o, stats, selected, info, studies, 0, hn_calloc(nc, sizeof(char *)), {{0}}, 0};
+    hn_report r = {o, stats, selected, info, studies, 0, hn_calloc(nc, sizeof(char *)), {{0}}, 0, NULL, 0};
     if (!r.cxrel)
         return hn_err_set(err, HN_ENOMEM, "out of memory");
     rc = write_counterexamples(&r, cxdir, err);
@@ -185,6 +205,8 @@ int hn_audit_write(const hn_audit_opts *o, const hn_cstat *stats, const int *sel
     if (!rc)
         rc = hn_report_figures(&r, figdir, err);
     r.nsharp = hn_sharp_table(studies->sup_A, r.sharp);
+    if (!rc)
+        rc = hn_report_findings(&r, err);
     if (!rc)
         rc = write_audit_json(&r, err);
     if (!rc)
@@ -194,5 +216,6 @@ int hn_audit_write(const hn_audit_opts *o, const hn_cstat *stats, const int *sel
     for (size_t c = 0; c < nc; c++)
         hn_free(r.cxrel[c]);
     hn_free(r.cxrel);
+    hn_free(r.findings);
     return rc;
 }

@@ -153,7 +153,46 @@ typedef struct {
     char **cxrel;                       /* per claim: "counterexamples/<id>" or NULL */
     hn_sharp_row sharp[HN_SHARP_ROWS];
     size_t nsharp;
+    struct hn_finding_s *findings;      /* hn_report_findings */
+    size_t nfind;
 } hn_report;
+
+/* One line of the findings summary (audit.json "findings", the top of
+ * report.md and index.html), built from the stats by hn_report_findings. */
+typedef enum {
+    HN_FIND_FAILS,          /* a claim with a counterexample (not an approximation) */
+    HN_FIND_LOOSE,          /* loose: by the factor 1 / supremum (or 1 / best found) */
+    HN_FIND_TYPO,           /* not well-formed as printed; its corrected ids */
+    HN_FIND_APPROX,         /* an approximation's failure rate */
+    HN_FIND_MSE,            /* a ".mse" twin (the extension to MSE) */
+    HN_FIND_CONTRADICTION,  /* best found > an exact or upper supremum, no violation */
+    HN_FIND_SEARCH_GAP      /* exact supremum above 1 (the bound is false) but no counterexample */
+} hn_finding_kind;
+typedef struct hn_finding_s {
+    hn_finding_kind kind;
+    size_t claim;           /* registry index */
+    char text[512];         /* plain text (no markup), starting with the claim's id */
+} hn_finding;
+
+/* The basis of a verdict: "counterexample", "exact supremum", "upper bound
+ * on the supremum", "best found", "identity", "typo", "approximation" or
+ * "untested" (the branch hn_cstat_finish / hn_sup_verdict took). */
+const char *hn_verdict_basis(const hn_claim *cl, const hn_cstat *st);
+/* found / supremum (NAN unless the supremum is exact or an upper bound,
+ * finite and positive, and the claim was evaluated). */
+double hn_found_over_sup(const hn_claim *cl, const hn_cstat *st);
+/* 1: the best ratio found exceeds an exact or upper supremum by more than
+ * HN_VIOLATION_RTOL although no sample violated the claim. */
+int hn_sup_contradicted(const hn_claim *cl, const hn_cstat *st);
+/* "0.3536", "1/(2 sqrt 2) = 0.3536"-style text of a supremum ("-" for none
+ * known, "inf"). */
+void hn_sup_text(const hn_supremum *s, char *buf, size_t n);
+/* The other-loss twin of claim c ("<id>.mse" <-> "<id>"), or NULL. */
+const hn_claim *hn_claim_twin(size_t c);
+/* "fails", "loose", "typo", "approximation", "mse", "contradiction", "search gap". */
+const char *hn_finding_kind_name(hn_finding_kind k);
+/* Fill r->findings (r->nfind of them; allocated here, freed by the writer). */
+int hn_report_findings(hn_report *r, hn_err *err);
 
 /* Draw figures/sweep_*.png and figures/ratio_<id>.png into figdir (when
  * r->figs). */

@@ -37,6 +37,38 @@ static void summary_ratios(const hn_claim *cl, const hn_cstat *st, char wr[32], 
     }
 }
 
+/* The summary's supremum ("exact 1/(2√2) = 0.3536", "upper bound 1", "-") and
+ * found / supremum ("-" when not defined). */
+static void summary_sup(const hn_claim *cl, const hn_cstat *st, char sup[96], char fo[32])
+{
+    char sv[64];
+    hn_sup_text(&st->sup, sv, sizeof sv);
+    if (st->sup.kind == HN_SUP_NONE)
+        snprintf(sup, 96, "%s", cl->rel == HN_REL_EQ || cl->typo ? "-" : "none known");
+    else
+        snprintf(sup, 96, "%s %s", st->sup.kind == HN_SUP_EXACT ? "exact" : "≤", sv);
+    double r = hn_found_over_sup(cl, st);
+    if (isnan(r))
+        snprintf(fo, 32, "-");
+    else
+        snprintf(fo, 32, "%.3g%s", r, hn_sup_contradicted(cl, st) ? " (!)" : "");
+}
+
+/* The findings' section titles, in the order hn_report_findings lists them. */
+static const char *finding_title(hn_finding_kind k)
+{
+    switch (k) {
+    case HN_FIND_FAILS: return "Statements and steps that fail (a counterexample is saved)";
+    case HN_FIND_CONTRADICTION: return "Contradictions: a ratio found above a derived supremum";
+    case HN_FIND_SEARCH_GAP: return "False bounds the search has not broken yet (exact supremum above 1)";
+    case HN_FIND_LOOSE: return "Loose bounds (holding with a factor to spare)";
+    case HN_FIND_TYPO: return "Typos (not well-formed as printed; the corrected form is checked)";
+    case HN_FIND_APPROX: return "Approximations: their failure rates";
+    case HN_FIND_MSE: return "The extension to MSE (A = I): the .mse twins";
+    }
+    return "?";
+}
+
 /* The sharp-constants row's "(measured ...; paper / sharp = ...)" or "". */
 static void sharp_extra(const hn_sharp_row *row, char extra[96])
 {
@@ -69,6 +101,11 @@ static void md_claim(const hn_report *r, size_t c, hn_buf *md)
                       st->worst_ratio, st->worst_v.detail, st->median, st->worst_disc);
     if (st->nm_done)
         hn_buf_printf(md, "- Nelder-Mead from the worst draw reached ratio %.6g\n", st->nm_ratio);
+    char sup[96], fo[32];
+    summary_sup(cl, st, sup, fo);
+    if (cl->rel != HN_REL_EQ && !cl->typo)
+        hn_buf_printf(md, "- supremum of measured / bound: %s (%s); found / supremum: %s\n", sup, st->sup.why, fo);
+    hn_buf_printf(md, "- verdict **%s**, on the basis: %s\n", hn_verdict_name(st->verdict), hn_verdict_basis(cl, st));
     if (cx)
         hn_buf_printf(md, "- counterexample: [%s](%s/claim.json): measured %.6g vs bound %.6g (%s), %zu parameters, family %s\n",
                       cx, cx, st->cx_v.measured, st->cx_v.bound, st->cx_v.detail,
@@ -92,19 +129,34 @@ int hn_report_md(const hn_report *r, hn_err *err)
                   r->info->networks, o->n_random, o->n_adversarial, o->seed, o->nm_iterations,
                   r->info->truncated ? " **The time budget cut the run short.**" : "");
     hn_buf_puts(&md, "Ratios are measured / bound (for equalities: the two sides' ratio); a ratio above 1 breaks "
-                     "an inequality. *loose* means every ratio stayed below 0.5: the bound holds with at least "
-                     "that factor to spare.\n\n## Summary\n\n| claim | location | relation | verdict | networks | "
-                     "worst ratio | median ratio | counterexample | corrects |\n|---|---|---|---|---|---|---|---|---|\n");
+                     "an inequality. The verdict of an unbroken inequality rests on the supremum of that ratio "
+                     "over the claim's setting: *loose* when the exact supremum, or a proven upper bound on it, "
+                     "is below 0.5 (the bound holds with the factor 1 / supremum to spare), *holds* when the "
+                     "exact supremum is at least 0.5; when no supremum is known, on the best ratio found. "
+                     "`found / sup` is the best ratio found over the supremum: 1 means the search attained "
+                     "it, above 1 (marked !) contradicts it.\n\n## Findings\n");
+    for (size_t i = 0; i < r->nfind; i++) {
+        const hn_finding *f = &r->findings[i];
+        if (!i || f->kind != r->findings[i - 1].kind)
+            hn_buf_printf(&md, "\n### %s\n\n", finding_title(f->kind));
+        const char *id = hn_claim_get(f->claim)->id;
+        hn_buf_printf(&md, "- [`%s`](#%s)%s\n", id, id, f->text + strlen(id)); /* the text starts with the id */
+    }
+    hn_buf_puts(&md, "\n## Summary\n\n| claim | location | relation | verdict | basis | networks | "
+                     "worst ratio | supremum | found / sup | median ratio | counterexample | corrects |\n"
+                     "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (size_t c = 0; c < nc; c++) {
         if (!r->selected[c])
             continue;
         const hn_claim *cl = hn_claim_get(c);
         const hn_cstat *st = &r->stats[c];
-        char wr[32], mr[32];
+        char wr[32], mr[32], sup[96], fo[32];
         summary_ratios(cl, st, wr, mr);
-        hn_buf_printf(&md, "| [`%s`](#%s) | %s | %s | **%s** | %zu | %s | %s | %s | %s |\n", cl->id, cl->id,
-                      cl->location, hn_relation_name(cl->rel), hn_verdict_name(st->verdict), st->n, wr, mr,
-                      r->cxrel[c] ? r->cxrel[c] : "", cl->corrects ? cl->corrects : "");
+        summary_sup(cl, st, sup, fo);
+        hn_buf_printf(&md, "| [`%s`](#%s) | %s | %s | **%s** | %s | %zu | %s | %s | %s | %s | %s | %s |\n", cl->id,
+                      cl->id, cl->location, hn_relation_name(cl->rel), hn_verdict_name(st->verdict),
+                      hn_verdict_basis(cl, st), st->n, wr, sup, fo, mr, r->cxrel[c] ? r->cxrel[c] : "",
+                      cl->corrects ? cl->corrects : "");
     }
     hn_buf_puts(&md, "\n## Sharp constants\n\n| quantity | paper | sharp | evidence |\n|---|---|---|---|\n");
     for (size_t i = 0; i < r->nsharp; i++) {
@@ -150,6 +202,17 @@ static void html_claim(const hn_report *r, size_t c, hn_buf *html)
     }
     if (st->nm_done)
         hn_buf_printf(html, "<li>Nelder&ndash;Mead from the worst draw reached ratio %.6g</li>", st->nm_ratio);
+    char sup[96], fo[32];
+    summary_sup(cl, st, sup, fo);
+    if (cl->rel != HN_REL_EQ && !cl->typo) {
+        hn_buf_puts(html, "<li>supremum of measured / bound: ");
+        hn_buf_html(html, sup);
+        hn_buf_puts(html, " (");
+        hn_buf_html(html, st->sup.why);
+        hn_buf_printf(html, "); found / supremum: %s</li>", fo);
+    }
+    hn_buf_printf(html, "<li>verdict <b>%s</b>, on the basis: %s</li>", hn_verdict_name(st->verdict),
+                  hn_verdict_basis(cl, st));
     if (cx)
         hn_buf_printf(html, "<li>counterexample: <a href='%s/claim.json'>%s</a>: measured %.6g vs bound %.6g, "
                             "%zu parameters, family %s</li>",
@@ -165,13 +228,16 @@ static void html_summary_row(const hn_report *r, size_t c, hn_buf *html)
 {
     const hn_claim *cl = hn_claim_get(c);
     const hn_cstat *st = &r->stats[c];
-    char wr[32], mr[32];
+    char wr[32], mr[32], sup[96], fo[32];
     summary_ratios(cl, st, wr, mr);
+    summary_sup(cl, st, sup, fo);
     hn_buf_printf(html, "<tr class='%s'><td><a href='#%s'><code>%s</code></a></td><td>%s</td><td>",
                   hn_verdict_name(st->verdict), cl->id, cl->id, cl->location);
     hn_buf_html(html, hn_relation_name(cl->rel));
-    hn_buf_printf(html, "</td><td><b>%s</b></td><td>%zu</td><td>%s</td><td>%s</td><td>",
-                  hn_verdict_name(st->verdict), st->n, wr, mr);
+    hn_buf_printf(html, "</td><td><b>%s</b></td><td>%s</td><td>%zu</td><td>%s</td><td>", hn_verdict_name(st->verdict),
+                  hn_verdict_basis(cl, st), st->n, wr);
+    hn_buf_html(html, sup);
+    hn_buf_printf(html, "</td><td>%s</td><td>%s</td><td>", fo, mr);
     if (r->cxrel[c])
         hn_buf_printf(html, "<a href='%s/claim.json'>%s</a>", r->cxrel[c], cl->id);
     hn_buf_printf(html, "</td><td>%s</td></tr>", cl->corrects ? cl->corrects : "");
@@ -204,10 +270,25 @@ int hn_report_html(const hn_report *r, hn_err *err)
                          "Nelder&ndash;Mead %zu iterations per unbroken inequality.%s</p>",
                   css, r->info->networks, o->n_random, o->n_adversarial, o->seed, o->nm_iterations,
                   r->info->truncated ? " <b>The time budget cut the run short.</b>" : "");
-    hn_buf_puts(&html, "<h2>Summary</h2><p>Ratio = measured / bound; above 1 breaks an inequality. <i>loose</i>: "
-                       "every ratio below 0.5.</p><table><tr><th>claim</th><th>location</th><th>relation</th>"
-                       "<th>verdict</th><th>networks</th><th>worst ratio</th><th>median ratio</th>"
-                       "<th>counterexample</th><th>corrects</th></tr>");
+    hn_buf_puts(&html, "<p>Ratio = measured / bound; above 1 breaks an inequality. An unbroken inequality is "
+                       "<i>loose</i> when the exact supremum of the ratio, or a proven upper bound on it, is below "
+                       "0.5, <i>holds</i> when the exact supremum is at least 0.5, and otherwise judged on the best "
+                       "ratio found. <i>found / sup</i>: the best ratio found over the supremum (above 1, marked !, "
+                       "contradicts it).</p><h2>Findings</h2>");
+    for (size_t i = 0; i < r->nfind; i++) {
+        const hn_finding *f = &r->findings[i];
+        if (!i || f->kind != r->findings[i - 1].kind)
+            hn_buf_printf(&html, "%s<h3>%s</h3><ul>", i ? "</ul>" : "", finding_title(f->kind));
+        const char *id = hn_claim_get(f->claim)->id;
+        hn_buf_printf(&html, "<li><a href='#%s'><code>%s</code></a>", id, id);
+        hn_buf_html(&html, f->text + strlen(id)); /* the text starts with the id */
+        hn_buf_puts(&html, "</li>");
+    }
+    if (r->nfind)
+        hn_buf_puts(&html, "</ul>");
+    hn_buf_puts(&html, "<h2>Summary</h2><table><tr><th>claim</th><th>location</th><th>relation</th>"
+                       "<th>verdict</th><th>basis</th><th>networks</th><th>worst ratio</th><th>supremum</th>"
+                       "<th>found / sup</th><th>median ratio</th><th>counterexample</th><th>corrects</th></tr>");
     for (size_t c = 0; c < nc; c++)
         if (r->selected[c])
             html_summary_row(r, c, &html);
