@@ -74,7 +74,9 @@ int hn_backward(const hn_model *m, const double *theta, hn_ws *ws,
  * layer to-1; the logits when to = n_layers), y the other; from = to is the
  * identity.  In the paper's terms, with t_p = m->linear_pos[p-1]:
  * G^(p) = [t_p + 1, n_layers), R^(p-1) = [0, t_p).  Uses ws's scratch (not
- * the activations).  HN_EINVAL if from > to or to > n_layers. */
+ * the activations; the linear layers run as im2col + GEMM).  HN_EINVAL if
+ * from > to or to > n_layers, HN_ENOMEM (the im2col scratch, allocated on
+ * the first call). */
 int hn_fixed_range(const hn_model *m, const double *theta, hn_ws *ws, size_t from, size_t to, int transpose,
                    const double *v, double *y);
 

@@ -8,9 +8,10 @@
  *   ||Q^(p)||: exact, sqrt(output positions) (Q^T Q = positions I: each
  *       weight appears once per output position, in disjoint rows);
  *   ||T^(p)||_F: exact, sqrt(positions ||W||^2);
- *   ||T^(p)||: Lanczos on T^T T (lo = value = the square root of the top
- *       Ritz value, a certified lower bound); hi certified: the smallest of
- *       the circulant (2-D DFT), Schur and Frobenius bounds (convbound.h);
+ *   ||T^(p)||: Lanczos on T^T T, at most 100 products (lo = value = the
+ *       square root of the top Ritz value, a certified lower bound); hi
+ *       certified: the smallest of the circulant (2-D DFT), Schur and
+ *       Frobenius bounds (convbound.h);
  *   ||R^(p-1)||: Lanczos on R^T R through the fixed masks (lo = value,
  *       certified); hi = sqrt(theta + r) from the top Ritz pair's residual
  *       r (an eigenvalue lies within r of theta; that it is the largest is
@@ -45,6 +46,7 @@ typedef struct {
     double T_fro, Q_norm, G_norm, Rx_norm;
     hn_bracket R_norm;       /* ||R^(p-1)||: exact 1 for p = 1 */
     const char *T_hi_how;    /* which bound gave T_norm.hi */
+    size_t T_products, R_products; /* Lanczos operator products spent on each (0: closed form) */
 } hn_mf_layer;
 
 typedef struct {

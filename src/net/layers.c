@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 #include "hessnorm/alloc.h"
+#include "hessnorm/fastconv.h"
 #include "hessnorm/layers.h"
 
 /* ------------------------------------------------------------ primitives */
@@ -198,6 +199,7 @@ struct hn_ws {
     double **ract;    /* tangents for the R-operator */
     size_t **argmax;  /* per layer (maxpool only) */
     double *buf[4];   /* backward scratch */
+    double *col;      /* im2col scratch of hn_fixed_range (allocated on first use) */
     double *z, *g, *p, *rz, *rg;
 };
 
@@ -214,6 +216,7 @@ void hn_ws_free(hn_ws *ws)
     if (ws->argmax)
         for (size_t i = 0; i < ws->n_layers; i++)
             hn_free(ws->argmax[i]);
+    hn_free(ws->col);
     hn_free(ws->act);
     hn_free(ws->ract);
     hn_free(ws->argmax);
@@ -404,6 +407,18 @@ int hn_fixed_range(const hn_model *m, const double *theta, hn_ws *ws, size_t fro
 {
     if (from > to || to > m->n_layers)
         return HN_EINVAL;
+    /* the linear layers as im2col + GEMM (fastconv.h, one block: CNHW =
+     * NCHW), a second route to hn_conv_forward's numbers (test_fastconv) */
+    if (!ws->col) {
+        size_t nc = 1;
+        for (size_t i = 0; i < m->n_layers; i++)
+            if (hn_layer_is_linear(m->layers[i].type)) {
+                size_t c = hn_conv_col_size(m->layers[i].in, 1, m->layers[i].kh, m->layers[i].kw);
+                nc = c > nc ? c : nc;
+            }
+        if (!(ws->col = hn_calloc(nc, sizeof *ws->col)))
+            return HN_ENOMEM;
+    }
     /* buf[2], buf[3] hold max_act doubles: every activation fits */
     double *a = ws->buf[2], *b = ws->buf[3];
     memcpy(a, v, act_size(m, transpose ? to : from) * sizeof *a);
@@ -413,9 +428,9 @@ int hn_fixed_range(const hn_model *m, const double *theta, hn_ws *ws, size_t fro
         if (hn_layer_is_linear(ly->type)) {
             const double *W = theta + ly->param_offset;
             if (transpose)
-                hn_conv_backward_data(ly->in, ly->out.c, ly->kh, ly->kw, W, a, b);
+                hn_conv_backward_data_batch(ly->in, 1, ly->out.c, ly->kh, ly->kw, W, a, ws->col, b);
             else
-                hn_conv_forward(ly->in, ly->out.c, ly->kh, ly->kw, W, a, b);
+                hn_conv_forward_batch(ly->in, 1, ly->out.c, ly->kh, ly->kw, W, a, ws->col, b);
         } else if (transpose) {
             apply_fixed_T(m, ws, i, a, b);
         } else {

@@ -219,14 +219,15 @@ typedef struct {
     hn_shape in;
     size_t co, kh, kw;
     const double *W;
-    double *z;
+    double *z, *col;  /* col: im2col scratch (NULL when kh = kw = 1) */
 } cn_ctx;
 
 static int cn_mv(void *vctx, const double *x, double *y)
 {
     const cn_ctx *c = vctx;
-    hn_conv_forward(c->in, c->co, c->kh, c->kw, c->W, x, c->z);
-    hn_conv_backward_data(c->in, c->co, c->kh, c->kw, c->W, c->z, y);
+    /* im2col + GEMM (fastconv.h, one block), the same map as hn_conv_forward */
+    hn_conv_forward_batch(c->in, 1, c->co, c->kh, c->kw, c->W, x, c->col, c->z);
+    hn_conv_backward_data_batch(c->in, 1, c->co, c->kh, c->kw, c->W, c->z, c->col, y);
     return HN_OK;
 }
 
@@ -237,12 +238,18 @@ int hn_conv_norm(hn_shape in, size_t co, size_t kh, size_t kw, const double *W, 
     if (!W || !norm || co == 0 || kh == 0 || kw == 0 || kh > in.h || kw > in.w || in.c == 0)
         return hn_err_set(err, HN_EINVAL, "convolution norm: bad shape or missing argument");
     hn_lanczos_result lr;
-    cn_ctx c = {in, co, kh, kw, W, hn_calloc(co * (in.h - kh + 1) * (in.w - kw + 1), sizeof(double))};
-    if (!c.z)
+    const size_t ncol = hn_conv_col_size(in, 1, kh, kw);
+    cn_ctx c = {in, co, kh, kw, W, hn_calloc(co * (in.h - kh + 1) * (in.w - kw + 1), sizeof(double)),
+                ncol ? hn_calloc(ncol, sizeof(double)) : NULL};
+    if (!c.z || (ncol && !c.col)) {
+        hn_free(c.z);
+        hn_free(c.col);
         return hn_err_set(err, HN_ENOMEM, "convolution norm: out of memory");
+    }
     /* one thread: the products are sequential, the reorthogonalisation is cheap here */
     int rc = hn_lanczos_extreme(hn_shape_size(in), cn_mv, &c, max_iter, rtol, seed, 1, &lr, err);
     hn_free(c.z);
+    hn_free(c.col);
     if (rc)
         return rc;
     *norm = sqrt(fmax(lr.lambda_max, 0.0));
