@@ -127,16 +127,16 @@ def describe(model, input_shape, loss="ce"):
     layers = []
     for i, mod in enumerate(model):
         ly, fan_in = _layer_of(i, mod, nn)
-        if fan_in is not None and shape and shape[0] != fan_in:
+        try:
+            out = layer_output(ly, shape, "hessnorm.export: module %d (%s)" % (i, type(mod).__name__))
+        except FormatError as e:
+            raise ExportError(str(e)) from None
+        if fan_in is not None and shape[0] != fan_in:
             raise ExportError("hessnorm.export: module %d (%s): expects %d input %s, but its input "
                               "is %s" % (i, type(mod).__name__, fan_in,
                                          "features" if ly["type"] == "linear" else "channels",
                                          list(shape)))
-        try:
-            shape = layer_output(ly, shape, "hessnorm.export: module %d (%s)"
-                                 % (i, type(mod).__name__))
-        except FormatError as e:
-            raise ExportError(str(e)) from None
+        shape = out
         layers.append(ly)
     classes = int(np.prod(shape))
     m = {"format": "hessnorm-model/1", "input": [int(d) for d in input_shape],
