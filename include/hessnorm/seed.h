@@ -8,7 +8,7 @@
  * index) only, so a network's or a model's draws never depend on which
  * others ran before it, and mt19937 (which takes 32 bits) gets all of it.
  * Labels in use: the experiment's setting names ("L3_k3_C6", ...) and
- * "data" with the stream numbers 1..5 of experiment/internal.h; the
+ * "data" with the stream numbers 1..6 of experiment/internal.h; the
  * audit's "audit/random" and "audit/adversarial" (index = the network's
  * number) and "audit/sweep/<sweep>" (index = point * draws + draw). */
 #ifndef HESSNORM_SEED_H

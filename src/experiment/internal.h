@@ -25,7 +25,8 @@ enum {
     HN_EXP_STREAM_CURVE = 2,
     HN_EXP_STREAM_HESS = 3,
     HN_EXP_STREAM_LANCZOS = 4,
-    HN_EXP_STREAM_DATA = 5
+    HN_EXP_STREAM_DATA = 5,
+    HN_EXP_STREAM_SAMPLE = 6 /* the saved sample.safetensors (model_run.c) */
 };
 
 /* ------------------------------------------------------------ sweep.c */

@@ -1,5 +1,5 @@
 /* hessnorm — one model of a sweep: build, train, evaluate, the curve, the
- * Hessian, Corollary 2, and its files (model, weights, curve.csv,
+ * Hessian, Corollary 2, and its files (model, weights, sample, curve.csv,
  * hess_norms.csv, timing.json, metrics.json last); the resume check; the
  * results read back for the report.  Uses sweep.c and measure.c. */
 #include "config.h"
@@ -127,7 +127,52 @@ static int mr_build(model_run *R, const hn_arch *a, hn_err *err)
     return HN_OK;
 }
 
-/* 1. train, then save model.json and weights.safetensors */
+/* sample.safetensors beside the model: a seeded batch of HN_EXP_SAMPLE_N
+ * training images (fewer when the training set is smaller), drawn without
+ * replacement and kept in training-set order, with their labels, so that
+ * `hessnorm inspect` and `hessnorm audit --model` run on the saved files
+ * exactly as written.  Its own stream: the other results do not change. */
+#define HN_EXP_SAMPLE_N 64
+static int mr_save_sample(model_run *R, hn_err *err)
+{
+    const hn_samples *tr = &R->X->train.s;
+    const size_t n = tr->n < HN_EXP_SAMPLE_N ? tr->n : HN_EXP_SAMPLE_N, d = tr->in_size;
+    char path[HN_EXP_PATH_BUF];
+    hn_samples s = {.n = n, .in_size = d, .classes = tr->classes, .loss = tr->loss, .batched = 1};
+    size_t *all = hn_calloc(tr->n, sizeof *all), *pick = hn_calloc(n, sizeof *pick);
+    s.x = hn_calloc(n * d, sizeof *s.x);
+    if (tr->y_class)
+        s.y_class = hn_calloc(n, sizeof *s.y_class);
+    else
+        s.y_vec = hn_calloc(n * tr->classes, sizeof *s.y_vec);
+    int rc = HN_OK;
+    if (!all || !pick || !s.x || (!s.y_class && !s.y_vec)) {
+        rc = hn_err_set(err, HN_ENOMEM, "%s: out of memory for the sample", R->name);
+    } else {
+        for (size_t i = 0; i < tr->n; i++)
+            all[i] = i;
+        gsl_rng_set(R->r, hn_seed_derive(R->o->seed, R->name, HN_EXP_STREAM_SAMPLE));
+        gsl_ran_choose(R->r, pick, n, all, tr->n, sizeof *all);
+        for (size_t i = 0; i < n; i++) {
+            memcpy(s.x + i * d, tr->x + pick[i] * d, d * sizeof *s.x);
+            if (s.y_class)
+                s.y_class[i] = tr->y_class[pick[i]];
+            else
+                memcpy(s.y_vec + i * tr->classes, tr->y_vec + pick[i] * tr->classes,
+                       tr->classes * sizeof *s.y_vec);
+        }
+        hn_exp_path_join(path, sizeof path, R->dir, "sample.safetensors");
+        rc = hn_samples_save(R->m, &s, path, err);
+    }
+    hn_free(all);
+    hn_free(pick);
+    hn_free(s.x);
+    hn_free(s.y_class);
+    hn_free(s.y_vec);
+    return rc;
+}
+
+/* 1. train, then save model.json, weights.safetensors, sample.safetensors */
 static int mr_train(model_run *R, hn_err *err)
 {
     hn_exp_ctx *X = R->X;
@@ -151,7 +196,9 @@ static int mr_train(model_run *R, hn_err *err)
     if ((rc = hn_model_save(R->m, path, err)))
         return rc;
     hn_exp_path_join(path, sizeof path, R->dir, "weights.safetensors");
-    return hn_weights_save(R->m, R->theta, path, err);
+    if ((rc = hn_weights_save(R->m, R->theta, path, err)))
+        return rc;
+    return mr_save_sample(R, err);
 }
 
 /* 2. per-sample losses, accuracies */
