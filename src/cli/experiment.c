@@ -224,6 +224,8 @@ int hn_cli_experiment(int argc, char **argv)
      * tridiagonal matrices only: keep OpenBLAS single-threaded so it never
      * competes with the OpenMP threads. */
     openblas_set_num_threads(1);
+    if (hn_cli_blas_ready(o.threads, &err))
+        return hn_cli_fail(&err);
 
     prog_ctx pc = {hn_clock_s()};
     hn_experiment_summary sum;

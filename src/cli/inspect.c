@@ -160,6 +160,8 @@ int hn_cli_inspect(int argc, char **argv)
     int rc, nthreads;
     if (threads && hn_cli_threads(threads, &nthreads, &err))
         return hn_cli_fail(&err);
+    if (hn_cli_blas_ready(threads ? nthreads : 0, &err))
+        return hn_cli_fail(&err);
     if (example) {
         rc = load_example(&net, &err);
     } else {
