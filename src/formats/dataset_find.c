@@ -2,6 +2,7 @@
  * directory (MNIST from the OpenCV digit sheet, Fashion-MNIST and CIFAR-10
  * from their files). */
 #include "config.h"
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -35,6 +36,27 @@ static int is_file(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* A candidate data file: 1 a regular file, 0 absent (try the next name),
+ * else an error with its reason ("Is a directory", "Too many levels of
+ * symbolic links", "Permission denied", not a regular file). */
+static int probe(const char *path, hn_err *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        struct stat lst;
+        if (errno == ENOENT && lstat(path, &lst) == 0)
+            return hn_err_set(err, HN_EIO, "%s: cannot open: a symbolic link to a missing file", path);
+        if (errno == ENOENT)
+            return 0;
+        return hn_err_set(err, HN_EIO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    if (S_ISDIR(st.st_mode))
+        return hn_err_set(err, HN_EIO, "%s: cannot read: %s", path, strerror(EISDIR));
+    if (!S_ISREG(st.st_mode))
+        return hn_err_set(err, HN_EIO, "%s: cannot read: not a regular file", path);
+    return 1;
+}
+
 /* Join dir and name into buf; HN_ERANGE if it does not fit. */
 static int join(char *buf, size_t size, const char *dir, const char *sub, const char *name,
                 hn_err *err)
@@ -57,8 +79,8 @@ static int find_idx(const char *dir, const char *split, const char *kind, int id
         int rc = join(buf, size, dir, "", name, err);
         if (rc)
             return rc;
-        if (is_file(buf))
-            return HN_OK;
+        if ((rc = probe(buf, err)) != 0)
+            return rc < 0 ? rc : HN_OK;
     }
     return hn_err_set(err, HN_EIO, "%s: no %s-%s-idx%d-ubyte or %s-%s-idx%d-ubyte.gz%s", dir,
                       split, kind, idxdim, split, kind, idxdim, hint);
@@ -81,10 +103,14 @@ static int find_cifar(const char *dir, int train, hn_dataset **out, hn_err *err)
     /* The tarball unpacks to cifar-10-batches-bin/; accept either level. */
     if ((rc = join(paths[0], PATHLEN, dir, "", names[0], err)) != HN_OK)
         return rc;
-    if (!is_file(paths[0])) {
+    if ((rc = probe(paths[0], err)) < 0)
+        return rc;
+    if (rc == 0) {
         if ((rc = join(paths[0], PATHLEN, dir, "cifar-10-batches-bin", names[0], err)) != HN_OK)
             return rc;
-        if (!is_file(paths[0]))
+        if ((rc = probe(paths[0], err)) < 0)
+            return rc;
+        if (rc == 0)
             return hn_err_set(err, HN_EIO, "%s: no %s here or in cifar-10-batches-bin/", dir,
                               names[0]);
         sub = "cifar-10-batches-bin";
@@ -92,7 +118,9 @@ static int find_cifar(const char *dir, int train, hn_dataset **out, hn_err *err)
     for (size_t i = 0; i < nb; i++) {
         if ((rc = join(paths[i], PATHLEN, dir, sub, names[i], err)) != HN_OK)
             return rc;
-        if (!is_file(paths[i]))
+        if ((rc = probe(paths[i], err)) < 0)
+            return rc;
+        if (rc == 0)
             return hn_err_set(err, HN_EIO, "%s: CIFAR-10 batch file missing", paths[i]);
         ptrs[i] = paths[i];
     }
@@ -111,6 +139,9 @@ int hn_dataset_find(const char *name, const char *data_dir, int train, hn_datase
     if (!name)
         return hn_err_set(err, HN_EINVAL, "hn_dataset_find: name is NULL");
     if (strcmp(name, "cifar10") == 0) {
+        struct stat cst;
+        if (data_dir && stat(data_dir, &cst) != 0)
+            return hn_err_set(err, HN_EIO, "%s: cannot open: %s", data_dir, strerror(errno));
         if (!data_dir)
             return hn_err_set(err, HN_EINVAL,
                               "cifar10: a data directory is required (CIFAR-10 is not packaged "
@@ -122,6 +153,9 @@ int hn_dataset_find(const char *name, const char *data_dir, int train, hn_datase
         return hn_err_set(err, HN_EINVAL,
                           "unknown dataset name '%s' (expected mnist, fashion-mnist or cifar10)",
                           name);
+    struct stat dst;
+    if (data_dir && stat(data_dir, &dst) != 0)
+        return hn_err_set(err, HN_EIO, "%s: cannot open: %s", data_dir, strerror(errno));
     /* MNIST itself is not in Debian; its 20x20 digits ship with opencv-doc.
      * A regular file given as the data "directory" is a sheet in the same
      * layout (a user's copy of digits.png). */
