@@ -190,6 +190,8 @@ static int run_sweep(const exp_args *a, hn_experiment_opts *o, prog_ctx *pc,
     int rc = hn_dataset_find(a->dataset, a->data, 1, &train, err);
     if (!rc)
         rc = hn_dataset_find(a->dataset, a->data, 0, &test, err);
+    if (!rc)
+        rc = hn_experiment_check_data(train, o, err);
     if (!rc) {
         progress(pc, "data loaded");
         rc = hn_experiment_run(train, test, o, sum, err);

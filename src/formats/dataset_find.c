@@ -86,6 +86,21 @@ static int find_idx(const char *dir, const char *split, const char *kind, int id
                       split, kind, idxdim, split, kind, idxdim, hint);
 }
 
+/* (*out)->source = a copy of path, after a load that returned rc. */
+static int with_source(int rc, const char *path, hn_dataset **out, hn_err *err)
+{
+    if (rc)
+        return rc;
+    size_t n = strlen(path) + 1;
+    if (!((*out)->source = hn_malloc(n))) {
+        hn_dataset_free(*out);
+        *out = NULL;
+        return hn_err_set(err, HN_ENOMEM, "%s: out of memory", path);
+    }
+    memcpy((*out)->source, path, n);
+    return HN_OK;
+}
+
 static int find_cifar(const char *dir, int train, hn_dataset **out, hn_err *err)
 {
     enum { MAXB = 5, PATHLEN = 4096 };
@@ -124,7 +139,7 @@ static int find_cifar(const char *dir, int train, hn_dataset **out, hn_err *err)
             return hn_err_set(err, HN_EIO, "%s: CIFAR-10 batch file missing", paths[i]);
         ptrs[i] = paths[i];
     }
-    return hn_cifar10_load(ptrs, nb, out, err);
+    return with_source(hn_cifar10_load(ptrs, nb, out, err), ptrs[0], out, err);
 }
 
 int hn_dataset_find(const char *name, const char *data_dir, int train, hn_dataset **out,
@@ -175,7 +190,7 @@ int hn_dataset_find(const char *name, const char *data_dir, int train, hn_datase
         if (rc)
             hn_err_prefix(err, sheet);
         hn_dataset_free(all);
-        return rc;
+        return with_source(rc, sheet, out, err);
     }
     const char *dir = data_dir ? data_dir : HN_FASHION_MNIST_DIR;
     const char *hint = data_dir ? "" : " (install the Debian package dataset-fashion-mnist)";
@@ -183,5 +198,5 @@ int hn_dataset_find(const char *name, const char *data_dir, int train, hn_datase
     if ((rc = find_idx(dir, split, "images", 3, hint, img, sizeof img, err)) != HN_OK ||
         (rc = find_idx(dir, split, "labels", 1, hint, lab, sizeof lab, err)) != HN_OK)
         return rc;
-    return hn_idx_load(img, lab, out, err);
+    return with_source(hn_idx_load(img, lab, out, err), img, out, err);
 }
