@@ -91,7 +91,7 @@ int hn_mem_check(double need, const char *what, const char *hint, hn_err *err)
     if (need <= (double)r.room)
         return HN_OK;
     char a[32], b[32];
-    return hn_err_set(err, HN_ENOMEM, "%s needs %s, more than the %s left under %s%s%s", what,
+    return hn_err_set(err, HN_ENOMEM, "%s need %s, more than the %s left under %s%s%s", what,
                       hn_mem_str(a, sizeof a, need), hn_mem_str(b, sizeof b, (double)r.room),
                       r.bound ? r.bound : "the memory limit", hint && hint[0] ? "; " : "",
                       hint ? hint : "");

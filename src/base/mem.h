@@ -24,7 +24,7 @@ void hn_mem_room_get(hn_mem_room *r, int as_only);
 const char *hn_mem_str(char *buf, size_t n, double bytes);
 
 /* need fits the room (hn_mem_room_get(.., 0)): HN_OK.  Otherwise HN_ENOMEM
- * with "<what> needs <need>, more than the <room> left under <bound>;
+ * with "<what> need <need>, more than the <room> left under <bound>;
  * <hint>" (what and hint are the caller's: the input and count that set
  * the size, and the flag or change that lowers it). */
 int hn_mem_check(double need, const char *what, const char *hint, hn_err *err);
