@@ -129,7 +129,13 @@ static int check_memory(const char *sample, const hn_cli_net *net, hn_err *err)
     size_t n = strlen(full);
     snprintf(full + n, sizeof full - n, ": %zu sample%s x %zu classes: %s", net->s->n,
              net->s->n == 1 ? "" : "s", net->m->classes, what);
-    return hn_mem_check(need, full, "inspect fewer samples at once", err);
+    char hint[96];
+    if (net->s->n == 1)
+        snprintf(hint, sizeof hint, "raise the limit (the size is set by the model's %zu parameters)",
+                 net->m->n_params);
+    else
+        snprintf(hint, sizeof hint, "raise the limit or inspect fewer samples at once");
+    return hn_mem_check(need, full, hint, err);
 }
 
 /* An overflow (HN_EOVERFLOW) names the input that caused it: the sample's

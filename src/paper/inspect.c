@@ -59,8 +59,9 @@ static int mat_finite(const gsl_matrix *M, const char *what, hn_err *err)
 double hn_inspect_need(const hn_model *m, const hn_samples *s, char *what, size_t n)
 {
     const double P = (double)m->n_params, K = (double)m->classes, N = (double)s->n, NK = N * K;
-    /* H and H_O, and dsyevd's copy and LAPACKE's transposed copy */
-    double e = 4 * P * P + 4 * P + NK, route = NK <= P ? NK * P + 3 * NK * NK : 0;
+    /* H and H_O, dsyevd's copy and LAPACKE's transposed copy, and two more
+     * P x P (the measured peak for P = 4800 is 6 P^2 doubles) */
+    double e = 6 * P * P + 4 * P + NK, route = NK <= P ? NK * P + 3 * NK * NK : 0;
     snprintf(what, n, NK <= P ? "the %.0fx%.0f Hessians and the %.0fx%.0f Gram matrix"
                               : "the %.0fx%.0f Hessians", P, P, NK, NK);
     e += route;
