@@ -36,7 +36,7 @@ static inline void hn_fuzz_failed(const char *what, int rc, const hn_err *e)
 {
     if (getenv("HN_FUZZ_VERBOSE"))
         fprintf(stderr, "%s: %s: %s\n", what, hn_strerror(rc), e->msg);
-    HN_FUZZ_CHECK(rc <= HN_EINVAL && rc >= HN_ETOOBIG);
+    HN_FUZZ_CHECK(rc <= HN_EINVAL && rc >= HN_EOVERFLOW);
     HN_FUZZ_CHECK(e->code == rc);
     HN_FUZZ_CHECK(e->msg[0] != '\0');
     HN_FUZZ_CHECK(strchr(e->msg, '\n') == NULL);

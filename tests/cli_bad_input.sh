@@ -95,6 +95,24 @@ check "label out of range" "y" "$M" "$W" "$T/label.safetensors"
 st "$T/xshape.safetensors" "{\"x\":{\"dtype\":\"F64\",\"shape\":[1,7,8],\"data_offsets\":[0,448]},\"y\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[448,456]}}" 456
 check "sample of the wrong shape" "x" "$M" "$W" "$T/xshape.safetensors"
 check "missing file" "nosuch.json" "$T/nosuch.json" "$W" "$X"
+# issue 13: files that are not files, a NUL in a header, overflowing inputs
+check "model is /dev/zero (endless device)" "read limit for pipes and devices" /dev/zero "$W" "$X"
+check "weights are /dev/zero" "read limit for pipes and devices" "$M" /dev/zero "$X"
+mkdir "$T/adir.json"
+check "model is a directory" "Is a directory" "$T/adir.json" "$W" "$X"
+ln -s "$T/loop2.json" "$T/loop1.json"; ln -s "$T/loop1.json" "$T/loop2.json"
+check "model is a symlink loop" "Too many levels of symbolic links" "$T/loop1.json" "$W" "$X"
+{ le64 $(( ${#H0} + ${#H3} + ${#H6} + 4 + 6 )); printf '{%s,%s,%s}' "$H0" "$H3" "$H6";
+  head -c 6 /dev/zero; head -c 720 /dev/zero; } > "$T/nulpad.safetensors"
+check "NUL-padded safetensors header" "NUL byte at file offset" "$M" "$T/nulpad.safetensors" "$X"
+# F64 1e300 is 0x7e37e43c8800759c; every pixel of the sample
+big() { i=0; while [ $i -lt "$1" ]; do printf '\234\165\000\210\074\344\067\176'; i=$((i + 1)); done; }
+{ le64 ${#LH}; printf '%s' "$LH"; big 64;
+  printf '\001\000\000\000\000\000\000\000'; } > "$T/x1e300.safetensors"
+check "sample of 1e300 (overflow)" 'tensor "x": magnitude up to 1e+300' "$M" "$W" "$T/x1e300.safetensors"
+{ le64 $(( ${#H0} + ${#H3} + ${#H6} + 4 )); printf '{%s,%s,%s}' "$H0" "$H3" "$H6";
+  big 90; } > "$T/w1e300.safetensors"
+check "weights of 1e300 (overflow)" 'w1e300.safetensors: tensor' "$M" "$T/w1e300.safetensors" "$X"
 
 check_rows || fail=$((fail + 1))
 echo "cli_bad_input: $pass passed, $fail failed"

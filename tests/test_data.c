@@ -278,7 +278,7 @@ static void test_idx_bad_files(void **state)
     assert_fails(hn_idx_load(tmp(p, "no-such-file"), good_lab, &d, &e), HN_EIO, e,
                  "cannot open", p);
     assert_null(d);
-    assert_fails(hn_idx_load(tmpdir, good_lab, &d, &e), HN_EIO, e, "not a regular file",
+    assert_fails(hn_idx_load(tmpdir, good_lab, &d, &e), HN_EIO, e, "Is a directory",
                  tmpdir);
 
     /* Wrong magic: unsigned-byte 2-dim, and files swapped. */
@@ -322,6 +322,20 @@ static void test_idx_bad_files(void **state)
     tmp(p, "flipped.gz");
     spit(p, gz, glen);
     assert_fails(hn_idx_load(p, good_lab, &d, &e), HN_EFORMAT, e, NULL, p);
+    gz[glen / 2] ^= 0x55;
+    /* a complete stream followed by garbage, and by a second member */
+    unsigned char *gz2 = malloc(2 * glen);
+    assert_non_null(gz2);
+    memcpy(gz2, gz, glen);
+    memcpy(gz2 + glen, "garbage", 7);
+    tmp(p, "garbage.gz");
+    spit(p, gz2, glen + 7);
+    assert_fails(hn_idx_load(p, good_lab, &d, &e), HN_EFORMAT, e, "trailing garbage after the gzip stream", p);
+    memcpy(gz2 + glen, gz, glen);
+    tmp(p, "twice.gz");
+    spit(p, gz2, 2 * glen);
+    assert_fails(hn_idx_load(p, good_lab, &d, &e), HN_EFORMAT, e, "a second gzip member", p);
+    free(gz2);
     free(gz);
 
     /* Trailing bytes. */

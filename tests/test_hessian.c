@@ -235,6 +235,48 @@ static void test_outer_op_max_k(void **state)
     assert_true(y[0] == 42);
 }
 
+/* inspect's two routes to H_O's nonzero spectrum (the N K x N K Gram
+ * matrix, the P x P H_O) agree, for batches with N K below and above P,
+ * and the count never exceeds min(N K, P). */
+static void test_outer_spectrum_routes(void **state)
+{
+    (void)state;
+    gsl_rng *r = hn_test_rng(45);
+    hn_err e;
+    for (int fam = 0; fam < HN_TEST_FAMILIES; fam++) {
+        hn_model *m = hn_test_model(fam);
+        const size_t P = m->n_params, K = m->classes;
+        const size_t Ns[2] = {1, P / K + 2}; /* N K <= P, then N K > P */
+        for (int c = 0; c < 2; c++) {
+            const size_t N = Ns[c];
+            hn_samples *s;
+            assert_int_equal(hn_samples_alloc(m, N, &s, &e), 0);
+            double *th = calloc(P, sizeof *th);
+            hn_test_draw(m, r, 1.5, KINK, th, s);
+            gsl_matrix *HO = gsl_matrix_alloc(P, P);
+            assert_int_equal(hn_hessian_outer(m, th, s, HO, &e), 0);
+            double *ge = NULL, *de = NULL;
+            size_t ng = 0, nd = 0;
+            assert_int_equal(hn_outer_gram_eigs(m, th, s, 1e-9, &ge, &ng, &e), 0);
+            assert_int_equal(hn_outer_dense_eigs(HO, 1e-9, &de, &nd, &e), 0);
+            /* a network whose H_O is 0 here (a dead ReLU layer) has none by either route */
+            assert_true(nd <= (N * K < P ? N * K : P) && (nd >= 1 || ng == 0));
+            /* the count can differ only by eigenvalues at the 1e-9 cut */
+            const size_t n = ng < nd ? ng : nd;
+            assert_true(ng + 2 >= nd && nd + 2 >= ng);
+            for (size_t k = 0; k < n; k++) /* two backward-stable routes: |d lambda| ~ P eps ||H_O|| */
+                assert_close(ge[k], de[k], 0, 1e-11 * de[0]);
+            hn_free(ge);
+            hn_free(de);
+            gsl_matrix_free(HO);
+            free(th);
+            hn_samples_free(s);
+        }
+        hn_model_free(m);
+    }
+    gsl_rng_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_batch_mean_symmetry),
         cmocka_unit_test(test_outer_routes),
         cmocka_unit_test(test_outer_op_max_k),
+        cmocka_unit_test(test_outer_spectrum_routes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

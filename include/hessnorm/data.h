@@ -34,11 +34,13 @@ extern "C" {
 
 /* n samples of c x h x w pixels.  x holds n*c*h*w doubles in C order
  * (sample, channel, row, column), pixel bytes scaled by 1/255 to [0,1];
- * y holds n labels in 0..9.  Owns x and y. */
+ * y holds n labels in 0..9.  Owns x and y, and source: the file the
+ * images came from (set by hn_dataset_find for its messages, else NULL). */
 typedef struct {
     size_t n, c, h, w;
     double *x;
     unsigned char *y;
+    char *source;
 } hn_dataset;
 
 /* Default locations, overridable at compile time with -D. */

@@ -19,7 +19,8 @@ enum {
     HN_ESHAPE = -5,   /* shapes do not chain or do not match */
     HN_ERANGE = -6,   /* size overflow or value out of range */
     HN_ENUMERIC = -7, /* numerical failure (LAPACK info > 0, no convergence) */
-    HN_ETOOBIG = -8   /* a dense object would exceed the configured limit */
+    HN_ETOOBIG = -8,  /* a dense object would exceed the configured limit */
+    HN_EOVERFLOW = -9 /* a result overflowed (inf) though every input is finite */
 };
 
 #define HN_ERR_MSG_LEN 512
@@ -31,12 +32,22 @@ typedef struct {
 /* Static text for a status code. */
 const char *hn_strerror(int code);
 
-/* Record code and a printf-style message in e (if e != NULL); returns code. */
+/* The longest message hn_err_set formats before fitting it into msg. */
+#define HN_ERR_BIG 8192
+
+/* Record code and a printf-style message in e (if e != NULL); returns code.
+ * A message longer than HN_ERR_MSG_LEN - 1 keeps its reason: its first
+ * field (the file name, in every message naming one) is shortened in the
+ * middle with hn_path_short. */
 int hn_err_set(hn_err *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Prefix an existing message with "prefix: " (e.g. a file name). */
 void hn_err_prefix(hn_err *e, const char *prefix);
+
+/* path into buf (n bytes): as it is when it fits, else its head, "..."
+ * and its tail (the file's name), cut at UTF-8 character boundaries. */
+const char *hn_path_short(char *buf, size_t n, const char *path);
 
 /* Clear e. */
 void hn_err_clear(hn_err *e);

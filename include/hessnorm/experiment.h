@@ -183,6 +183,10 @@ typedef struct {
     int figures_drawn;          /* 0 if gnuplot was unavailable or figures = 0 */
 } hn_experiment_summary;
 
+/* Before any training: every model of o's sweep must fit the images of
+ * train (HN_ESHAPE: "<data file>: 5x5 images; the layers sweep needs at
+ * least 7x7 (...)").  hn_experiment_run checks it too. */
+int hn_experiment_check_data(const hn_dataset *train, const hn_experiment_opts *o, hn_err *err);
 /* Run (or resume) a sweep on the given splits and write, under out_dir:
  *   models/<setting>/model.json, weights.safetensors   (interchange format)
  *   models/<setting>/curve.csv, hess_norms.csv, timing.json

@@ -34,8 +34,16 @@ typedef struct {
  * |lambda| <= HN_EIG_ZERO_RTOL * max |lambda|. */
 #define HN_EIG_ZERO_RTOL 1e-9
 
+/* Everything `inspect` reports.  H_O's nonzero spectrum comes from the
+ * smaller of the N K x N K Gram matrix and the P x P H_O (equal to
+ * rounding).  A loss, logit, gradient, Hessian entry or norm that
+ * overflows is HN_EOVERFLOW (never an inf result). */
 int hn_inspect(const hn_model *m, const double *theta, const hn_samples *s,
                hn_inspect_result **out, hn_err *err);
+/* Bytes of the dense matrices hn_inspect (and hn_inspect_dump) hold at
+ * their peak for m and s, and in what (n bytes) a name for the largest
+ * ("the 90x90 Hessians"): for a memory check before the work. */
+double hn_inspect_need(const hn_model *m, const hn_samples *s, char *what, size_t n);
 void hn_inspect_free(hn_inspect_result *r);
 /* The JSON object of `hessnorm inspect --json` (caller frees with hn_free). */
 char *hn_inspect_to_json(const hn_model *m, const hn_inspect_result *r);

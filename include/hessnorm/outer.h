@@ -39,6 +39,12 @@ int hn_outer_add(hn_loss_type loss, size_t K, size_t P, const double *p, const d
  * those of hn_eig_sym_lapack. */
 int hn_outer_gram_eigs(const hn_model *m, const double *theta, const hn_samples *s,
                        double zero_rtol, double **eigs, size_t *n, hn_err *err);
+/* The same spectrum from the P x P matrix HO itself (dsyevd on P x P):
+ * the route for a batch with N K > P, where the Gram matrix is the larger
+ * (rank H_O <= min(NK, P)); equal to hn_outer_gram_eigs to rounding.
+ * Same output and errors. */
+int hn_outer_dense_eigs(const gsl_matrix *HO, double zero_rtol, double **eigs, size_t *n,
+                        hn_err *err);
 
 /* ---- per sample, K x K ---- */
 

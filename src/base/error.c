@@ -18,6 +18,7 @@ const char *hn_strerror(int code)
     case HN_ERANGE: return "size or value out of range";
     case HN_ENUMERIC: return "numerical failure";
     case HN_ETOOBIG: return "dense object too large";
+    case HN_EOVERFLOW: return "result overflows";
     default: return "unknown error";
     }
 }
@@ -31,13 +32,67 @@ static void one_line(char *s)
             *s = '?';
 }
 
+/* Back to the start of a UTF-8 character (never into a multi-byte one). */
+static size_t char_start(const char *s, size_t i)
+{
+    while (i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80)
+        i--;
+    return i;
+}
+
+const char *hn_path_short(char *buf, size_t n, const char *path)
+{
+    size_t len = strlen(path);
+    if (n == 0)
+        return buf;
+    if (len < n || n < 8) {
+        snprintf(buf, n, "%s", path);
+        return buf;
+    }
+    /* the head keeps where it is, the longer tail the file's own name */
+    size_t keep = n - 4, head = char_start(path, keep / 3);
+    size_t from = len - (keep - head);
+    while (from < len && ((unsigned char)path[from] & 0xC0) == 0x80)
+        from++;
+    memcpy(buf, path, head);
+    memcpy(buf + head, "...", 3);
+    memcpy(buf + head + 3, path + from, len - from + 1);
+    return buf;
+}
+
+/* A message longer than the buffer: its first field (a file name in
+ * every message that names one) is shortened in the middle so that the
+ * field and the reason after it fit; failing that, the whole message. */
+static void fit(const char *big, char *msg)
+{
+    const char *colon = strstr(big, ": ");
+    size_t rest = colon ? strlen(colon) : 0;
+    if (colon && colon > big && rest + 16 < HN_ERR_MSG_LEN) {
+        char head[HN_ERR_MSG_LEN], path[HN_ERR_BIG];
+        size_t p = (size_t)(colon - big);
+        memcpy(path, big, p);
+        path[p] = '\0';
+        hn_path_short(head, HN_ERR_MSG_LEN - rest, path);
+        snprintf(msg, HN_ERR_MSG_LEN, "%s%s", head, colon);
+    } else {
+        hn_path_short(msg, HN_ERR_MSG_LEN, big);
+    }
+}
+
 int hn_err_set(hn_err *e, int code, const char *fmt, ...)
 {
     if (e) {
+        char big[HN_ERR_BIG];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        int n = vsnprintf(big, sizeof big, fmt, ap);
         va_end(ap);
+        if (n < 0)
+            big[0] = '\0';
+        if (strlen(big) < sizeof e->msg)
+            memcpy(e->msg, big, strlen(big) + 1);
+        else
+            fit(big, e->msg);
         one_line(e->msg);
         e->code = code;
     }
@@ -49,14 +104,8 @@ void hn_err_prefix(hn_err *e, const char *prefix)
     char tmp[HN_ERR_MSG_LEN];
     if (!e || !prefix)
         return;
-    /* truncation of an over-long message is acceptable */
-    int n = snprintf(tmp, sizeof tmp, "%s: ", prefix);
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        n = 0;
-    memcpy(tmp + n, e->msg, sizeof tmp - (size_t)n - 1);
-    tmp[sizeof tmp - 1] = '\0';
-    memcpy(e->msg, tmp, sizeof tmp);
-    one_line(e->msg);
+    memcpy(tmp, e->msg, sizeof tmp);
+    hn_err_set(e, e->code, "%s: %s", prefix, tmp);
 }
 
 void hn_err_clear(hn_err *e)

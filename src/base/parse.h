@@ -10,4 +10,10 @@
  * (ERANGE), or is outside [min, max]. */
 int hn_parse_size(const char *s, size_t min, size_t max, size_t *out);
 
+/* s as a decimal real in [min, max]: 0 and *out set, or -1 (*out
+ * untouched) for anything strtod would take that is not plain decimal
+ * notation (white space, a sign, inf, nan, hexadecimal), trailing
+ * characters, overflow, or a value outside [min, max]. */
+int hn_parse_real(const char *s, double min, double max, double *out);
+
 #endif

@@ -52,4 +52,11 @@ int hn_cli_size(const char *opt, const char *v, int allow_zero, size_t *out, hn_
 #define HN_CLI_MAX_THREADS 1024
 int hn_cli_threads(const char *v, int *out, hn_err *err);
 
+/* Map OpenBLAS's per-thread buffers now, for `threads` OpenMP threads
+ * (0: OpenMP's default), before any large allocation; HN_ENOMEM with
+ * "memory: ..." (the figure, the limit, --threads) when the memory limit
+ * leaves no room for them.  Every command calls it once, after its
+ * --threads. */
+int hn_cli_blas_ready(int threads, hn_err *err);
+
 #endif

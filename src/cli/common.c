@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <string.h>
+#include "base/mem.h"
 #include "base/parse.h"
+#include "base/threads.h"
 #include "cli.h"
 #ifdef _OPENMP
 #include <omp.h>
@@ -91,5 +93,56 @@ int hn_cli_threads(const char *v, int *out, hn_err *err)
     if (n > 0)
         omp_set_num_threads((int)n);
 #endif
+    return HN_OK;
+}
+
+/* OpenBLAS (0.3.21) maps one buffer of BUFFER_SIZE = 128 MiB per thread
+ * that calls it, at that thread's first level-3 call, and when the mmap
+ * fails it retries forever (blas_memory_alloc): under a memory limit the
+ * command would spin at 100 % CPU.  So every thread that may call it gets
+ * its buffer here, before any input is read, or the command refuses. */
+void *blas_memory_alloc(int procpos) __attribute__((weak));
+void blas_memory_free(void *buffer) __attribute__((weak));
+int openblas_get_num_threads(void) __attribute__((weak));
+/* address space one buffer takes: 128 MiB plus OpenBLAS's alignment and
+ * guard pages (VmSize grows by 131.5 MB at the first dgemm), rounded up */
+#define HN_BLAS_BUFFER (132.0 * 1048576.0)
+/* a new OpenMP thread's stack: 8 MiB (the usual RLIMIT_STACK) plus its
+ * guard page, rounded up */
+#define HN_THREAD_STACK (10.0 * 1048576.0)
+
+int hn_cli_blas_ready(int threads, hn_err *err)
+{
+    const int T = hn_resolve_threads(threads);
+    /* OpenBLAS's own threads (OPENBLAS_NUM_THREADS > 1) map theirs later */
+    const int B = openblas_get_num_threads ? openblas_get_num_threads() : 1;
+    const double need = (double)T * (HN_BLAS_BUFFER + HN_THREAD_STACK) +
+                        (double)(B > 1 ? B - 1 : 0) * HN_BLAS_BUFFER;
+    hn_mem_room r;
+    hn_mem_room_get(&r, 1);
+    if (need > (double)r.room) {
+        char a[32], b[32], c[32];
+        return hn_err_set(err, HN_ENOMEM,
+                          "memory: the BLAS buffers and thread stacks need %s of address space "
+                          "(%d thread%s x %s), more than the %s left under %s; raise the limit%s",
+                          hn_mem_str(a, sizeof a, need), T, T == 1 ? "" : "s",
+                          hn_mem_str(b, sizeof b, HN_BLAS_BUFFER + HN_THREAD_STACK),
+                          hn_mem_str(c, sizeof c, (double)r.room),
+                          r.bound ? r.bound : "the memory limit",
+                          T > 1 ? " or lower --threads" : "");
+    }
+    if (!blas_memory_alloc || !blas_memory_free)
+        return HN_OK; /* another BLAS: nothing known to reserve */
+#ifdef _OPENMP
+#pragma omp parallel num_threads(T)
+#endif
+    {
+        /* all held at once, so each thread's buffer is a separate slot */
+        void *p = blas_memory_alloc(0);
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+        blas_memory_free(p);
+    }
     return HN_OK;
 }

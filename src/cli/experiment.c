@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "base/clock.h"
+#include "base/parse.h"
 #include "cli.h"
 
 /* OpenBLAS's own API (its cblas.h clashes with GSL's gsl_cblas.h). */
@@ -148,9 +149,9 @@ static int apply_options(const exp_args *a, hn_experiment_opts *o, hn_err *err)
         if (counts[i].v && (rc = hn_cli_size(counts[i].opt, counts[i].v, 0, counts[i].to, err)))
             return rc;
     if (a->mem) {
-        char *e;
-        double gb = strtod(a->mem, &e);
-        if (e == a->mem || *e || !(gb > 0) || gb > 1e6)
+        double gb;
+        /* more than 1e6 GiB is a typo, not a machine */
+        if (hn_parse_real(a->mem, 0, 1e6, &gb) != 0 || !(gb > 0))
             return hn_err_set(err, HN_EINVAL, "--mem-limit: expected a positive number of GiB, got '%s'",
                               a->mem);
         o->mem_limit = gb * 1024.0 * 1024.0 * 1024.0;
@@ -190,6 +191,8 @@ static int run_sweep(const exp_args *a, hn_experiment_opts *o, prog_ctx *pc,
     int rc = hn_dataset_find(a->dataset, a->data, 1, &train, err);
     if (!rc)
         rc = hn_dataset_find(a->dataset, a->data, 0, &test, err);
+    if (!rc)
+        rc = hn_experiment_check_data(train, o, err);
     if (!rc) {
         progress(pc, "data loaded");
         rc = hn_experiment_run(train, test, o, sum, err);
@@ -224,6 +227,8 @@ int hn_cli_experiment(int argc, char **argv)
      * tridiagonal matrices only: keep OpenBLAS single-threaded so it never
      * competes with the OpenMP threads. */
     openblas_set_num_threads(1);
+    if (hn_cli_blas_ready(o.threads, &err))
+        return hn_cli_fail(&err);
 
     prog_ctx pc = {hn_clock_s()};
     hn_experiment_summary sum;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "cli.h"
 
 static void usage(FILE *f)
@@ -29,11 +30,19 @@ void openblas_set_num_threads(int num_threads);
 
 int main(int argc, char **argv)
 {
-    hn_gsl_quiet();
     /* hessnorm's matrices are small and its loops parallelise over samples:
-     * BLAS threads only add contention unless the user asks for them */
-    if (!getenv("OPENBLAS_NUM_THREADS"))
+     * BLAS threads only add contention unless the user asks for them.
+     * OpenBLAS starts its worker threads when it is loaded, before main,
+     * and each maps a 128 MiB buffer at once, retrying forever when a
+     * memory limit refuses it (and exit then waits for them): so with
+     * OPENBLAS_NUM_THREADS unset, set it to 1 and start again, and OpenBLAS
+     * never starts them.  Without /proc, go on with them stopped below. */
+    if (!getenv("OPENBLAS_NUM_THREADS")) {
+        if (setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0)
+            execv("/proc/self/exe", argv);
         openblas_set_num_threads(1);
+    }
+    hn_gsl_quiet();
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -46,8 +55,14 @@ int main(int argc, char **argv)
         puts(PACKAGE_STRING);
         return hn_cli_finish(0);
     }
-    if (!strcmp(argv[1], "audit"))
+    if (!strcmp(argv[1], "audit")) {
+        /* audit has no --threads: its BLAS buffers for every OpenMP thread */
+        hn_err err;
+        hn_err_clear(&err);
+        if (hn_cli_blas_ready(0, &err))
+            return hn_cli_fail(&err);
         return hn_cli_finish(hn_cli_audit(argc - 1, argv + 1));
+    }
     if (!strcmp(argv[1], "inspect"))
         return hn_cli_finish(hn_cli_inspect(argc - 1, argv + 1));
     if (!strcmp(argv[1], "experiment"))

@@ -148,6 +148,74 @@ static int run_models(hn_exp_ctx *X, const hn_arch *set, size_t nset, hn_exp_res
     return rc;
 }
 
+/* Largest image side tried when looking for the smallest one every model
+ * of the sweep accepts (the paper's sweeps need at most 16). */
+#define HN_EXP_MAX_SIDE 1024
+
+/* 1 when every model of the set builds on c x h x w images, else 0 with
+ * the first failure in err. */
+static int all_build(const hn_arch *set, size_t nset, size_t c, size_t h, size_t w, hn_err *err)
+{
+    for (size_t i = 0; i < nset; i++) {
+        hn_model *m = NULL;
+        int rc = hn_arch_model(&set[i], c, h, w, 10, &m, err);
+        hn_model_free(m);
+        if (rc == HN_ENOMEM)
+            return -1;
+        if (rc) /* the message names the model */
+            return 0;
+    }
+    return 1;
+}
+
+/* Before anything is trained or written: every model of the sweep must
+ * fit the data's images; else one line naming the data file, its image
+ * size and the smallest size the sweep accepts. */
+static int check_sweep_fits(const hn_dataset *train, const hn_arch *set, size_t nset,
+                            const hn_experiment_opts *o, hn_err *err)
+{
+    if (!train)
+        return hn_err_set(err, HN_EINVAL, "experiment: missing argument");
+    hn_err first;
+    hn_err_clear(&first);
+    int ok = all_build(set, nset, train->c, train->h, train->w, &first);
+    if (ok < 0)
+        return hn_err_set(err, HN_ENOMEM, "experiment: out of memory");
+    if (ok)
+        return HN_OK;
+    const char *what = o->settings ? "custom" : hn_sweep_name(o->sweep);
+    const char *src = train->source ? train->source : "the training data";
+    hn_err tmp;
+    for (size_t side = train->h > train->w ? train->h : train->w; side <= HN_EXP_MAX_SIDE; side++)
+        if (all_build(set, nset, train->c, side, side, &tmp) == 1)
+            return hn_err_set(err, HN_ESHAPE,
+                              "%s: %zux%zu images; the %s sweep needs at least %zux%zu (%s)", src,
+                              train->h, train->w, what, side, side, first.msg);
+    return hn_err_set(err, HN_ESHAPE, "%s: %zux%zu images; the %s sweep does not fit them (%s)", src,
+                      train->h, train->w, what, first.msg);
+}
+
+/* The models of o's sweep (into buf, at most 32). */
+static size_t sweep_set(const hn_experiment_opts *o, hn_arch *buf, const hn_arch **set)
+{
+    if (o->settings) {
+        *set = o->settings;
+        return o->n_settings;
+    }
+    *set = buf;
+    return hn_sweep_settings(o->sweep, o->preset.values, buf, 32);
+}
+
+int hn_experiment_check_data(const hn_dataset *train, const hn_experiment_opts *o, hn_err *err)
+{
+    hn_arch buf[32];
+    const hn_arch *set;
+    size_t nset = sweep_set(o, buf, &set);
+    if (nset == 0 || nset > 32)
+        return hn_err_set(err, HN_EINVAL, "experiment: %zu settings (1..32 allowed)", nset);
+    return check_sweep_fits(train, set, nset, o, err);
+}
+
 int hn_experiment_run(const hn_dataset *train, const hn_dataset *test,
                       const hn_experiment_opts *o, hn_experiment_summary *sum, hn_err *err)
 {
@@ -156,15 +224,13 @@ int hn_experiment_run(const hn_dataset *train, const hn_dataset *test,
     int rc = check_args(train, test, o, err);
     if (rc)
         return rc;
-    hn_arch sweep_set[32];
-    const hn_arch *set = o->settings;
-    size_t nset = o->n_settings;
-    if (!set) {
-        nset = hn_sweep_settings(o->sweep, o->preset.values, sweep_set, 32);
-        set = sweep_set;
-    }
+    hn_arch buf[32];
+    const hn_arch *set;
+    size_t nset = sweep_set(o, buf, &set);
     if (nset == 0 || nset > 32)
         return hn_err_set(err, HN_EINVAL, "experiment: %zu settings (1..32 allowed)", nset);
+    if ((rc = check_sweep_fits(train, set, nset, o, err)))
+        return rc;
 
     const double t0 = hn_clock_s();
     hn_exp_ctx X;

@@ -11,17 +11,36 @@
 /* First growth step when the payload size of a gzip stream is unknown:
  * bounded so a lying header costs at most this much before the data runs out. */
 #define GZ_FIRST_CHUNK ((size_t)1 << 16)
-/* gzread takes an unsigned int length. */
+/* compressed bytes read at a time */
+#define GZ_IN ((size_t)1 << 16)
+/* inflate takes an unsigned int length */
 #define GZ_MAX_READ ((size_t)1 << 30)
+
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
+{
+    (void)opaque;
+    size_t n;
+    return hn_mul_size(items, size, &n) ? Z_NULL : hn_malloc(n);
+}
+
+static void z_free(voidpf opaque, voidpf p)
+{
+    (void)opaque;
+    hn_free(p);
+}
 
 void hn_src_close(hn_src *s)
 {
     if (s->f)
         fclose(s->f);
-    if (s->gz)
-        gzclose(s->gz);
+    if (s->z) {
+        inflateEnd(s->z);
+        hn_free(s->z);
+    }
+    hn_free(s->in);
     s->f = NULL;
-    s->gz = NULL;
+    s->z = NULL;
+    s->in = NULL;
 }
 
 int hn_src_open(hn_src *s, const char *path, hn_err *err)
@@ -34,34 +53,97 @@ int hn_src_open(hn_src *s, const char *path, hn_err *err)
     if (!s->f)
         return hn_err_set(err, HN_EIO, "%s: cannot open: %s", path, strerror(errno));
     if (fstat(fileno(s->f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        int dir = S_ISDIR(st.st_mode);
         hn_src_close(s);
-        return hn_err_set(err, HN_EIO, "%s: not a regular file", path);
+        return hn_err_set(err, HN_EIO, "%s: %s", path, dir ? "cannot read: Is a directory" : "not a regular file");
     }
     s->size = (unsigned long long)st.st_size;
-    if (fread(magic, 1, 2, s->f) == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
-        fclose(s->f);
-        s->f = NULL;
-        errno = 0; /* zlib's own malloc failing may leave errno 0 */
-        s->gz = gzopen(path, "rb");
-        if (!s->gz) {
-            int oom = errno == 0 || errno == ENOMEM;
-            return hn_err_set(err, oom ? HN_ENOMEM : HN_EIO, "%s: cannot open gzip stream: %s",
-                              path, oom ? "out of memory" : strerror(errno));
-        }
-        gzbuffer(s->gz, 1u << 16);
-        return HN_OK;
-    }
+    int gz = fread(magic, 1, 2, s->f) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
     if (fseek(s->f, 0, SEEK_SET) != 0) {
         hn_src_close(s);
         return hn_err_set(err, HN_EIO, "%s: cannot seek: %s", path, strerror(errno));
     }
+    if (!gz)
+        return HN_OK;
+    s->gz = 1;
+    s->z = hn_calloc(1, sizeof *s->z);
+    s->in = hn_malloc(GZ_IN);
+    if (s->z) {
+        s->z->zalloc = z_alloc;
+        s->z->zfree = z_free;
+    }
+    /* 16 + MAX_WBITS: a gzip wrapper, its CRC and length checked */
+    if (!s->z || !s->in || inflateInit2(s->z, 16 + MAX_WBITS) != Z_OK) {
+        hn_free(s->z);
+        s->z = NULL;
+        hn_src_close(s);
+        return hn_err_set(err, HN_ENOMEM, "%s: cannot open gzip stream: out of memory", path);
+    }
+    return HN_OK;
+}
+
+/* At the end of the gzip member: nothing may follow it. */
+static int gz_after_end(hn_src *s, const char *what, hn_err *err)
+{
+    unsigned char b[2];
+    size_t n = 0;
+    while (n < 2 && s->z->avail_in > 0) {
+        b[n++] = *s->z->next_in++;
+        s->z->avail_in--;
+    }
+    if (n < 2)
+        n += fread(b + n, 1, 2 - n, s->f);
+    if (ferror(s->f))
+        return hn_err_set(err, HN_EIO, "%s: read error in %s: %s", s->path, what, strerror(errno));
+    if (n == 0)
+        return HN_OK;
+    if (n == 2 && b[0] == 0x1f && b[1] == 0x8b)
+        return hn_err_set(err, HN_EFORMAT,
+                          "%s: a second gzip member follows the first (one gzip stream expected)",
+                          s->path);
+    return hn_err_set(err, HN_EFORMAT, "%s: trailing garbage after the gzip stream (in %s)",
+                      s->path, what);
+}
+
+static int gz_read(hn_src *s, unsigned char *buf, size_t n, size_t *got, const char *what,
+                   hn_err *err)
+{
+    z_stream *z = s->z;
+    z->next_out = buf;
+    z->avail_out = (uInt)n;
+    while (z->avail_out > 0 && !s->end) {
+        if (z->avail_in == 0) {
+            size_t r = fread(s->in, 1, GZ_IN, s->f);
+            if (r == 0 && ferror(s->f))
+                return hn_err_set(err, HN_EIO, "%s: read error in %s: %s", s->path, what,
+                                  strerror(errno));
+            if (r == 0)
+                return hn_err_set(err, HN_EFORMAT, "%s: gzip stream truncated in %s", s->path,
+                                  what);
+            z->next_in = s->in;
+            z->avail_in = (uInt)r;
+        }
+        int zr = inflate(z, Z_NO_FLUSH);
+        *got = n - z->avail_out;
+        if (zr == Z_STREAM_END) {
+            s->end = 1;
+            return gz_after_end(s, what, err);
+        }
+        if (zr == Z_MEM_ERROR)
+            return hn_err_set(err, HN_ENOMEM, "%s: out of memory in zlib reading %s", s->path,
+                              what);
+        if (zr != Z_OK && zr != Z_BUF_ERROR)
+            return hn_err_set(err, HN_EFORMAT, "%s: corrupt gzip data in %s (zlib: %s)", s->path,
+                              what, z->msg ? z->msg : "bad data");
+    }
+    *got = n - z->avail_out;
     return HN_OK;
 }
 
 int hn_src_read(hn_src *s, void *buf, size_t n, size_t *got, const char *what, hn_err *err)
 {
     *got = 0;
-    if (s->f) {
+    if (!s->gz) {
         size_t r = fread(buf, 1, n, s->f);
         s->pos += r;
         *got = r;
@@ -69,30 +151,14 @@ int hn_src_read(hn_src *s, void *buf, size_t n, size_t *got, const char *what, h
             return hn_err_set(err, HN_EIO, "%s: read error in %s", s->path, what);
         return HN_OK;
     }
-    while (*got < n) {
-        size_t want = n - *got;
+    while (*got < n && !s->end) {
+        size_t want = n - *got, g = 0;
         if (want > GZ_MAX_READ)
             want = GZ_MAX_READ;
-        int r = gzread(s->gz, (unsigned char *)buf + *got, (unsigned)want);
-        if (r > 0)
-            *got += (size_t)r;
-        if (r < 0 || (size_t)r < want) {
-            int zerr;
-            const char *zmsg = gzerror(s->gz, &zerr);
-            if (zerr == Z_OK)
-                break; /* clean end of stream */
-            if (zerr == Z_BUF_ERROR)
-                return hn_err_set(err, HN_EFORMAT, "%s: gzip stream truncated in %s", s->path,
-                                  what);
-            if (zerr == Z_MEM_ERROR)
-                return hn_err_set(err, HN_ENOMEM, "%s: out of memory in zlib reading %s",
-                                  s->path, what);
-            if (zerr == Z_ERRNO)
-                return hn_err_set(err, HN_EIO, "%s: read error in %s: %s", s->path, what,
-                                  strerror(errno));
-            return hn_err_set(err, HN_EFORMAT, "%s: corrupt gzip data in %s (zlib: %s)", s->path,
-                              what, zmsg);
-        }
+        int rc = gz_read(s, (unsigned char *)buf + *got, want, &g, what, err);
+        *got += g;
+        if (rc)
+            return rc;
     }
     return HN_OK;
 }
@@ -105,7 +171,7 @@ int hn_src_slurp(hn_src *s, size_t want, int exact, unsigned char **buf, size_t 
     *buf = NULL;
     *len = 0;
     *more = 0;
-    if (s->f) {
+    if (!s->gz) {
         unsigned long long rem = s->size > s->pos ? s->size - s->pos : 0;
         size_t n = rem < (unsigned long long)want ? (size_t)rem : want;
         *more = rem > (unsigned long long)want;

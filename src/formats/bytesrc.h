@@ -11,9 +11,12 @@
 
 typedef struct {
     const char *path;
-    FILE *f;                 /* raw file, or NULL */
-    gzFile gz;               /* gzip stream, or NULL */
-    unsigned long long size; /* raw: file size in bytes */
+    FILE *f;                 /* the file (raw, or the gzip stream's bytes) */
+    int gz;                  /* 1: f holds one gzip member, inflated through z */
+    z_stream *z;             /* gzip: zlib's state (its allocations through hn_malloc) */
+    unsigned char *in;       /* gzip: the input buffer */
+    int end;                 /* gzip: the member has ended (and nothing follows it) */
+    unsigned long long size; /* file size in bytes */
     unsigned long long pos;  /* raw: bytes consumed */
 } hn_src;
 
@@ -22,8 +25,9 @@ typedef struct {
 int hn_src_open(hn_src *s, const char *path, hn_err *err);
 /* Close what is open; twice is fine. */
 void hn_src_close(hn_src *s);
-/* Read up to n bytes; *got < n only at end of data.  Read failures and
- * corrupt or cut-off gzip streams are errors naming `what`. */
+/* Read up to n bytes; *got < n only at end of data.  Read failures,
+ * corrupt or cut-off gzip streams, and anything after the gzip member (a
+ * second member, trailing garbage) are errors naming `what`. */
 int hn_src_read(hn_src *s, void *buf, size_t n, size_t *got, const char *what, hn_err *err);
 /* Read the rest of the data, at most `want` bytes, into a new buffer.
  * *len is the number of bytes present (<= want) and *more is set when data

@@ -24,9 +24,9 @@ static int cifar_read_batch(const char *path, unsigned char **buf, size_t *nrec,
     *nrec = 0;
     if ((rc = hn_src_open(&s, path, err)) != HN_OK)
         return rc;
-    if (s.f && (s.size == 0 || s.size % CIFAR_RECORD != 0))
+    if (!s.gz && (s.size == 0 || s.size % CIFAR_RECORD != 0))
         len = s.size > SIZE_MAX ? SIZE_MAX : (size_t)s.size; /* rejected below, unread */
-    else if ((rc = hn_src_slurp(&s, s.f ? (size_t)s.size : SIZE_MAX - 1, 0, buf, &len, &more,
+    else if ((rc = hn_src_slurp(&s, !s.gz ? (size_t)s.size : SIZE_MAX - 1, 0, buf, &len, &more,
                              "records", err)) != HN_OK) {
         hn_src_close(&s);
         return rc;

@@ -47,6 +47,7 @@ void hn_dataset_free(hn_dataset *d)
         return;
     hn_free(d->x);
     hn_free(d->y);
+    hn_free(d->source);
     hn_free(d);
 }
 

@@ -2,6 +2,7 @@
  * directory (MNIST from the OpenCV digit sheet, Fashion-MNIST and CIFAR-10
  * from their files). */
 #include "config.h"
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -35,6 +36,27 @@ static int is_file(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* A candidate data file: 1 a regular file, 0 absent (try the next name),
+ * else an error with its reason ("Is a directory", "Too many levels of
+ * symbolic links", "Permission denied", not a regular file). */
+static int probe(const char *path, hn_err *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        struct stat lst;
+        if (errno == ENOENT && lstat(path, &lst) == 0)
+            return hn_err_set(err, HN_EIO, "%s: cannot open: a symbolic link to a missing file", path);
+        if (errno == ENOENT)
+            return 0;
+        return hn_err_set(err, HN_EIO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    if (S_ISDIR(st.st_mode))
+        return hn_err_set(err, HN_EIO, "%s: cannot read: %s", path, strerror(EISDIR));
+    if (!S_ISREG(st.st_mode))
+        return hn_err_set(err, HN_EIO, "%s: cannot read: not a regular file", path);
+    return 1;
+}
+
 /* Join dir and name into buf; HN_ERANGE if it does not fit. */
 static int join(char *buf, size_t size, const char *dir, const char *sub, const char *name,
                 hn_err *err)
@@ -57,11 +79,26 @@ static int find_idx(const char *dir, const char *split, const char *kind, int id
         int rc = join(buf, size, dir, "", name, err);
         if (rc)
             return rc;
-        if (is_file(buf))
-            return HN_OK;
+        if ((rc = probe(buf, err)) != 0)
+            return rc < 0 ? rc : HN_OK;
     }
     return hn_err_set(err, HN_EIO, "%s: no %s-%s-idx%d-ubyte or %s-%s-idx%d-ubyte.gz%s", dir,
                       split, kind, idxdim, split, kind, idxdim, hint);
+}
+
+/* (*out)->source = a copy of path, after a load that returned rc. */
+static int with_source(int rc, const char *path, hn_dataset **out, hn_err *err)
+{
+    if (rc)
+        return rc;
+    size_t n = strlen(path) + 1;
+    if (!((*out)->source = hn_malloc(n))) {
+        hn_dataset_free(*out);
+        *out = NULL;
+        return hn_err_set(err, HN_ENOMEM, "%s: out of memory", path);
+    }
+    memcpy((*out)->source, path, n);
+    return HN_OK;
 }
 
 static int find_cifar(const char *dir, int train, hn_dataset **out, hn_err *err)
@@ -81,10 +118,14 @@ static int find_cifar(const char *dir, int train, hn_dataset **out, hn_err *err)
     /* The tarball unpacks to cifar-10-batches-bin/; accept either level. */
     if ((rc = join(paths[0], PATHLEN, dir, "", names[0], err)) != HN_OK)
         return rc;
-    if (!is_file(paths[0])) {
+    if ((rc = probe(paths[0], err)) < 0)
+        return rc;
+    if (rc == 0) {
         if ((rc = join(paths[0], PATHLEN, dir, "cifar-10-batches-bin", names[0], err)) != HN_OK)
             return rc;
-        if (!is_file(paths[0]))
+        if ((rc = probe(paths[0], err)) < 0)
+            return rc;
+        if (rc == 0)
             return hn_err_set(err, HN_EIO, "%s: no %s here or in cifar-10-batches-bin/", dir,
                               names[0]);
         sub = "cifar-10-batches-bin";
@@ -92,11 +133,13 @@ static int find_cifar(const char *dir, int train, hn_dataset **out, hn_err *err)
     for (size_t i = 0; i < nb; i++) {
         if ((rc = join(paths[i], PATHLEN, dir, sub, names[i], err)) != HN_OK)
             return rc;
-        if (!is_file(paths[i]))
+        if ((rc = probe(paths[i], err)) < 0)
+            return rc;
+        if (rc == 0)
             return hn_err_set(err, HN_EIO, "%s: CIFAR-10 batch file missing", paths[i]);
         ptrs[i] = paths[i];
     }
-    return hn_cifar10_load(ptrs, nb, out, err);
+    return with_source(hn_cifar10_load(ptrs, nb, out, err), ptrs[0], out, err);
 }
 
 int hn_dataset_find(const char *name, const char *data_dir, int train, hn_dataset **out,
@@ -111,6 +154,9 @@ int hn_dataset_find(const char *name, const char *data_dir, int train, hn_datase
     if (!name)
         return hn_err_set(err, HN_EINVAL, "hn_dataset_find: name is NULL");
     if (strcmp(name, "cifar10") == 0) {
+        struct stat cst;
+        if (data_dir && stat(data_dir, &cst) != 0)
+            return hn_err_set(err, HN_EIO, "%s: cannot open: %s", data_dir, strerror(errno));
         if (!data_dir)
             return hn_err_set(err, HN_EINVAL,
                               "cifar10: a data directory is required (CIFAR-10 is not packaged "
@@ -122,6 +168,9 @@ int hn_dataset_find(const char *name, const char *data_dir, int train, hn_datase
         return hn_err_set(err, HN_EINVAL,
                           "unknown dataset name '%s' (expected mnist, fashion-mnist or cifar10)",
                           name);
+    struct stat dst;
+    if (data_dir && stat(data_dir, &dst) != 0)
+        return hn_err_set(err, HN_EIO, "%s: cannot open: %s", data_dir, strerror(errno));
     /* MNIST itself is not in Debian; its 20x20 digits ship with opencv-doc.
      * A regular file given as the data "directory" is a sheet in the same
      * layout (a user's copy of digits.png). */
@@ -141,7 +190,7 @@ int hn_dataset_find(const char *name, const char *data_dir, int train, hn_datase
         if (rc)
             hn_err_prefix(err, sheet);
         hn_dataset_free(all);
-        return rc;
+        return with_source(rc, sheet, out, err);
     }
     const char *dir = data_dir ? data_dir : HN_FASHION_MNIST_DIR;
     const char *hint = data_dir ? "" : " (install the Debian package dataset-fashion-mnist)";
@@ -149,5 +198,5 @@ int hn_dataset_find(const char *name, const char *data_dir, int train, hn_datase
     if ((rc = find_idx(dir, split, "images", 3, hint, img, sizeof img, err)) != HN_OK ||
         (rc = find_idx(dir, split, "labels", 1, hint, lab, sizeof lab, err)) != HN_OK)
         return rc;
-    return hn_idx_load(img, lab, out, err);
+    return with_source(hn_idx_load(img, lab, out, err), img, out, err);
 }

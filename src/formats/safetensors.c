@@ -253,6 +253,14 @@ static int st_build(const char *hdr, size_t hlen, size_t data_len, const char *s
     int rc = HN_OK;
 
     *out = NULL;
+    /* jansson stops at a NUL and reports "end of file expected": name it
+     * (the format pads its header with spaces, never NULs) */
+    const char *nul = memchr(hdr, '\0', hlen);
+    if (nul)
+        return hn_err_set(err, HN_EFORMAT,
+                          "%s: header: NUL byte at file offset %zu (the JSON header may be padded "
+                          "with spaces only)",
+                          src, 8 + (size_t)(nul - hdr));
     memset(&je, 0, sizeof je);
     root = json_loadb(hdr, hlen, JSON_REJECT_DUPLICATES, &je);
     if (!root) {

@@ -36,25 +36,184 @@ static double trace(const gsl_matrix *M)
     return t;
 }
 
+/* An overflow (inputs are finite: the loader refuses NaN and Inf) is
+ * HN_EOVERFLOW, so that the caller can name the input that caused it. */
+static int finite_or(double v, const char *what, hn_err *err)
+{
+    if (isfinite(v))
+        return HN_OK;
+    return hn_err_set(err, HN_EOVERFLOW, "%s overflows (%g)", what, v);
+}
+
+static int mat_finite(const gsl_matrix *M, const char *what, hn_err *err)
+{
+    for (size_t i = 0; i < M->size1; i++)
+        for (size_t j = 0; j < M->size2; j++)
+            if (!isfinite(gsl_matrix_get(M, i, j)))
+                return hn_err_set(err, HN_EOVERFLOW, "%s overflows (entry (%zu,%zu) is %g)", what,
+                                  i, j, gsl_matrix_get(M, i, j));
+    return HN_OK;
+}
+
+/* 8-byte entries of the dense matrices hn_inspect holds at its peak */
+double hn_inspect_need(const hn_model *m, const hn_samples *s, char *what, size_t n)
+{
+    const double P = (double)m->n_params, K = (double)m->classes, N = (double)s->n, NK = N * K;
+    /* H and H_O, dsyevd's copy and LAPACKE's transposed copy, and two more
+     * P x P (the measured peak for P = 4800 is 6 P^2 doubles) */
+    double e = 6 * P * P + 4 * P + NK, route = NK <= P ? NK * P + 3 * NK * NK : 0;
+    snprintf(what, n, NK <= P ? "the %.0fx%.0f Hessians and the %.0fx%.0f Gram matrix"
+                              : "the %.0fx%.0f Hessians", P, P, NK, NK);
+    e += route;
+    if (s->n == 1) { /* the paper's matrices of one sample, beside H and H_O */
+        double pe = 3 * K * P + P * P, rows = 0;
+        for (size_t t = 0; t < m->n_linear; t++) {
+            const hn_layer *ly = &m->layers[m->linear_pos[t]];
+            double in = (double)hn_shape_size(ly->in), out = (double)hn_shape_size(ly->out);
+            double nxt = t + 1 < m->n_linear
+                             ? (double)hn_shape_size(m->layers[m->linear_pos[t + 1]].in) : 0;
+            /* T, Q, G, R (and its product temporary), Lambda */
+            pe += out * in + out * (double)ly->param_count + K * out +
+                  2 * in * (double)s->in_size + nxt * out;
+            rows += out;
+        }
+        pe += K * rows + rows * P; /* F, blockdiag Q */
+        if (pe > route)
+            e += pe - route;
+    }
+    return 8.0 * e;
+}
+
+/* logits, loss, gradient norm */
+static int inspect_first(const hn_model *m, const double *theta, const hn_samples *s,
+                         hn_inspect_result *r, double *grad, hn_err *err)
+{
+    const size_t K = m->classes, N = s->n;
+    hn_ws *ws = NULL;
+    int rc = hn_ws_alloc(m, &ws, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < N; i++)
+        hn_forward(m, theta, s->x + i * s->in_size, ws, r->logits + i * K);
+    hn_ws_free(ws);
+    for (size_t i = 0; i < N * K; i++)
+        if (!isfinite(r->logits[i]))
+            return hn_err_set(err, HN_EOVERFLOW, "the logits overflow (logit %zu of sample %zu is %g)",
+                              i % K, i / K, r->logits[i]);
+    if ((rc = hn_batch_loss_grad(m, theta, s, &r->loss, grad, err)) != 0)
+        return rc;
+    r->grad_norm = hn_vec_norm(grad, m->n_params);
+    for (size_t j = 0; j < m->n_params && !rc; j++)
+        rc = finite_or(grad[j], "the gradient", err);
+    if (!rc)
+        rc = finite_or(r->loss, "the loss", err);
+    if (!rc)
+        rc = finite_or(r->grad_norm, "the gradient norm", err);
+    return rc;
+}
+
+/* H, H_O and H_F = H - H_O (into H); H_O's nonzero spectrum by the
+ * smaller of the N K x N K Gram matrix and H_O itself */
+static int inspect_hessians(const hn_model *m, const double *theta, const hn_samples *s,
+                            hn_inspect_result *r, gsl_matrix *H, gsl_matrix *HO, gsl_vector *ev,
+                            hn_err *err)
+{
+    const size_t P = m->n_params;
+    int rc;
+    if ((rc = hn_hessian_full(m, theta, s, H, err)) != 0 ||
+        (rc = hn_hessian_outer(m, theta, s, HO, err)) != 0 ||
+        (rc = mat_finite(H, "the Hessian H", err)) != 0 ||
+        (rc = mat_finite(HO, "the Hessian H_O", err)) != 0)
+        return rc;
+    if ((rc = hn_eig_sym_lapack(H, ev, NULL, err)) != 0)
+        return rc;
+    r->h_min = gsl_vector_get(ev, 0);
+    r->h_max = gsl_vector_get(ev, P - 1);
+    r->h_norm = fmax(fabs(r->h_min), fabs(r->h_max));
+    r->h_trace = trace(H);
+    r->ho_trace = trace(HO);
+    /* the Gram route is independent of the P x P matrix: a second route
+     * whenever it is not the larger */
+    if (s->n * m->classes <= P)
+        rc = hn_outer_gram_eigs(m, theta, s, HN_EIG_ZERO_RTOL, &r->ho_eigs, &r->n_ho_eigs, err);
+    else
+        rc = hn_outer_dense_eigs(HO, HN_EIG_ZERO_RTOL, &r->ho_eigs, &r->n_ho_eigs, err);
+    if (rc)
+        return rc;
+    r->ho_norm = r->n_ho_eigs ? r->ho_eigs[0] : 0.0;
+    gsl_matrix_sub(H, HO); /* H_F = H - H_O */
+    if ((rc = mat_finite(H, "H_F = H - H_O", err)) != 0 ||
+        (rc = hn_eig_sym_lapack(H, ev, NULL, err)) != 0)
+        return rc;
+    r->hf_norm = fmax(fabs(gsl_vector_get(ev, 0)), fabs(gsl_vector_get(ev, P - 1)));
+    const double v[] = {r->h_norm, r->h_trace, r->ho_norm, r->ho_trace, r->hf_norm};
+    for (size_t i = 0; i < sizeof v / sizeof v[0] && !rc; i++)
+        rc = finite_or(v[i], "a Hessian norm or trace", err);
+    return rc;
+}
+
+/* the per-sample matrices (also for a batch of one) */
+static int inspect_sample(const hn_model *m, const double *theta, const hn_samples *s,
+                          hn_inspect_result *r, hn_err *err)
+{
+    hn_paper *pp = NULL;
+    int rc = hn_paper_build(m, theta, s, 0, &pp, err);
+    if (rc)
+        return rc;
+    r->n_lin = pp->n_lin;
+    r->layers = hn_calloc(pp->n_lin, sizeof *r->layers);
+    if (!r->layers) {
+        rc = hn_err_set(err, HN_ENOMEM, "inspect: out of memory");
+        goto done;
+    }
+    if ((rc = mat_finite(pp->A, "A", err)) || (rc = mat_finite(pp->F, "F", err)) ||
+        (rc = hn_norm2(pp->A, &r->A_norm, err)) || (rc = hn_norm2(pp->F, &r->F_norm, err)))
+        goto done;
+    for (size_t t = 0; t < pp->n_lin; t++) {
+        hn_inspect_layer *L = &r->layers[t];
+        L->index = m->linear_pos[t];
+        if ((rc = mat_finite(pp->T[t], "T", err)) || (rc = mat_finite(pp->G[t], "G", err)) ||
+            (rc = mat_finite(pp->R[t], "R", err)) ||
+            (rc = hn_norm2(pp->T[t], &L->T_norm, err)) ||
+            (rc = hn_norm2(pp->Q[t], &L->Q_norm, err)) ||
+            (rc = hn_norm2(pp->G[t], &L->G_norm, err)) ||
+            (rc = hn_norm2(pp->R[t], &L->R_norm, err)))
+            goto done;
+        L->T_fro = hn_norm_fro(pp->T[t]);
+        L->Rx_norm = gsl_blas_dnrm2(pp->Rx[t]);
+        const double v[] = {L->T_norm, L->T_fro, L->Q_norm, L->G_norm, L->R_norm, L->Rx_norm};
+        for (size_t i = 0; i < sizeof v / sizeof v[0] && !rc; i++)
+            rc = finite_or(v[i], "a per-layer norm", err);
+        if (rc)
+            goto done;
+    }
+    const double v[] = {r->A_norm, r->F_norm};
+    for (size_t i = 0; i < 2 && !rc; i++)
+        rc = finite_or(v[i], "the norm of A or F", err);
+done:
+    hn_paper_free(pp);
+    return rc;
+}
+
 int hn_inspect(const hn_model *m, const double *theta, const hn_samples *s,
                hn_inspect_result **out, hn_err *err)
 {
     hn_gsl_quiet();
     *out = NULL;
     const size_t P = m->n_params, K = m->classes, N = s->n;
-    size_t PP;
+    size_t PP, NK;
     if (hn_mul_size(P, P, &PP) != 0 || PP > HN_DENSE_LIMIT)
         return hn_err_set(err, HN_ETOOBIG,
                           "inspect: %zu parameters: the dense %zux%zu Hessian exceeds the limit of %zu entries",
                           P, P, P, (size_t)HN_DENSE_LIMIT);
+    if (hn_mul_size(N, K, &NK) != 0)
+        return hn_err_set(err, HN_ETOOBIG, "inspect: %zu samples x %zu classes overflow", N, K);
     int rc = HN_OK;
     hn_inspect_result *r = hn_calloc(1, sizeof *r);
     gsl_matrix *H = gsl_matrix_alloc(P, P), *HO = gsl_matrix_alloc(P, P);
     gsl_vector *ev = gsl_vector_alloc(P);
     double *grad = hn_calloc(P, sizeof *grad);
-    hn_ws *ws = NULL;
-    hn_paper *pp = NULL;
-    if (!r || !H || !HO || !ev || !grad) {
+    if (!r || !H || !HO || !ev || !grad || !(r->logits = hn_calloc(NK, sizeof(double)))) {
         rc = hn_err_set(err, HN_ENOMEM, "inspect: out of memory");
         goto done;
     }
@@ -62,62 +221,12 @@ int hn_inspect(const hn_model *m, const double *theta, const hn_samples *s,
     r->n_samples = N;
     r->K = K;
     r->batched = s->batched || N > 1;
-    r->logits = hn_calloc(N * K, sizeof(double));
-    if (!r->logits || (rc = hn_ws_alloc(m, &ws, err)) != 0) {
-        rc = rc ? rc : hn_err_set(err, HN_ENOMEM, "inspect: out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < N; i++)
-        hn_forward(m, theta, s->x + i * s->in_size, ws, r->logits + i * K);
-    if ((rc = hn_batch_loss_grad(m, theta, s, &r->loss, grad, err)) != 0)
-        goto done;
-    r->grad_norm = hn_vec_norm(grad, P);
-    if ((rc = hn_hessian_full(m, theta, s, H, err)) != 0 ||
-        (rc = hn_hessian_outer(m, theta, s, HO, err)) != 0)
-        goto done;
-    if ((rc = hn_eig_sym_lapack(H, ev, NULL, err)) != 0)
-        goto done;
-    r->h_min = gsl_vector_get(ev, 0);
-    r->h_max = gsl_vector_get(ev, P - 1);
-    r->h_norm = fmax(fabs(r->h_min), fabs(r->h_max));
-    r->h_trace = trace(H);
-    r->ho_trace = trace(HO);
-    /* the nonzero spectrum by a second route, independent of the P x P matrix */
-    if ((rc = hn_outer_gram_eigs(m, theta, s, HN_EIG_ZERO_RTOL, &r->ho_eigs, &r->n_ho_eigs, err)) != 0)
-        goto done;
-    r->ho_norm = r->n_ho_eigs ? r->ho_eigs[0] : 0.0;
-    gsl_matrix_sub(H, HO); /* H_F = H - H_O */
-    if ((rc = hn_eig_sym_lapack(H, ev, NULL, err)) != 0)
-        goto done;
-    r->hf_norm = fmax(fabs(gsl_vector_get(ev, 0)), fabs(gsl_vector_get(ev, P - 1)));
-
-    if (r->n_samples == 1) { /* the per-sample matrices (also for a batch of one) */
-        if ((rc = hn_paper_build(m, theta, s, 0, &pp, err)) != 0)
-            goto done;
-        r->n_lin = pp->n_lin;
-        r->layers = hn_calloc(pp->n_lin, sizeof *r->layers);
-        if (!r->layers) {
-            rc = hn_err_set(err, HN_ENOMEM, "inspect: out of memory");
-            goto done;
-        }
-        if ((rc = hn_norm2(pp->A, &r->A_norm, err)) != 0 ||
-            (rc = hn_norm2(pp->F, &r->F_norm, err)) != 0)
-            goto done;
-        for (size_t t = 0; t < pp->n_lin; t++) {
-            hn_inspect_layer *L = &r->layers[t];
-            L->index = m->linear_pos[t];
-            if ((rc = hn_norm2(pp->T[t], &L->T_norm, err)) != 0 ||
-                (rc = hn_norm2(pp->Q[t], &L->Q_norm, err)) != 0 ||
-                (rc = hn_norm2(pp->G[t], &L->G_norm, err)) != 0 ||
-                (rc = hn_norm2(pp->R[t], &L->R_norm, err)) != 0)
-                goto done;
-            L->T_fro = hn_norm_fro(pp->T[t]);
-            L->Rx_norm = gsl_blas_dnrm2(pp->Rx[t]);
-        }
-    }
+    rc = inspect_first(m, theta, s, r, grad, err);
+    if (!rc)
+        rc = inspect_hessians(m, theta, s, r, H, HO, ev, err);
+    if (!rc && N == 1)
+        rc = inspect_sample(m, theta, s, r, err);
 done:
-    hn_ws_free(ws);
-    hn_paper_free(pp);
     if (H) gsl_matrix_free(H);
     if (HO) gsl_matrix_free(HO);
     if (ev) gsl_vector_free(ev);

@@ -118,6 +118,20 @@ done:
     return rc;
 }
 
+int hn_outer_dense_eigs(const gsl_matrix *HO, double zero_rtol, double **eigs, size_t *n,
+                        hn_err *err)
+{
+    const size_t P = HO->size1;
+    gsl_vector *ev = gsl_vector_alloc(P);
+    if (!ev)
+        return hn_err_set(err, HN_ENOMEM, "inspect: out of memory");
+    int rc = hn_eig_sym_lapack(HO, ev, NULL, err);
+    if (!rc)
+        rc = gram_nonzero(ev, P, zero_rtol, eigs, n, err);
+    gsl_vector_free(ev);
+    return rc;
+}
+
 /* ------------------------------------------------------------ per sample */
 
 void hn_outer_sample_gram(size_t K, size_t P, const double *J, double *G)
