@@ -5,6 +5,7 @@
 #include "hessnorm/error.h"
 #include "hessnorm/alloc.h"
 #include "hessnorm/file.h"
+#include "hessnorm/outdir.h"
 #include "hessnorm/buf.h"
 #include "hessnorm/progress.h"
 #include "hessnorm/seed.h"

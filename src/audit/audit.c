@@ -9,6 +9,7 @@
 #include <time.h>
 #include "hessnorm/alloc.h"
 #include "hessnorm/file.h"
+#include "hessnorm/outdir.h"
 #include "audit/report.h"
 #include "audit/trained.h"
 #include "base/clock.h"
@@ -92,13 +93,16 @@ int hn_audit_run(const hn_audit_opts *o, hn_err *err)
     memset(&info, 0, sizeof info);
     hn_audit_studies studies;
     memset(&studies, 0, sizeof studies);
+    hn_outdir od = {.lock_fd = -1};
     studies.sup_A = NAN;
     int rc = HN_OK;
     if (!stats || !selected) {
         rc = hn_err_set(err, HN_ENOMEM, "audit: out of memory");
         goto done;
     }
-    if ((rc = hn_mkdir_p(o->out_dir, err)) != 0)
+    /* the output folder holds exactly this run: locked now, written into a
+     * fresh folder beside it, swapped into place at the end (outdir.h) */
+    if ((rc = hn_outdir_begin(&od, o->out_dir, err)) != 0)
         goto done;
     if ((rc = hn_audit_collect(o, stats, selected, &info, err)) != 0)
         goto done;
@@ -107,8 +111,14 @@ int hn_audit_run(const hn_audit_opts *o, hn_err *err)
         (rc = hn_sharp_sup_A(&studies.sup_A, err)) != 0)
         goto done;
     hn_progress_line(o->progress, o->progress_ctx, 512, "audit: %zu networks in %.1f s; writing the report", info.networks, info.seconds);
-    rc = hn_audit_write(o, stats, selected, &info, &studies, err);
+    hn_audit_opts into = *o;
+    into.out_dir = hn_outdir_path(&od);
+    if ((rc = hn_audit_write(&into, stats, selected, &info, &studies, err)) == 0)
+        rc = hn_outdir_commit(&od, err);
 done:
+    if (rc)
+        hn_outdir_name_target(&od, err);
+    hn_outdir_abort(&od); /* no-op after a commit */
     hn_cstats_free(stats, nc);
     hn_free(selected);
     return rc;

@@ -5,11 +5,13 @@
 #include <getopt.h>
 #include <math.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
 #include "base/json.h"
+#include "hessnorm/outdir.h"
 #include "cli.h"
 #include "base/parse.h"
 
@@ -52,6 +54,13 @@ static void audit_usage(FILE *f)
           "and the claims that need dense matrices are n/a with that reason.  --threads N: OpenMP\n"
           "threads (0: all cores); results do not depend on it.\n",
           f);
+}
+
+static void on_signal(int sig)
+{
+    hn_outdir_signal_cleanup();
+    signal(sig, SIG_DFL);
+    raise(sig);
 }
 
 /* The largest --random, --adversarial or --nm-iterations. */
@@ -426,6 +435,14 @@ int hn_cli_audit(int argc, char **argv)
     }
     hn_err err;
     hn_err_clear(&err);
+    /* SIGINT / SIGTERM: remove the run's temporary folder, then die of the
+     * signal (the previous output stays as it was) */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     int rc = hn_audit_run(&o, &err);
     if (rc)
         return hn_cli_fail(&err);
