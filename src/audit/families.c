@@ -656,6 +656,16 @@ void hn_family_scaled(gsl_rng *r, hn_family_target target, hn_netspec *ns, hn_fa
     rc->tied = gsl_rng_uniform(r) < 0.5;
     rc->input = (hn_input_kind)gsl_rng_uniform_int(r, 4);
     rc->x_scale = gsl_rng_uniform(r) < 0.3 ? 0.0 : log_uniform(r, -4.0, 4.0);
+    if (ns->n_fc && gsl_rng_uniform(r) < 0.5) {
+        /* Lemma 5's bracket: w~ << w, the FC layers 10^-8 .. 10^-3 times
+         * the convs (one conv scale), logits tied so ||A|| is not lost to
+         * saturation */
+        double w = rc->scale[HN_GRP_FIRST];
+        rc->scale[HN_GRP_INNER] = rc->scale[HN_GRP_LASTCONV] = w;
+        rc->scale[HN_GRP_FC] = rc->scale[HN_GRP_LAST] = w * log_uniform(r, -8.0, -3.0);
+        rc->tied = 1;
+        rc->x_scale = 0.0;
+    }
 }
 
 static hn_layer_group layer_group(const hn_model *m, size_t t, size_t n_conv)
