@@ -479,6 +479,10 @@ static int op_audit(hn_err *e, int ref_mode)
     o.n_random = 3;
     o.n_adversarial = 1;
     o.nm_iterations = 2;
+    o.n_structured = 2; /* a chain and a structured fill, tie included */
+    o.n_scaled = 1;
+    o.ascent_starts = 1;
+    o.ascent_evals = 6;
     o.figures = 0;
     o.budget_seconds = 1e9; /* the counts, not the clock, fix the run */
     o.progress = audit_progress;

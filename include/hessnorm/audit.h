@@ -143,9 +143,14 @@ typedef struct {
     double budget_seconds;   /* safety cap; counts are fixed so runs are deterministic */
     size_t n_random;         /* random networks */
     size_t n_adversarial;    /* adversarial networks */
+    size_t n_structured;     /* deterministic structured constructions (at most
+                              * their number; the default takes all of them) */
+    size_t n_scaled;         /* random draws with independent per-layer-group scales */
     size_t nm_iterations;    /* Nelder-Mead iterations per unbroken LE claim */
     size_t n_trained;        /* networks trained to a minimum of L_k (equation (1), Assumption 1),
                               * each evaluated at 6 points theta* + delta */
+    size_t ascent_starts;    /* gradient ascent from this many best instances per unbroken LE claim */
+    size_t ascent_evals;     /* evaluations of the claim per ascent start */
     const char *claims;      /* comma-separated ids, NULL = all */
     const char *out_dir;
     int figures;             /* 1: draw PNG figures with gnuplot */

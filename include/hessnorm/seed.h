@@ -9,8 +9,10 @@
  * others ran before it, and mt19937 (which takes 32 bits) gets all of it.
  * Labels in use: the experiment's setting names ("L3_k3_C6", ...) and
  * "data" with the stream numbers 1..6 of experiment/internal.h; the
- * audit's "audit/random" and "audit/adversarial" (index = the network's
- * number) and "audit/sweep/<sweep>" (index = point * draws + draw). */
+ * audit's "audit/random", "audit/adversarial" and "audit/structured"
+ * (the group-scale draws; index = the network's number),
+ * "audit/structured-fixed" with the fixed seed 0 (the deterministic
+ * structured constructions: the same at every run seed) and "audit/sweep/<sweep>" (index = point * draws + draw). */
 #ifndef HESSNORM_SEED_H
 #define HESSNORM_SEED_H
 #include <stdint.h>

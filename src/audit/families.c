@@ -421,3 +421,329 @@ int hn_netspec_from_model(const hn_model *m, hn_netspec *ns, hn_err *err)
                           "at most one pooling, optional flatten + FC head with ReLUs)");
     return HN_OK;
 }
+
+/* ------------------------------------------------------------ structured */
+
+/* Structured instances are built from the structure of the bounds: every
+ * bound is a product of per-layer factors (||T^(p)||, ||Q^(p)||, the sizes
+ * C, k, d, m, n, h, the weight maxima w, w~) and ||A||, so the
+ * constructions below set each factor on its own: 1x1-spatial chains
+ * (d = m = n = 1, every norm attained), a first kernel covering the whole
+ * input, pooling to 1x1, K = 2 with tied logits (||A|| -> 1/2) and
+ * independent weight scales per layer group (w~ << w breaks Lemma 5). */
+
+static void recipe_set(hn_family_recipe *rc, const char *name, double w, hn_kernel_kind ker, int tied,
+                       hn_input_kind in, double xs)
+{
+    rc->name = name;
+    for (int g = 0; g < HN_GRP_COUNT; g++)
+        rc->scale[g] = w;
+    rc->kernel = ker;
+    rc->tied = tied;
+    rc->input = in;
+    rc->x_scale = xs;
+}
+
+/* A 1x1-spatial chain: input c_in x 1 (x 1), n_conv 1x1 convs to c
+ * channels, the last one to K. */
+static void chain_spec(hn_netspec *ns, int dim, size_t c_in, size_t c, size_t K, size_t n_conv, int mse)
+{
+    memset(ns, 0, sizeof *ns);
+    ns->dim = dim;
+    ns->in_c = c_in;
+    ns->in_h = ns->in_w = 1;
+    ns->n_conv = n_conv;
+    for (size_t i = 0; i < n_conv; i++) {
+        ns->ch[i] = i + 1 == n_conv ? K : c;
+        ns->kh[i] = ns->kw[i] = 1;
+    }
+    ns->K = K;
+    ns->mse = mse;
+    ns->kpool = 2;
+}
+
+/* Theorems 1-2, Lemma 2, Appendices B and D: constant 1x1 chains.  CE with
+ * C = K = 2 (Theorems 1, 2: 1/(2 sqrt 2), 1/(8 sqrt 2)), CE with one
+ * channel and last layer (+a, -a), a = w / sqrt 2 (equal layer norms,
+ * Lemma 2: 1/(2 sqrt 2)), MSE with C = K = 1 (1/sqrt 2); tied logits. */
+static void st_chain(size_t v, hn_netspec *ns, hn_family_recipe *rc)
+{
+    static const double ws[] = {0.5, 1.0, 4.0};
+    int dim = 1 + (int)(v % 2);
+    size_t kind = (v / 2) % 3, n_conv = 1 + (v / 6) % 3;
+    double w = ws[(v / 18) % 3];
+    if (kind == 0)
+        chain_spec(ns, dim, 2, 2, 2, n_conv, 0);
+    else if (kind == 1)
+        chain_spec(ns, dim, 1, 1, 2, n_conv, 0);
+    else
+        chain_spec(ns, dim, 1, 1, 1, n_conv, 1);
+    recipe_set(rc, "structured-chain", w, HN_KER_CONST, kind < 2, HN_X_CONST, kind < 2 ? 0.0 : 1.0);
+    if (kind == 1)
+        rc->scale[HN_GRP_LAST] = w / sqrt(2.0);
+}
+
+/* Appendices C, D: the first kernel covers the whole C x k (x k) input
+ * (d = m = n = 1, ||T||^2 = C^2 k w^2), then a 1x1 conv C -> K = C. */
+static void st_whole_kernel(size_t v, hn_netspec *ns, hn_family_recipe *rc)
+{
+    int dim = 1 + (int)(v % 2);
+    size_t C = 1 + (v / 2) % 3, k = 2 + (v / 6) % 2;
+    chain_spec(ns, dim, C, C, C, 2, C == 1);
+    ns->in_w = k;
+    ns->kw[0] = k;
+    if (dim == 2)
+        ns->in_h = ns->kh[0] = k;
+    recipe_set(rc, "structured-whole-kernel", 1.0, HN_KER_CONST, C > 1, HN_X_CONST, C > 1 ? 0.0 : 1.0);
+}
+
+/* Appendix G: a conv whose kernel is the whole C x k x k input, flatten,
+ * n_fc constant C x C layers (h = C = K): every factor of appG.GR_conv and
+ * GR_fc attained; and the same with w~ = 10^-3 w. */
+static void st_whole_kernel_fc(size_t v, hn_netspec *ns, hn_family_recipe *rc)
+{
+    size_t C = 1 + v % 2, k = 1 + (v / 2) % 2, n_fc = 1 + (v / 4) % 2;
+    chain_spec(ns, 2, C, C, C, 1, C == 1);
+    ns->in_h = ns->in_w = ns->kh[0] = ns->kw[0] = k;
+    ns->n_fc = n_fc;
+    for (size_t j = 0; j < n_fc; j++)
+        ns->fc[j] = C;
+    recipe_set(rc, "structured-whole-kernel-fc", 1.0, HN_KER_CONST, C > 1, HN_X_CONST, C > 1 ? 0.0 : 1.0);
+    if ((v / 8) % 2)
+        rc->scale[HN_GRP_FC] = rc->scale[HN_GRP_LAST] = 1e-3;
+}
+
+/* Appendix B: one 1x1 conv 1 -> K on a one-pixel input (H_O = x^2 A). */
+static void st_submult(size_t v, hn_netspec *ns, hn_family_recipe *rc)
+{
+    int dim = 1 + (int)(v % 2);
+    size_t K = 1 + (v / 2) % 3;
+    chain_spec(ns, dim, 1, K, K, 1, K == 1);
+    recipe_set(rc, "structured-single-conv", 1.0, HN_KER_CONST, K > 1, HN_X_CONST, K > 1 ? 0.0 : 1.0);
+}
+
+/* Lemma 5 corrected: a one-channel 1x1 conv, flatten, linear 1 -> K with
+ * (+a, -a), a / w in {1, 10^-2, 10^-4}. */
+static void st_lemma5c(size_t v, hn_netspec *ns, hn_family_recipe *rc)
+{
+    static const double as[] = {1.0, 1e-2, 1e-4};
+    int mse = (int)(v % 2);
+    chain_spec(ns, 2, 1, 1, mse ? 1 : 2, 1, mse);
+    ns->ch[0] = 1;
+    ns->n_fc = 1;
+    ns->fc[0] = ns->K;
+    recipe_set(rc, "structured-lemma5-minimal", 1.0, HN_KER_CONST, !mse, HN_X_CONST, mse ? 1.0 : 0.0);
+    rc->scale[HN_GRP_LAST] = as[(v / 2) % 3];
+}
+
+/* The issue's Lemma 5 counterexample: input 1x3x3, a 2x2 conv 1 -> 2 with
+ * all weights 1, flatten, linear 8 -> 2 with rows +0.001 / -0.001; x all
+ * ones or uniform positive; CE and MSE. */
+static void st_lemma5_issue(size_t v, hn_netspec *ns, hn_family_recipe *rc)
+{
+    chain_spec(ns, 2, 1, 2, 2, 1, (int)(v % 2));
+    ns->in_h = ns->in_w = 3;
+    ns->kh[0] = ns->kw[0] = 2;
+    ns->n_fc = 1;
+    ns->fc[0] = 2;
+    recipe_set(rc, "structured-lemma5-issue", 1.0, HN_KER_CONST, 1, (v / 2) % 2 ? HN_X_UNIFORM : HN_X_CONST, 1.0);
+    rc->scale[HN_GRP_LAST] = 1e-3;
+}
+
+/* Lemmas 3-4, Appendices E-F: global pooling (k_pool = the input side)
+ * instead of the ReLU, 1x1 constant convs; max or avg, k_pool 2..4,
+ * (n_conv, pooled after) in {(2,1), (3,1), (3,2)}; CE with C = K = 2
+ * tied, MSE with C = K = 1.  Then 1-D: k_pool 2..3. */
+static void st_pooled(size_t v, hn_netspec *ns, hn_family_recipe *rc)
+{
+    int one_d = v >= 36;
+    size_t u = one_d ? v - 36 : v;
+    int pool = 1 + (int)(u % 2), mse = (int)((u / 2) % 2);
+    size_t kp = 2 + (u / 4) % (one_d ? 2 : 3), layout = one_d ? 0 : (u / 12) % 3;
+    size_t C = mse ? 1 : 2;
+    chain_spec(ns, one_d ? 1 : 2, 1, C, C, layout ? 3 : 2, mse);
+    ns->in_w = kp;
+    ns->in_h = one_d ? 1 : kp;
+    ns->pool = pool;
+    ns->pool_replaces_relu = 1;
+    ns->pool_after = layout == 2 ? 1 : 0;
+    ns->kpool = kp;
+    recipe_set(rc, "structured-global-pool", 1.0, HN_KER_CONST, !mse, HN_X_CONST, mse ? 1.0 : 0.0);
+}
+
+/* One-hot and +-1 kernels, one-hot and constant inputs, tiny and huge x:
+ * input 1x3x3, 2x2 conv 1 -> 2, ReLU, 2x2 conv 2 -> K. */
+static void st_patterns(size_t v, hn_netspec *ns, hn_family_recipe *rc)
+{
+    int mse = (int)(v % 2);
+    chain_spec(ns, 2, 1, 2, 2, 2, mse);
+    ns->in_h = ns->in_w = 3;
+    ns->kh[0] = ns->kw[0] = ns->kh[1] = ns->kw[1] = 2;
+    recipe_set(rc, "structured-patterns", 1.0, (v / 2) % 2 ? HN_KER_ONEHOT : HN_KER_PM1, !mse,
+               (v / 4) % 2 ? HN_X_ONEHOT : HN_X_CONST, (v / 8) % 2 ? 1e4 : 1e-4);
+}
+
+/* Fixed grids of per-group scales: an FC-head net (input 1x3x3, 2x2 conv
+ * 1 -> 2, flatten, FC 8 -> 4 -> 2) over conv x FC scales in {10^-4, 1,
+ * 10^4}^2; a 1-D conv-only net (input 2x5, 2-wide convs 2 -> 2 -> 2, the
+ * last over the remaining 3 positions) over first / inner / last in
+ * {10^-2, 10^2}^3; CE and MSE. */
+static void st_group_grid(size_t v, hn_netspec *ns, hn_family_recipe *rc)
+{
+    static const double g3[] = {1e-4, 1.0, 1e4}, g2[] = {1e-2, 1e2};
+    int mse = (int)(v % 2);
+    size_t u = v / 2;
+    if (u < 9) {
+        chain_spec(ns, 2, 1, 2, 2, 1, mse);
+        ns->in_h = ns->in_w = 3;
+        ns->kh[0] = ns->kw[0] = 2;
+        ns->n_fc = 2;
+        ns->fc[0] = 4;
+        ns->fc[1] = 2;
+        recipe_set(rc, "structured-group-grid-fc", g3[u % 3], HN_KER_CONST, !mse, HN_X_CONST, 1.0);
+        rc->scale[HN_GRP_FC] = rc->scale[HN_GRP_LAST] = g3[u / 3];
+        return;
+    }
+    u -= 9;
+    chain_spec(ns, 1, 2, 2, 2, 3, mse);
+    ns->in_w = 5;
+    ns->kw[0] = ns->kw[1] = 2;
+    ns->kw[2] = 3;
+    recipe_set(rc, "structured-group-grid-conv", g2[u % 2], HN_KER_CONST, !mse, HN_X_CONST, 1.0);
+    rc->scale[HN_GRP_INNER] = g2[(u / 2) % 2];
+    rc->scale[HN_GRP_LAST] = g2[(u / 4) % 2];
+}
+
+static const struct {
+    size_t variants;
+    void (*build)(size_t v, hn_netspec *ns, hn_family_recipe *rc);
+} structured[] = {
+    {54, st_chain}, {12, st_whole_kernel}, {16, st_whole_kernel_fc}, {6, st_submult},
+    {6, st_lemma5c}, {4, st_lemma5_issue}, {44, st_pooled}, {16, st_patterns}, {34, st_group_grid},
+};
+#define N_STRUCTURED_ARCH (sizeof structured / sizeof structured[0])
+
+size_t hn_family_structured_count(void)
+{
+    size_t n = 0;
+    for (size_t a = 0; a < N_STRUCTURED_ARCH; a++)
+        n += structured[a].variants;
+    return n;
+}
+
+void hn_family_structured(size_t i, hn_netspec *ns, hn_family_recipe *rc)
+{
+    for (size_t a = 0; a < N_STRUCTURED_ARCH; a++) {
+        if (i < structured[a].variants) {
+            structured[a].build(i, ns, rc);
+            return;
+        }
+        i -= structured[a].variants;
+    }
+    structured[0].build(0, ns, rc); /* out of range: the first construction */
+}
+
+void hn_family_scaled(gsl_rng *r, hn_family_target target, hn_netspec *ns, hn_family_recipe *rc)
+{
+    hn_family_random_spec(r, ns, target);
+    int adv = 0;
+    if (gsl_rng_uniform(r) < 0.3) /* 1x1 kernels, the last conv over what remains */
+        adv_1x1_kernels(ns, 0, target, &adv);
+    rc->name = "structured-group-scales";
+    for (int g = 0; g < HN_GRP_COUNT; g++)
+        rc->scale[g] = log_uniform(r, -4.0, 4.0);
+    rc->kernel = (hn_kernel_kind)gsl_rng_uniform_int(r, 4);
+    rc->tied = gsl_rng_uniform(r) < 0.5;
+    rc->input = (hn_input_kind)gsl_rng_uniform_int(r, 4);
+    rc->x_scale = gsl_rng_uniform(r) < 0.3 ? 0.0 : log_uniform(r, -4.0, 4.0);
+    if (ns->n_fc && gsl_rng_uniform(r) < 0.5) {
+        /* Lemma 5's bracket: w~ << w, the FC layers 10^-8 .. 10^-3 times
+         * the convs (one conv scale), logits tied so ||A|| is not lost to
+         * saturation */
+        double w = rc->scale[HN_GRP_FIRST];
+        rc->scale[HN_GRP_INNER] = rc->scale[HN_GRP_LASTCONV] = w;
+        rc->scale[HN_GRP_FC] = rc->scale[HN_GRP_LAST] = w * log_uniform(r, -8.0, -3.0);
+        rc->tied = 1;
+        rc->x_scale = 0.0;
+    }
+}
+
+static hn_layer_group layer_group(const hn_model *m, size_t t, size_t n_conv)
+{
+    if (t + 1 == m->n_linear)
+        return HN_GRP_LAST;
+    if (m->layers[m->linear_pos[t]].type == HN_LINEAR)
+        return HN_GRP_FC;
+    if (t == 0)
+        return HN_GRP_FIRST;
+    return t + 1 == n_conv ? HN_GRP_LASTCONV : HN_GRP_INNER;
+}
+
+/* The weights of linear layer t: the recipe's pattern at its group's scale. */
+static void fill_layer(gsl_rng *r, const hn_model *m, size_t t, const hn_family_recipe *rc, double *theta)
+{
+    const hn_layer *ly = &m->layers[m->linear_pos[t]];
+    size_t n_conv = 0;
+    for (size_t u = 0; u < m->n_linear; u++)
+        n_conv += m->layers[m->linear_pos[u]].type != HN_LINEAR;
+    const double b = rc->scale[layer_group(m, t, n_conv)];
+    const size_t ci = ly->in.c, kk = ly->type == HN_LINEAR ? 1 : ly->kh * ly->kw;
+    for (size_t j = 0; j < ly->param_count; j++) {
+        size_t o = j / (ci * kk), i = (j / kk) % ci, a = j % kk;
+        double v = b;
+        if (rc->kernel == HN_KER_PM1)
+            v = gsl_rng_uniform(r) < 0.5 ? -b : b;
+        else if (rc->kernel == HN_KER_ONEHOT)
+            v = (a == 0 && i == o % ci) ? b : 0.0;
+        else if (rc->kernel == HN_KER_UNIFORM)
+            v = b * (2 * gsl_rng_uniform(r) - 1);
+        if (rc->tied && t + 1 == m->n_linear && o % 2)
+            v = -v;
+        theta[ly->param_offset + j] = v;
+    }
+}
+
+int hn_family_fill(gsl_rng *r, const hn_model *m, const hn_family_recipe *rc, double *theta, hn_samples *s,
+                   hn_err *err)
+{
+    for (size_t t = 0; t < m->n_linear; t++)
+        fill_layer(r, m, t, rc, theta);
+    const double xs = rc->x_scale > 0 ? rc->x_scale : 1.0;
+    for (size_t i = 0; i < s->n * s->in_size; i++) {
+        double u = gsl_rng_uniform(r);
+        double x = rc->input == HN_X_CONST    ? 1.0
+                   : rc->input == HN_X_ONEHOT ? (i % s->in_size == 0 ? 1.0 : 0.0)
+                   : rc->input == HN_X_UNIFORM ? u
+                                               : 2 * u - 1;
+        s->x[i] = xs * x;
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->y_class)
+            s->y_class[i] = (long)gsl_rng_uniform_int(r, m->classes);
+        if (s->y_vec)
+            for (size_t k = 0; k < m->classes; k++)
+                s->y_vec[i * m->classes + k] = 2 * gsl_rng_uniform(r) - 1;
+    }
+    if (rc->x_scale > 0)
+        return HN_OK;
+    /* tie: bias-free ReLU/pooling nets are positively homogeneous in x, so
+     * scaling x scales the logits; max |z| = HN_TIE_LOGIT */
+    hn_ws *ws;
+    double z[64];
+    if (m->classes > 64)
+        return HN_OK;
+    int rc2 = hn_ws_alloc(m, &ws, err);
+    if (rc2)
+        return rc2;
+    for (size_t i = 0; i < s->n; i++) {
+        double *x = s->x + i * s->in_size, mx = 0;
+        hn_forward(m, theta, x, ws, z);
+        for (size_t k = 0; k < m->classes; k++)
+            mx = fmax(mx, fabs(z[k]));
+        if (mx > 0 && isfinite(mx))
+            for (size_t j = 0; j < s->in_size; j++)
+                x[j] *= HN_TIE_LOGIT / mx;
+    }
+    hn_ws_free(ws);
+    return HN_OK;
+}

@@ -46,4 +46,45 @@ void hn_family_draw(gsl_rng *r, const hn_model *m, double scale, int mode, doubl
 void hn_family_delta(gsl_rng *r, size_t P, const double *theta, int adversarial, double *delta);
 /* Make the MSE targets interpolate (y_i = f(x_i)); HN_EINVAL without MSE. */
 int hn_family_interpolate(const hn_model *m, const double *theta, hn_samples *s, hn_err *err);
+
+/* ------------------------------------------------------------ structured */
+
+/* The layer groups of the per-group weight scales: the last linear layer,
+ * the FC layers before it, the first conv, the last conv (when not the
+ * first), the convs between. */
+typedef enum { HN_GRP_FIRST, HN_GRP_INNER, HN_GRP_LASTCONV, HN_GRP_FC, HN_GRP_LAST, HN_GRP_COUNT } hn_layer_group;
+/* Kernel patterns: constant, a +-1 pattern, one-hot (one entry per
+ * (out, in) pair), uniform symmetric. */
+typedef enum { HN_KER_CONST, HN_KER_PM1, HN_KER_ONEHOT, HN_KER_UNIFORM } hn_kernel_kind;
+/* Inputs: constant, one-hot, uniform in [0, 1], uniform in [-1, 1]. */
+typedef enum { HN_X_CONST, HN_X_ONEHOT, HN_X_UNIFORM, HN_X_SIGNED } hn_input_kind;
+
+/* How a structured instance's weights and input are made. */
+typedef struct {
+    const char *name;
+    double scale[HN_GRP_COUNT]; /* absolute weight magnitude per layer group */
+    hn_kernel_kind kernel;
+    int tied;                   /* last layer: row k has sign (-1)^k (K = 2: +w / -w) */
+    hn_input_kind input;
+    double x_scale;             /* magnitude of x; 0: x rescaled so max |logit| = HN_TIE_LOGIT */
+} hn_family_recipe;
+/* The logits of a tied instance: p within 1e-8 of (1/2, 1/2) for K = 2. */
+#define HN_TIE_LOGIT 1e-4
+
+/* The number of deterministic structured instances. */
+size_t hn_family_structured_count(void);
+/* Deterministic structured instance i < hn_family_structured_count(): the
+ * constructions that attain the suprema of audit/suprema.c, the Lemma 5
+ * counterexample, pooling to 1x1, extreme per-group scales, one-hot and
+ * constant kernels and inputs; draws nothing. */
+void hn_family_structured(size_t i, hn_netspec *ns, hn_family_recipe *rc);
+/* A random structured instance: a random spec of the target (or a 1x1
+ * chain), independent per-group scales log-uniform in [10^-4, 10^4], a
+ * random kernel and input kind. */
+void hn_family_scaled(gsl_rng *r, hn_family_target target, hn_netspec *ns, hn_family_recipe *rc);
+/* Weights and sample of a recipe (r draws the uniform kernels, the inputs
+ * and the labels; pass an rng with a fixed seed for a seed-independent
+ * instance); a tied recipe rescales x after a forward pass.  HN_ENOMEM. */
+int hn_family_fill(gsl_rng *r, const hn_model *m, const hn_family_recipe *rc, double *theta, hn_samples *s,
+                   hn_err *err);
 #endif

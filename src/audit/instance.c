@@ -63,10 +63,39 @@ int hn_inst_copy(hn_inst *dst, const hn_inst *src, hn_err *err)
     return HN_OK;
 }
 
+/* A structured instance (audit/families.c): deterministic ones draw from a
+ * stream of a fixed seed (0), so they do not depend on the run's seed. */
+static int inst_structured(unsigned long seed, size_t i, hn_inst_kind kind, hn_inst *in, hn_err *err)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!r)
+        return hn_err_set(err, HN_ENOMEM, "audit: out of memory");
+    hn_netspec ns;
+    hn_family_recipe rcp;
+    if (kind == HN_INST_STRUCTURED) {
+        gsl_rng_set(r, hn_seed_derive(0, "audit/structured-fixed", i));
+        hn_family_structured(i, &ns, &rcp);
+    } else {
+        gsl_rng_set(r, hn_seed_derive(seed, "audit/structured", i));
+        hn_family_scaled(r, (hn_family_target)(i % HN_FAM_COUNT), &ns, &rcp);
+    }
+    int rc = hn_inst_alloc(in, &ns, 1, err);
+    if (!rc) {
+        in->family = rcp.name;
+        if ((rc = hn_family_fill(r, in->m, &rcp, in->theta, in->s, err)) != 0)
+            hn_inst_free(in);
+    }
+    gsl_rng_free(r);
+    return rc;
+}
+
 /* Instance i of the run: its own rng stream, so instance i does not depend
  * on what came before it. */
-int hn_inst_make(unsigned long seed, size_t i, int adversarial, hn_inst *in, hn_err *err)
+int hn_inst_make(unsigned long seed, size_t i, hn_inst_kind kind, hn_inst *in, hn_err *err)
 {
+    if (kind == HN_INST_STRUCTURED || kind == HN_INST_SCALED)
+        return inst_structured(seed, i, kind, in, err);
+    int adversarial = kind == HN_INST_ADVERSARIAL;
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     if (!r)
         return hn_err_set(err, HN_ENOMEM, "audit: out of memory");

@@ -26,10 +26,15 @@ int hn_inst_alloc(hn_inst *in, const hn_netspec *ns, size_t n_samples, hn_err *e
 void hn_inst_free(hn_inst *in);
 /* Deep copy of src into dst (dst is overwritten, not freed first). */
 int hn_inst_copy(hn_inst *dst, const hn_inst *src, hn_err *err);
-/* Instance i of a run with this seed (random, or adversarial: its own rng
- * stream, independent of the other instances); an invalid spec is an
- * error other than HN_ENOMEM (the caller skips it). */
-int hn_inst_make(unsigned long seed, size_t i, int adversarial, hn_inst *in, hn_err *err);
+/* The kinds of audit instances: random draws, adversarial constructions
+ * (both audit/families.c, seeded), the deterministic structured
+ * constructions (seed-independent) and the random per-group-scale draws
+ * (seeded, "audit/structured"). */
+typedef enum { HN_INST_RANDOM, HN_INST_ADVERSARIAL, HN_INST_STRUCTURED, HN_INST_SCALED } hn_inst_kind;
+/* Instance i of a run with this seed and kind (its own rng stream,
+ * independent of the other instances); an invalid spec is an error other
+ * than HN_ENOMEM (the caller skips it). */
+int hn_inst_make(unsigned long seed, size_t i, hn_inst_kind kind, hn_inst *in, hn_err *err);
 /* Save an instance in the interchange format into dir (model.json,
  * weights.safetensors = theta* + delta, sample.safetensors and, for
  * equation-(1) instances, weights_star.safetensors = theta*). */
@@ -74,6 +79,20 @@ void hn_cstats_free(hn_cstat *stats, size_t n);
 /* Nelder-Mead over the weights from the claim's worst instance (up to 120
  * parameters, not equation (1)), iters iterations; records what it finds. */
 int hn_audit_local_search(const hn_claim *cl, hn_cstat *st, size_t iters, hn_err *err);
+
+/* log(measured / bound) of cl on in with theta = v[0..P) and the input of
+ * sample 0 = v[P..P+in_size) (both written into in): 0, 1 if cl does not
+ * apply or the ratio is 0 or undefined, HN_ENOMEM. */
+int hn_search_log_ratio(const hn_claim *cl, hn_inst *in, const double *v, double *out, hn_err *err);
+/* The central-difference gradient of hn_search_log_ratio at v into g
+ * (steps relative to |v_j|, search.c); *evals += 2 (P + in_size). */
+int hn_search_gradient(const hn_claim *cl, hn_inst *in, const double *v, double *g, size_t *evals, hn_err *err);
+/* Gradient ascent on log ratio over the weights and the input from start
+ * (one sample, not equation (1), at most 160 variables), at most
+ * max_evals evaluations; records an improvement in st and returns the
+ * ratio reached in *reached (0: no improvement). */
+int hn_audit_ascent(const hn_claim *cl, hn_cstat *st, const hn_inst *start, size_t max_evals, double *reached,
+                    hn_err *err);
 
 /* ------------------------------------------------------------ selection */
 

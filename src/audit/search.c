@@ -99,3 +99,174 @@ done:
     hn_inst_free(&work);
     return rc;
 }
+
+/* ------------------------------------------------------------ ascent */
+
+/* Gradient ascent on log(measured / bound) over the weights and the input.
+ *
+ * The gradient is a central difference, not the derivative of the top
+ * eigenvalue: every claim's bound is a different closed form in the facts
+ * (max |w|, the sizes, products of layer norms, ||x||), so an analytic
+ * gradient would need one derivative per evaluator (seventy of them) and
+ * would still be undefined where a max switches; a central difference of
+ * the claim's own log ratio is exact to O(h^2) on the smooth pieces and
+ * costs 2n evaluations, which the small networks this runs on (n <= 160
+ * variables) afford.  Steps are relative (h_j = 1e-5 s_j, s_j = |v_j| +
+ * a floor per block), the direction is s_j^2 g_j (steepest ascent in
+ * log-coordinates: weights and inputs span eight orders of magnitude),
+ * and an Armijo backtracking line search accepts a step.  Deterministic;
+ * at most max_evals evaluations per start. */
+
+#define ASCENT_MAX_VARS 160
+/* relative difference step: truncation O(h^2) ~ 1e-10 against rounding
+ * ~ 1e-13 / h ~ 1e-8 of the eigensolvers' relative accuracy */
+#define ASCENT_H 1e-5
+
+int hn_search_log_ratio(const hn_claim *cl, hn_inst *in, const double *v, double *out, hn_err *err)
+{
+    const size_t P = in->m->n_params, nx = in->s->in_size;
+    memcpy(in->theta, v, P * sizeof(double));
+    memcpy(in->s->x, v + P, nx * sizeof(double));
+    hn_facts *f;
+    int rc = hn_facts_compute_groups(&in->ns, in->m, in->theta, in->s, 0, NULL, cl->facts, &f, err);
+    if (rc == HN_ENOMEM)
+        return rc;
+    if (rc)
+        return 1;
+    hn_claim_value cv;
+    double r = hn_claim_eval(cl, f, &cv) == 0 ? hn_claim_ratio(&cv) : 0;
+    hn_facts_free(f);
+    if (!(r > 0) || isnan(r))
+        return 1;
+    *out = log(r);
+    return 0;
+}
+
+/* s_j = |v_j| + 10^-3 of the largest |v| of its block (weights, input). */
+static void ascent_scales(size_t P, size_t n, const double *v, double *s)
+{
+    double mw = 0, mx = 0;
+    for (size_t j = 0; j < P; j++)
+        mw = fmax(mw, fabs(v[j]));
+    for (size_t j = P; j < n; j++)
+        mx = fmax(mx, fabs(v[j]));
+    for (size_t j = 0; j < n; j++) {
+        double fl = 1e-3 * (j < P ? mw : mx);
+        s[j] = fabs(v[j]) + (fl > 0 ? fl : 1e-12);
+    }
+}
+
+int hn_search_gradient(const hn_claim *cl, hn_inst *in, const double *v, double *g, size_t *evals, hn_err *err)
+{
+    const size_t P = in->m->n_params, n = P + in->s->in_size;
+    double *w = hn_calloc(2 * n, sizeof(double)), *s = w ? w + n : NULL;
+    if (!w)
+        return hn_err_set(err, HN_ENOMEM, "audit: out of memory");
+    memcpy(w, v, n * sizeof(double));
+    ascent_scales(P, n, v, s);
+    int rc = 0;
+    for (size_t j = 0; j < n && rc == 0; j++) {
+        double h = ASCENT_H * s[j], fp, fm;
+        w[j] = v[j] + h;
+        rc = hn_search_log_ratio(cl, in, w, &fp, err);
+        w[j] = v[j] - h;
+        if (!rc)
+            rc = hn_search_log_ratio(cl, in, w, &fm, err);
+        w[j] = v[j];
+        *evals += 2;
+        if (!rc)
+            g[j] = (fp - fm) / (2 * h);
+    }
+    hn_free(w);
+    return rc;
+}
+
+typedef struct {
+    double *v, *g, *s, *t;  /* point, gradient, scales, trial point */
+    double f;               /* log ratio at v */
+    size_t evals;
+} ascent_state;
+
+/* One Armijo step along s^2 g from st->v: 0 taken, 1 none found. */
+static int ascent_step(const hn_claim *cl, hn_inst *in, ascent_state *a, size_t n, double *step, hn_err *err)
+{
+    double slope = 0, gmax = 0;
+    for (size_t j = 0; j < n; j++) {
+        slope += a->s[j] * a->s[j] * a->g[j] * a->g[j];
+        gmax = fmax(gmax, a->s[j] * fabs(a->g[j]));
+    }
+    if (!(gmax > 0) || !isfinite(slope))
+        return 1;
+    /* the first trial moves no variable by more than half its scale */
+    double t = fmin(*step * 2, 0.5 / gmax);
+    for (int back = 0; back < 30; back++, t *= 0.5) {
+        for (size_t j = 0; j < n; j++)
+            a->t[j] = a->v[j] + t * a->s[j] * a->s[j] * a->g[j];
+        double ft;
+        int rc = hn_search_log_ratio(cl, in, a->t, &ft, err);
+        a->evals++;
+        if (rc == HN_ENOMEM)
+            return rc;
+        if (rc == 0 && ft >= a->f + 1e-4 * t * slope) {
+            memcpy(a->v, a->t, n * sizeof(double));
+            a->f = ft;
+            *step = t;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int hn_audit_ascent(const hn_claim *cl, hn_cstat *st, const hn_inst *start, size_t max_evals, double *reached,
+                    hn_err *err)
+{
+    *reached = 0;
+    if (!start->m || start->lk || start->s->n != 1)
+        return HN_OK;
+    const size_t P = start->m->n_params, n = P + start->s->in_size;
+    if (n > ASCENT_MAX_VARS)
+        return HN_OK;
+    hn_inst work;
+    int rc = hn_inst_copy(&work, start, err);
+    if (rc)
+        return rc;
+    ascent_state a = {hn_calloc(4 * n, sizeof(double)), NULL, NULL, NULL, 0, 0};
+    if (!a.v) {
+        hn_inst_free(&work);
+        return hn_err_set(err, HN_ENOMEM, "audit: out of memory");
+    }
+    a.g = a.v + n, a.s = a.g + n, a.t = a.s + n;
+    memcpy(a.v, start->theta, P * sizeof(double));
+    memcpy(a.v + P, start->s->x, (n - P) * sizeof(double));
+    rc = hn_search_log_ratio(cl, &work, a.v, &a.f, err);
+    double f0 = a.f, step = INFINITY;
+    while (rc == 0 && isfinite(a.f) && a.evals + 2 * n < max_evals) {
+        if ((rc = hn_search_gradient(cl, &work, a.v, a.g, &a.evals, err)) != 0)
+            break;
+        ascent_scales(P, n, a.v, a.s);
+        rc = ascent_step(cl, &work, &a, n, &step, err);
+    }
+    if (rc == HN_ENOMEM)
+        goto done;
+    rc = HN_OK;
+    if (a.f > f0) {
+        memcpy(work.theta, a.v, P * sizeof(double));
+        memcpy(work.s->x, a.v + P, (n - P) * sizeof(double));
+        hn_facts *f;
+        if ((rc = hn_facts_compute_groups(&work.ns, work.m, work.theta, work.s, 0, NULL, HN_FG_ALL, &f, err)) ==
+            0) {
+            hn_claim_value v;
+            if (hn_claim_eval(cl, f, &v) == 0) {
+                *reached = hn_claim_ratio(&v);
+                work.family = "gradient ascent from the best draws";
+                rc = hn_cstat_record(st, cl, &v, &work, err);
+            }
+            hn_facts_free(f);
+        } else if (rc != HN_ENOMEM)
+            rc = HN_OK;
+    }
+done:
+    hn_free(a.v);
+    hn_inst_free(&work);
+    return rc;
+}

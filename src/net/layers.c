@@ -143,7 +143,9 @@ double hn_loss_eval(hn_loss_type loss, size_t K, const double *z, long y_class,
         s += exp(z[k] - mx);
     double lse = mx + log(s);
     for (size_t k = 0; k < K; k++) {
-        double pk = exp(z[k] - lse);
+        /* exp(z - mx) / s, not exp(z - lse): at |z| ~ 1e14 mx + log(s)
+         * rounds (ulp 1/16) and p would not sum to 1 (||A|| > 1/2) */
+        double pk = exp(z[k] - mx) / s;
         if (p)
             p[k] = pk;
         if (g)
