@@ -208,9 +208,12 @@ def lanczos(mv, n, rtol=1e-10, max_iter=300, seed=1):
     al, be = [], []
     for j in range(min(max_iter, n)):
         w = mv(Q[j])
-        al.append(float(w @ Q[j]))
-        for _ in range(2):
-            w = w - Q[: j + 1].T @ (Q[: j + 1] @ w)
+        a_j = 0.0
+        for _ in range(2):  # the projections' j-th coefficients are alpha_j (as hessnorm)
+            h = Q[: j + 1] @ w
+            w = w - Q[: j + 1].T @ h
+            a_j += float(h[j])
+        al.append(a_j)
         b = float(w.norm())
         T = torch.diag(torch.tensor(al, dtype=torch.float64))
         for i in range(j):
