@@ -114,10 +114,12 @@ int hn_inspect(const hn_model *m, const double *theta, const hn_samples *s,
  * Errors as hn_inspect, and HN_ETOOBIG (dense route past HN_DENSE_LIMIT). */
 int hn_inspect_ex(const hn_model *m, const double *theta, const hn_samples *s,
                   const hn_inspect_opts *o, hn_inspect_result **out, hn_err *err);
-/* The dense route's limit in parameters of the automatic choice: beyond it
- * the dense route takes more than about a second per sample (P HVPs and a
- * P x P eigendecomposition); measured in bench (P = 1,662 dense: ~0.9 s). */
-#define HN_INSPECT_AUTO_DENSE_MAX_P 2000
+/* The dense route's limit in parameters of the automatic choice: its cost
+ * grows as P^3 (P HVPs per sample, P x P eigendecompositions, one sample's
+ * paper matrices); measured on fixtures/paper10 (P = 1,662, one sample,
+ * 2 threads): dense 6.1 s and 810 MiB, matrix-free 0.7 s and 11 MiB, so
+ * about 0.2 s dense at P = 500. */
+#define HN_INSPECT_AUTO_DENSE_MAX_P 500
 /* The automatic route: dense when P <= HN_INSPECT_AUTO_DENSE_MAX_P, P^2 <=
  * HN_DENSE_LIMIT and hn_inspect_need(m, s) <= room bytes; else matrix-free.
  * why (n bytes) says which rule decided. */
