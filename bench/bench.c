@@ -19,6 +19,14 @@
  *                    |lambda|), PyTorch power iteration
  *   dense            full Hessian + all eigenvalues of the 2,310-parameter
  *                    net L5 on 14x14 inputs, one sample
+ *   inspect64        the command `hessnorm inspect --json --matrix-free` on
+ *                    L3 (P = 29,742) with 64 samples, end to end (a child
+ *                    process; its wall time and peak memory by wait4), against
+ *                    PyTorch computing loss, gradient, lambda_max/min of the
+ *                    mean H, ||mean H_O|| and every ||H_O,i|| (peer row
+ *                    inspect), which also compares its values with the
+ *                    command's JSON (check_max_rel); HN_BENCH_HESSNORM names
+ *                    the command (default ./hessnorm)
  * The networks' weights and the Hessian rows' samples are written once
  * to --data as raw float64 / int64 files that both sides read.  Both
  * sides run with OMP_WAIT_POLICY=PASSIVE: on a shared machine a spinning
@@ -30,8 +38,11 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <jansson.h>
 #include <time.h>
 #include <unistd.h>
+#include <fcntl.h>
 #include <gsl/gsl_rng.h>
 #include <gsl/gsl_blas.h>
 #ifdef _OPENMP
@@ -214,11 +225,62 @@ typedef struct {
     double iters;
     double flop;      /* useful floating-point operations of the timed part */
     long maxrss_kb;
+    double check;     /* PyTorch inspect row: largest relative difference to hessnorm's JSON (NAN: none) */
 } result;
 
 static const char *const ROWS[] = {"train_L1", "train_L3", "train_L5", "loss60k", "ho",
-                                   "topeig64", "topeig1000", "dense"};
+                                   "topeig64", "topeig1000", "dense", "inspect64"};
 #define N_ROWS (sizeof ROWS / sizeof *ROWS)
+
+/* The inspect64 row: L3 and 64 of the Hessian samples as interchange files
+ * in dir/inspect64/, then the command on them (untimed setup, timed run). */
+static void inspect_row(int T, const char *dir, result *R)
+{
+    hn_err e;
+    char d[1024], pm[1200], pw[1200], ps[1200], out[1200], thr[16];
+    hn_model *m = cnn(3, 28);
+    double *th = malloc(m->n_params * sizeof *th);
+    read_raw(dir, "L3.bin", th, m->n_params * sizeof *th);
+    hn_samples *s = load_samples(m, dir, "hess", 64);
+    snprintf(d, sizeof d, "%s/inspect64", dir);
+    mkdir(d, 0755);
+    snprintf(pm, sizeof pm, "%s/model.json", d);
+    snprintf(pw, sizeof pw, "%s/weights.safetensors", d);
+    snprintf(ps, sizeof ps, "%s/sample.safetensors", d);
+    snprintf(out, sizeof out, "%s/inspect_hn.json", dir);
+    snprintf(thr, sizeof thr, "%d", T);
+    if (hn_model_save(m, pm, &e) || hn_weights_save(m, th, pw, &e) || hn_samples_save(m, s, ps, &e))
+        die("inspect64 files", &e);
+    const char *hn = getenv("HN_BENCH_HESSNORM") ? getenv("HN_BENCH_HESSNORM") : "./hessnorm";
+    char *argv[] = {(char *)hn, "inspect", "--model", pm, "--weights", pw, "--sample", ps, "--json",
+                    "--matrix-free", "--threads", thr, NULL};
+    fflush(stdout);
+    double t0 = wall();
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || dup2(fd, 1) < 0)
+            _exit(127);
+        execv(hn, argv);
+        _exit(127);
+    }
+    int st = 0;
+    struct rusage ru;
+    if (pid < 0 || wait4(pid, &st, 0, &ru) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "bench: inspect64: %s failed\n", hn);
+        exit(1);
+    }
+    R->seconds = wall() - t0;
+    R->maxrss_kb = ru.ru_maxrss;
+    json_t *j = json_load_file(out, 0, NULL);
+    json_t *h = j ? json_object_get(j, "hessian") : NULL;
+    R->value = h ? json_real_value(json_object_get(h, "max_eigenvalue")) : NAN;
+    R->iters = h ? (double)json_integer_value(json_object_get(h, "lanczos_products")) : NAN;
+    json_decref(j);
+    hn_samples_free(s);
+    free(th);
+    hn_model_free(m);
+}
 
 static result hn_row(const char *row, int T, const char *dir)
 {
@@ -363,6 +425,8 @@ static result hn_row(const char *row, int T, const char *dir)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     R.maxrss_kb = ru.ru_maxrss;
+    if (!strcmp(row, "inspect64"))
+        inspect_row(T, dir, &R); /* the command's own peak, not this process's */
     return R;
 }
 
@@ -395,6 +459,7 @@ static int run_torch(const char *py, const char *peer, const char *row, const ch
     if (!py)
         return -1;
     char cmd[2048], line[1024];
+    out->check = NAN;
     snprintf(cmd, sizeof cmd,
              "OMP_NUM_THREADS=%d MKL_NUM_THREADS=%d OMP_WAIT_POLICY=PASSIVE %s %s --row %s --threads %d "
              "--data %s %s",
@@ -408,6 +473,9 @@ static int run_torch(const char *py, const char *peer, const char *row, const ch
         double s, v;
         int it;
         long rss;
+        double chk;
+        if (sscanf(line, "check_max_rel=%lf", &chk) == 1)
+            out->check = chk;
         if (sscanf(line, "row=%63s seconds=%lf value=%lf iters=%d maxrss_kb=%ld", name, &s, &v, &it,
                    &rss) == 5) {
             out->seconds = s;
@@ -495,6 +563,7 @@ static const trow TROWS[] = {
     {"top eig mean H, 64 samples (L3)", "topeig64", "topeig", "--n 64", "s"},
     {"top eig mean H, 1000 samples (L3)", "topeig1000", "topeig", "--n 1000", "s"},
     {"dense H + eigvals, P=2310 (L5 14x14)", "dense", "dense", "--n 1", "s"},
+    {"inspect --matrix-free, 64 samples (L3)", "inspect64", "inspect", "--n 64 --check inspect_hn.json", "s"},
 };
 #define N_TROWS (sizeof TROWS / sizeof *TROWS)
 
@@ -654,7 +723,7 @@ int main(int argc, char **argv)
         for (int t = 0; t < nthr; t++) {
             const trow *tr = &TROWS[k];
             double hs[MAXREP], ts[MAXREP], hm[MAXREP], tm[MAXREP], hf[MAXREP], hv[MAXREP], tv[MAXREP];
-            double hit[MAXREP], tit[MAXREP];
+            double hit[MAXREP], tit[MAXREP], chk = NAN;
             int nh = 0, nt = 0;
             for (int rep = 0; rep < reps; rep++) {
                 if (okH[k][t][rep]) {
@@ -668,6 +737,8 @@ int main(int argc, char **argv)
                     ts[nt] = Tq[k][t][rep].seconds;
                     tm[nt] = (double)Tq[k][t][rep].maxrss_kb;
                     tv[nt] = Tq[k][t][rep].value;
+                    if (isfinite(Tq[k][t][rep].check))
+                        chk = isfinite(chk) ? fmax(chk, Tq[k][t][rep].check) : Tq[k][t][rep].check;
                     tit[nt++] = Tq[k][t][rep].iters;
                 }
             }
@@ -678,6 +749,8 @@ int main(int argc, char **argv)
             const double ratio = tsec / hsec;
             printf("%-38s %3d %12.4g %12.4g %7.2f %8.2f %6.1f %9.0f %9.0f\n", tr->label, thr[t],
                    shown(tr, hsec), shown(tr, tsec), ratio, gf, 100 * gf / peak[t], hmb, tmb);
+            if (isfinite(chk))
+                printf("%-38s     values: largest relative difference hessnorm vs PyTorch %.3g\n", "", chk);
             if (js) {
                 fprintf(js, "%s    {\"row\": \"%s\", \"threads\": %d, \"unit\": \"%s\"",
                         first ? "" : ",\n", tr->label, thr[t], tr->unit);
@@ -694,6 +767,7 @@ int main(int argc, char **argv)
                 jnum(js, "pytorch_value", nt ? tv[0] : NAN);
                 jnum(js, "hessnorm_iters", nh ? median(hit, nh) : NAN);
                 jnum(js, "pytorch_iters", nt ? median(tit, nt) : NAN);
+                jnum(js, "max_rel_difference", chk);
                 fprintf(js, ", \"reps\": [%d, %d]}", nh, nt);
                 first = 0;
             }

@@ -20,6 +20,16 @@ warm-up excluded).  Rows:
                          change is < 1e-3, at most 100 iterations)
   dense                  full Hessian (torch.autograd.functional.hessian)
                          of the mean loss over --n samples + eigvalsh
+  inspect                what `hessnorm inspect --matrix-free` reports on
+                         --n samples (L3, P = 29,742): loss, gradient,
+                         lambda_max and lambda_min of the mean H (Lanczos,
+                         full reorthogonalisation, double-backward HVPs,
+                         stop at residual <= 1e-10 ||H||: hessnorm's rule),
+                         per-sample Jacobians (functorch vmap(jacrev)) and
+                         K x K Grams for every ||H_O,i||, ||mean H_O|| by
+                         Lanczos on J^T A J v from those Jacobians.  With
+                         --check FILE (hessnorm's JSON) it also prints
+                         check_max_rel=<largest relative difference>.
 """
 import argparse
 import os
@@ -187,6 +197,96 @@ def row_dense(a):
     return t2 - t0, float(ev[-1]), flat.numel()
 
 
+def lanczos(mv, n, rtol=1e-10, max_iter=300, seed=1):
+    """Extreme eigenvalues of the symmetric mv on R^n: Lanczos with full
+    reorthogonalisation (classical Gram-Schmidt twice), hessnorm's stop:
+    both extreme residuals <= rtol * norm."""
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randn(n, generator=g, dtype=torch.float64)
+    Q = torch.zeros(min(max_iter, n) + 1, n, dtype=torch.float64)
+    Q[0] = q / q.norm()
+    al, be = [], []
+    for j in range(min(max_iter, n)):
+        w = mv(Q[j])
+        a_j = 0.0
+        for _ in range(2):  # the projections' j-th coefficients are alpha_j (as hessnorm)
+            h = Q[: j + 1] @ w
+            w = w - Q[: j + 1].T @ h
+            a_j += float(h[j])
+        al.append(a_j)
+        b = float(w.norm())
+        T = torch.diag(torch.tensor(al, dtype=torch.float64))
+        for i in range(j):
+            T[i, i + 1] = T[i + 1, i] = be[i]
+        ev, S = torch.linalg.eigh(T)
+        nrm = max(abs(float(ev[0])), abs(float(ev[-1])))
+        res = b * max(abs(float(S[-1, 0])), abs(float(S[-1, -1])))
+        if res <= rtol * nrm or b == 0.0:
+            break
+        be.append(b)
+        Q[j + 1] = w / b
+    return float(ev[-1]), float(ev[0]), j + 1
+
+
+def row_inspect(a):
+    import functorch
+    import json
+    model = build(3, 3, 6, 28, torch.float64)
+    load_theta(model, os.path.join(a.data, "L3.bin"))
+    x, y = load_samples(a.data, "hess", a.n, 28)
+    f = functional_net(model, 28)
+    flat = torch.cat([p.detach().flatten() for p in model.parameters()])
+    P = flat.numel()
+    t0 = time.perf_counter()
+    th = flat.clone().requires_grad_(True)
+    loss = F.cross_entropy(f(th, x), y)
+    (grad,) = torch.autograd.grad(loss, th, create_graph=True)
+
+    def hvp(v):
+        (h,) = torch.autograd.grad(grad, th, grad_outputs=v, retain_graph=True)
+        return h.detach()
+
+    lmax, lmin, it_h = lanczos(hvp, P)
+    t1 = time.perf_counter()
+    # per-sample Jacobians (N x K x P), A_i, and the K x K Grams
+    J = functorch.vmap(functorch.jacrev(lambda t, xi: f(t, xi[None])[0]), in_dims=(None, 0))(flat, x)
+    p = torch.softmax(f(flat, x).detach(), 1)
+    A = torch.diag_embed(p) - p[:, :, None] * p[:, None, :]
+    lam, V = torch.linalg.eigh(A)
+    Ah = V @ torch.diag_embed(lam.clamp(min=0).sqrt()) @ V.transpose(1, 2)
+    G = J @ J.transpose(1, 2)
+    ho = torch.linalg.eigvalsh(Ah @ G @ Ah)[:, -1]
+    N = x.shape[0]
+
+    def gnvp(v):
+        u = torch.einsum("nkp,p->nk", J, v)
+        u = torch.einsum("nkl,nl->nk", A, u)
+        return torch.einsum("nkp,nk->p", J, u) / N
+
+    t2 = time.perf_counter()
+    homax, _, it_o = lanczos(gnvp, P)
+    t = time.perf_counter() - t0
+    vals = {"loss": float(loss), "grad_norm": float(grad.detach().norm()), "lambda_max": lmax,
+            "lambda_min": lmin, "ho_norm": homax, "ho_samples": [float(v) for v in ho]}
+    print("inspect_parts lanczos_H=%d products %.2fs, jacobians+grams %.2fs, lanczos_HO=%d products %.2fs"
+          % (it_h, t1 - t0, t2 - t1, it_o, t0 + t - t2), file=sys.stderr)
+    if a.check:
+        with open(os.path.join(a.data, a.check)) as fh:
+            h = json.load(fh)
+        got = {"loss": h["loss"], "grad_norm": h["grad_norm"], "lambda_max": h["hessian"]["max_eigenvalue"],
+               "lambda_min": h["hessian"]["min_eigenvalue"], "ho_norm": h["hessian_outer"]["norm"],
+               "ho_samples": h["hessian_outer"]["sample_norms"]}
+        worst, where = 0.0, ""
+        for k, v in vals.items():
+            for i, (u, w) in enumerate(zip(v if isinstance(v, list) else [v],
+                                           got[k] if isinstance(v, list) else [got[k]])):
+                r = abs(u - w) / max(abs(u), 1e-300)
+                if r > worst:
+                    worst, where = r, "%s[%d]" % (k, i)
+        print("check_max_rel=%.3g at %s" % (worst, where))
+    return t, lmax, it_h + it_o
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--row", required=True)
@@ -196,6 +296,7 @@ def main():
     ap.add_argument("--n", type=int, default=64)
     ap.add_argument("--data", default="bench/.data")
     ap.add_argument("--vectorize", action="store_true")
+    ap.add_argument("--check", default=None)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     rows = {
@@ -205,6 +306,7 @@ def main():
         "ho": lambda: row_ho(a),
         "topeig": lambda: row_topeig(a),
         "dense": lambda: row_dense(a),
+        "inspect": lambda: row_inspect(a),
     }
     t, v, it = rows[a.row]()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

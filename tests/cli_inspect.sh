@@ -52,4 +52,26 @@ cmp -s "$T/t1.json" "$T/t2.json" || { echo "--threads 1 and 2 differ"; exit 1; }
 if "$HN" inspect --example --threads 5000 > "$T/out" 2> "$T/err"; then echo "--threads 5000 accepted"; exit 1; fi
 [ "$(cat "$T/err")" = "hessnorm: --threads: 5000 is more than 1024" ] && [ ! -s "$T/out" ] ||
     { echo "--threads 5000: $(cat "$T/err")"; exit 1; }
+# the route: automatic (dense for the example, matrix-free past
+# HN_INSPECT_AUTO_DENSE_MAX_P parameters), named in the text and the JSON
+grep -q '"route": "dense"' "$T/a.json" || { echo "example: route not dense"; exit 1; }
+grep -q '^route  *dense$' "$T/table.txt" || { echo "example: text route not dense"; exit 1; }
+"$HN" inspect --example --json --matrix-free > "$T/mf.json" 2> "$T/mf.err"
+grep -q '"route": "matrix-free"' "$T/mf.json" || { echo "--matrix-free: route"; exit 1; }
+grep -q '"norm_bracket"' "$T/mf.json" && grep -q '"paper_bound"' "$T/mf.json" || { echo "--matrix-free: keys"; exit 1; }
+grep -q '^inspect: route matrix-free (asked for): needs about ' "$T/mf.err" || { echo "--matrix-free: stderr $(cat "$T/mf.err")"; exit 1; }
+if "$HN" inspect --example --matrix-free --dump "$T/d2" > "$T/out" 2> "$T/err"; then echo "--matrix-free --dump accepted"; exit 1; fi
+P="$S/fixtures/paper28"
+for t in 1 2; do
+    "$HN" inspect --model "$P/model.json" --weights "$P/weights.safetensors" --sample "$P/sample.safetensors" \
+        --json --threads $t > "$T/p$t.json" 2> "$T/p$t.err"
+done
+cmp -s "$T/p1.json" "$T/p2.json" || { echo "paper28 matrix-free: --threads 1 and 2 differ"; exit 1; }
+grep -q '"route": "matrix-free"' "$T/p1.json" || { echo "paper28: route not matrix-free"; exit 1; }
+grep -q '"sample_table"' "$T/p1.json" && grep -q '"eigenvalues_na"' "$T/p1.json" || { echo "paper28: keys"; exit 1; }
+grep -q '^inspect: route matrix-free (29742 parameters > 500' "$T/p1.err" || { echo "paper28: stderr $(cat "$T/p1.err")"; exit 1; }
+# --dense past the dense limit: one line, exit 1, nothing on stdout
+if "$HN" inspect --model "$P/model.json" --weights "$P/weights.safetensors" --sample "$P/sample.safetensors" \
+    --dense > "$T/out" 2> "$T/err"; then echo "paper28 --dense accepted"; exit 1; fi
+[ "$(wc -l < "$T/err")" -eq 1 ] && [ ! -s "$T/out" ] || { echo "paper28 --dense: $(cat "$T/err")"; exit 1; }
 echo "cli_inspect: 1 passed, 0 failed"

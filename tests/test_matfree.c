@@ -9,6 +9,7 @@
 #include <gsl/gsl_blas.h>
 #include <gsl/gsl_eigen.h>
 #include "hessnorm/convbound.h"
+#include "hessnorm/inspect.h"
 #include "hessnorm/layers.h"
 #include "hessnorm/matfree.h"
 #include "hessnorm/matrices.h"
@@ -200,12 +201,202 @@ static void test_matfree_real_size(void **state)
     gsl_rng_free(g);
 }
 
+/* ---------------------------------------------------------------- inspect, both routes */
+
+/* v inside [lo, hi] up to rounding (1e-10 of the operator's scale) */
+static void in_bracket(const hn_bracket *b, double v, double scale, const char *what)
+{
+    const double slack = 1e-10 * scale;
+    if (!(b->lo - slack <= v && v <= b->hi + slack))
+        fail_msg("%s: dense %.17g outside [%.17g, %.17g]", what, v, b->lo, b->hi);
+}
+
+/* The matrix-free inspect against the dense one on the same net and
+ * samples.  Exact quantities (batched kernels vs the reference layers,
+ * K x K forms vs P x P matrices) to 1e-10 relative: they differ only in
+ * rounding.  Lanczos values to 1e-8 of ||H|| (the operator's scale): the
+ * stop at residual rtol = 1e-12 bounds each extreme Ritz value's error by
+ * the residual; relative to the norm, since an eigenvalue near 0 (lambda_min
+ * of an MSE net) has no relative accuracy of its own. */
+static void check_inspect(const hn_model *m, const double *th, const hn_samples *s)
+{
+    hn_err e;
+    hn_inspect_opts o;
+    hn_inspect_opts_default(&o);
+    o.rtol = 1e-12;
+    o.trace_probes = 64;
+    hn_inspect_result *d, *f;
+    o.route = HN_INSPECT_DENSE;
+    if (hn_inspect_ex(m, th, s, &o, &d, &e))
+        fail_msg("dense: %s", e.msg);
+    o.route = HN_INSPECT_MATFREE;
+    if (hn_inspect_ex(m, th, s, &o, &f, &e))
+        fail_msg("matrix-free: %s", e.msg);
+    assert_int_equal(f->route, HN_INSPECT_MATFREE);
+    assert_int_equal(d->route, HN_INSPECT_DENSE);
+    const size_t N = s->n, K = m->classes;
+    assert_close(f->loss, d->loss, 1e-10, 1e-300);
+    assert_close(f->grad_norm, d->grad_norm, 1e-10, 1e-300);
+    for (size_t i = 0; i < N * K; i++)
+        assert_close(f->logits[i], d->logits[i], 1e-10, 1e-12);
+    const double sc = d->h_norm, so = d->ho_norm, sf = d->hf_norm;
+    assert_close(f->h_max, d->h_max, 0, 1e-8 * sc);
+    assert_close(f->h_min, d->h_min, 0, 1e-8 * sc);
+    assert_close(f->h_norm, d->h_norm, 1e-8, 0);
+    assert_close(f->ho_norm, d->ho_norm, 1e-8, 0);
+    assert_close(f->hf_norm, d->hf_norm, 1e-8, 0);
+    in_bracket(&f->h_max_b, d->h_max, sc, "lambda_max");
+    in_bracket(&f->h_min_b, d->h_min, sc, "lambda_min");
+    in_bracket(&f->h_norm_b, d->h_norm, sc, "||H||");
+    in_bracket(&f->ho_norm_b, d->ho_norm, so, "||H_O||");
+    in_bracket(&f->hf_norm_b, d->hf_norm, sf, "||H_F||");
+    /* traces: H_O's exactly from the K x K forms; H's by diag H_F = 0 (the
+     * dense diagonal is the second route) */
+    assert_close(f->ho_trace, d->ho_trace, 1e-10, 1e-14);
+    assert_close(f->h_trace, d->h_trace, 1e-10, 1e-14);
+    assert_close(d->h_trace, d->ho_trace, 1e-10, 1e-14);
+    /* Hutchinson: a seeded estimate, within 6 standard errors (a check on
+     * the estimator's code, not a tolerance on a value) */
+    assert_true(fabs(f->h_trace_est - d->h_trace) <= 6 * f->h_trace_se + 1e-12);
+    for (size_t i = 0; i < N; i++)
+        assert_true(f->ho_sample_norms[i] <= d->ho_sample_norms[i] * (1 + 1e-12) &&
+                    f->ho_sample_norms[i] >= d->ho_sample_norms[i] * (1 - 1e-12));
+    if (N == 1) { /* one sample: the K x K spectrum is the mean's, = the dense one */
+        assert_int_equal(f->n_ho_eigs, d->n_ho_eigs);
+        for (size_t k = 0; k < f->n_ho_eigs; k++)
+            assert_close(f->ho_eigs[k], d->ho_eigs[k], 1e-10, 1e-12 * so);
+        assert_close(f->ho_sample_norms[0], d->ho_norm, 1e-10, 1e-300);
+        assert_true(d->has_table && f->has_table);
+        assert_close(f->A_norm, d->A_norm, 1e-10, 1e-300);
+        assert_close(f->F_norm, d->F_norm, 1e-10, 1e-300);
+        assert_close(f->J_norm, d->J_norm, 1e-10, 1e-300);
+        for (size_t t = 0; t < f->n_lin; t++) {
+            const hn_inspect_layer *a = &f->layers[t], *b = &d->layers[t];
+            assert_close(a->T_norm, b->T_norm, 1e-8, 1e-300);
+            assert_close(a->R_norm, b->R_norm, 1e-8, 1e-300);
+            in_bracket(&a->T_b, b->T_norm, b->T_norm, "||T||");
+            in_bracket(&a->R_b, b->R_norm, b->R_norm, "||R||");
+            assert_close(a->G_norm, b->G_norm, 1e-10, 1e-300);
+            assert_close(a->Q_norm, b->Q_norm, 1e-10, 1e-300);
+            assert_close(a->T_fro, b->T_fro, 1e-10, 1e-300);
+            assert_close(a->Rx_norm, b->Rx_norm, 1e-10, 1e-300);
+            /* the paper's bounds: the same numbers on both routes, and they hold */
+            assert_true(a->bound.T_sq_bound == b->bound.T_sq_bound);
+            assert_true(b->T_norm * b->T_norm <= b->bound.T_sq_bound * (1 + 1e-12));
+            assert_true(isnan(b->bound.Q_bound) || b->Q_norm <= b->bound.Q_bound * (1 + 1e-12));
+        }
+    } else {
+        assert_non_null(f->ho_eigs_na);
+        assert_true(f->has_table && f->table_sample == 0);
+    }
+    hn_inspect_free(d);
+    hn_inspect_free(f);
+}
+
+static void test_inspect_routes(void **state)
+{
+    (void)state;
+    gsl_rng *g = hn_test_rng(53);
+    for (int fam = 0; fam < HN_TEST_FAMILIES; fam++)
+        for (size_t n = 1; n <= 3; n += 2) {
+            hn_model *m = hn_test_model(fam);
+            double *th = calloc(m->n_params, sizeof *th);
+            hn_samples *s;
+            hn_err e;
+            assert_int_equal(hn_samples_alloc(m, n, &s, &e), 0);
+            hn_test_draw(m, g, 1.0, 1e-6, th, s);
+            check_inspect(m, th, s);
+            /* each sample's ||H_O,i|| of the batch = the dense ||H_O|| of that sample alone */
+            hn_inspect_result *b, *one;
+            hn_inspect_opts o;
+            hn_inspect_opts_default(&o);
+            o.route = HN_INSPECT_MATFREE;
+            o.trace_probes = 0;
+            if (hn_inspect_ex(m, th, s, &o, &b, &e))
+                fail_msg("%s", e.msg);
+            hn_samples *s1;
+            assert_int_equal(hn_samples_alloc(m, 1, &s1, &e), 0);
+            for (size_t i = 0; i < n; i++) {
+                memcpy(s1->x, s->x + i * s->in_size, s->in_size * sizeof *s->x);
+                if (s->y_class)
+                    s1->y_class[0] = s->y_class[i];
+                if (s->y_vec)
+                    memcpy(s1->y_vec, s->y_vec + i * m->classes, m->classes * sizeof *s->y_vec);
+                assert_int_equal(hn_inspect(m, th, s1, &one, &e), 0);
+                assert_close(b->ho_sample_norms[i], one->ho_norm, 1e-10, 1e-300);
+                hn_inspect_free(one);
+            }
+            hn_inspect_free(b);
+            hn_samples_free(s1);
+            hn_samples_free(s);
+            free(th);
+            hn_model_free(m);
+        }
+    gsl_rng_free(g);
+}
+
+/* The real-size route on fixtures/paper28 (P = 29,742, 2 samples): every
+ * bracket ordered, the certified relations between the exact values hold,
+ * and the JSON is the same bytes for 1 and 2 threads. */
+static void test_inspect_real_size(void **state)
+{
+    (void)state;
+    hn_err e;
+    char p[3][1200];
+    snprintf(p[0], sizeof p[0], "%s", hn_test_path("fixtures/paper28/model.json"));
+    snprintf(p[1], sizeof p[1], "%s", hn_test_path("fixtures/paper28/weights.safetensors"));
+    snprintf(p[2], sizeof p[2], "%s", hn_test_path("fixtures/paper28/sample.safetensors"));
+    hn_model *m;
+    hn_samples *s;
+    if (hn_model_load(p[0], &m, &e))
+        fail_msg("%s", e.msg);
+    double *th = calloc(m->n_params, sizeof *th);
+    if (hn_weights_load(m, p[1], th, &e) || hn_samples_load(m, p[2], &s, &e))
+        fail_msg("%s", e.msg);
+    assert_int_equal(m->n_params, 29742);
+    char why[256];
+    assert_int_equal(hn_inspect_choose(m, s, INFINITY, why, sizeof why), HN_INSPECT_MATFREE);
+    hn_inspect_opts o;
+    hn_inspect_opts_default(&o);
+    char *js[2];
+    for (int t = 0; t < 2; t++) {
+        hn_inspect_result *r;
+        o.threads = t + 1;
+        if (hn_inspect_ex(m, th, s, &o, &r, &e))
+            fail_msg("%s", e.msg);
+        assert_int_equal(r->route, HN_INSPECT_MATFREE);
+        const hn_bracket *b[] = {&r->h_norm_b, &r->h_max_b, &r->h_min_b, &r->ho_norm_b, &r->hf_norm_b};
+        for (size_t i = 0; i < 5; i++)
+            assert_true(b[i]->lo <= b[i]->value && b[i]->value <= b[i]->hi);
+        for (int i = 0; i < 3; i++)
+            assert_true(r->lanczos_converged[i]);
+        /* ||mean H_O|| <= trace H_O (PSD) and <= mean_i ||H_O,i||; ||H|| <= ||H_O|| + ||H_F|| */
+        double mean = 0.5 * (r->ho_sample_norms[0] + r->ho_sample_norms[1]);
+        assert_true(r->ho_norm <= r->ho_trace && r->ho_norm <= mean * (1 + 1e-12));
+        assert_true(r->h_norm <= (r->ho_norm + r->hf_norm) * (1 + 1e-8));
+        assert_true(r->has_table && r->n_lin == 4);
+        for (size_t l = 0; l < r->n_lin; l++)
+            assert_true(r->layers[l].T_norm * r->layers[l].T_norm <= r->layers[l].bound.T_sq_bound);
+        js[t] = hn_inspect_to_json(m, r);
+        assert_non_null(js[t]);
+        hn_inspect_free(r);
+    }
+    assert_string_equal(js[0], js[1]);
+    hn_free(js[0]);
+    hn_free(js[1]);
+    hn_samples_free(s);
+    free(th);
+    hn_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_bounds),
         cmocka_unit_test(test_matfree_vs_dense),
         cmocka_unit_test(test_matfree_real_size),
+        cmocka_unit_test(test_inspect_routes),
+        cmocka_unit_test(test_inspect_real_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,9 +34,14 @@ typedef enum {
     HN_HI_RESIDUAL    /* hi from a Lanczos residual (not a proof that no larger eigenvalue exists) */
 } hn_hi_kind;
 
+/* lo_kind says how lo was obtained, with the same words (HN_HI_CERTIFIED:
+ * a proven lower bound, e.g. a Ritz value below the largest eigenvalue;
+ * HN_HI_RESIDUAL: from a Lanczos residual, e.g. theta_min - r for the
+ * smallest eigenvalue).  Zero-initialised it reads "exact". */
 typedef struct {
     double lo, value, hi;
     hn_hi_kind hi_kind;
+    hn_hi_kind lo_kind;
 } hn_bracket;
 
 typedef struct {

@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 #include <errno.h>
 #include <gsl/gsl_rng.h>
+#include <unistd.h>
 #include "base/mem.h"
+#include "base/clock.h"
 #include "cli.h"
 
 /* The built-in example: a small 2-D ConvNet with max pooling after a ReLU,
@@ -78,27 +80,77 @@ static void inspect_usage(FILE *f)
           f);
 }
 
+/* "v [lo, hi: kind]" of a bracket, or just v when exact */
+static const char *br(char *b, size_t n, const hn_bracket *x)
+{
+    if (x->hi_kind == HN_HI_EXACT && x->lo_kind == HN_HI_EXACT)
+        snprintf(b, n, "%.10g", x->value);
+    else
+        snprintf(b, n, "%.10g [%.10g (%s), %.10g (%s)]", x->value, x->lo, hn_hi_kind_name(x->lo_kind),
+                 x->hi, hn_hi_kind_name(x->hi_kind));
+    return b;
+}
+
+static void print_layers(const hn_model *m, const hn_inspect_result *r)
+{
+    char b1[160], b2[160];
+    printf("||A|| %.10g   ||F|| %.10g   ||J|| %.10g\n", r->A_norm, r->F_norm, r->J_norm);
+    printf("%-4s %-6s %-9s %14s %14s %14s %14s %14s %14s\n", "p", "layer", "type", "||T||",
+           "||T||_F", "||Q||", "||G||", "||R(p-1)||", "||R(p-1)x||");
+    for (size_t t = 0; t < r->n_lin; t++) {
+        const hn_inspect_layer *L = &r->layers[t];
+        printf("%-4zu %-6zu %-9s %14.8g %14.8g %14.8g %14.8g %14.8g %14.8g\n", t + 1, L->index,
+               hn_layer_type_name(m->layers[L->index].type), L->T_norm, L->T_fro, L->Q_norm,
+               L->G_norm, L->R_norm, L->Rx_norm);
+    }
+    printf("brackets and the paper's bounds per layer:\n");
+    for (size_t t = 0; t < r->n_lin; t++) {
+        const hn_inspect_layer *L = &r->layers[t];
+        printf("  p=%zu ||T|| %s (hi: %s); ||T||^2 = %.6g <= %s = %.6g; ||Q|| = %.6g <= %s", t + 1,
+               br(b1, sizeof b1, &L->T_b), L->T_hi_how ? L->T_hi_how : "", L->T_norm * L->T_norm,
+               L->bound.T_formula, L->bound.T_sq_bound, L->Q_norm, L->bound.Q_formula);
+        if (isnan(L->bound.Q_bound))
+            printf("; ||R(p-1)|| %s\n", br(b2, sizeof b2, &L->R_b));
+        else
+            printf(" = %.6g; ||R(p-1)|| %s\n", L->bound.Q_bound, br(b2, sizeof b2, &L->R_b));
+    }
+}
+
 static void print_table(const hn_model *m, const hn_inspect_result *r)
 {
+    char b1[160], b2[160], b3[160];
+    printf("route                 %s\n", hn_inspect_route_name(r->route));
     printf("parameters            %zu\n", r->num_params);
     printf("samples               %zu\n", r->n_samples);
     printf("loss                  %.12g\n", r->loss);
     printf("||grad||              %.12g\n", r->grad_norm);
-    printf("H:   ||H|| %.10g   max eig %.10g   min eig %.10g   trace %.10g\n", r->h_norm,
-           r->h_max, r->h_min, r->h_trace);
-    printf("H_O: ||H_O|| %.10g   trace %.10g   nonzero eigenvalues %zu\n", r->ho_norm,
-           r->ho_trace, r->n_ho_eigs);
-    printf("||H_F|| = ||H - H_O|| %.10g\n", r->hf_norm);
-    if (r->n_samples == 1) { /* the per-sample matrices (also for a batch of one) */
-        printf("||A|| %.10g   ||F|| %.10g\n", r->A_norm, r->F_norm);
-        printf("%-4s %-6s %-9s %14s %14s %14s %14s %14s %14s\n", "p", "layer", "type", "||T||",
-               "||T||_F", "||Q||", "||G||", "||R(p-1)||", "||R(p-1)x||");
-        for (size_t t = 0; t < r->n_lin; t++) {
-            const hn_inspect_layer *L = &r->layers[t];
-            printf("%-4zu %-6zu %-9s %14.8g %14.8g %14.8g %14.8g %14.8g %14.8g\n", t + 1, L->index,
-                   hn_layer_type_name(m->layers[L->index].type), L->T_norm, L->T_fro, L->Q_norm,
-                   L->G_norm, L->R_norm, L->Rx_norm);
-        }
+    printf("H:   ||H|| %s   max eig %s   min eig %s   trace %.10g\n", br(b1, sizeof b1, &r->h_norm_b),
+           br(b2, sizeof b2, &r->h_max_b), br(b3, sizeof b3, &r->h_min_b), r->h_trace);
+    printf("     trace: %s\n", r->h_trace_how);
+    if (r->h_trace_probes)
+        printf("     Hutchinson check: %.10g +- %.3g (standard error, %zu probes)\n", r->h_trace_est,
+               r->h_trace_se, r->h_trace_probes);
+    printf("H_O: ||H_O|| %s   trace %.10g   ", br(b1, sizeof b1, &r->ho_norm_b), r->ho_trace);
+    if (r->ho_eigs_na)
+        printf("nonzero eigenvalues n/a (%s)\n", r->ho_eigs_na);
+    else
+        printf("nonzero eigenvalues %zu\n", r->n_ho_eigs);
+    if (r->route == HN_INSPECT_MATFREE)
+        printf("     ||H_O|| hi: %s\n", r->ho_norm_hi_how);
+    double mx = 0;
+    for (size_t i = 0; i < r->n_samples; i++)
+        mx = fmax(mx, r->ho_sample_norms[i]);
+    printf("     per sample: max ||H_O,i|| %.10g (exact, K x K; every one in --json)\n", mx);
+    printf("||H_F|| = ||H - H_O|| %s\n", br(b1, sizeof b1, &r->hf_norm_b));
+    if (r->route == HN_INSPECT_MATFREE)
+        printf("Lanczos products: H %zu%s, H_O %zu%s, H - H_O %zu%s\n", r->lanczos_products[0],
+               r->lanczos_converged[0] ? "" : " (not converged)", r->lanczos_products[1],
+               r->lanczos_converged[1] ? "" : " (not converged)", r->lanczos_products[2],
+               r->lanczos_converged[2] ? "" : " (not converged)");
+    if (r->has_table) { /* the per-sample matrices (one sample, or sample 0 matrix-free) */
+        if (r->n_samples > 1)
+            printf("sample %zu:\n", r->table_sample);
+        print_layers(m, r);
     }
 }
 
@@ -138,6 +190,57 @@ static int check_memory(const char *sample, const hn_cli_net *net, hn_err *err)
     return hn_mem_check(need, full, hint, err);
 }
 
+typedef struct {
+    double t0;
+} prog_ctx;
+
+static void on_progress(void *ctx, const char *msg)
+{
+    const prog_ctx *p = ctx;
+    fprintf(stderr, "inspect [%6.1fs] %s\n", hn_clock_s() - p->t0, msg);
+    fflush(stderr);
+}
+
+/* The route (asked for, or hn_inspect_choose against the memory left),
+ * its memory checked before the work; for long work one line on stderr:
+ * the route, why, the memory it needs (and, dense, the limit). */
+static int choose_route(const char *sample, const hn_cli_net *net, hn_inspect_route asked,
+                        hn_inspect_opts *o, hn_err *err)
+{
+    char why[320] = "asked for", need_s[32], room_s[32];
+    hn_mem_room room;
+    hn_mem_room_get(&room, 0);
+    const double roomd = room.room == (size_t)-1 ? INFINITY : (double)room.room;
+    o->route = asked == HN_INSPECT_AUTO ? hn_inspect_choose(net->m, net->s, roomd, why, sizeof why) : asked;
+    const size_t P = net->m->n_params;
+    if (o->route == HN_INSPECT_DENSE) {
+        int rc = check_memory(sample, net, err);
+        if (rc)
+            return rc;
+        if (P > 500) { /* below, the dense route takes well under a second */
+            char what[160];
+            double need = hn_inspect_need(net->m, net->s, what, sizeof what);
+            fprintf(stderr, "inspect: route dense (%s): %s need %s of the %s left%s%s; dense limit %zu entries per matrix\n",
+                    why, what, hn_mem_str(need_s, sizeof need_s, need),
+                    room.bound ? hn_mem_str(room_s, sizeof room_s, roomd) : "unlimited memory",
+                    room.bound ? " under " : "", room.bound ? room.bound : "", (size_t)HN_DENSE_LIMIT);
+        }
+        return HN_OK;
+    }
+    char full[HN_ERR_MSG_LEN];
+    double need = hn_inspect_mf_need(net->m, net->s, o);
+    hn_path_short(full, 200, sample ? sample : "example");
+    size_t n = strlen(full);
+    snprintf(full + n, sizeof full - n, ": matrix-free, %zu sample%s x %zu parameters", net->s->n,
+             net->s->n == 1 ? "" : "s", P);
+    int rc = hn_mem_check(need, full, "raise the limit or inspect fewer samples at once", err);
+    if (!rc)
+        fprintf(stderr, "inspect: route matrix-free (%s): needs about %s (the Lanczos basis of %zu vectors, "
+                "the stored passes of %zu samples)\n", why, hn_mem_str(need_s, sizeof need_s, need),
+                o->max_iter + 1, net->s->n);
+    return rc;
+}
+
 /* An overflow (HN_EOVERFLOW) names the input that caused it: the sample's
  * x or the weight tensor with the largest magnitude, whichever is larger. */
 static int blame_overflow(const char *weights, const char *sample, const hn_cli_net *net,
@@ -174,10 +277,12 @@ int hn_cli_inspect(int argc, char **argv)
         {"sample", required_argument, 0, 's'},  {"json", no_argument, 0, 'j'},
         {"dump", required_argument, 0, 'd'},    {"example", no_argument, 0, 'e'},
         {"write-example", required_argument, 0, 'x'}, {"threads", required_argument, 0, 't'},
-        {"help", no_argument, 0, 'h'},
+        {"help", no_argument, 0, 'h'},          {"dense", no_argument, 0, 'D'},
+        {"matrix-free", no_argument, 0, 'M'},
         {0, 0, 0, 0}};
     const char *model = NULL, *weights = NULL, *sample = NULL, *dump = NULL, *wex = NULL, *threads = NULL;
     int json = 0, example = 0, c;
+    hn_inspect_route route = HN_INSPECT_AUTO;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -189,6 +294,8 @@ int hn_cli_inspect(int argc, char **argv)
         case 'e': example = 1; break;
         case 'x': wex = optarg; example = 1; break;
         case 't': threads = optarg; break;
+        case 'D': route = HN_INSPECT_DENSE; break;
+        case 'M': route = HN_INSPECT_MATFREE; break;
         case 'h': inspect_usage(stdout); return 0;
         default: inspect_usage(stderr); return 2;
         }
@@ -197,6 +304,12 @@ int hn_cli_inspect(int argc, char **argv)
         fprintf(stderr, "hessnorm inspect: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
+    if (route == HN_INSPECT_MATFREE && dump) {
+        fprintf(stderr, "hessnorm inspect: --dump writes the dense matrices: it needs the dense route, not --matrix-free\n");
+        return 2;
+    }
+    if (dump) /* the dense matrices are the output */
+        route = HN_INSPECT_DENSE;
     if (!example && (!model || !weights || !sample)) {
         fprintf(stderr, "hessnorm inspect: need --model, --weights and --sample (or --example)\n");
         inspect_usage(stderr);
@@ -216,11 +329,16 @@ int hn_cli_inspect(int argc, char **argv)
     } else {
         rc = hn_cli_load(model, weights, sample, &net, &err);
     }
+    hn_inspect_opts o;
+    hn_inspect_opts_default(&o);
+    o.threads = threads ? nthreads : 0;
+    prog_ctx pc = {hn_clock_s()};
+    o.progress = (hn_progress_cfg){on_progress, &pc, isatty(fileno(stderr)) ? 2.0 : 30.0, NULL};
     if (!rc)
-        rc = check_memory(example ? NULL : sample, &net, &err);
+        rc = choose_route(example ? NULL : sample, &net, route, &o, &err);
     if (!rc && wex)
         rc = write_example(wex, net.m, net.theta, net.s, &err);
-    if (!rc && (rc = hn_inspect(net.m, net.theta, net.s, &r, &err)) == HN_EOVERFLOW)
+    if (!rc && (rc = hn_inspect_ex(net.m, net.theta, net.s, &o, &r, &err)) == HN_EOVERFLOW)
         blame_overflow(example ? NULL : weights, example ? NULL : sample, &net, &err);
     if (!rc && dump)
         rc = hn_inspect_dump(net.m, net.theta, net.s, dump, &err);

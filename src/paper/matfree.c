@@ -79,6 +79,7 @@ static int layer_T(const hn_model *m, const double *theta, const hn_layer *ly, s
     /* an invariant Krylov space (lr.converged with the residual at 0) is exact */
     L->T_norm.hi = fmax(hi, v);
     L->T_norm.hi_kind = HN_HI_CERTIFIED;
+    L->T_norm.lo_kind = HN_HI_CERTIFIED; /* a Ritz value of T^T T is <= its largest eigenvalue */
     L->T_hi_how = hn_conv_bound_name(kind);
     return HN_OK;
 }
@@ -89,7 +90,7 @@ static int layer_R(const hn_model *m, const double *theta, hn_ws *ws, size_t to,
                    double rtol, unsigned long seed, hn_mf_layer *L, size_t *products, hn_err *err)
 {
     if (to == 0) { /* R^(0) = I */
-        L->R_norm = (hn_bracket){1, 1, 1, HN_HI_EXACT};
+        L->R_norm = (hn_bracket){1, 1, 1, HN_HI_EXACT, HN_HI_EXACT};
         return HN_OK;
     }
     r_ctx c = {m, theta, ws, to, hn_calloc(m->max_act, sizeof(double))};
@@ -104,6 +105,7 @@ static int layer_R(const hn_model *m, const double *theta, hn_ws *ws, size_t to,
     L->R_products = lr.iterations;
     double v = sqrt(fmax(lr.lambda_max, 0.0)), res_hi = sqrt(fmax(lr.lambda_max, 0.0) + lr.residual);
     L->R_norm.lo = L->R_norm.value = v;
+    L->R_norm.lo_kind = HN_HI_CERTIFIED;
     if (prod_hi <= res_hi) {
         L->R_norm.hi = fmax(prod_hi, v);
         L->R_norm.hi_kind = HN_HI_CERTIFIED;
