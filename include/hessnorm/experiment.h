@@ -195,7 +195,8 @@ int hn_experiment_check_data(const hn_dataset *train, const hn_experiment_opts *
  *   models/<setting>/curve.csv, hess_norms.csv, timing.json
  *   models/<setting>/metrics.json   (written last: its presence = done)
  *   curves.csv, hessnorm_quantiles.csv, summary.csv, corollary2.csv,
- *   <dataset>_<sweep>*.png, report.md, index.html
+ *   <dataset>_<sweep>*.png, report.md, index.html (not with a shard)
+ *   sweep.json (what the folder is for; hn_experiment_report reads it)
  * every file atomically.  A model whose metrics.json exists with the same
  * configuration is not recomputed; one with a different configuration is
  * an error (HN_EINVAL naming the file).  The outputs other than
