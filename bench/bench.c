@@ -602,8 +602,27 @@ static void jnum(FILE *f, const char *key, double v)
         fprintf(f, ", \"%s\": null", key);
 }
 
+/* The BLAS lines above the table and the JSON's "blas" object. */
+static void blas_lines(FILE *js, char *txt, size_t n)
+{
+    hn_blas_info b;
+    hn_blas_info_get(&b);
+    const double gf = hn_blas_dgemm_gflops();
+    hn_blas_describe(&b, gf, txt, n);
+    if (!js)
+        return;
+    static const char *const src[] = {"openblas", "selected", "environment"};
+    fprintf(js, "  \"blas\": {\"config\": \"%s\", \"core\": \"%s\", \"chosen_by\": \"%s\", "
+                "\"openblas_choice\": \"%s\", \"cpu_best\": \"%s\", \"dgemm_gflops_n384\": %.3f},\n",
+            b.config, b.core, src[b.source], b.chosen, b.best, gf);
+}
+
 int main(int argc, char **argv)
 {
+    /* the kernel hessnorm would run (and one OpenBLAS thread), before
+     * OpenBLAS's first call; the measurement children inherit it */
+    if (hn_blas_prepare(1))
+        execv("/proc/self/exe", argv);
     if (argc == 5 && !strcmp(argv[1], "--child")) {
         hn_gsl_quiet();
         openblas_set_num_threads(1); /* the threads come from OpenMP */
@@ -711,12 +730,16 @@ int main(int argc, char **argv)
         gethostname(host, sizeof host);
         fprintf(js, "{\n  \"machine\": {\"cpus\": %ld, \"host\": \"%s\"},\n  \"reps\": %d,\n",
                 sysconf(_SC_NPROCESSORS_ONLN), host, reps);
+    }
+    char blas[1024];
+    blas_lines(js, blas, sizeof blas);
+    if (js) {
         fprintf(js, "  \"dgemm_peak_gflops\": {");
         for (int t = 0; t < nthr; t++)
             fprintf(js, "%s\"%d\": %.3f", t ? ", " : "", thr[t], peak[t]);
         fprintf(js, "},\n  \"rows\": [\n");
     }
-    printf("\n%-38s %3s %12s %12s %7s %8s %6s %9s %9s\n", "row", "thr", "hessnorm", "PyTorch",
+    printf("\n%s%-38s %3s %12s %12s %7s %8s %6s %9s %9s\n", blas, "row", "thr", "hessnorm", "PyTorch",
            "ratio", "GFLOP/s", "%peak", "MB hn", "MB torch");
     int first = 1;
     for (size_t k = 0; k < N_TROWS; k++)

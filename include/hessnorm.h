@@ -20,6 +20,7 @@
 #include "hessnorm/lanczos.h"
 #include "hessnorm/convbound.h"
 #include "hessnorm/kron.h"
+#include "hessnorm/blas.h"
 #include "hessnorm/layers.h"
 #include "hessnorm/fastconv.h"
 #include "hessnorm/train.h"

@@ -30,7 +30,7 @@ header_layer() { # header_layer NAME: the layer of an included "NAME"
         hessnorm.h) echo umbrella;;
         hessnorm/error.h|hessnorm/alloc.h|hessnorm/file.h|hessnorm/outdir.h|hessnorm/buf.h|hessnorm/progress.h|hessnorm/seed.h) echo base;;
         hessnorm/safetensors.h|hessnorm/npy.h|hessnorm/model.h|hessnorm/data.h|hessnorm/gnuplot.h) echo formats;;
-        hessnorm/spectra.h|hessnorm/eigsmall.h|hessnorm/dense.h|hessnorm/lanczos.h|hessnorm/kron.h|hessnorm/convbound.h) echo linalg;;
+        hessnorm/spectra.h|hessnorm/eigsmall.h|hessnorm/dense.h|hessnorm/lanczos.h|hessnorm/kron.h|hessnorm/convbound.h|hessnorm/blas.h) echo linalg;;
         hessnorm/layers.h|hessnorm/fastconv.h|hessnorm/train.h) echo net;;
         hessnorm/matrices.h|hessnorm/hessian.h|hessnorm/outer.h|hessnorm/inspect.h|hessnorm/matfree.h) echo paper;;
         hessnorm/audit.h) echo audit;;

@@ -522,10 +522,18 @@ static void test_sweep_resume(void **state)
     assert_int_equal(m->n_params, 3 * 4 + 9 * 4 + 3 * 6 * 6 * 10);
     free(th);
     hn_model_free(m);
-    /* other options into the same directory: an error naming the file */
+    /* other options into the same directory: an error naming the file,
+     * sweep.json (the folder's description, checked before any model) */
     o.preset.shuffles = 5;
     assert_int_equal(hn_experiment_run(tr, te, &o, &sum, &e), HN_EINVAL);
+    assert_non_null(strstr(e.msg, "sweep.json: config"));
+    /* without it (a folder of an older hessnorm), the first model's metrics.json */
+    snprintf(p, sizeof p, "%s/sweep.json", o.out_dir);
+    assert_int_equal(unlink(p), 0);
+    struct stat st0;
+    assert_int_equal(hn_experiment_run(tr, te, &o, &sum, &e), HN_EINVAL);
     assert_non_null(strstr(e.msg, "metrics.json"));
+    assert_int_equal(stat(p, &st0), -1); /* a failed run writes no sweep.json */
     /* report files are there */
     snprintf(p, sizeof p, "%s/index.html", a);
     struct stat st;
@@ -608,6 +616,35 @@ static void test_presets(void **state)
     assert_int_equal(a[3].channels, 12);
 }
 
+/* The shard of a setting is pinned: a new hessnorm must put every
+ * setting of a half-done job array where the old one did; the shards of
+ * a sweep partition it. */
+static void test_shard_of(void **state)
+{
+    (void)state;
+    assert_int_equal(hn_experiment_shard_of("fashion-mnist/layers/L2_k3_C6", 3), 3);
+    assert_int_equal(hn_experiment_shard_of("fashion-mnist/layers/L3_k3_C6", 3), 1);
+    assert_int_equal(hn_experiment_shard_of("mnist/channels/L5_k3_C42", 3), 2);
+    assert_int_equal(hn_experiment_shard_of("cifar10/pooling/L5_k3_C12_maxpool1", 10), 7);
+    assert_int_equal(hn_experiment_shard_of("mnist/channels/L5_k3_C42", 1), 1);
+    assert_int_equal(hn_experiment_shard_of("mnist/channels/L5_k3_C42", 0), 0);
+    hn_experiment_opts o;
+    hn_experiment_opts_default(&o);
+    hn_preset_get("paper", &o.preset, NULL);
+    for (int sw = 0; sw < 4; sw++) {
+        o.sweep = (hn_sweep)sw;
+        o.shard_n = 0;
+        const size_t all = hn_experiment_shard_count(&o);
+        for (size_t n = 1; n <= 5; n++) {
+            size_t sum = 0;
+            o.shard_n = n;
+            for (o.shard_i = 1; o.shard_i <= n; o.shard_i++)
+                sum += hn_experiment_shard_count(&o);
+            assert_int_equal(sum, all);
+        }
+    }
+}
+
 int main(void)
 {
     hn_gsl_quiet();
@@ -620,7 +657,7 @@ int main(void)
         cmocka_unit_test(test_cor2_formula),
         cmocka_unit_test(test_presets),
         cmocka_unit_test(test_curve_csv_round_trip),
-        cmocka_unit_test(test_sweep_resume),
+        cmocka_unit_test(test_sweep_resume), cmocka_unit_test(test_shard_of),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

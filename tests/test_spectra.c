@@ -288,12 +288,43 @@ static void test_dense_helpers(void **state)
     gsl_rng_free(r);
 }
 
+/* The kernel decision of hn_blas_prepare: only a known lower class is
+ * replaced, by the CPU's best; equal, better and unknown names are kept. */
+static void test_blas_core_pick(void **state)
+{
+    (void)state;
+    assert_string_equal(hn_blas_core_pick("Prescott", "SkylakeX"), "SkylakeX");
+    assert_string_equal(hn_blas_core_pick("prescott", "Haswell"), "Haswell");
+    assert_string_equal(hn_blas_core_pick("Sandybridge", "Haswell"), "Haswell");
+    assert_string_equal(hn_blas_core_pick("Haswell", "SkylakeX"), "SkylakeX");
+    assert_string_equal(hn_blas_core_pick("Zen", "SkylakeX"), "SkylakeX");
+    assert_null(hn_blas_core_pick("Cooperlake", "SkylakeX"));
+    assert_null(hn_blas_core_pick("SkylakeX", "SkylakeX"));
+    assert_null(hn_blas_core_pick("Zen", "Haswell"));
+    assert_null(hn_blas_core_pick("SapphireRapids", "Haswell"));
+    assert_null(hn_blas_core_pick("FutureLake", "SkylakeX")); /* unknown: kept */
+    assert_null(hn_blas_core_pick("Prescott", NULL));        /* no AVX2 + FMA */
+    assert_null(hn_blas_core_pick("", "SkylakeX"));
+    assert_null(hn_blas_core_pick(NULL, "SkylakeX"));
+    hn_blas_info b;
+    hn_blas_info_get(&b);
+    char txt[1024];
+    hn_blas_describe(&b, 12.5, txt, sizeof txt);
+    assert_non_null(strstr(txt, "BLAS: "));
+    assert_non_null(strstr(txt, "\nBLAS core: "));
+    assert_non_null(strstr(txt, "\nDGEMM: 12.5 GFLOP/s (n = 384"));
+    hn_blas_describe(&b, -1, txt, sizeof txt);
+    assert_null(strstr(txt, "DGEMM"));
+    assert_true(hn_blas_dgemm_gflops() > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eig_lapack_vs_gsl), cmocka_unit_test(test_eig_closed_form),
         cmocka_unit_test(test_svd_two_ways),      cmocka_unit_test(test_degenerate),
         cmocka_unit_test(test_eig_small),         cmocka_unit_test(test_dense_helpers),
+        cmocka_unit_test(test_blas_core_pick),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -171,6 +171,9 @@ typedef struct {
     hn_progress_fn progress;   /* NULL = silent */
     void *progress_ctx;
     double progress_every;     /* seconds between step messages */
+    size_t shard_i, shard_n;   /* shard_n > 0: only the settings of shard shard_i (1..shard_n,
+                                * hn_experiment_shard_of), and no sweep-level report
+                                * (hn_experiment_report builds it from the folder) */
 } hn_experiment_opts;
 
 void hn_experiment_opts_default(hn_experiment_opts *o);
@@ -192,7 +195,8 @@ int hn_experiment_check_data(const hn_dataset *train, const hn_experiment_opts *
  *   models/<setting>/curve.csv, hess_norms.csv, timing.json
  *   models/<setting>/metrics.json   (written last: its presence = done)
  *   curves.csv, hessnorm_quantiles.csv, summary.csv, corollary2.csv,
- *   <dataset>_<sweep>*.png, report.md, index.html
+ *   <dataset>_<sweep>*.png, report.md, index.html (not with a shard)
+ *   sweep.json (what the folder is for; hn_experiment_report reads it)
  * every file atomically.  A model whose metrics.json exists with the same
  * configuration is not recomputed; one with a different configuration is
  * an error (HN_EINVAL naming the file).  The outputs other than
@@ -200,6 +204,33 @@ int hn_experiment_check_data(const hn_dataset *train, const hn_experiment_opts *
  * interrupted and resumed, and for every thread count. */
 int hn_experiment_run(const hn_dataset *train, const hn_dataset *test,
                       const hn_experiment_opts *o, hn_experiment_summary *sum, hn_err *err);
+
+/* ---------------------------------------------------------------- shards and the report */
+
+/* The shard (1..n) of the setting with this key ("<dataset>/<sweep>/<setting>",
+ * sweep "custom" for o->settings): 1 + (hn_seed_mix64(FNV-1a 64 of the key)
+ * mod n).  It depends on the key and n only, so adding a setting moves no
+ * other, and a setting has the same shard run alone or in the grid. */
+size_t hn_experiment_shard_of(const char *key, size_t n);
+/* How many of o's settings fall in o's shard (all of them without one). */
+size_t hn_experiment_shard_count(const hn_experiment_opts *o);
+
+typedef struct {
+    size_t settings, complete;  /* of the sweep; with a finished model (metrics.json) */
+    char missing[1024];         /* the others' names, ", "-separated ("" when none) */
+    int figures_drawn;
+} hn_experiment_report_info;
+
+/* The sweep-level files (CSVs, figures, report.md, index.html) of out_dir
+ * rebuilt from the models finished in it; its sweep.json (written by every
+ * hn_experiment_run) names the dataset, sweep, data note, config and
+ * settings.  Every finished model's config must be the sweep's (HN_EINVAL
+ * naming its metrics.json).  With every model finished the files are
+ * byte-identical to those of one run that trained them all; otherwise the
+ * report names the missing ones.  Errors: HN_EIO / HN_EFORMAT (sweep.json
+ * missing or broken), HN_EINVAL (no model finished). */
+int hn_experiment_report(const char *out_dir, int figures, hn_experiment_report_info *info,
+                         hn_err *err);
 
 #ifdef __cplusplus
 }

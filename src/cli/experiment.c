@@ -57,7 +57,8 @@ static void progress(void *ctx, const char *msg)
 typedef struct {
     const char *dataset, *sweep, *preset, *out, *data;
     const char *seed, *threads, *limit, *epochs, *shuffles, *hess, *mem;
-    int figures;
+    const char *shard;
+    int figures, report_only, n_run_opts; /* options other than --out, --no-figures */
 } exp_args;
 
 /* getopt over argv into a: -1 to go on, else the exit status (--help 0,
@@ -72,6 +73,7 @@ static int parse_args(int argc, char **argv, exp_args *a)
         {"epochs", required_argument, 0, 'e'},  {"shuffles", required_argument, 0, 'u'},
         {"hess-samples", required_argument, 0, 'H'}, {"mem-limit", required_argument, 0, 'm'},
         {"no-figures", no_argument, 0, 'n'},    {"help", no_argument, 0, 'h'},
+        {"shard", required_argument, 0, 'x'},   {"report-only", no_argument, 0, 'R'},
         {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->preset = "quick";
@@ -79,6 +81,7 @@ static int parse_args(int argc, char **argv, exp_args *a)
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
+        a->n_run_opts += c != 'o' && c != 'n' && c != 'R' && c != 'h';
         switch (c) {
         case 'd': a->dataset = optarg; break;
         case 's': a->sweep = optarg; break;
@@ -93,6 +96,8 @@ static int parse_args(int argc, char **argv, exp_args *a)
         case 'H': a->hess = optarg; break;
         case 'm': a->mem = optarg; break;
         case 'n': a->figures = 0; break;
+        case 'x': a->shard = optarg; break;
+        case 'R': a->report_only = 1; break;
         case 'h': experiment_usage(stdout); return 0;
         default: experiment_usage(stderr); return 2;
         }
@@ -101,7 +106,15 @@ static int parse_args(int argc, char **argv, exp_args *a)
         fprintf(stderr, "hessnorm experiment: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    if (!a->dataset || !a->sweep) {
+    if (a->report_only && a->n_run_opts) {
+        fprintf(stderr, "hessnorm experiment: --report-only takes only --out DIR and --no-figures\n");
+        return 2;
+    }
+    if (a->report_only && !a->out) {
+        fprintf(stderr, "hessnorm experiment: --report-only needs --out DIR\n");
+        return 2;
+    }
+    if (!a->report_only && (!a->dataset || !a->sweep)) {
         fprintf(stderr, "hessnorm experiment: need --dataset and --sweep\n");
         experiment_usage(stderr);
         return 2;
@@ -116,7 +129,7 @@ static int apply_options(const exp_args *a, hn_experiment_opts *o, hn_err *err)
     if (strcmp(a->dataset, "mnist") && strcmp(a->dataset, "fashion-mnist") &&
         strcmp(a->dataset, "cifar10"))
         return hn_err_set(err, HN_EINVAL,
-                          "--dataset: unknown dataset '%s' (expected mnist, fashion-mnist or cifar10)",
+                          "--dataset: unknown dataset '%s' (expected mnist, fashion-mnist, cifar10 or all)",
                           a->dataset);
     hn_experiment_opts_default(o);
     o->dataset = a->dataset;
@@ -202,43 +215,169 @@ static int run_sweep(const exp_args *a, hn_experiment_opts *o, prog_ctx *pc,
     return rc;
 }
 
+/* --shard i/n, or from a Slurm job array (SLURM_ARRAY_TASK_ID, _COUNT,
+ * _MIN, _STEP) without it: *i, *n (0, 0: no shard). */
+static int parse_shard(const char *v, size_t *i, size_t *n, hn_err *err)
+{
+    *i = *n = 0;
+    if (v) {
+        const char *slash = strchr(v, '/');
+        char num[32];
+        if (!slash || (size_t)(slash - v) >= sizeof num)
+            return hn_err_set(err, HN_EINVAL, "--shard: expected i/n (1 <= i <= n), got '%s'", v);
+        memcpy(num, v, (size_t)(slash - v));
+        num[slash - v] = 0;
+        if (hn_parse_size(num, 1, SIZE_MAX, i) || hn_parse_size(slash + 1, 1, 1000000, n) || *i > *n)
+            return hn_err_set(err, HN_EINVAL, "--shard: expected i/n (1 <= i <= n <= 1000000), got '%s'", v);
+        return HN_OK;
+    }
+    const char *id = getenv("SLURM_ARRAY_TASK_ID"), *count = getenv("SLURM_ARRAY_TASK_COUNT");
+    if (!id || !count)
+        return HN_OK;
+    const char *mn = getenv("SLURM_ARRAY_TASK_MIN"), *step = getenv("SLURM_ARRAY_TASK_STEP");
+    size_t vid, vn, vmin = 0, vstep = 1;
+    if (hn_parse_size(id, 0, SIZE_MAX, &vid) || hn_parse_size(count, 1, 1000000, &vn) ||
+        (mn && hn_parse_size(mn, 0, SIZE_MAX, &vmin)) || (step && hn_parse_size(step, 1, SIZE_MAX, &vstep)) ||
+        vid < vmin || (vid - vmin) % vstep || (vid - vmin) / vstep >= vn)
+        return hn_err_set(err, HN_EINVAL,
+                          "SLURM_ARRAY_TASK_ID=%s (COUNT=%s, MIN=%s, STEP=%s) is not one of a contiguous "
+                          "job array's tasks; use --array=1-N or give --shard i/n",
+                          id, count, mn ? mn : "unset", step ? step : "unset");
+    *i = (vid - vmin) / vstep + 1;
+    *n = vn;
+    return HN_OK;
+}
+
+static const char *const all_datasets[] = {"mnist", "fashion-mnist", "cifar10"};
+static const char *const all_sweeps[] = {"layers", "kernel", "channels", "pooling"};
+
+/* --report-only --out DIR: DIR's report, or with no DIR/sweep.json those
+ * of its grid folders DIR/<dataset>-<sweep>; the missing models listed. */
+static int report_only(const exp_args *a)
+{
+    hn_err err;
+    hn_err_clear(&err);
+    char dir[3000], path[3100];
+    int found = 0;
+    for (size_t k = 0; k <= 12; k++) {
+        if (k == 0)
+            snprintf(dir, sizeof dir, "%s", a->out);
+        else
+            snprintf(dir, sizeof dir, "%s/%s-%s", a->out, all_datasets[(k - 1) / 4], all_sweeps[(k - 1) % 4]);
+        snprintf(path, sizeof path, "%s/sweep.json", dir);
+        struct stat st;
+        if (stat(path, &st) != 0)
+            continue;
+        hn_experiment_report_info info;
+        if (hn_experiment_report(dir, a->figures, &info, &err))
+            return hn_cli_fail(&err);
+        found++;
+        if (info.missing[0])
+            fprintf(stderr, "hessnorm experiment: %s: %zu of %zu models not finished: %s\n", dir,
+                    info.settings - info.complete, info.settings, info.missing);
+        printf("%s/report.md\n", dir);
+        if (k == 0)
+            break;
+    }
+    if (!found) {
+        hn_err_set(&err, HN_EIO, "%s: no sweep.json in it or in its <dataset>-<sweep> folders "
+                                 "(not the --out of a hessnorm experiment)", a->out);
+        return hn_cli_fail(&err);
+    }
+    return 0;
+}
+
+/* One sweep of the run: a (dataset and sweep given) into out. */
+static int run_one(const exp_args *a, const char *out, size_t si, size_t sn, int grid)
+{
+    hn_err err;
+    hn_err_clear(&err);
+    hn_experiment_opts o;
+    if (apply_options(a, &o, &err))
+        return hn_cli_fail(&err);
+    o.out_dir = out;
+    o.shard_i = si;
+    o.shard_n = sn;
+    prog_ctx pc = {hn_clock_s()};
+    if (sn && hn_experiment_shard_count(&o) == 0) {
+        fprintf(stderr, "hessnorm experiment: %s: no setting in shard %zu/%zu\n", out, si, sn);
+        return 0;
+    }
+    char note[700];
+    data_note(a, note, sizeof note);
+    o.dataset_note = note;
+    hn_experiment_summary sum;
+    if (run_sweep(a, &o, &pc, &sum, &err))
+        return hn_cli_fail(&err);
+    fprintf(stderr,
+            "hessnorm experiment: %s%s%zu models (%zu trained, %zu resumed) in %.1f s; training %.0f img/s, "
+            "per-sample losses %.0f img/s%s\n",
+            grid ? out : "", grid ? ": " : "", sum.models, sum.trained, sum.resumed, sum.seconds, sum.train_images_per_s,
+            sum.eval_images_per_s, sn ? "" : sum.figures_drawn ? "" : "; no figures drawn");
+    printf(sn ? "%s\n" : "%s/report.md\n", out);
+    return 0;
+}
+
 int hn_cli_experiment(int argc, char **argv)
 {
     exp_args a;
     int status = parse_args(argc, argv, &a);
     if (status >= 0)
         return status;
+    if (a.report_only)
+        return report_only(&a);
     hn_err err;
     hn_err_clear(&err);
+    const int all_ds = !strcmp(a.dataset, "all"), all_sw = !strcmp(a.sweep, "all"), grid = all_ds || all_sw;
+    const size_t nd = all_ds ? 3 : 1, ns = all_sw ? 4 : 1;
+    /* every pair's options checked before anything runs */
+    for (size_t d = 0; d < nd; d++)
+        for (size_t s = 0; s < ns; s++) {
+            exp_args b = a;
+            b.dataset = all_ds ? all_datasets[d] : a.dataset;
+            b.sweep = all_sw ? all_sweeps[s] : a.sweep;
+            b.threads = NULL; /* set once, below */
+            hn_experiment_opts o;
+            if (apply_options(&b, &o, &err))
+                return hn_cli_fail(&err);
+        }
+    size_t si, sn;
     hn_experiment_opts o;
-    if (apply_options(&a, &o, &err))
+    exp_args first = a;
+    first.dataset = all_ds ? all_datasets[0] : a.dataset;
+    first.sweep = all_sw ? all_sweeps[0] : a.sweep;
+    if (parse_shard(a.shard, &si, &sn, &err) || apply_options(&first, &o, &err))
         return hn_cli_fail(&err);
-    char outbuf[512];
-    const char *out = a.out;
-    if (!out) {
-        snprintf(outbuf, sizeof outbuf, "experiment-%s-%s-%s", a.dataset, a.sweep, o.preset.name);
-        out = outbuf;
-    }
-    o.out_dir = out;
-    char note[700];
-    data_note(&a, note, sizeof note);
-    o.dataset_note = note;
+    char base[512];
+    if (a.out)
+        snprintf(base, sizeof base, "%s", a.out);
+    else
+        snprintf(base, sizeof base, "experiment-%s-%s-%s", a.dataset, a.sweep, o.preset.name);
     /* The parallel regions call no BLAS; LAPACK runs on K x K and
      * tridiagonal matrices only: keep OpenBLAS single-threaded so it never
      * competes with the OpenMP threads. */
     openblas_set_num_threads(1);
     if (hn_cli_blas_ready(o.threads, &err))
         return hn_cli_fail(&err);
-
-    prog_ctx pc = {hn_clock_s()};
-    hn_experiment_summary sum;
-    if (run_sweep(&a, &o, &pc, &sum, &err))
-        return hn_cli_fail(&err);
-    fprintf(stderr,
-            "hessnorm experiment: %zu models (%zu trained, %zu resumed) in %.1f s; training %.0f img/s, "
-            "per-sample losses %.0f img/s%s\n",
-            sum.models, sum.trained, sum.resumed, sum.seconds, sum.train_images_per_s,
-            sum.eval_images_per_s, sum.figures_drawn ? "" : "; no figures drawn");
-    printf("%s/report.md\n", out);
+    for (size_t d = 0; d < nd; d++)
+        for (size_t s = 0; s < ns; s++) {
+            exp_args b = a;
+            char data[3000], out[3000];
+            b.dataset = all_ds ? all_datasets[d] : a.dataset;
+            b.sweep = all_sw ? all_sweeps[s] : a.sweep;
+            struct stat st;
+            /* --dataset all: --data DIR holds DIR/<dataset>; else its default place */
+            if (all_ds && a.data) {
+                snprintf(data, sizeof data, "%s/%s", a.data, b.dataset);
+                b.data = stat(data, &st) == 0 ? data : NULL;
+            }
+            if (grid)
+                snprintf(out, sizeof out, "%s/%s-%s", base, b.dataset, b.sweep);
+            else
+                snprintf(out, sizeof out, "%s", base);
+            int rc = run_one(&b, out, si, sn, grid);
+            if (rc)
+                return rc;
+        }
     return 0;
 }

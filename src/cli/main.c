@@ -34,13 +34,24 @@ int main(int argc, char **argv)
      * BLAS threads only add contention unless the user asks for them.
      * OpenBLAS starts its worker threads when it is loaded, before main,
      * and each maps a 128 MiB buffer at once, retrying forever when a
-     * memory limit refuses it (and exit then waits for them): so with
-     * OPENBLAS_NUM_THREADS unset, set it to 1 and start again, and OpenBLAS
-     * never starts them.  Without /proc, go on with them stopped below. */
-    if (!getenv("OPENBLAS_NUM_THREADS")) {
-        if (setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0)
-            execv("/proc/self/exe", argv);
-        openblas_set_num_threads(1);
+     * memory limit refuses it (and exit then waits for them).  It also
+     * picks its kernel then, and falls back to a generic one on a CPU its
+     * table does not know.  So hn_blas_prepare sets OPENBLAS_NUM_THREADS=1
+     * and, when OpenBLAS chose a kernel below this CPU's features,
+     * OPENBLAS_CORETYPE (each only when unset), and the program starts
+     * again, once, so that OpenBLAS reads them.  Without /proc, go on with
+     * its threads stopped below and say when the kernel is the slower one. */
+    if (hn_blas_prepare(1)) {
+        execv("/proc/self/exe", argv);
+        const char *nt = getenv("OPENBLAS_NUM_THREADS");
+        if (nt && !strcmp(nt, "1"))
+            openblas_set_num_threads(1);
+        hn_blas_info bi;
+        hn_blas_info_get(&bi);
+        if (bi.slower)
+            fprintf(stderr, "hessnorm: warning: OpenBLAS runs its %s kernel, slower than this CPU's %s "
+                            "(could not re-execute /proc/self/exe to select it; set OPENBLAS_CORETYPE=%s)\n",
+                    bi.core, bi.best, bi.best);
     }
     hn_gsl_quiet();
     if (argc < 2) {
@@ -53,6 +64,14 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--version")) {
         puts(PACKAGE_STRING);
+        if (argc > 2 && !strcmp(argv[2], "--verbose")) {
+            /* the BLAS, its kernel and how fast it multiplies, measured now */
+            hn_blas_info bi;
+            char txt[1024];
+            hn_blas_info_get(&bi);
+            hn_blas_describe(&bi, hn_blas_dgemm_gflops(), txt, sizeof txt);
+            fputs(txt, stdout);
+        }
         return hn_cli_finish(0);
     }
     if (!strcmp(argv[1], "audit")) {

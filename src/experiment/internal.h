@@ -7,6 +7,7 @@
  *   model_run.c  one model: train, measure, save; resume check; read back
  *   figures.c    the gnuplot figures
  *   report.c     report.md, index.html and the CSVs; places the figures
+ *   collect.c    sweep.json, shards, the report from the models on disk
  *   run.c        hn_experiment_run, the sweep driver
  * The last section (defined in run.c, used below it) is the progress and
  * JSON-saving helpers that base's helpers replace. */
@@ -60,6 +61,7 @@ typedef struct {
     hn_sample_set train, test;
     size_t train_total, epochs, hess_n, C_in, H, W;
     json_t *config_base;     /* the sweep-wide part of every model's config */
+    const char *missing;     /* report-only: the settings not complete ("a, b"), else NULL */
     double train_seconds, train_images, eval_seconds, eval_images;
 } hn_exp_ctx;
 
@@ -78,6 +80,9 @@ typedef struct {
  * holds a model of another config. */
 int hn_exp_model_ensure(hn_exp_ctx *X, size_t mi, size_t nm, const hn_arch *a, const char *name,
                         const char *dir, int *resumed, hn_err *err);
+/* The config model `name` (architecture a) is made with: X->config_base
+ * plus "setting" and "arch" (NULL when out of memory). */
+json_t *hn_exp_model_config(const hn_exp_ctx *X, const hn_arch *a, const char *name);
 /* r->met and r's curve from dir/metrics.json and dir/curve.csv. */
 int hn_exp_model_load(const char *dir, hn_exp_result *r, hn_err *err);
 /* curve.csv: "k,mean_abs_diff,ema", k = 1..nc, numbers in %.17g. */
@@ -108,5 +113,17 @@ int hn_exp_draw_figure(const hn_experiment_opts *o, const hn_exp_result *res, co
  * *drawn = 1 if a figure was drawn. */
 int hn_exp_write_report(const hn_experiment_opts *o, const hn_exp_ctx *X, hn_exp_result *res,
                         size_t nr, int *drawn, hn_err *err);
+
+/* ------------------------------------------------------------ collect.c */
+
+/* What the folder is for: out_dir/sweep.json holds the dataset, the sweep
+ * (or "custom"), the data note, the sweep-wide config and every setting's
+ * name and architecture.  When present its config and settings must
+ * equal these (HN_EINVAL naming the file otherwise; the note of the first
+ * writer is kept); written when absent and `write` (after the run's
+ * models, so a failed run never leaves one). */
+int hn_exp_sweep_json(const hn_exp_ctx *X, const hn_arch *set, size_t nset, int write, hn_err *err);
+/* "<dataset>/<sweep or custom>/<name>": the key a setting is sharded by. */
+void hn_exp_shard_key(const hn_experiment_opts *o, const char *name, char *buf, size_t n);
 
 #endif

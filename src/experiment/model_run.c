@@ -29,7 +29,7 @@ static const char *pool_word(hn_pool_kind k)
     return k == HN_POOL_MAX ? "max" : k == HN_POOL_AVG ? "avg" : "none";
 }
 
-static json_t *model_config(const hn_exp_ctx *X, const hn_arch *a, const char *name)
+json_t *hn_exp_model_config(const hn_exp_ctx *X, const hn_arch *a, const char *name)
 {
     json_t *c = json_deep_copy(X->config_base);
     json_object_set_new(c, "setting", json_string(name));
@@ -482,7 +482,7 @@ int hn_exp_model_ensure(hn_exp_ctx *X, size_t mi, size_t nm, const hn_arch *a, c
     char path[HN_EXP_PATH_BUF];
     *resumed = 0;
     hn_exp_path_join(path, sizeof path, dir, "metrics.json");
-    json_t *cfg = model_config(X, a, name);
+    json_t *cfg = hn_exp_model_config(X, a, name);
     if (!cfg)
         return hn_err_set(err, HN_ENOMEM, "experiment: out of memory");
     int rc = HN_OK;

@@ -306,6 +306,15 @@ static void doc_intro(report *R)
              (size_t)jnum(R->res[0].met, "test.n"), o->preset.shuffles, o->smooth, 1 - o->smooth,
              X->hess_n);
     doc_p(d, t);
+    if (X->missing) {
+        hn_buf m;
+        hn_buf_init(&m);
+        hn_buf_printf(&m, "Incomplete: these models are not finished yet and are left out of every table, "
+                          "CSV and figure: %s (run the remaining shards, then hessnorm experiment "
+                          "--report-only).", X->missing);
+        doc_p(d, m.s ? m.s : "Incomplete: some models are not finished yet.");
+        hn_buf_free(&m);
+    }
 }
 
 /* The figures of one pooling kind g: the curves from k0 and from 1 (in the

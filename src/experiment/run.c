@@ -34,6 +34,9 @@ static int check_args(const hn_dataset *train, const hn_dataset *test, const hn_
                           train->c, train->h, train->w, test->c, test->h, test->w);
     if (o->preset.shuffles == 0)
         return hn_err_set(err, HN_EINVAL, "--shuffles: must be a positive integer");
+    if (o->shard_n && (o->shard_i < 1 || o->shard_i > o->shard_n))
+        return hn_err_set(err, HN_EINVAL, "--shard: shard %zu of %zu (expected 1..%zu)", o->shard_i,
+                          o->shard_n, o->shard_n);
     if (o->preset.n_ks > 4)
         return hn_err_set(err, HN_EINVAL, "experiment: at most 4 values of k");
     if (!(o->smooth >= 0 && o->smooth < 1))
@@ -110,34 +113,46 @@ static int setup(hn_exp_ctx *X, const hn_dataset *train, const hn_dataset *test,
     return config_base(X, train, ntr, err);
 }
 
-/* Every model in out_dir/models, trained or resumed, and read back into res. */
+/* Every model of the sweep (of o's shard only, with one) in
+ * out_dir/models, trained or resumed, and read back into res[0..*nres-1];
+ * sweep.json checked first and written last. */
 static int run_models(hn_exp_ctx *X, const hn_arch *set, size_t nset, hn_exp_result *res,
-                      hn_experiment_summary *sum, hn_err *err)
+                      size_t *nres, hn_experiment_summary *sum, hn_err *err)
 {
     const hn_experiment_opts *o = X->o;
     char mdir[HN_EXP_PATH_BUF], path[HN_EXP_PATH_BUF];
+    *nres = 0;
     int rc = hn_mkdir_p(o->out_dir, err);
-    if (rc)
+    if (rc || (rc = hn_exp_sweep_json(X, set, nset, 0, err)))
         return rc;
     hn_exp_path_join(mdir, sizeof mdir, o->out_dir, "models");
     if ((rc = hn_mkdir_p(mdir, err)))
         return rc;
-    hn_progress_line(o->progress, o->progress_ctx, 600, "%s sweep on %s (%s preset): %zu models, %zu training / %zu test images, %zu epoch(s), "
+    const size_t nrun = hn_experiment_shard_count(o);
+    char shard[64] = "";
+    if (o->shard_n)
+        snprintf(shard, sizeof shard, " (shard %zu/%zu: %zu of them)", o->shard_i, o->shard_n, nrun);
+    hn_progress_line(o->progress, o->progress_ctx, 600, "%s sweep on %s (%s preset): %zu models%s, %zu training / %zu test images, %zu epoch(s), "
                     "output %s",
                  o->settings ? "custom" : hn_sweep_name(o->sweep), hn_exp_ds_title(o->dataset),
-                 o->preset.name, nset, X->train.s.n, X->test.s.n, X->epochs, o->out_dir);
-    for (size_t i = 0; i < nset && !rc; i++) {
-        hn_exp_result *r = &res[i];
+                 o->preset.name, nset, shard, X->train.s.n, X->test.s.n, X->epochs, o->out_dir);
+    for (size_t i = 0, mi = 0; i < nset && !rc; i++) {
+        char name[64], key[256];
+        hn_arch_name(&set[i], name, sizeof name);
+        hn_exp_shard_key(o, name, key, sizeof key);
+        if (o->shard_n && hn_experiment_shard_of(key, o->shard_n) != o->shard_i)
+            continue;
+        hn_exp_result *r = &res[(*nres)++];
         r->arch = set[i];
-        hn_arch_name(&set[i], r->name, sizeof r->name);
+        snprintf(r->name, sizeof r->name, "%s", name);
         char dir[HN_EXP_PATH_BUF];
         hn_exp_path_join(dir, sizeof dir, mdir, r->name);
         int resumed = 0;
-        if ((rc = hn_exp_model_ensure(X, i, nset, &set[i], r->name, dir, &resumed, err)))
+        if ((rc = hn_exp_model_ensure(X, mi++, nrun, &set[i], r->name, dir, &resumed, err)))
             break;
         if (resumed) {
             hn_exp_path_join(path, sizeof path, dir, "metrics.json");
-            hn_progress_line(o->progress, o->progress_ctx, 600, "model %zu/%zu %s: done already (%s), skipped", i + 1, nset, r->name, path);
+            hn_progress_line(o->progress, o->progress_ctx, 600, "model %zu/%zu %s: done already (%s), skipped", mi, nrun, r->name, path);
         }
         if (sum && resumed)
             sum->resumed++;
@@ -145,7 +160,7 @@ static int run_models(hn_exp_ctx *X, const hn_arch *set, size_t nset, hn_exp_res
             sum->trained++;
         rc = hn_exp_model_load(dir, r, err);
     }
-    return rc;
+    return rc ? rc : hn_exp_sweep_json(X, set, nset, 1, err);
 }
 
 /* Largest image side tried when looking for the smallest one every model
@@ -247,8 +262,13 @@ int hn_experiment_run(const hn_dataset *train, const hn_dataset *test,
         return hn_err_set(err, HN_ENOMEM, "experiment: out of memory");
     if ((rc = setup(&X, train, test, &pick, err)))
         goto done;
-    rc = run_models(&X, set, nset, res, sum, err);
-    if (!rc) {
+    size_t nres = 0;
+    rc = run_models(&X, set, nset, res, &nres, sum, err);
+    if (!rc && o->shard_n) {
+        hn_progress_line(o->progress, o->progress_ctx, 600,
+                         "shard %zu/%zu done: no report (hessnorm experiment --report-only --out %s "
+                         "builds it once every shard is done)", o->shard_i, o->shard_n, o->out_dir);
+    } else if (!rc) {
         int drawn = 0;
         hn_progress_line(o->progress, o->progress_ctx, 600, "writing the report in %s", o->out_dir);
         rc = hn_exp_write_report(o, &X, res, nset, &drawn, err);
@@ -256,13 +276,13 @@ int hn_experiment_run(const hn_dataset *train, const hn_dataset *test,
             sum->figures_drawn = drawn;
     }
     if (sum) {
-        sum->models = nset;
+        sum->models = nres;
         sum->seconds = hn_clock_s() - t0;
         sum->train_images_per_s = X.train_seconds > 0 ? X.train_images / X.train_seconds : 0;
         sum->eval_images_per_s = X.eval_seconds > 0 ? X.eval_images / X.eval_seconds : 0;
     }
 done:
-    for (size_t i = 0; i < nset; i++) {
+    for (size_t i = 0; i < nset; i++) { /* unused entries are zero */
         json_decref(res[i].met);
         hn_free(res[i].mean);
         hn_free(res[i].ema);

@@ -1,0 +1,106 @@
+#!/bin/sh
+# The BLAS kernel: plain --version is one line; --version --verbose names
+# the BLAS, its kernel and a measured DGEMM rate; with OPENBLAS_CORETYPE
+# unset hessnorm never runs a kernel below this CPU's features; a value
+# set in the environment is kept; and the results are the same to
+# rounding on the generic Prescott kernel and on the selected one.
+#
+# Why 1e-12 relative: the kernels compute the same products with another
+# blocking, summation order and FMA use, so each entry of a GEMM moves by
+# a few units of the last place times the inner dimension (a few hundred
+# here: ~1e-14); what hessnorm derives from them is well conditioned
+# (eigenvalues move by at most the perturbation's norm, Weyl; a first Adam
+# step is lr * g / (|g| + eps)), so the largest difference seen is ~2e-13,
+# on a Lanczos residual, itself ~1e-11 of the norm.  A wrong kernel (a
+# bug, a bad selection) gives O(1) differences.  Every array of numbers is
+# compared at the scale of its largest entry (tests/python/same_numbers.py).
+set -u
+B=${HN_BUILDDIR:-.}
+S=${HN_SRCDIR:-.}
+HN="$B/hessnorm"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+ok() { echo "ok   $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+
+"$HN" --version > "$T/v" 2>&1
+[ "$(wc -l < "$T/v")" -eq 1 ] && grep -q '^hessnorm [0-9]' "$T/v" && ok "--version: one line" \
+    || bad "--version: $(cat "$T/v")"
+"$HN" --version --verbose > "$T/vv" 2> "$T/err"
+if [ "$(head -n 1 "$T/vv")" = "$(cat "$T/v")" ] && grep -q '^BLAS: ' "$T/vv" \
+   && grep -q '^BLAS core: ' "$T/vv" && grep -q '^CPU: .*family' "$T/vv" \
+   && grep -Eq '^DGEMM: [0-9]+\.[0-9] GFLOP/s \(n = 384, 1 BLAS thread, best of 5\)$' "$T/vv" \
+   && [ ! -s "$T/err" ]; then
+    ok "--version --verbose: BLAS, core, CPU, DGEMM rate"
+else
+    bad "--version --verbose: $(cat "$T/vv" "$T/err")"
+fi
+if ! grep -q '^BLAS: OpenBLAS' "$T/vv"; then
+    echo "cli_blas: not OpenBLAS: the kernel checks are skipped"
+    echo "cli_blas: $pass passed, $fail failed"
+    [ $fail -eq 0 ]; exit
+fi
+
+# the environment's own OPENBLAS_CORETYPE (if any) is the user's: unset it
+# to see hessnorm's choice, with and without the threads re-exec
+for nt in 1 unset; do
+    if [ $nt = unset ]; then E="env -u OPENBLAS_CORETYPE -u OPENBLAS_NUM_THREADS"
+    else E="env -u OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS=1"; fi
+    $E "$HN" --version --verbose > "$T/own" 2>&1
+    core=$(sed -n 's/^BLAS core: \([^ ]*\) .*/\1/p' "$T/own")
+    if grep -q '^BLAS core: .*this CPU supports' "$T/own" || [ -z "$core" ]; then
+        bad "OPENBLAS_CORETYPE unset (OPENBLAS_NUM_THREADS $nt): a slower kernel: $(cat "$T/own")"
+    else
+        ok "OPENBLAS_CORETYPE unset (OPENBLAS_NUM_THREADS $nt): $(grep '^BLAS core' "$T/own")"
+    fi
+done
+# a value set outside is kept, also when the threads re-exec happens
+for nt in 1 unset; do
+    if [ $nt = unset ]; then E="env -u OPENBLAS_NUM_THREADS OPENBLAS_CORETYPE=Prescott"
+    else E="env OPENBLAS_NUM_THREADS=1 OPENBLAS_CORETYPE=Prescott"; fi
+    $E "$HN" --version --verbose > "$T/env" 2>&1
+    if grep -q '^BLAS core: Prescott (OPENBLAS_CORETYPE set in the environment, kept' "$T/env"; then
+        ok "OPENBLAS_CORETYPE=Prescott kept (OPENBLAS_NUM_THREADS $nt)"
+    else
+        bad "OPENBLAS_CORETYPE=Prescott (OPENBLAS_NUM_THREADS $nt): $(cat "$T/env")"
+    fi
+done
+# re-executed already: never again, whatever OpenBLAS chose
+env -u OPENBLAS_CORETYPE -u OPENBLAS_NUM_THREADS HESSNORM_BLAS_REEXEC=- "$HN" --version --verbose \
+    > "$T/once" 2>&1
+grep -q '^BLAS core: .*OpenBLAS.s own choice' "$T/once" && ok "no second re-exec" \
+    || bad "HESSNORM_BLAS_REEXEC set: $(cat "$T/once")"
+
+# the same numbers on the generic kernel and on hessnorm's
+PY=""
+for p in "${HN_PYTHON3:-}" "${HN_PYTHON:-}" python3 /usr/bin/python3; do
+    [ -n "$p" ] && [ "$p" != : ] || continue
+    if "$p" -c 'import json, csv' 2> /dev/null; then PY=$p; break; fi
+done
+if [ -z "$PY" ]; then
+    echo "cli_blas: no python3: the numbers are not compared"
+else
+    for c in Prescott own; do
+        if [ $c = own ]; then E="env -u OPENBLAS_CORETYPE"; else E="env OPENBLAS_CORETYPE=$c"; fi
+        $E "$HN" inspect --example --json > "$T/inspect-$c.json" 2> "$T/err" || bad "inspect ($c): $(cat "$T/err")"
+        $E "$HN" experiment --dataset fashion-mnist --sweep layers --preset tiny \
+            --data "$S/fixtures/data/idx" --out "$T/exp-$c" --no-figures --threads 2 > /dev/null 2> "$T/err" \
+            || bad "experiment ($c): $(tail -n 2 "$T/err")"
+    done
+    set -- "$T/inspect-Prescott.json" "$T/inspect-own.json"
+    for f in summary.csv corollary2.csv curves.csv hessnorm_quantiles.csv \
+             models/L2_k3_C6/metrics.json models/L3_k3_C6/metrics.json \
+             models/L2_k3_C6/hess_norms.csv models/L3_k3_C6/hess_norms.csv; do
+        set -- "$@" "$T/exp-Prescott/$f" "$T/exp-own/$f"
+    done
+    if "$PY" "$S/tests/python/same_numbers.py" 1e-12 "$@" > "$T/cmp" 2>&1; then
+        ok "Prescott and $(sed -n 's/^BLAS core: \([^ ]*\) .*/\1/p' "$T/own"): inspect and a tiny training run agree to 1e-12: $(tail -n 1 "$T/cmp")"
+    else
+        bad "Prescott against the selected kernel: $(cat "$T/cmp")"
+    fi
+fi
+
+echo "cli_blas: $pass passed, $fail failed"
+[ $fail -eq 0 ]

@@ -1,0 +1,92 @@
+#!/bin/sh
+# Sharding: the tiny Fashion-MNIST grid (--sweep all: 4 sweeps, 8 models)
+# as 3 shards in 3 concurrent processes into one --out (shard 3 from a
+# Slurm job array's variables), then --report-only, is byte-identical to
+# one unsharded run: every file but timing.json (wall times; the only
+# legitimate difference).  A partial folder's report names what is
+# missing; bad shards are one line, exit 1.
+set -u
+B=${HN_BUILDDIR:-.}
+S=${HN_SRCDIR:-.}
+HN="$B/hessnorm"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+ok() { echo "ok   $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+GRID="--dataset fashion-mnist --sweep all --preset tiny --data $S/fixtures/data/idx --threads 1"
+
+# shellcheck disable=SC2086
+"$HN" experiment $GRID --out "$T/one" > "$T/one.out" 2> "$T/one.err" \
+    && [ "$(grep -c 'report.md$' "$T/one.out")" -eq 4 ] && ok "unsharded grid: 4 reports" \
+    || bad "unsharded grid: $(tail -n 2 "$T/one.err")"
+for sw in layers kernel channels pooling; do
+    [ -s "$T/one/fashion-mnist-$sw/report.md" ] && [ -s "$T/one/fashion-mnist-$sw/sweep.json" ] \
+        || bad "grid layout: no fashion-mnist-$sw/report.md"
+done
+
+# shellcheck disable=SC2086
+{
+    "$HN" experiment $GRID --out "$T/sh" --shard 1/3 > "$T/s1.out" 2> "$T/s1.err" & p1=$!
+    "$HN" experiment $GRID --out "$T/sh" --shard 2/3 > "$T/s2.out" 2> "$T/s2.err" & p2=$!
+    env SLURM_ARRAY_TASK_ID=7 SLURM_ARRAY_TASK_MIN=5 SLURM_ARRAY_TASK_COUNT=3 \
+        "$HN" experiment $GRID --out "$T/sh" > "$T/s3.out" 2> "$T/s3.err" & p3=$!
+}
+for i in 1 2 3; do
+    eval "wait \$p$i" && ok "shard $i/3" || bad "shard $i/3: $(tail -n 2 "$T/s$i.err")"
+done
+grep -q "shard 3/3" "$T/s3.err" && ok "Slurm task 7 of 5..7 is shard 3/3" || bad "Slurm shard: $(head -n 3 "$T/s3.err")"
+n=$(cat "$T"/s?.err | grep -c "model [0-9]*/[0-9]* .*: done in")
+[ "$n" -eq 8 ] && ok "every model trained once over the shards" || bad "$n models trained over the shards (want 8)"
+[ ! -e "$T/sh/fashion-mnist-layers/report.md" ] && ok "shards write no report" || bad "a shard wrote a report"
+"$HN" experiment --report-only --out "$T/sh" > "$T/r.out" 2> "$T/r.err" \
+    && [ "$(grep -c 'report.md$' "$T/r.out")" -eq 4 ] && [ ! -s "$T/r.err" ] \
+    && ok "--report-only: 4 reports, nothing missing" || bad "--report-only: $(cat "$T/r.err")"
+if diff -r -x timing.json "$T/one" "$T/sh" > "$T/diff" 2>&1; then
+    ok "sharded + --report-only byte-identical to the unsharded run (timing.json aside)"
+else
+    bad "sharded output differs: $(head -n 5 "$T/diff")"
+fi
+t=$(find "$T/sh" -name timing.json | wc -l)
+[ "$t" -eq 8 ] && ok "timing.json per model ($t)" || bad "timing.json: $t"
+
+# a partial folder: the report leaves the missing model out and names it
+rm "$T/sh/fashion-mnist-kernel/models/L4_k3_C6/metrics.json"
+if "$HN" experiment --report-only --out "$T/sh/fashion-mnist-kernel" > "$T/r.out" 2> "$T/r.err" \
+   && grep -q "1 of 2 models not finished: L4_k3_C6" "$T/r.err" \
+   && grep -q "^Incomplete: .*L4_k3_C6" "$T/sh/fashion-mnist-kernel/report.md" \
+   && ! grep -q "^| L4_k3_C6 |" "$T/sh/fashion-mnist-kernel/report.md"; then
+    ok "--report-only on a partial sweep names the missing model"
+else
+    bad "partial report: $(cat "$T/r.err")"
+fi
+# the missing one is trained by its shard again (resume), the rest skipped
+# (a single sweep's --out is its folder: the grid's subfolder here)
+# shellcheck disable=SC2086
+s=$("$HN" experiment $GRID --sweep kernel --out "$T/sh/fashion-mnist-kernel" 2>&1 > /dev/null \
+    | grep -c "done already")
+[ "$s" -eq 1 ] && cmp -s "$T/one/fashion-mnist-kernel/report.md" "$T/sh/fashion-mnist-kernel/report.md" \
+    && ok "rerun resumes the finished model, trains the missing one: the same report" || bad "rerun: $s resumed"
+
+check() { # check NAME WANT ARGS...: one line on stderr, exit 1
+    name=$1; want=$2; shift 2
+    "$HN" experiment "$@" > /dev/null 2> "$T/err"
+    rc=$?
+    if [ $rc -eq 1 ] && [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q -- "$want" "$T/err"; then ok "$name"
+    else bad "$name: rc=$rc $(cat "$T/err")"; fi
+}
+# shellcheck disable=SC2086
+{
+    check "shard 0/3" "--shard" $GRID --out "$T/x" --shard 0/3
+    check "shard 4/3" "--shard" $GRID --out "$T/x" --shard 4/3
+    check "shard a/b" "--shard" $GRID --out "$T/x" --shard a/b
+    check "shard 1" "--shard" $GRID --out "$T/x" --shard 1
+    SLURM_ARRAY_TASK_ID=9 SLURM_ARRAY_TASK_COUNT=3 SLURM_ARRAY_TASK_MIN=1 \
+        check "Slurm task outside the array" "SLURM_ARRAY_TASK_ID=9" $GRID --out "$T/x"
+}
+check "report-only without sweep.json" "no sweep.json" --report-only --out "$T"
+[ ! -e "$T/x" ] && ok "bad shards write nothing" || bad "bad shards wrote $T/x"
+
+echo "cli_shard: $pass passed, $fail failed"
+[ $fail -eq 0 ]
