@@ -203,12 +203,13 @@ fails "--sample alone" 2 "missing --model" --sample "$X" --json
 fails "--json without --model" 2 "--json needs --model" --json
 fails "--out with --model" 2 "--out is an option of the full audit" --model "$M" --weights "$W" --sample "$X" \
     --out "$T/a"
-D="$S/fixtures/counterexamples/eq1"
+# corollary1.mse/: the counterexample folder that stays fixed (fixtures/counterexamples/README.md)
+D="$S/fixtures/counterexamples/corollary1.mse"
 fails "--weights-star without --model" 2 "--weights-star needs --model" --weights-star "$D/weights_star.safetensors"
 fails "theta* of another network" 1 "$W: tensor \"0.weight\": shape" --model "$D/model.json" \
     --weights "$D/weights.safetensors" --weights-star "$W" --sample "$D/sample.safetensors"
 . "$S/tests/cli_lib.sh"
-st "$T/one.safetensors" '{"x":{"dtype":"F64","shape":[1,2,5,5],"data_offsets":[0,400]},"y":{"dtype":"I64","shape":[1],"data_offsets":[400,408]}}' 408
+st "$T/one.safetensors" '{"x":{"dtype":"F64","shape":[1,3,8],"data_offsets":[0,192]},"y":{"dtype":"F64","shape":[1,2],"data_offsets":[192,208]}}' 208
 fails "--weights-star with one sample" 1 "$T/one.safetensors: x: the equation-(1) claims need k+1 >= 2 samples" \
     --model "$D/model.json" --weights "$D/weights.safetensors" --weights-star "$D/weights_star.safetensors" \
     --sample "$T/one.safetensors"

@@ -43,10 +43,10 @@ static const struct {
     {"appE.F_bound.corrected", 'H'}, {"appE.HO_x2", 'H'}, {"appE.HO_x2.mse", 'H'}, {"lemma4", 'H'},
     {"lemma4.mse", 'H'}, {"lemma4.corrected", 'H'}, {"lemma4.corrected.mse", 'H'}, {"appF.gram", 'H'},
     {"appF.block", 'F'}, {"appF.block_norm", 'F'}, {"appF.A_norm", 'H'}, {"appF.A_le_1", 'H'},
-    {"appF.F_reuse", 'H'}, {"appF.F_reuse.corrected", 'H'}, {"lemma5", 'H'}, {"lemma5.mse", 'H'},
+    {"appF.F_reuse", 'H'}, {"appF.F_reuse.corrected", 'H'}, {"lemma5", 'F'}, {"lemma5.mse", 'F'},
     {"lemma5.corrected", 'H'}, {"lemma5.corrected.mse", 'H'}, {"appG.T_fc", 'F'},
     {"appG.T_fc.corrected", 'H'}, {"appG.GR_conv", 'H'}, {"appG.GR_fc", 'H'}, {"appG.bracket", 'F'},
-    {"appG.bracket.corrected", 'H'}, {"appG.F_bound", 'H'}, {"appG.HO_final", 'T'}, {"eq2", 'A'},
+    {"appG.bracket.corrected", 'H'}, {"appG.F_bound", 'F'}, {"appG.HO_final", 'T'}, {"eq2", 'A'},
     {"sec3.loss_diff", 'H'}, {"eq1", 'A'}, {"eq1.corrected", 'A'}, {"assumption1", 'F'},
     {"eq1.first_order", 'F'},
 };
