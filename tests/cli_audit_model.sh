@@ -318,5 +318,26 @@ else
     bad "full audit: $(tail -n 1 "$T/err")"
 fi
 
+# the best network of an inequality (DIR/best/<id>/, saved when there is no
+# counterexample) gives claim.json's ratio again through audit --model (the
+# same facts code on the saved files: 1e-9)
+if "$HN" audit --random 20 --adversarial 0 --nm-iterations 0 --no-figures --claims theorem2,lemma2.corrected \
+        --out "$T/best" > /dev/null 2> "$T/err"; then
+    for id in theorem2 lemma2.corrected; do
+        Bd="$T/best/best/$id"
+        want=$(awk -F': ' '/"ratio"/ { gsub(/,/, "", $2); print $2 }' "$Bd/claim.json")
+        "$HN" audit --model "$Bd/model.json" --weights "$Bd/weights.safetensors" --sample "$Bd/sample.safetensors" \
+            --claims "$id" --json > "$T/b.json" 2> "$T/err"
+        got=$(awk -F': ' '/"ratio"/ { gsub(/,/, "", $2); print $2; exit }' "$T/b.json")
+        if awk -v a="$want" -v b="$got" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a > 0 && d <= 1e-9 * a) }'; then
+            ok "best/$id: audit --model reproduces ratio $got"
+        else
+            bad "best/$id: claim.json ratio '$want', audit --model '$got'"
+        fi
+    done
+else
+    bad "audit for best networks: $(tail -n 1 "$T/err")"
+fi
+
 echo "cli_audit_model: $pass passed, $fail failed"
 [ $fail -eq 0 ]

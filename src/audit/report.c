@@ -25,12 +25,23 @@ static json_t *spec_json(const hn_netspec *ns)
                      ns->pool_replaces_relu, "pool_l", (int)(ns->pool_after + 1), "mse", ns->mse);
 }
 
-static int write_counterexample(const hn_claim *cl, const hn_cstat *st, const char *dir, hn_err *err)
+/* The network of an inequality's best ratio is saved (best/<id>/) when
+ * the claim has no counterexample: the network that came closest to the
+ * supremum. */
+static int has_best(const hn_report *r, size_t c)
 {
-    int rc = hn_inst_save(&st->cx, dir, err);
+    const hn_cstat *st = &r->stats[c];
+    return r->selected[c] && hn_claim_get(c)->rel == HN_REL_LE && !st->violations && st->worst.m;
+}
+
+/* One network of the audit in the interchange format with its claim.json
+ * (a counterexample, or the best network of a claim). */
+static int write_network(const hn_claim *cl, const hn_inst *in, const hn_claim_value *v, const hn_cstat *st,
+                         const char *dir, hn_err *err)
+{
+    int rc = hn_inst_save(in, dir, err);
     if (rc)
         return rc;
-    const hn_claim_value *v = &st->cx_v;
     json_t *o = json_object();
     json_object_set_new(o, "claim", json_string(cl->id));
     json_object_set_new(o, "location", json_string(cl->location));
@@ -42,12 +53,18 @@ static int write_counterexample(const hn_claim *cl, const hn_cstat *st, const ch
     json_object_set_new(o, "ratio", hn_json_num(v->bound > 0 ? v->measured / v->bound : INFINITY));
     json_object_set_new(o, "discrepancy", hn_json_num(v->discrepancy));
     json_object_set_new(o, "detail", json_string(v->detail));
-    json_object_set_new(o, "family", json_string(st->cx.family ? st->cx.family : ""));
-    json_object_set_new(o, "num_params", json_integer((json_int_t)st->cx.m->n_params));
-    json_object_set_new(o, "network", spec_json(&st->cx.ns));
-    if (st->cx.delta) {
-        json_object_set_new(o, "k", json_integer((json_int_t)st->cx.lk));
-        json_object_set_new(o, "R", hn_json_num(hn_vec_norm(st->cx.delta, st->cx.m->n_params)));
+    json_object_set_new(o, "family", json_string(in->family ? in->family : ""));
+    json_object_set_new(o, "num_params", json_integer((json_int_t)in->m->n_params));
+    json_object_set_new(o, "network", spec_json(&in->ns));
+    if (in != &st->cx) {
+        char sv[64];
+        hn_sup_text(&st->sup, sv, sizeof sv);
+        json_object_set_new(o, "supremum", json_string(sv));
+        json_object_set_new(o, "found_over_supremum", hn_json_num(hn_found_over_sup(cl, st)));
+    }
+    if (in->delta) {
+        json_object_set_new(o, "k", json_integer((json_int_t)in->lk));
+        json_object_set_new(o, "R", hn_json_num(hn_vec_norm(in->delta, in->m->n_params)));
         json_object_set_new(o, "reproduce",
                             json_string("theta* = weights_star.safetensors, theta = weights.safetensors; "
                                         "sample.safetensors holds the k+1 samples in order; L_k is the mean "
@@ -76,12 +93,26 @@ static int write_counterexamples(hn_report *r, const char *cxdir, hn_err *err)
         if (!r->selected[c] || !r->stats[c].cx.m)
             continue;
         snprintf(p, sizeof p, "%s/%s", cxdir, hn_claim_get(c)->id);
-        rc = write_counterexample(hn_claim_get(c), &r->stats[c], p, err);
+        rc = write_network(hn_claim_get(c), &r->stats[c].cx, &r->stats[c].cx_v, &r->stats[c], p, err);
         char rel[300];
         snprintf(rel, sizeof rel, "counterexamples/%s", hn_claim_get(c)->id);
         if (!(r->cxrel[c] = hn_strdup(rel)) && !rc)
             rc = hn_err_set(err, HN_ENOMEM, "out of memory");
     }
+    return rc;
+}
+
+/* Stage best/: the best network of every inequality without a
+ * counterexample. */
+static int write_best(const hn_report *r, const char *bestdir, hn_err *err)
+{
+    char p[4400];
+    int rc = HN_OK;
+    for (size_t c = 0; c < hn_claims_count() && !rc; c++)
+        if (has_best(r, c)) {
+            snprintf(p, sizeof p, "%s/%s", bestdir, hn_claim_get(c)->id);
+            rc = write_network(hn_claim_get(c), &r->stats[c].worst, &r->stats[c].worst_v, &r->stats[c], p, err);
+        }
     return rc;
 }
 
@@ -106,6 +137,9 @@ static json_t *claim_json(const hn_report *r, size_t c)
     json_object_set_new(e, "worst_detail", json_string(st->worst_v.detail));
     json_object_set_new(e, "local_search_ratio", st->nm_done ? hn_json_num(st->nm_ratio) : json_null());
     json_object_set_new(e, "counterexample", r->cxrel[c] ? json_string(r->cxrel[c]) : json_null());
+    char best[300];
+    snprintf(best, sizeof best, "best/%s", cl->id);
+    json_object_set_new(e, "best_network", has_best(r, c) ? json_string(best) : json_null());
     json_object_set_new(e, "corrects", cl->corrects ? json_string(cl->corrects) : json_null());
     json_object_set_new(e, "loss", json_string(cl->loss == HN_SET_CE    ? "cross_entropy"
                                                : cl->loss == HN_SET_MSE ? "mse"
@@ -201,6 +235,12 @@ int hn_audit_write(const hn_audit_opts *o, const hn_cstat *stats, const int *sel
     if (!r.cxrel)
         return hn_err_set(err, HN_ENOMEM, "out of memory");
     rc = write_counterexamples(&r, cxdir, err);
+    if (!rc) {
+        char bestdir[2048];
+        snprintf(bestdir, sizeof bestdir, "%s/best", o->out_dir);
+        if (!(rc = hn_mkdir_p(bestdir, err)))
+            rc = write_best(&r, bestdir, err);
+    }
     r.figs = o->figures && hn_gnuplot_available();
     if (!rc)
         rc = hn_report_figures(&r, figdir, err);
