@@ -2,7 +2,7 @@
  *
  * hn_outdir_begin takes an exclusive lock on TARGET (the file
  * TARGET.lock beside it, flock: released by the kernel when the process
- * dies) and creates a fresh TARGET.tmp.XXXXXX beside it; the run writes
+ * dies; the file is removed when the run ends) and creates a fresh TARGET.tmp.XXXXXX beside it; the run writes
  * into hn_outdir_path(); hn_outdir_commit swaps it into place (rename, or
  * renameat2 RENAME_EXCHANGE when TARGET exists: the previous complete
  * output stays intact until that one system call, also under SIGKILL) and
@@ -28,6 +28,7 @@ extern "C" {
 typedef struct {
     char target[4096];
     char tmp[4200];
+    char lock[4200];
     int lock_fd;
     int active;
 } hn_outdir;

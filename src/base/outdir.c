@@ -17,7 +17,7 @@
 #include "hessnorm/outdir.h"
 
 /* the active temporary folder, for hn_outdir_signal_cleanup */
-static char active_tmp[4200];
+static char active_tmp[4200], active_lock[4200];
 static volatile sig_atomic_t have_active;
 
 /* Remove the tree at dirfd/name with async-signal-safe calls: openat,
@@ -74,6 +74,7 @@ void hn_outdir_signal_cleanup(void)
     if (have_active) {
         have_active = 0;
         remove_tree_at(AT_FDCWD, active_tmp, 0);
+        unlink(active_lock);
     }
 }
 
@@ -117,23 +118,39 @@ int hn_outdir_begin(hn_outdir *od, const char *target, hn_err *err)
     char *slash = strrchr(parent, '/');
     if (slash && slash != parent) {
         *slash = '\0';
+        struct stat ps;
+        if (stat(parent, &ps) == 0 && !S_ISDIR(ps.st_mode))
+            return hn_err_set(err, HN_EIO, "%s: cannot create directory: %s", od->target, strerror(ENOTDIR));
         int rc = hn_mkdir_p(parent, err);
         if (rc)
             return rc;
     }
     char lock[4200];
     snprintf(lock, sizeof lock, "%s.lock", od->target);
-    od->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (od->lock_fd < 0)
-        return hn_err_set(err, HN_EIO, "%s: cannot create the lock file: %s", lock, strerror(errno));
-    if (flock(od->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
+    /* the lock file is removed when the run ends: a run that locked a file
+     * already unlinked (it opened it just before) sees another inode at the
+     * path and tries again */
+    for (int attempt = 0;; attempt++) {
+        od->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (od->lock_fd < 0)
+            return hn_err_set(err, HN_EIO, "%s: cannot create the lock file: %s", lock, strerror(errno));
+        if (flock(od->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            close(od->lock_fd);
+            od->lock_fd = -1;
+            return hn_err_set(err, HN_EIO, "%s: %s", od->target,
+                              e == EWOULDBLOCK ? "another hessnorm run is writing it (its lock file is held)"
+                                               : strerror(e));
+        }
+        struct stat a, b;
+        if (fstat(od->lock_fd, &a) == 0 && stat(lock, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+            break;
         close(od->lock_fd);
         od->lock_fd = -1;
-        return hn_err_set(err, HN_EIO, "%s: %s", od->target,
-                          e == EWOULDBLOCK ? "another hessnorm run is writing it (its lock file is held)"
-                                           : strerror(e));
+        if (attempt == 8)
+            return hn_err_set(err, HN_EIO, "%s: the lock file keeps changing", lock);
     }
+    snprintf(od->lock, sizeof od->lock, "%s", lock);
     struct stat st;
     if (stat(od->target, &st) == 0 && !S_ISDIR(st.st_mode)) {
         hn_outdir_abort(od);
@@ -148,6 +165,7 @@ int hn_outdir_begin(hn_outdir *od, const char *target, hn_err *err)
     }
     chmod(od->tmp, 0777 & ~0022); /* mkdtemp makes 0700; outputs are shared like mkdir's */
     memcpy(active_tmp, od->tmp, sizeof active_tmp);
+    memcpy(active_lock, od->lock, sizeof active_lock);
     have_active = 1;
     od->active = 1;
     return HN_OK;
@@ -158,7 +176,8 @@ const char *hn_outdir_path(const hn_outdir *od) { return od->tmp; }
 static void unlock(hn_outdir *od)
 {
     if (od->lock_fd >= 0) {
-        close(od->lock_fd); /* the lock file stays: removing it would race a waiting run */
+        unlink(od->lock); /* while still held: a run that opened it retries (inode check) */
+        close(od->lock_fd);
         od->lock_fd = -1;
     }
 }

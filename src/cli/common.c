@@ -20,12 +20,17 @@ int hn_cli_fail(const hn_err *err)
     return 1;
 }
 
+/* errno of the first failed write to standard output (a write inside a
+ * long output fails before the final flush, and the flush then has no
+ * errno to report) */
+static int stdout_errno;
+
 int hn_cli_finish(int status)
 {
     errno = 0;
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "hessnorm: standard output: write error: %s\n",
-                errno ? strerror(errno) : "unknown error");
+        int e = errno ? errno : stdout_errno;
+        fprintf(stderr, "hessnorm: standard output: write error: %s\n", e ? strerror(e) : "unknown error");
         return status ? status : 1;
     }
     return status;
@@ -58,7 +63,9 @@ int hn_cli_print_json(char *txt)
         fprintf(stderr, "hessnorm: out of memory\n");
         return 1;
     }
-    puts(txt);
+    errno = 0;
+    if (puts(txt) == EOF && !stdout_errno)
+        stdout_errno = errno;
     hn_free(txt);
     return 0;
 }
