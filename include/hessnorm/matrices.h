@@ -67,6 +67,20 @@ typedef struct {
 } hn_dense_need;
 int hn_paper_dense_need(const hn_model *m, hn_dense_need *need);
 
+/* The paper's symbols of a network at theta, as the claims read them
+ * (src/audit/claims.c's header): C the largest channel count (the input's
+ * and every conv layer's output); k the largest conv kernel side; m x n
+ * the first linear layer's output size (d = n in 1-D); w the largest
+ * |parameter| of the conv layers, w~ of the linear ones; h_out the largest
+ * linear output size, h_all the largest linear size in or out; nconv the
+ * conv layers, dim 1 or 2 (of the last conv layer). */
+typedef struct {
+    size_t C, k, m, n, d, h_out, h_all, nconv;
+    int dim;
+    double w, wt;
+} hn_paper_symbols;
+void hn_paper_symbols_of(const hn_model *m, const double *theta, hn_paper_symbols *s);
+
 /* Build all of the above at (theta, sample i of s). */
 int hn_paper_build(const hn_model *m, const double *theta, const hn_samples *s,
                    size_t i, hn_paper **out, hn_err *err);

@@ -68,19 +68,18 @@ static int fg_shape(hn_facts *f, facts_ctx *c, hn_err *err)
     for (size_t i = 0; i < c->s->in_size; i++) /* ||x^2||, x squared elementwise (Appendix E) */
         f->x_sq_norm += pow(c->s->x[i], 4);
     f->x_sq_norm = sqrt(f->x_sq_norm);
-    /* C: every channel count, input and K of a conv-only net included */
-    f->C = ns->in_c;
-    for (size_t i = 0; i < ns->n_conv; i++)
-        f->C = f->C > ns->ch[i] ? f->C : ns->ch[i];
-    /* the paper's "d_i <= d_1 := d" and "m_i <= m_1 := m, n_i <= n_1 := n":
-     * the output size of the first layer, read as printed (every later size
-     * is at most this) */
-    {
-        const hn_layer *first = &m->layers[m->linear_pos[0]];
-        f->mm = first->out.h;
-        f->nn = first->out.w;
-        f->d = first->out.w;
-    }
+    /* the paper's symbols (C, k, m, n, d, w, w~, h), one home: paper/matrices.c */
+    hn_paper_symbols sy;
+    hn_paper_symbols_of(m, c->theta, &sy);
+    f->C = sy.C;
+    f->k = sy.k;
+    f->mm = sy.m;
+    f->nn = sy.n;
+    f->d = sy.d;
+    f->w = sy.w;
+    f->wt = sy.wt;
+    f->h_out = sy.h_out;
+    f->h_all = sy.h_all;
     for (size_t t = 0; t < f->n_lin; t++) {
         const hn_layer *ly = &m->layers[m->linear_pos[t]];
         f->is_conv[t] = ly->type != HN_LINEAR;
@@ -91,24 +90,10 @@ static int fg_shape(hn_facts *f, facts_ctx *c, hn_err *err)
         f->out_pos[t] = ly->out.h * ly->out.w;
         f->rows[t] = hn_shape_size(ly->out); /* T^(p) maps the layer's input to its output */
         f->cols[t] = hn_shape_size(ly->in);
-        double wmax = 0, wsq = 0;
-        for (size_t j = 0; j < ly->param_count; j++) {
-            double v = c->theta[ly->param_offset + j];
-            wmax = fmax(wmax, fabs(v));
-            wsq += v * v;
-        }
+        double wsq = 0;
+        for (size_t j = 0; j < ly->param_count; j++)
+            wsq += c->theta[ly->param_offset + j] * c->theta[ly->param_offset + j];
         f->W_sq[t] = wsq;
-        if (f->is_conv[t]) {
-            f->w = fmax(f->w, wmax);
-            size_t kk = ly->kh > ly->kw ? ly->kh : ly->kw;
-            f->k = f->k > kk ? f->k : kk;
-        } else {
-            f->wt = fmax(f->wt, wmax);
-            size_t h = ly->out.c;
-            f->h_out = f->h_out > h ? f->h_out : h;
-            f->h_all = f->h_all > h ? f->h_all : h;
-            f->h_all = f->h_all > ly->in.c ? f->h_all : ly->in.c;
-        }
     }
     return HN_OK;
 }

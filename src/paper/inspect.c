@@ -74,30 +74,12 @@ hn_inspect_route hn_inspect_choose(const hn_model *m, const hn_samples *s, doubl
 
 void hn_inspect_layer_bounds(const hn_model *m, const double *theta, hn_layer_bound *out)
 {
-    /* the symbols of audit/claims.c's header: C the largest channel count
-     * (input included), k the largest kernel side, m x n (d) the first
-     * layer's output size, w (w~) the largest |parameter| of the conv (FC)
-     * layers */
-    size_t C = m->input.c, k = 0, nconv = 0, dim = 2;
-    double w = 0, wt = 0;
-    const hn_layer *first = &m->layers[m->linear_pos[0]];
-    for (size_t t = 0; t < m->n_linear; t++) {
-        const hn_layer *ly = &m->layers[m->linear_pos[t]];
-        double mx = 0;
-        for (size_t j = 0; j < ly->param_count; j++)
-            mx = fmax(mx, fabs(theta[ly->param_offset + j]));
-        if (ly->type == HN_LINEAR) {
-            wt = fmax(wt, mx);
-            continue;
-        }
-        nconv++;
-        dim = ly->type == HN_CONV1D ? 1 : 2;
-        C = C > ly->out.c ? C : ly->out.c;
-        size_t kk = ly->kh > ly->kw ? ly->kh : ly->kw;
-        k = k > kk ? k : kk;
-        w = fmax(w, mx);
-    }
-    const double Cd = (double)C, kd = (double)k, mm = (double)first->out.h, nn = (double)first->out.w;
+    hn_paper_symbols sy;
+    hn_paper_symbols_of(m, theta, &sy);
+    const size_t nconv = sy.nconv;
+    const int dim = sy.dim;
+    const double w = sy.w, wt = sy.wt;
+    const double Cd = (double)sy.C, kd = (double)sy.k, mm = (double)sy.m, nn = (double)sy.n;
     const double q = nconv == 0 ? NAN : dim == 2 ? Cd * kd * sqrt(mm * nn) : nn;
     for (size_t t = 0; t < m->n_linear; t++) {
         const hn_layer *ly = &m->layers[m->linear_pos[t]];

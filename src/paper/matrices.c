@@ -438,3 +438,33 @@ int hn_paper_dense_need(const hn_model *m, hn_dense_need *need)
     need->fits = need->largest <= HN_DENSE_LIMIT && need->total <= HN_DENSE_TOTAL_LIMIT;
     return need->fits;
 }
+
+void hn_paper_symbols_of(const hn_model *m, const double *theta, hn_paper_symbols *s)
+{
+    memset(s, 0, sizeof *s);
+    s->C = m->input.c;
+    s->dim = 2;
+    const hn_layer *first = &m->layers[m->linear_pos[0]];
+    s->m = first->out.h;
+    s->n = first->out.w;
+    s->d = first->out.w;
+    for (size_t t = 0; t < m->n_linear; t++) {
+        const hn_layer *ly = &m->layers[m->linear_pos[t]];
+        double mx = 0;
+        for (size_t j = 0; j < ly->param_count; j++)
+            mx = fmax(mx, fabs(theta[ly->param_offset + j]));
+        if (ly->type == HN_LINEAR) {
+            s->wt = fmax(s->wt, mx);
+            s->h_out = s->h_out > ly->out.c ? s->h_out : ly->out.c;
+            s->h_all = s->h_all > s->h_out ? s->h_all : s->h_out;
+            s->h_all = s->h_all > ly->in.c ? s->h_all : ly->in.c;
+            continue;
+        }
+        s->nconv++;
+        s->dim = ly->type == HN_CONV1D ? 1 : 2;
+        s->C = s->C > ly->out.c ? s->C : ly->out.c;
+        const size_t kk = ly->kh > ly->kw ? ly->kh : ly->kw;
+        s->k = s->k > kk ? s->k : kk;
+        s->w = fmax(s->w, mx);
+    }
+}
