@@ -15,17 +15,9 @@
 #    two eigensolvers on matrices equal to rounding agree to ~1e-13;
 #  - bad input: one line on stderr, nothing on stdout, exit 1 (2 for usage).
 set -u
-B=${HN_BUILDDIR:-.}
-S=${HN_SRCDIR:-.}
-HN="$B/hessnorm"
+. "${HN_SRCDIR:-.}/tests/cli_lib.sh"
+hn_test_setup
 EX="$S/fixtures/example"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
 # the claims whose statement needs theta*, theta and k+1 samples (the paper's
 # equation (1), Section III's identity, Corollaries 1-2 and their steps)
 is_landscape() {
@@ -208,7 +200,6 @@ D="$S/fixtures/counterexamples/corollary1.mse"
 fails "--weights-star without --model" 2 "--weights-star needs --model" --weights-star "$D/weights_star.safetensors"
 fails "theta* of another network" 1 "$W: tensor \"0.weight\": shape" --model "$D/model.json" \
     --weights "$D/weights.safetensors" --weights-star "$W" --sample "$D/sample.safetensors"
-. "$S/tests/cli_lib.sh"
 st "$T/one.safetensors" '{"x":{"dtype":"F64","shape":[1,3,8],"data_offsets":[0,192]},"y":{"dtype":"F64","shape":[1,2],"data_offsets":[192,208]}}' 208
 fails "--weights-star with one sample" 1 "$T/one.safetensors: x: the equation-(1) claims need k+1 >= 2 samples" \
     --model "$D/model.json" --weights "$D/weights.safetensors" --weights-star "$D/weights_star.safetensors" \
@@ -225,7 +216,6 @@ fails "--seed ' 5'" 2 "hessnorm audit: --seed: ' 5' is not a number" --seed ' 5'
     || bad "a refused --seed left an output folder"
 fails "unknown claim id" 1 "hessnorm: --claims: unknown claim id 'lemma9'" --model "$M" --weights "$W" \
     --sample "$X" --claims lemma2,lemma9
-. "$S/tests/cli_lib.sh"
 HEAD='"format":"hessnorm-model/1","input":[1,8,8],"classes":4,"loss":"cross_entropy"'
 # two FC layers with no ReLU between them: a valid network outside the audited families
 printf '%s' "{$HEAD,\"layers\":[{\"type\":\"conv2d\",\"out_channels\":2,\"kernel\":3},{\"type\":\"relu\"},
@@ -339,5 +329,4 @@ else
     bad "audit for best networks: $(tail -n 1 "$T/err")"
 fi
 
-echo "cli_audit_model: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+hn_test_end cli_audit_model

@@ -3,17 +3,10 @@
 # stderr naming the file and the field, a non-zero exit, no crash and no
 # output written.
 set -u
-B=${HN_BUILDDIR:-.}
-S=${HN_SRCDIR:-.}
-HN="$B/hessnorm"
+. "${HN_SRCDIR:-.}/tests/cli_lib.sh"
+hn_test_setup
 EX="$S/fixtures/example"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
 . "$S/tests/readme_rows.sh"
-
-. "$S/tests/cli_lib.sh"
 
 # check NAME EXPECT-IN-MESSAGE MODEL WEIGHTS SAMPLE
 check() {
@@ -115,5 +108,4 @@ check "sample of 1e300 (overflow)" 'tensor "x": magnitude up to 1e+300' "$M" "$W
 check "weights of 1e300 (overflow)" 'w1e300.safetensors: tensor' "$M" "$T/w1e300.safetensors" "$X"
 
 check_rows || fail=$((fail + 1))
-echo "cli_bad_input: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+hn_test_end cli_bad_input

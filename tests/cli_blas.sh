@@ -15,15 +15,8 @@
 # bug, a bad selection) gives O(1) differences.  Every array of numbers is
 # compared at the scale of its largest entry (tests/python/same_numbers.py).
 set -u
-B=${HN_BUILDDIR:-.}
-S=${HN_SRCDIR:-.}
-HN="$B/hessnorm"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+. "${HN_SRCDIR:-.}/tests/cli_lib.sh"
+hn_test_setup
 
 "$HN" --version > "$T/v" 2>&1
 [ "$(wc -l < "$T/v")" -eq 1 ] && grep -q '^hessnorm [0-9]' "$T/v" && ok "--version: one line" \
@@ -102,5 +95,4 @@ else
     fi
 fi
 
-echo "cli_blas: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+hn_test_end cli_blas

@@ -3,15 +3,8 @@
 # the report, CSV, figures and models exist; a rerun resumes every model and
 # rewrites the same report; bad options give one error line and exit 1.
 set -u
-B=${HN_BUILDDIR:-.}
-S=${HN_SRCDIR:-.}
-HN="$B/hessnorm"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+. "${HN_SRCDIR:-.}/tests/cli_lib.sh"
+hn_test_setup
 
 run() { # run NAME ARGS...: must succeed
     name=$1; shift
@@ -126,5 +119,4 @@ check "negative limit" "--limit" --dataset mnist --sweep layers --limit -5
 check "cifar10 needs --data" "cifar10" --dataset cifar10 --sweep layers
 check "missing files" "$T/nowhere" --dataset fashion-mnist --sweep layers --data "$T/nowhere"
 
-echo "cli_experiment: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+hn_test_end cli_experiment

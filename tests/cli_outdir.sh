@@ -8,14 +8,8 @@
 #    temporary folder; SIGKILL leaves the previous output intact, and the
 #    next run removes the stale temporary folder.
 set -u
-B=${HN_BUILDDIR:-.}
-HN="$B/hessnorm"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+. "${HN_SRCDIR:-.}/tests/cli_lib.sh"
+hn_test_setup
 A="--no-figures --random 5 --adversarial 0 --nm-iterations 0 --claims lemma2,appD2.T_stmt" # small: ~7 s a run
 
 "$HN" audit $A --seed 1 --out "$T/d" > /dev/null 2>&1 && "$HN" audit $A --seed 2 --out "$T/d" > /dev/null 2>&1 &&
@@ -64,5 +58,4 @@ left=$(ls -d "$T"/d.tmp.* 2> /dev/null | wc -l)
 [ "$left" -eq 0 ] && cmp -s "$T/d/audit.json" "$T/e/audit.json" &&
     ok "the next run removes the stale temporary folder and writes its own output" ||
     bad "after SIGKILL: $left temporary folders, audit.json differs?"
-echo "cli_outdir: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+hn_test_end cli_outdir

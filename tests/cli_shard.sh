@@ -6,15 +6,8 @@
 # legitimate difference).  A partial folder's report names what is
 # missing; bad shards are one line, exit 1.
 set -u
-B=${HN_BUILDDIR:-.}
-S=${HN_SRCDIR:-.}
-HN="$B/hessnorm"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+. "${HN_SRCDIR:-.}/tests/cli_lib.sh"
+hn_test_setup
 GRID="--dataset fashion-mnist --sweep all --preset tiny --data $S/fixtures/data/idx --threads 1"
 
 # shellcheck disable=SC2086
@@ -88,5 +81,4 @@ check() { # check NAME WANT ARGS...: one line on stderr, exit 1
 check "report-only without sweep.json" "no sweep.json" --report-only --out "$T"
 [ ! -e "$T/x" ] && ok "bad shards write nothing" || bad "bad shards wrote $T/x"
 
-echo "cli_shard: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+hn_test_end cli_shard

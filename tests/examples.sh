@@ -4,15 +4,9 @@
 # library call) and the claims that apply; the C++ one (when a C++
 # compiler was found) the verdicts of three claims.  Usage errors exit 2.
 set -u
-B=${HN_BUILDDIR:-.}
-S=${HN_SRCDIR:-.}
+. "${HN_SRCDIR:-.}/tests/cli_lib.sh"
+hn_test_setup
 EX="$S/fixtures/example"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
 
 if "$B/examples/tightness" "$EX/model.json" "$EX/weights.safetensors" "$EX/sample.safetensors" > "$T/c.txt" 2> "$T/err"; then
     ho=$(awk '/^[0-9]+ parameters/ { for (i = 1; i <= NF; i++) if ($i == "||H_O||") print $(i + 1) }' "$T/c.txt")
@@ -37,5 +31,4 @@ if [ -x "$B/examples/tightness_cxx" ]; then
         bad "examples/tightness_cxx: $(cat "$T/err" "$T/cc.txt")"
     fi
 fi
-echo "examples: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+hn_test_end examples
