@@ -98,8 +98,7 @@ static int fg_shape(hn_facts *f, facts_ctx *c, hn_err *err)
     return HN_OK;
 }
 
-/* HN_FG_NORMS: per layer T_norm, Q_norm, G_norm, R_norm, Lam_norm (p <= L),
- * T_fro, Rx_norm, Q_fro_sq. */
+/* HN_FG_NORMS: per layer T_norm, Q_norm, G_norm, R_norm, T_fro, Rx_norm. */
 static int fg_layer_norms(hn_facts *f, facts_ctx *c, hn_err *err)
 {
     const hn_paper *pp = c->pp;
@@ -108,13 +107,10 @@ static int fg_layer_norms(hn_facts *f, facts_ctx *c, hn_err *err)
         if ((rc = hn_norm2(pp->T[t], &f->T_norm[t], err)) || (rc = hn_gram_norm2(pp->Q[t], &f->Q_norm[t], err)) ||
             (rc = hn_norm2(pp->G[t], &f->G_norm[t], err)) || (rc = hn_norm2(pp->R[t], &f->R_norm[t], err)))
             return rc;
-        if (t + 1 < f->n_lin && (rc = hn_norm2(pp->Lambda[t], &f->Lam_norm[t], err)))
-            return rc;
         f->T_hi[t] = f->T_norm[t]; /* dense SVDs: exact, the bracket is a point */
         f->R_hi[t] = f->R_norm[t];
         f->T_fro[t] = hn_norm_fro(pp->T[t]);
         f->Rx_norm[t] = gsl_blas_dnrm2(pp->Rx[t]);
-        f->Q_fro_sq[t] = hn_norm_fro(pp->Q[t]) * hn_norm_fro(pp->Q[t]);
     }
     return HN_OK;
 }

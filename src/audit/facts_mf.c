@@ -29,8 +29,6 @@ int hn_facts_fill_matfree(hn_facts *f, const hn_model *m, const double *theta, c
         f->G_norm[t] = L->G_norm;
         f->Rx_norm[t] = L->Rx_norm;
         f->T_fro[t] = L->T_fro;
-        f->Q_fro_sq[t] = (double)L->positions * (double)(f->cin[t] * f->kh[t] * f->kw[t]) * (double)f->cout[t];
-        f->Lam_norm[t] = NAN; /* not measured on this route (no claim reads it) */
     }
     f->A_norm = r->A_norm;
     f->F_norm = r->F_norm;

@@ -51,7 +51,7 @@ struct hn_facts {
     size_t pool_l, kpool;    /* the paper's l (1-based): pooling inside Lambda^(l) */
     /* per linear op (index p-1) */
     double T_norm[HN_MAXLIN], T_fro[HN_MAXLIN], Q_norm[HN_MAXLIN], G_norm[HN_MAXLIN];
-    double R_norm[HN_MAXLIN], Rx_norm[HN_MAXLIN], Lam_norm[HN_MAXLIN], W_sq[HN_MAXLIN];
+    double R_norm[HN_MAXLIN], Rx_norm[HN_MAXLIN], W_sq[HN_MAXLIN];
     /* upper ends of the brackets of T_norm and R_norm (T_norm, R_norm are the
      * lower ends): equal to them on the dense route; matrix-free, T_hi is
      * certified and R_hi certified or a Lanczos residual bound */
@@ -59,7 +59,7 @@ struct hn_facts {
     size_t out_pos[HN_MAXLIN], rows[HN_MAXLIN], cols[HN_MAXLIN], cin[HN_MAXLIN], cout[HN_MAXLIN];
     size_t kh[HN_MAXLIN], kw[HN_MAXLIN];
     int is_conv[HN_MAXLIN];
-    double T_row_disc, T_fro_disc, Q_row_disc, Q_fro_sq[HN_MAXLIN];
+    double T_row_disc, T_fro_disc, Q_row_disc;
     double F_norm, A_norm, HO_norm, Qfull_norm;
     double lemma1_disc, block_disc, dzdW_disc, kron_split_disc, vecz_disc, kron_norm_disc;
     double eq3_disc, zGz_disc, xRx_disc, zGTRx_disc, dzdT_disc;
