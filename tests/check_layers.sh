@@ -21,7 +21,7 @@ fi
 rank() { # rank LAYER
     case $1 in
         base) echo 1;; formats) echo 2;; linalg) echo 3;; net) echo 4;; paper) echo 5;;
-        audit) echo 6;; experiment) echo 6;; cli) echo 8;; umbrella) echo 7;; *) echo "";;
+        audit) echo 6;; experiment) echo 7;; cli) echo 9;; umbrella) echo 8;; *) echo "";;
     esac
 }
 header_layer() { # header_layer NAME: the layer of an included "NAME"

@@ -217,7 +217,8 @@ fails "--seed ' 5'" 2 "hessnorm audit: --seed: ' 5' is not a number" --seed ' 5'
 fails "unknown claim id" 1 "hessnorm: --claims: unknown claim id 'lemma9'" --model "$M" --weights "$W" \
     --sample "$X" --claims lemma2,lemma9
 HEAD='"format":"hessnorm-model/1","input":[1,8,8],"classes":4,"loss":"cross_entropy"'
-# two FC layers with no ReLU between them: a valid network outside the audited families
+# two FC layers with no ReLU between them: Lambda = I there, audited (every claim either
+# measured or n/a with the reason of its setting)
 printf '%s' "{$HEAD,\"layers\":[{\"type\":\"conv2d\",\"out_channels\":2,\"kernel\":3},{\"type\":\"relu\"},
 {\"type\":\"flatten\"},{\"type\":\"linear\",\"out_features\":5},{\"type\":\"linear\",\"out_features\":4}]}" \
     > "$T/fc2.json"
@@ -225,8 +226,14 @@ st "$T/fc2.safetensors" '{"0.weight":{"dtype":"F64","shape":[2,1,3,3],"data_offs
 "3.weight":{"dtype":"F64","shape":[5,72],"data_offsets":[144,3024]},
 "4.weight":{"dtype":"F64","shape":[4,5],"data_offsets":[3024,3184]}}' 3184
 if "$HN" inspect --model "$T/fc2.json" --weights "$T/fc2.safetensors" --sample "$X" > /dev/null 2>&1; then
-    fails "outside the families (linear, linear)" 1 "$T/fc2.json: layers: the model is not in the audited families" \
-        --model "$T/fc2.json" --weights "$T/fc2.safetensors" --sample "$X"
+    if "$HN" audit --model "$T/fc2.json" --weights "$T/fc2.safetensors" --sample "$X" > "$T/stdout" 2> "$T/stderr" \
+        && grep -Eq '^lemma5 .* (holds|VIOLATED|undecided) ' "$T/stdout" \
+        && grep -q '^theorem2 .*n/a .*needs a 2-D conv-only network .*no ReLU after T^2: see lemma5' "$T/stdout" \
+        && [ ! -s "$T/stderr" ]; then
+        ok "no ReLU between the FC layers: audited, theorem2 n/a pointing to lemma5"
+    else
+        bad "audit --model without a ReLU between FC layers: $(head -c 600 "$T/stderr" "$T/stdout")"
+    fi
 else
     bad "the linear-linear model is not a valid network: $("$HN" inspect --model "$T/fc2.json" \
         --weights "$T/fc2.safetensors" --sample "$X" 2>&1)"

@@ -17,7 +17,7 @@ FM="$T/fm"
 run "fashion-mnist layers" --dataset fashion-mnist --sweep layers --preset tiny \
     --data "$S/fixtures/data/idx" --out "$FM" --threads 2
 grep -q "report.md" "$T/stdout" || bad "stdout names the report"
-for f in report.md index.html curves.csv summary.csv corollary2.csv hessnorm_quantiles.csv \
+for f in report.md index.html curves.csv summary.csv corollary2.csv hessnorm_quantiles.csv tightness.csv \
          models/L2_k3_C6/model.json models/L2_k3_C6/weights.safetensors \
          models/L2_k3_C6/metrics.json models/L2_k3_C6/curve.csv models/L2_k3_C6/hess_norms.csv \
          models/L3_k3_C6/metrics.json; do
@@ -31,6 +31,14 @@ if gnuplot -e 'set terminal png' </dev/null >/dev/null 2>&1; then
     done
 fi
 grep -q "^| L2_k3_C6 |" "$FM/report.md" && ok "report table" || bad "report table"
+# the tightness table at theta-hat: 28x28 models are past the dense limit (matrix-free, brackets)
+if grep -q '^## How tight the paper' "$FM/report.md" && grep -q '^| lemma5 | Lemma 5 | <= |' "$FM/report.md" \
+        && grep -q '"route": "matrix-free"' "$FM/models/L2_k3_C6/metrics.json" \
+        && grep -q '^L2_k3_C6,lemma5,le,' "$FM/tightness.csv"; then
+    ok "tightness table in report.md, metrics.json, tightness.csv (matrix-free)"
+else
+    bad "tightness table missing: $(grep -c lemma5 "$FM/report.md" "$FM/tightness.csv")"
+fi
 grep -q "progress\|epoch 1/1" "$T/stderr" && ok "progress on stderr" || bad "progress on stderr"
 # a rerun resumes both models and writes the same report
 cp "$FM/report.md" "$T/report1.md"
@@ -73,17 +81,31 @@ if "$HN" inspect --model "$M8/model.json" --weights "$M8/weights.safetensors" \
 else
     bad "inspect on the experiment's files: $(head -n 2 "$T/stderr")"
 fi
-# audit --model reads the same files; the layers sweep's architecture
-# (no ReLU after the last conv) is outside the audited families today, so
-# a refusal must be that one line about model.json, never about the sample.
+# audit --model reads the same files: the layers sweep's architecture (no
+# ReLU after the last conv: Lambda = I there) is audited, Lemma 5 measured
 "$HN" audit --model "$M8/model.json" --weights "$M8/weights.safetensors" \
-    --sample "$M8/sample.safetensors" > /dev/null 2> "$T/stderr"
+    --sample "$M8/sample.safetensors" > "$T/stdout" 2> "$T/stderr"
 rc=$?
-if [ $rc -eq 0 ] || { [ $rc -eq 1 ] && [ "$(wc -l < "$T/stderr")" -eq 1 ] \
-        && grep -q "model.json: layers: the model is not in the audited families" "$T/stderr"; }; then
-    ok "audit --model on the experiment's files (rc=$rc)"
+if [ $rc -eq 0 ] && [ ! -s "$T/stderr" ] && grep -Eq '^lemma5 .* (holds|VIOLATED|undecided) ' "$T/stdout" \
+        && grep -q '^theorem2 .*n/a .*see lemma5' "$T/stdout"; then
+    ok "audit --model on the experiment's files: lemma5 measured, theorem2 n/a pointing to lemma5"
 else
     bad "audit --model on the experiment's files: rc=$rc $(head -n 2 "$T/stderr")"
+fi
+# the experiment's tightness table is audit --model on its first samples: the
+# same first-sample ratio (dense route at 8x8) from metrics.json and from the CLI
+after_id() { # after_id FILE ID KEY: the value of KEY in the first object with "id": "ID"
+    awk -v id="\"id\": \"$2\"" -v key="\"$3\":" 'index($0, id) { f = 1 }
+        f && index($0, key) { sub(/^[^:]*: /, ""); sub(/,$/, ""); print; exit }' "$1"
+}
+"$HN" audit --model "$M8/model.json" --weights "$M8/weights.safetensors" --sample "$M8/sample.safetensors" \
+    --json > "$T/a8.json" 2> "$T/stderr"
+r_exp=$(after_id "$M8/metrics.json" lemma5 ratio)
+r_cli=$(after_id "$T/a8.json" lemma5 ratio)
+if [ -n "$r_exp" ] && [ "$r_exp" = "$r_cli" ] && grep -q '"route": "dense"' "$M8/metrics.json"; then
+    ok "tightness table = audit --model on the saved files (lemma5 ratio $r_exp, dense)"
+else
+    bad "tightness table vs audit --model: lemma5 ratio '$r_exp' vs '$r_cli' $(head -n 2 "$T/stderr")"
 fi
 
 # CIFAR-10 binary fixtures (3 images per batch file, 3x32x32), pooling sweep;

@@ -287,6 +287,93 @@ static void test_netspec_roundtrip(void **state)
     hn_model_free(m2);
 }
 
+/* Every network `hessnorm experiment` trains (hn_arch_model: no ReLU between
+ * the last conv and the head unless a pooling sits there) is in the audited
+ * families and rebuilds to the same model. */
+static void test_netspec_experiment_nets(void **state)
+{
+    (void)state;
+    hn_err e;
+    size_t n = 0;
+    for (size_t L = 1; L <= 5; L++)
+        for (int pool = HN_POOL_NONE; pool <= HN_POOL_AVG; pool++)
+            for (size_t pos = 0; pos < (pool == HN_POOL_NONE ? 1 : L); pos++) {
+                hn_arch a = {L, 3, 2, (hn_pool_kind)pool, pos};
+                hn_model *m, *m2;
+                if (hn_arch_model(&a, 1, 28, 28, 10, &m, &e) != 0)
+                    continue; /* kernels do not fit the image after the pooling */
+                hn_netspec ns;
+                if (hn_netspec_from_model(m, &ns, &e) != 0)
+                    fail_msg("L=%zu pool=%d pos=%zu: %s", L, pool, pos, e.msg);
+                /* no pooling: T^(L) (the last conv) has no ReLU after it */
+                assert_int_equal(ns.relu_skip, pool == HN_POOL_NONE ? 1u << (L - 1) : 0u);
+                assert_int_equal(hn_netspec_model(&ns, &m2, &e), 0);
+                char *x = hn_model_to_json(m), *y = hn_model_to_json(m2);
+                assert_string_equal(x, y);
+                hn_free(x);
+                hn_free(y);
+                hn_model_free(m);
+                hn_model_free(m2);
+                n++;
+            }
+    assert_true(n >= 20);
+}
+
+static const hn_claim_instance *instance_of(const hn_claim_instance *r, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(r[i].claim->id, id))
+            return &r[i];
+    fail_msg("claim %s not in the result", id);
+    return NULL;
+}
+
+/* ReLUs left out anywhere (Lambda = I): the spec records them, the paper's
+ * identities still hold on the dense matrices (equation (3) against the
+ * direct forward pass, Lemma 1 against backprop: two routes), and a claim
+ * outside its setting names the claim that covers the network. */
+static void test_netspec_relu_skip(void **state)
+{
+    (void)state;
+    hn_err e;
+    static const char *json =
+        "{\"format\":\"hessnorm-model/1\",\"input\":[1,6,6],\"classes\":3,\"loss\":\"cross_entropy\","
+        "\"layers\":[{\"type\":\"conv2d\",\"out_channels\":2,\"kernel\":3},"
+        "{\"type\":\"conv2d\",\"out_channels\":2,\"kernel\":2},{\"type\":\"relu\"},{\"type\":\"flatten\"},"
+        "{\"type\":\"linear\",\"out_features\":4},{\"type\":\"linear\",\"out_features\":3}]}";
+    hn_model *m;
+    assert_int_equal(hn_model_parse(json, strlen(json), "relu_skip.json", &m, &e), 0);
+    hn_netspec ns;
+    assert_int_equal(hn_netspec_from_model(m, &ns, &e), 0);
+    assert_int_equal(ns.relu_skip, 1u << 0 | 1u << 2); /* after conv 1 and after FC 1 (= T^3) */
+    gsl_rng *r = hn_test_rng(5);
+    double *th = calloc(m->n_params, sizeof *th);
+    hn_samples *s;
+    assert_int_equal(hn_samples_alloc(m, 1, &s, &e), 0);
+    hn_test_draw(m, r, 1.0, 1e-3, th, s);
+    hn_claim_instance out[8];
+    size_t w;
+    if (hn_audit_one(m, th, s, "eq3,lemma1,theorem2,lemma5", out, 8, &w, &e))
+        fail_msg("%s", e.msg);
+    assert_int_equal(w, 4);
+    for (int i = 0; i < 2; i++) {
+        const hn_claim_instance *o = instance_of(out, w, i ? "lemma1" : "eq3");
+        assert_true(o->applicable);
+        assert_true(o->value.discrepancy < 1e-10); /* dense products: ~1e-15 relative on these sizes */
+    }
+    const hn_claim_instance *t2 = instance_of(out, w, "theorem2");
+    assert_false(t2->applicable);
+    assert_int_equal(t2->na, HN_NA_SETTING);
+    assert_non_null(strstr(t2->value.detail, "needs a 2-D conv-only network"));
+    assert_non_null(strstr(t2->value.detail, "no ReLU after T^1,3"));
+    assert_non_null(strstr(t2->value.detail, "see lemma5"));
+    assert_true(instance_of(out, w, "lemma5")->applicable);
+    hn_samples_free(s);
+    free(th);
+    gsl_rng_free(r);
+    hn_model_free(m);
+}
+
 /* The audit's facts take ||Q^(p)|| and ||F|| from Gram matrices; they agree
  * with dgesdd on the same matrices (two routes). */
 static void test_facts_norms(void **state)
@@ -425,15 +512,6 @@ static void load_cx(const char *name, hn_model **m, double **th, hn_samples **s)
     snprintf(p, sizeof p, "%s/%s/sample.safetensors", hn_test_path("fixtures/counterexamples"), name);
     if (hn_samples_load(*m, p, s, &e))
         fail_msg("%s", e.msg);
-}
-
-static const hn_claim_instance *instance_of(const hn_claim_instance *r, size_t n, const char *id)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(r[i].claim->id, id))
-            return &r[i];
-    fail_msg("claim %s not in the result", id);
-    return NULL;
 }
 
 /* The committed counterexamples through the one-network entry point: the
@@ -648,6 +726,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry),
         cmocka_unit_test(test_netspec_roundtrip),
+        cmocka_unit_test(test_netspec_experiment_nets),
+        cmocka_unit_test(test_netspec_relu_skip),
         cmocka_unit_test(test_facts_norms),
         cmocka_unit_test(test_claim_fact_groups),
         cmocka_unit_test(test_counterexamples),

@@ -63,6 +63,10 @@ typedef struct {
     size_t pool_after;       /* pooling after conv index pool_after (0-based) */
     size_t kpool;
     int mse;
+    unsigned relu_skip;      /* bit t: no ReLU after linear op t (convs 0.., then FC n_conv..), so
+                              * Lambda^(t+1) = I, a mask with every unit active (the paper's bounds
+                              * use ||Lambda|| <= 1 only); e.g. the experiment's nets have none
+                              * between the last conv and the FC head.  0: a ReLU after each. */
 } hn_netspec;
 
 /* Build the model of a spec (validates). */
@@ -79,7 +83,8 @@ typedef struct hn_facts hn_facts;
 typedef struct {
     double measured, bound;
     double discrepancy;      /* EQ: relative difference of the two sides */
-    char detail[160];        /* which p / window etc. gave this value */
+    char detail[256];        /* which p / window etc. gave this value */
+    size_t worst_p;          /* a claim over every layer p: the 1-based p of this value (0: none) */
 } hn_claim_value;
 
 typedef struct {
@@ -224,6 +229,11 @@ typedef struct {
 
 /* A short phrase for r ("" for HN_NA_NONE). */
 const char *hn_na_reason_text(hn_na_reason r);
+/* "holds", "VIOLATED", "undecided" or "n/a". */
+const char *hn_claim_instance_status(const hn_claim_instance *c);
+/* What to print beside c: the evaluator's detail, or why c is n/a (the
+ * setting's or the missing measurement's own reason where there is one). */
+const char *hn_claim_instance_detail(const hn_claim_instance *c);
 
 /* Evaluate the claims on one network m at weights theta (m->n_params
  * values) and the first sample of s, with the audit's own facts

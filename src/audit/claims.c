@@ -285,6 +285,37 @@ const char *hn_sup_kind_name(hn_sup_kind k)
 }
 
 /* The claim's loss setting against the network's loss (hn_loss_setting). */
+/* What the network of f is, and the part of the paper whose bound covers it. */
+static void describe_net(const hn_facts *f, char *buf, size_t n)
+{
+    const char *pool = f->pool == 0 ? "no pooling" : f->pool == 1 ? "max pooling" : "average pooling";
+    char head[64] = "no FC head", skip[40] = "";
+    if (f->n_fc)
+        snprintf(head, sizeof head, "an FC head of %zu layer%s", f->n_fc, f->n_fc > 1 ? "s" : "");
+    for (unsigned t = 0, w = 0; t < 12 && w + 8 < sizeof skip; t++) /* Lambda = I after these T^(p) */
+        if (f->spec.relu_skip >> t & 1u)
+            w += (unsigned)snprintf(skip + w, sizeof skip - w, "%s%u", w ? "," : ", no ReLU after T^", t + 1);
+    const char *see = "none of the paper's ||H_O|| bounds covers it";
+    if (f->dim == 1 && hn_cl_pure(f))
+        see = "see theorem1";
+    else if (f->dim == 2 && hn_cl_pure(f))
+        see = "see theorem2";
+    else if (f->dim == 2 && hn_cl_conv_only(f) && f->pool_instead)
+        see = f->pool == 1 ? "see lemma3" : "see lemma4";
+    else if (f->dim == 2 && f->n_fc && !f->pool)
+        see = "see lemma5";
+    snprintf(buf, n, "%d-D, %zu conv%s, %s, %s%s: %s", f->dim, f->n_conv, f->n_conv > 1 ? "s" : "", head, pool,
+             skip, see);
+}
+
+int hn_cl_outside(const hn_facts *f, hn_claim_value *v, const char *need)
+{
+    char net[160];
+    describe_net(f, net, sizeof net);
+    snprintf(v->detail, sizeof v->detail, "needs %s; this network is %s", need, net);
+    return 1;
+}
+
 int hn_claim_loss_fits(const hn_claim *c, const hn_facts *f)
 {
     return c->loss == HN_SET_ANY || (c->loss == HN_SET_CE) == !f->spec.mse;
@@ -296,6 +327,11 @@ int hn_claim_eval(const hn_claim *c, const hn_facts *f, hn_claim_value *v)
     if (!hn_claim_loss_fits(c, f))
         return 1;
     const unsigned missing = c->facts & ~f->groups;
+    /* outside the claim's setting says so before any missing measurement: the
+     * evaluators read the shape facts (always there) for their setting first */
+    if (missing && !c->typo && c->eval(f, v) == 1 && v->detail[0])
+        return 1;
+    memset(v, 0, sizeof *v);
     if (missing && !c->typo) {
         /* a group the claim reads was not measured (past the dense limit) */
         int g = 0;

@@ -18,25 +18,37 @@
 static inline int hn_cl_conv_only(const hn_facts *f) { return f->n_fc == 0; }
 static inline int hn_cl_pure(const hn_facts *f) { return hn_cl_conv_only(f) && f->pool == 0; }
 
+/* Ratios of two layers within this relative distance are a tie, won by the
+ * smaller p: norms from different routes (a GEMM kernel's rounding, ~1e-15)
+ * must not choose the layer the claim reports (1e-12: far above rounding,
+ * far below HN_VIOLATION_RTOL). */
+#define HN_WORST_TIE 1e-12
 /* v = the worst p in [from, to) of MEAS / BOUND (expressions in p_), with
- * detail "worst p = <p+1>"; returns 1 (n/a) from the caller when the range
- * is empty */
+ * v->worst_p and detail "worst p = <p+1>" (only p = f->pin_p when set);
+ * returns 1 (n/a) from the caller when the range is empty */
 #define HN_WORST_P(f, v, from, to, MEAS, BOUND)                                           \
     do {                                                                               \
         double best = -1;                                                              \
         for (size_t p_ = (from); p_ < (to); p_++) {                                    \
+            if ((f)->pin_p && p_ + 1 != (f)->pin_p)                                    \
+                continue;                                                              \
             double me_ = (MEAS), bo_ = (BOUND);                                        \
             double r_ = bo_ > 0 ? me_ / bo_ : (me_ > 0 ? INFINITY : 0);                \
-            if (r_ > best) {                                                           \
+            if (r_ > best + HN_WORST_TIE * fabs(best)) {                               \
                 best = r_;                                                             \
                 (v)->measured = me_;                                                   \
                 (v)->bound = bo_;                                                      \
+                (v)->worst_p = p_ + 1;                                                 \
                 snprintf((v)->detail, sizeof (v)->detail, "worst p = %zu", p_ + 1);    \
             }                                                                          \
         }                                                                              \
         if (best < 0)                                                                  \
             return 1;                                                                  \
     } while (0)
+
+/* Outside the claim's setting: v->detail := "needs <need>; this network is
+ * <what it is>: see <the claim that covers it>"; returns 1 (claims.c). */
+int hn_cl_outside(const hn_facts *f, hn_claim_value *v, const char *need);
 
 /* the claim's loss setting fits the network's loss (claims.c) */
 int hn_claim_loss_fits(const hn_claim *c, const hn_facts *f);

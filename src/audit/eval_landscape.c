@@ -45,8 +45,11 @@ int hn_ev_eq1c(const hn_facts *f, hn_claim_value *v)
 }
 static int ev_cor(const hn_facts *f, hn_claim_value *v, int dim)
 {
-    if (!f->have_land || f->dim != dim || !hn_cl_pure(f))
+    if (!f->have_land)
         return 1;
+    if (f->dim != dim || !hn_cl_pure(f))
+        return hn_cl_outside(f, v, dim == 1 ? "a 1-D conv-only network without pooling (equation (1) with Theorem 1)"
+                                            : "a 2-D conv-only network without pooling (equation (1) with Theorem 2)");
     double k1 = (double)(f->lk + 1);
     double thm = dim == 1 ? hn_cl_thm1_bound(f, f->W_x) : hn_cl_thm2_bound(f, f->W_x);
     v->measured = f->lhs;
@@ -70,9 +73,16 @@ int hn_ev_cor_loss(const hn_facts *f, hn_claim_value *v)
 /* theta* is a stationary point of L_k: ||grad L_k(theta*)|| <= HN_STATIONARY_RTOL times the mean
  * ||grad l_i(theta*)|| over the k+1 samples (over the k alone it would vanish with L_k at an exact
  * fit; every grad l_i = 0, interpolation, included). */
-static int star_stationary(const hn_facts *f)
+static int star_stationary(const hn_facts *f, hn_claim_value *v)
 {
-    return f->have_land && f->gLk_norm <= HN_STATIONARY_RTOL * f->gscale_k1;
+    if (!f->have_land)
+        return 0;
+    if (f->gLk_norm <= HN_STATIONARY_RTOL * f->gscale_k1)
+        return 1;
+    snprintf(v->detail, sizeof v->detail,
+             "needs theta* at a stationary point of L_k (Assumption 1); here |grad L_k(theta*)| = %.3g, above "
+             "%.0e x the mean |grad l_i| = %.3g", f->gLk_norm, HN_STATIONARY_RTOL, f->gscale_k1);
+    return 0;
 }
 
 /* grad L_{k+1}(theta*) = 0 where grad L_k(theta*) = 0.  Discrepancy:
@@ -82,7 +92,7 @@ static int star_stationary(const hn_facts *f)
  * at a minimum of L_k it is ~ ||grad l_{k+1}|| / sum_i ||grad l_i||. */
 int hn_ev_assumption1(const hn_facts *f, hn_claim_value *v)
 {
-    if (!star_stationary(f))
+    if (!star_stationary(f, v))
         return 1;
     v->measured = f->gLk1_norm;
     v->bound = f->gLk_norm;
@@ -97,7 +107,7 @@ int hn_ev_assumption1(const hn_facts *f, hn_claim_value *v)
  * (1) keeps in its place; the detail has its ratio to the whole right side of (1). */
 int hn_ev_eq1_first(const hn_facts *f, hn_claim_value *v)
 {
-    if (!star_stationary(f))
+    if (!star_stationary(f, v))
         return 1;
     double k1 = (double)(f->lk + 1), rhs = f->ldiff_star / k1 + HN_SQ(f->R) * f->dH_norm / k1;
     v->measured = f->grad_term / k1;

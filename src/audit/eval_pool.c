@@ -19,7 +19,7 @@ static double pool_factor(const hn_facts *f, double expo)
 static int ev_lemma34(const hn_facts *f, hn_claim_value *v, int type, double expo)
 {
     if (!pooled(f, type))
-        return 1;
+        return hn_cl_outside(f, v, type == 1 ? "a 2-D conv-only network with a max pooling in place of a ReLU (Lemma 3)" : "a 2-D conv-only network with an average pooling in place of a ReLU (Lemma 4)");
     v->measured = f->HO_norm;
     v->bound = hn_cl_thm2_bound(f, f->x_norm) * pool_factor(f, expo);
     snprintf(v->detail, sizeof v->detail, "L=%zu l=%zu k_pool=%zu", f->L, f->pool_l, f->kpool);
@@ -57,7 +57,7 @@ int hn_ev_lemma4c(const hn_facts *f, hn_claim_value *v)
 int hn_ev_E_M(const hn_facts *f, hn_claim_value *v)
 {
     if (f->pool != 1)
-        return 1;
+        return hn_cl_outside(f, v, "a max pooling layer (Appendix E)");
     v->measured = f->pool_norm;
     v->bound = 1.0;
     v->discrepancy = fabs(f->pool_norm - 1.0);
@@ -66,7 +66,7 @@ int hn_ev_E_M(const hn_facts *f, hn_claim_value *v)
 int hn_ev_E_GRprod(const hn_facts *f, hn_claim_value *v)
 {
     if (!(pooled(f, 1) || pooled(f, 2)))
-        return 1;
+        return hn_cl_outside(f, v, "a 2-D conv-only network with a pooling in place of a ReLU (Appendices E-F)");
     HN_WORST_P(f, v, 0, f->n_lin, f->G_norm[p_] * f->R_norm[p_],
             sqrt(hn_cl_prodT2(f, 0, f->n_lin) / HN_SQ(f->T_norm[p_])));
     return 0;
@@ -74,7 +74,7 @@ int hn_ev_E_GRprod(const hn_facts *f, hn_claim_value *v)
 int hn_ev_E_GR(const hn_facts *f, hn_claim_value *v)
 {
     if (!(pooled(f, 1) || pooled(f, 2)))
-        return 1;
+        return hn_cl_outside(f, v, "a 2-D conv-only network with a pooling in place of a ReLU (Appendices E-F)");
     /* p is 1-based in the print: I{p-1 <= l} */
     HN_WORST_P(f, v, 0, f->n_lin, f->G_norm[p_] * f->R_norm[p_],
             pow(hn_cl_c2(f), 2.0 * (double)f->L) *
@@ -84,7 +84,7 @@ int hn_ev_E_GR(const hn_facts *f, hn_claim_value *v)
 int hn_ev_E_GRc(const hn_facts *f, hn_claim_value *v)
 {
     if (!(pooled(f, 1) || pooled(f, 2)))
-        return 1;
+        return hn_cl_outside(f, v, "a 2-D conv-only network with a pooling in place of a ReLU (Appendices E-F)");
     /* squared, with the layers after the pooling (l+1 .. L+1, p excluded)
      * shrunk by 1/k_pool^2 each */
     HN_WORST_P(f, v, 0, f->n_lin, HN_SQ(f->G_norm[p_]) * HN_SQ(f->R_norm[p_]),
@@ -95,7 +95,7 @@ int hn_ev_E_GRc(const hn_facts *f, hn_claim_value *v)
 int hn_ev_E_expo(const hn_facts *f, hn_claim_value *v)
 {
     if (!(pooled(f, 1) || pooled(f, 2)))
-        return 1;
+        return hn_cl_outside(f, v, "a 2-D conv-only network with a pooling in place of a ReLU (Appendices E-F)");
     HN_WORST_P(f, v, 0, f->n_lin,
             pool_factor(f, (double)f->L - (double)f->pool_l + 2 - (p_ <= f->pool_l ? 1 : 0)),
             pool_factor(f, (double)f->L - (double)f->pool_l + 2));
@@ -113,7 +113,7 @@ int hn_ev_E_Fc(const hn_facts *f, hn_claim_value *v)
 static int ev_F_pooled(const hn_facts *f, hn_claim_value *v, int type, double expo)
 {
     if (!pooled(f, type))
-        return 1;
+        return hn_cl_outside(f, v, type == 1 ? "a 2-D conv-only network with a max pooling in place of a ReLU (Lemma 3)" : "a 2-D conv-only network with an average pooling in place of a ReLU (Lemma 4)");
     v->measured = HN_SQ(f->F_norm);
     v->bound = HN_SQ(f->x_norm) * (double)(f->L + 1) * pow(hn_cl_c2(f), (double)f->L) * pool_factor(f, expo);
     return 0;
@@ -129,14 +129,14 @@ int hn_ev_F_Freusec(const hn_facts *f, hn_claim_value *v)
 int hn_ev_F_gram(const hn_facts *f, hn_claim_value *v)
 {
     if (!(f->pool == 2 && f->dim == 2))
-        return 1;
+        return hn_cl_outside(f, v, "a 2-D network with average pooling (Appendix F)");
     v->discrepancy = f->avg_gram_disc;
     return 0;
 }
 int hn_ev_F_block(const hn_facts *f, hn_claim_value *v)
 {
     if (!(f->pool == 2 && f->dim == 2))
-        return 1;
+        return hn_cl_outside(f, v, "a 2-D network with average pooling (Appendix F)");
     /* printed B_i = (1/k_pool^2) 1 1^T; measured: the entry of A^T A inside a window */
     double kp = (double)f->kpool;
     v->measured = 1.0 / pow(kp, 4);
@@ -148,7 +148,7 @@ int hn_ev_F_block(const hn_facts *f, hn_claim_value *v)
 int hn_ev_F_blocknorm(const hn_facts *f, hn_claim_value *v)
 {
     if (!(f->pool == 2 && f->dim == 2))
-        return 1;
+        return hn_cl_outside(f, v, "a 2-D network with average pooling (Appendix F)");
     v->measured = f->avg_block_norm; /* ||A^T A|| = max_i ||B_i|| */
     v->bound = 1.0 / (double)f->kpool;
     v->discrepancy = fabs(v->measured - v->bound) / v->bound;
@@ -157,7 +157,7 @@ int hn_ev_F_blocknorm(const hn_facts *f, hn_claim_value *v)
 int hn_ev_F_Anorm(const hn_facts *f, hn_claim_value *v)
 {
     if (!(f->pool == 2 && f->dim == 2))
-        return 1;
+        return hn_cl_outside(f, v, "a 2-D network with average pooling (Appendix F)");
     v->measured = f->pool_norm;
     v->bound = 1.0 / (double)f->kpool;
     v->discrepancy = fabs(v->measured - v->bound) / v->bound;
@@ -166,7 +166,7 @@ int hn_ev_F_Anorm(const hn_facts *f, hn_claim_value *v)
 int hn_ev_F_Ale1(const hn_facts *f, hn_claim_value *v)
 {
     if (f->pool != 2)
-        return 1;
+        return hn_cl_outside(f, v, "an average pooling layer (Appendix F)");
     v->measured = f->pool_norm;
     v->bound = 1.0;
     return 0;

@@ -36,7 +36,7 @@ int hn_netspec_model(const hn_netspec *ns, hn_model **out, hn_err *err)
         if (rc || last)
             continue;
         int pool_here = ns->pool && ns->pool_after == i;
-        if (!(pool_here && ns->pool_replaces_relu))
+        if (!(pool_here && ns->pool_replaces_relu) && !(ns->relu_skip >> i & 1u))
             rc = hn_model_add(m, HN_RELU, 0, 0, 0, err);
         if (!rc && pool_here)
             rc = hn_model_add(m, ns->pool == 1 ? mp : ap, 0, ns->dim == 1 ? 1 : ns->kpool, ns->kpool, err);
@@ -45,7 +45,7 @@ int hn_netspec_model(const hn_netspec *ns, hn_model **out, hn_err *err)
         rc = hn_model_add(m, HN_FLATTEN, 0, 0, 0, err);
         for (size_t j = 0; j < ns->n_fc && !rc; j++) {
             rc = hn_model_add(m, HN_LINEAR, ns->fc[j], 1, 1, err);
-            if (!rc && j + 1 < ns->n_fc)
+            if (!rc && j + 1 < ns->n_fc && !(ns->relu_skip >> (ns->n_conv + j) & 1u))
                 rc = hn_model_add(m, HN_RELU, 0, 0, 0, err);
         }
     }
@@ -348,6 +348,17 @@ int hn_family_interpolate(const hn_model *m, const double *theta, hn_samples *s,
     return HN_OK;
 }
 
+/* At a linear op: the one before it (if any) had no ReLU and no pooling in
+ * place of one after it, so its Lambda is I. */
+static void no_relu_before(hn_netspec *ns, int seen_relu)
+{
+    const size_t t = ns->n_conv + ns->n_fc; /* the linear ops so far */
+    const int pooled_prev = ns->pool && ns->n_fc == 0 && ns->pool_after + 1 == ns->n_conv &&
+                            ns->pool_replaces_relu;
+    if (t > 0 && t <= 8 * sizeof ns->relu_skip && !seen_relu && !pooled_prev)
+        ns->relu_skip |= 1u << (t - 1);
+}
+
 int hn_netspec_from_model(const hn_model *m, hn_netspec *ns, hn_err *err)
 {
     memset(ns, 0, sizeof *ns);
@@ -369,6 +380,7 @@ int hn_netspec_from_model(const hn_model *m, hn_netspec *ns, hn_err *err)
         case HN_CONV2D:
             if (ns->n_fc || ns->n_conv >= 8)
                 return hn_err_set(err, HN_EINVAL, "layers[%zu]: conv after the FC head or more than 8 convs", i);
+            no_relu_before(ns, seen_relu);
             ns->ch[ns->n_conv] = ly->out.c;
             ns->kh[ns->n_conv] = ly->kh;
             ns->kw[ns->n_conv] = ly->kw;
@@ -378,6 +390,8 @@ int hn_netspec_from_model(const hn_model *m, hn_netspec *ns, hn_err *err)
         case HN_LINEAR:
             if (ns->n_fc >= 4)
                 return hn_err_set(err, HN_EINVAL, "layers[%zu]: more than 4 FC layers", i);
+            no_relu_before(ns, seen_relu);
+            seen_relu = 0;
             ns->fc[ns->n_fc++] = ly->out.c;
             break;
         case HN_RELU:
@@ -418,7 +432,7 @@ int hn_netspec_from_model(const hn_model *m, hn_netspec *ns, hn_err *err)
     if (!same)
         return hn_err_set(err, HN_EINVAL,
                           "layers: the model is not in the audited families (conv layers with ReLU, "
-                          "at most one pooling, optional flatten + FC head with ReLUs)");
+                          "ReLUs optional, at most one pooling, optional flatten + FC head)");
     return HN_OK;
 }
 

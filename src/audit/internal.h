@@ -65,6 +65,9 @@ struct hn_facts {
     double eq3_disc, zGz_disc, xRx_disc, zGTRx_disc, dzdT_disc;
     /* pooling layer (when present) */
     double pool_norm, avg_gram_disc, avg_block_norm;
+    /* 1-based: the per-layer claims (HN_WORST_P) read this p alone (0: every p); the
+     * upper ends of a matrix-free bracket are taken at the p the lower ends chose */
+    size_t pin_p;
     /* full Hessian at this sample */
     int have_H;
     double H_norm;

@@ -26,11 +26,27 @@ const char *hn_na_reason_text(hn_na_reason r)
     return "?";
 }
 
+const char *hn_claim_instance_status(const hn_claim_instance *c)
+{
+    return !c->applicable ? "n/a" : c->violated ? "VIOLATED" : c->undecided ? "undecided" : "holds";
+}
+
+const char *hn_claim_instance_detail(const hn_claim_instance *c)
+{
+    if (!c->applicable) /* not measured: the evaluator's own reason */
+        return (c->na == HN_NA_UNMEASURED || c->na == HN_NA_SETTING) && c->value.detail[0] ? c->value.detail
+                                                                                  : hn_na_reason_text(c->na);
+    if (c->identity && !c->value.detail[0])
+        return "identity: only the relative discrepancy of the two sides is measured";
+    return c->value.detail;
+}
+
 /* Why c does not apply to f: probe the claim's evaluator on a copy of the
  * facts with the missing optional group marked present (the evaluators
  * only read the facts and compute; the values of this probe are dropped). */
-static hn_na_reason na_reason(const hn_claim *c, const hn_facts *f)
+static hn_na_reason na_reason(const hn_claim *c, const hn_facts *f, char detail[256])
 {
+    detail[0] = 0;
     if (c->typo)
         return HN_NA_TYPO;
     if (!hn_claim_loss_fits(c, f))
@@ -50,6 +66,12 @@ static hn_na_reason na_reason(const hn_claim *c, const hn_facts *f)
         if (c->eval(&g, &v) == 0)
             return HN_NA_HESSIAN;
     }
+    /* the evaluator's own reason, with every optional group present (the setting is all that is left) */
+    g.have_land = 1;
+    g.lk = f->have_land ? f->lk : 1;
+    memset(&v, 0, sizeof v);
+    (void)c->eval(&g, &v);
+    memcpy(detail, v.detail, sizeof v.detail);
     return HN_NA_SETTING;
 }
 
@@ -64,6 +86,9 @@ static int bracket_ends(hn_claim_instance *o, const hn_facts *f, hn_err *err)
         g->T_norm[t] = f->T_hi[t];
         g->R_norm[t] = f->R_hi[t];
     }
+    /* both ends of a per-layer claim at one p: the worst of the lower ends (a tie between
+     * layers would otherwise pair one layer's measured side with another's bound) */
+    g->pin_p = o->value.worst_p;
     if (hn_claim_eval(o->claim, g, &o->value_hi) != 0)
         o->value_hi = o->value;
     hn_free(g);
@@ -146,7 +171,7 @@ static int one_claim(hn_claim_instance *o, const hn_claim *c, const hn_facts *f,
     }
     if (er != 0) {
         memset(&o->value, 0, sizeof o->value);
-        o->na = na_reason(o->claim, f);
+        o->na = na_reason(o->claim, f, o->value.detail); /* the setting's reason kept in value.detail */
         return HN_OK;
     }
     o->applicable = 1;

@@ -18,11 +18,23 @@
 
 static json_t *spec_json(const hn_netspec *ns)
 {
-    return json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:s,s:b,s:i,s:b}", "dim", ns->dim, "in_channels",
+    json_t *j = json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:s,s:b,s:i,s:b}", "dim", ns->dim, "in_channels",
                      (int)ns->in_c, "in_h", (int)ns->in_h, "in_w", (int)ns->in_w, "conv_layers",
                      (int)ns->n_conv, "fc_layers", (int)ns->n_fc, "classes", (int)ns->K, "pooling",
                      ns->pool == 0 ? "none" : ns->pool == 1 ? "max" : "avg", "pool_replaces_relu",
                      ns->pool_replaces_relu, "pool_l", (int)(ns->pool_after + 1), "mse", ns->mse);
+    /* only for a user's model: the audit's own networks have a ReLU after every hidden layer */
+    if (j && ns->relu_skip) {
+        json_t *a = json_array();
+        for (unsigned t = 0; a && t < 8 * sizeof ns->relu_skip; t++)
+            if (ns->relu_skip >> t & 1u && json_array_append_new(a, json_integer((json_int_t)t + 1)) != 0)
+                break;
+        if (!a || json_object_set_new(j, "no_relu_after_T", a) != 0) {
+            json_decref(j);
+            return NULL;
+        }
+    }
+    return j;
 }
 
 /* The network of an inequality's best ratio is saved (best/<id>/) when

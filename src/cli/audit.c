@@ -11,6 +11,7 @@
 #include <string.h>
 #include <jansson.h>
 #include "base/json.h"
+#include "audit/one_json.h"
 #include "hessnorm/outdir.h"
 #include "cli.h"
 #include "base/parse.h"
@@ -34,9 +35,10 @@ static void audit_usage(FILE *f)
           "on that one network instead and prints, per claim: the paper's location, the\n"
           "relation, both sides, measured/bound (the relative discrepancy for '='), and\n"
           "holds / VIOLATED / n/a; --json prints the same as one JSON object.  Nothing is\n"
-          "written.  The network must be in the audited families (conv layers with ReLU, at\n"
-          "most one pooling, optional flatten + FC head with ReLUs).  Only the first sample\n"
-          "of the sample file is used.  The equation-(1) and corollary claims need theta*,\n"
+          "written.  The network must be in the audited families (conv layers, at most one\n"
+          "pooling, optional flatten + FC head; a missing ReLU is Lambda = I).  The table is\n"
+          "the first sample's; a batch adds each claim's distribution over the samples.\n"
+          "The equation-(1) and corollary claims need theta*,\n"
           "theta and k+1 samples, which one network does not give: they come out n/a.\n"
           "\n"
           "With --weights-star WSTAR as well, W is theta and WSTAR is theta* of equation (1),\n"
@@ -109,20 +111,6 @@ static int check_claim_list(const char *list)
     return 0;
 }
 
-static const char *status_of(const hn_claim_instance *c)
-{
-    return !c->applicable ? "n/a" : c->violated ? "VIOLATED" : c->undecided ? "undecided" : "holds";
-}
-
-static const char *detail_of(const hn_claim_instance *c)
-{
-    if (!c->applicable) /* not measured: the evaluator's own reason */
-        return c->na == HN_NA_UNMEASURED && c->value.detail[0] ? c->value.detail : hn_na_reason_text(c->na);
-    if (c->identity && !c->value.detail[0])
-        return "identity: only the relative discrepancy of the two sides is measured";
-    return c->value.detail;
-}
-
 /* The files of one `audit --model` run and their sizes. */
 typedef struct {
     const char *model, *weights, *wstar, *sample; /* wstar NULL without --weights-star */
@@ -172,7 +160,7 @@ static void print_table(const one_files *fl, const hn_claim_instance *c, size_t 
             else
                 snprintf(ra, sizeof ra, "inf");
         }
-        const char *st = status_of(x), *d = detail_of(x);
+        const char *st = hn_claim_instance_status(x), *d = hn_claim_instance_detail(x);
         printf("%-26s %-13s %-3s %13s %13s %12s  %s", x->claim->id, x->claim->location,
                hn_relation_name(x->claim->rel), me, bo, ra, st);
         if (*d)
@@ -224,45 +212,11 @@ static char *to_json(const one_files *fl, const hn_claim_instance *c, size_t n)
         mf |= c[i].matrix_free;
     hn_json_put(o, "route", json_string(mf ? "matrix-free" : "dense"), &bad);
     for (size_t i = 0; i < n && !bad; i++) {
-        const hn_claim_instance *x = &c[i];
-        json_t *e = json_object();
+        json_t *e = hn_claim_instance_json(&c[i]);
         if (!e) {
             bad = 1;
             break;
         }
-        const int eq = x->claim->rel == HN_REL_EQ, sides = x->applicable && !x->identity;
-        hn_json_put(e, "id", json_string(x->claim->id), &bad);
-        hn_json_put(e, "location", json_string(x->claim->location), &bad);
-        hn_json_put(e, "relation", json_string(hn_relation_name(x->claim->rel)), &bad);
-        hn_json_put(e, "printed", json_string(x->claim->printed), &bad);
-        hn_json_put(e, "measured", sides ? hn_json_num(x->value.measured) : json_null(), &bad);
-        hn_json_put(e, "bound", sides ? hn_json_num(x->value.bound) : json_null(), &bad);
-        if (eq)
-            hn_json_put(e, "discrepancy", x->applicable ? hn_json_num(x->value.discrepancy) : json_null(), &bad);
-        else
-            hn_json_put(e, "ratio", x->applicable ? hn_json_num(x->ratio) : json_null(), &bad);
-        if (x->matrix_free && sides && !eq) {
-            /* the claim at the upper ends of the brackets (audit.h) */
-            hn_json_put(e, "measured_upper", hn_json_num(x->value_hi.measured), &bad);
-            hn_json_put(e, "bound_upper", hn_json_num(x->value_hi.bound), &bad);
-        }
-        if (x->batch_n > 1) {
-            /* every sample of the file, each alone (audit.h) */
-            json_t *b = json_object();
-            hn_json_put(b, "samples", json_integer((json_int_t)x->batch_n), &bad);
-            hn_json_put(b, "applicable", json_integer((json_int_t)x->batch_applicable), &bad);
-            hn_json_put(b, "violated", json_integer((json_int_t)x->batch_violated), &bad);
-            hn_json_put(b, "undecided", json_integer((json_int_t)x->batch_undecided), &bad);
-            const int any = x->batch_applicable > 0;
-            hn_json_put(b, eq ? "discrepancy_min" : "ratio_min", any ? hn_json_num(x->ratio_min) : json_null(), &bad);
-            hn_json_put(b, eq ? "discrepancy_median" : "ratio_median", any ? hn_json_num(x->ratio_median) : json_null(),
-                        &bad);
-            hn_json_put(b, eq ? "discrepancy_max" : "ratio_max", any ? hn_json_num(x->ratio_max) : json_null(), &bad);
-            hn_json_put(b, "worst_sample", any ? json_integer((json_int_t)x->worst_sample) : json_null(), &bad);
-            hn_json_put(e, "batch", b, &bad);
-        }
-        hn_json_put(e, "status", json_string(status_of(x)), &bad);
-        hn_json_put(e, "detail", json_string(detail_of(x)), &bad);
         if (json_array_append_new(list, e) != 0)
             bad = 1;
     }

@@ -52,6 +52,20 @@ static inline int hn_exp_file_exists(const char *p)
 /* "FashionMNIST" for "fashion-mnist" etc.; other names as given. */
 const char *hn_exp_ds_title(const char *ds);
 
+/* ------------------------------------------------------------ tightness.c */
+
+/* Samples of sample.safetensors the tightness table is measured on, each
+ * alone (the first ones, in the file's order): enough for a distribution,
+ * few enough that the paper's largest model (P = 199,962, ~10 s a sample
+ * matrix-free) adds minutes, not hours, to its run. */
+#define HN_EXP_TIGHT_N 8
+/* *out = {"samples", "route", "claims_listed", "violated", "undecided",
+ * "not_applicable", "claims": [hn_claim_instance_json of every claim that
+ * applies, or applies but was not measured]} of the claims of the audit on
+ * m at theta and the first n_use samples of s. */
+int hn_exp_tightness(const hn_model *m, const double *theta, const hn_samples *s, size_t n_use, json_t **out,
+                     hn_err *err);
+
 /* ------------------------------------------------------------ model_run.c */
 
 /* The sweep's shared state: filled by hn_experiment_run, its timings

@@ -76,9 +76,11 @@ typedef struct {
     size_t *order;
     hn_hodiff diff[4];
     hn_train_stats tst;
-    double t_start, hess_seconds;
+    double t_start, hess_seconds, tight_seconds;
     double Ln, Wl, acc, tl, tacc; /* train loss, max loss, accuracy; test loss, accuracy */
     hn_cor2 c2;
+    hn_samples smp;  /* sample.safetensors as written (its buffers owned here) */
+    json_t *tight;   /* the tightness table (tightness.c) */
 } model_run;
 
 static void mr_free(model_run *R)
@@ -97,6 +99,10 @@ static void mr_free(model_run *R)
     hn_free(R->order);
     hn_free(R->hon);
     hn_free(R->sorted);
+    hn_free(R->smp.x);
+    hn_free(R->smp.y_class);
+    hn_free(R->smp.y_vec);
+    json_decref(R->tight);
 }
 
 /* The model and every buffer of its run. */
@@ -139,6 +145,7 @@ static int mr_save_sample(model_run *R, hn_err *err)
     const size_t n = tr->n < HN_EXP_SAMPLE_N ? tr->n : HN_EXP_SAMPLE_N, d = tr->in_size;
     char path[HN_EXP_PATH_BUF];
     hn_samples s = {.n = n, .in_size = d, .classes = tr->classes, .loss = tr->loss, .batched = 1};
+    /* kept in R->smp for the tightness table (freed by mr_free) */
     size_t *all = hn_calloc(tr->n, sizeof *all), *pick = hn_calloc(n, sizeof *pick);
     s.x = hn_calloc(n * d, sizeof *s.x);
     if (tr->y_class)
@@ -166,9 +173,7 @@ static int mr_save_sample(model_run *R, hn_err *err)
     }
     hn_free(all);
     hn_free(pick);
-    hn_free(s.x);
-    hn_free(s.y_class);
-    hn_free(s.y_vec);
+    R->smp = s;
     return rc;
 }
 
@@ -292,7 +297,20 @@ static int mr_hessian(model_run *R, hn_err *err)
     return rc;
 }
 
-/* 5. Corollary 2's readings */
+/* 5. the tightness table at theta-hat: the audit's claims on the saved sample (tightness.c) */
+static int mr_tightness(model_run *R, hn_err *err)
+{
+    hn_progress_say(&R->pr, 768, "tightness table: the audit's claims on %zu of the saved samples, each alone",
+                    R->smp.n < HN_EXP_TIGHT_N ? R->smp.n : (size_t)HN_EXP_TIGHT_N);
+    const double t0 = hn_clock_s();
+    int rc = hn_exp_tightness(R->m, R->theta, &R->smp, HN_EXP_TIGHT_N, &R->tight, err);
+    R->tight_seconds = hn_clock_s() - t0;
+    if (rc)
+        hn_err_prefix(err, "tightness table");
+    return rc;
+}
+
+/* 6. Corollary 2's readings */
 static void mr_cor2(model_run *R)
 {
     const hn_samples *tr = &R->X->train.s;
@@ -416,10 +434,11 @@ static json_t *met_all(model_run *R, json_t *config)
     json_object_set_new(met, "test", met_test(R));
     json_object_set_new(met, "ho_norm", met_ho_norm(R));
     json_object_set_new(met, "corollary2", met_cor2(R));
+    json_object_set(met, "tightness", R->tight);
     return met;
 }
 
-/* 6. timing.json, then metrics.json: last, its presence marks the model done */
+/* 7. timing.json, then metrics.json: last, its presence marks the model done */
 static int mr_save(model_run *R, json_t *config, hn_err *err)
 {
     char path[HN_EXP_PATH_BUF];
@@ -429,6 +448,7 @@ static int mr_save(model_run *R, json_t *config, hn_err *err)
     json_object_set_new(tj, "train_seconds", hn_json_num(R->tst.seconds));
     json_object_set_new(tj, "train_images_per_s", hn_json_num(R->tst.images_per_s));
     json_object_set_new(tj, "hessian_seconds", hn_json_num(R->hess_seconds));
+    json_object_set_new(tj, "tightness_seconds", hn_json_num(R->tight_seconds));
     json_object_set_new(tj, "total_seconds", hn_json_num(hn_clock_s() - R->t_start));
     hn_exp_path_join(path, sizeof path, R->dir, "timing.json");
     int rc = hn_json_save(tj, path, HN_JSON_FLAGS, 1, err);
@@ -466,6 +486,8 @@ static int run_model(hn_exp_ctx *X, size_t mi, size_t nm, const hn_arch *a, cons
         rc = mr_curve(&R, err);
     if (!rc)
         rc = mr_hessian(&R, err);
+    if (!rc)
+        rc = mr_tightness(&R, err);
     if (!rc) {
         mr_cor2(&R);
         rc = mr_save(&R, config, err);

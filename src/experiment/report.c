@@ -481,6 +481,125 @@ static void doc_cor2_model(doc *d, const hn_exp_result *r)
     }
 }
 
+/* ------------------------------------------------------------ tightness */
+
+static const char *jstr(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_string(v) ? json_string_value(v) : "";
+}
+
+/* One claim's cells: id, location, rel, measured [upper end], bound [upper
+ * end], ratio or discrepancy (sample 1), median and max over the samples, status. */
+static void tight_cells(const json_t *e, char (*c)[CELL])
+{
+    const int eq = !strcmp(jstr(e, "relation"), "=");
+    const json_t *b = json_object_get(e, "batch");
+    snprintf(c[0], CELL, "%s", jstr(e, "id"));
+    snprintf(c[1], CELL, "%s", jstr(e, "location"));
+    snprintf(c[2], CELL, "%s", jstr(e, "relation"));
+    double me = jnum(e, "measured"), mu = jnum(e, "measured_upper"), bo = jnum(e, "bound"), bu = jnum(e, "bound_upper");
+    if (isfinite(mu) && mu != me && isfinite(me))
+        snprintf(c[3], CELL, "%.4g .. %.4g", me, mu);
+    else
+        fmt_num(c[3], CELL, me, "%.4g");
+    if (isfinite(bu) && bu != bo && isfinite(bo))
+        snprintf(c[4], CELL, "%.4g .. %.4g", bo, bu);
+    else
+        fmt_num(c[4], CELL, bo, "%.4g");
+    fmt_num(c[5], CELL, jnum(e, eq ? "discrepancy" : "ratio"), eq ? "d %.2e" : "%.3e");
+    fmt_num(c[6], CELL, jnum(b, eq ? "discrepancy_median" : "ratio_median"), "%.3e");
+    fmt_num(c[7], CELL, jnum(b, eq ? "discrepancy_max" : "ratio_max"), "%.3e");
+    snprintf(c[8], CELL, "%s", jstr(e, "status"));
+}
+
+/* "How tight the paper's bounds are at theta-hat": one table a model, from
+ * its metrics.json "tightness" (tightness.c). */
+static void doc_tightness(report *R)
+{
+    doc *d = &R->d;
+    static const char *hdr[] = {"claim", "location", "rel", "measured", "bound", "ratio (sample 1)",
+                                "median", "max", "status"};
+    doc_h(d, 2, "How tight the paper's bounds are at the trained weights");
+    doc_p(d, "Every claim of hessnorm audit that applies to the trained network, evaluated at theta-hat on "
+             "the first samples of its sample.safetensors, each alone (as hessnorm audit --model does). "
+             "ratio = measured / bound (for '=' the relative discrepancy d of the two sides); median and max "
+             "over the samples. Past the dense limit the norms are certified brackets: a value shown as "
+             "'a .. b' is the claim at the lower and at the upper ends, and the status is certain (holds: "
+             "the upper measured end is below the lower bound end; VIOLATED: the lower measured end is above "
+             "the upper bound end) or undecided. n/a claims (another setting, the other loss, the "
+             "equation-(1) facts) are left out; those that apply but could not be measured are named under "
+             "the table. All rows: tightness.csv.");
+    for (size_t i = 0; i < R->nr; i++) {
+        const json_t *t = json_object_get(R->res[i].met, "tightness");
+        char title[200];
+        if (!json_is_object(t)) {
+            snprintf(title, sizeof title, "%s: not measured (metrics.json from a hessnorm before the tightness "
+                                          "table; delete the model's folder to re-run it)", R->res[i].name);
+            doc_p(d, title);
+            continue;
+        }
+        snprintf(title, sizeof title, "%s (%s route, %.0f samples; %.0f VIOLATED, %.0f undecided, %.0f not "
+                                      "applicable)", R->res[i].name, jstr(t, "route"), jnum(t, "samples"),
+                 jnum(t, "violated"), jnum(t, "undecided"), jnum(t, "not_applicable"));
+        doc_h(d, 3, title);
+        doc_table(d, hdr, 9);
+        const json_t *cl = json_object_get(t, "claims");
+        hn_buf un; /* the claims that apply but were not measured: one sentence under the table */
+        hn_buf_init(&un);
+        for (size_t j = 0; j < json_array_size(cl); j++) {
+            const json_t *e = json_array_get(cl, j);
+            if (!strcmp(jstr(e, "status"), "n/a")) {
+                hn_buf_printf(&un, "%s%s", un.len ? ", " : "", jstr(e, "id"));
+                continue;
+            }
+            char c[NCELL][CELL];
+            tight_cells(e, c);
+            doc_cells(d, c, 9);
+        }
+        doc_table_end(d);
+        if (un.len && (un.failed ? NULL : un.s)) {
+            hn_buf msg;
+            hn_buf_init(&msg);
+            hn_buf_printf(&msg, "Apply but not measured on this route (they need dense matrices; see "
+                                "metrics.json for each one's reason): %s.", (un.failed ? NULL : un.s));
+            if ((msg.failed ? NULL : msg.s))
+                doc_p(d, (msg.failed ? NULL : msg.s));
+            hn_buf_free(&msg);
+        }
+        hn_buf_free(&un);
+    }
+}
+
+/* tightness.csv: every listed claim of every model. */
+static int write_tightness_csv(const char *dir, const hn_exp_result *res, size_t nr, hn_err *err)
+{
+    hn_buf b;
+    hn_buf_init(&b);
+    hn_buf_puts(&b, "setting,claim,relation,measured,measured_upper,bound,bound_upper,ratio_or_discrepancy,"
+                    "batch_median,batch_max,worst_sample,status\n");
+    for (size_t i = 0; i < nr; i++) {
+        const json_t *cl = json_object_get(json_object_get(res[i].met, "tightness"), "claims");
+        for (size_t j = 0; j < json_array_size(cl); j++) {
+            const json_t *e = json_array_get(cl, j), *bt = json_object_get(e, "batch");
+            const int eq = !strcmp(jstr(e, "relation"), "=");
+            const double v[8] = {jnum(e, "measured"), jnum(e, "measured_upper"), jnum(e, "bound"),
+                                 jnum(e, "bound_upper"), jnum(e, eq ? "discrepancy" : "ratio"),
+                                 jnum(bt, eq ? "discrepancy_median" : "ratio_median"),
+                                 jnum(bt, eq ? "discrepancy_max" : "ratio_max"), jnum(bt, "worst_sample")};
+            hn_buf_printf(&b, "%s,%s,%s", res[i].name, jstr(e, "id"),
+                          eq ? "eq" : jstr(e, "relation")[0] == '~' ? "approx" : "le");
+            for (int k = 0; k < 8; k++) /* not measured: an empty cell */
+                if (isfinite(v[k]))
+                    hn_buf_printf(&b, k == 7 ? ",%.0f" : ",%.17g", v[k]);
+                else
+                    hn_buf_puts(&b, ",");
+            hn_buf_printf(&b, ",%s\n", jstr(e, "status"));
+        }
+    }
+    return save_buf(dir, "tightness.csv", &b, err);
+}
+
 /* "Corollary 2 against the measured loss difference", then the closing lines. */
 static void doc_cor2(report *R)
 {
@@ -520,6 +639,7 @@ static int write_docs(const hn_experiment_opts *o, const hn_exp_ctx *X, const hn
     doc_curves(&R);
     doc_models(&R);
     hn_buf_free(&R.hess_figs);
+    doc_tightness(&R);
     doc_cor2(&R);
     int rc = save_buf(o->out_dir, "report.md", &R.d.md, err);
     if (!rc)
@@ -543,6 +663,8 @@ int hn_exp_write_report(const hn_experiment_opts *o, const hn_exp_ctx *X, hn_exp
         rc = write_summary_csv(o->out_dir, res, nr, err);
     if (!rc)
         rc = write_cor2_csv(o->out_dir, res, nr, err);
+    if (!rc)
+        rc = write_tightness_csv(o->out_dir, res, nr, err);
     if (!rc)
         rc = write_docs(o, X, res, nr, drawn, err);
     return rc;
