@@ -284,7 +284,6 @@ const char *hn_sup_kind_name(hn_sup_kind k)
     return k == HN_SUP_EXACT ? "exact" : k == HN_SUP_UPPER ? "upper bound" : "none known";
 }
 
-/* The claim's loss setting against the network's loss (hn_loss_setting). */
 /* What the network of f is, and the part of the paper whose bound covers it. */
 static void describe_net(const hn_facts *f, char *buf, size_t n)
 {
@@ -292,7 +291,7 @@ static void describe_net(const hn_facts *f, char *buf, size_t n)
     char head[64] = "no FC head", skip[40] = "";
     if (f->n_fc)
         snprintf(head, sizeof head, "an FC head of %zu layer%s", f->n_fc, f->n_fc > 1 ? "s" : "");
-    for (unsigned t = 0, w = 0; t < 12 && w + 8 < sizeof skip; t++) /* Lambda = I after these T^(p) */
+    for (unsigned t = 0, w = 0; t < 8 * sizeof f->spec.relu_skip && w + 8 < sizeof skip; t++) /* Lambda = I after these T^(p) */
         if (f->spec.relu_skip >> t & 1u)
             w += (unsigned)snprintf(skip + w, sizeof skip - w, "%s%u", w ? "," : ", no ReLU after T^", t + 1);
     const char *see = "none of the paper's ||H_O|| bounds covers it";
@@ -316,6 +315,7 @@ int hn_cl_outside(const hn_facts *f, hn_claim_value *v, const char *need)
     return 1;
 }
 
+/* The claim's loss setting against the network's loss (hn_loss_setting). */
 int hn_claim_loss_fits(const hn_claim *c, const hn_facts *f)
 {
     return c->loss == HN_SET_ANY || (c->loss == HN_SET_CE) == !f->spec.mse;

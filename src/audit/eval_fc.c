@@ -8,6 +8,9 @@
 
 /* ------------------------------------------------ Lemma 5, Appendix G */
 
+/* what each setting needs, for hn_cl_outside */
+static const char NEED_FC[] = "a 2-D conv network with an FC head and no pooling (Lemma 5, Appendix G)";
+
 static int fc_head(const hn_facts *f) { return f->dim == 2 && f->n_fc > 0 && f->pool == 0; }
 static double fc2(const hn_facts *f) /* h^2 w~^2, h = largest FC dimension in or out */
 {
@@ -23,7 +26,7 @@ static double lemma5_bound(const hn_facts *f, double xn, int corrected)
 int hn_ev_lemma5(const hn_facts *f, hn_claim_value *v)
 {
     if (!fc_head(f))
-        return hn_cl_outside(f, v, "a 2-D conv network with an FC head and no pooling (Lemma 5, Appendix G)");
+        return hn_cl_outside(f, v, NEED_FC);
     v->measured = f->HO_norm;
     v->bound = lemma5_bound(f, f->x_norm, 0);
     snprintf(v->detail, sizeof v->detail, "conv factor %.3g, FC factor %.3g", hn_cl_c2(f), fc2(f));
@@ -32,7 +35,7 @@ int hn_ev_lemma5(const hn_facts *f, hn_claim_value *v)
 int hn_ev_lemma5c(const hn_facts *f, hn_claim_value *v)
 {
     if (!fc_head(f))
-        return hn_cl_outside(f, v, "a 2-D conv network with an FC head and no pooling (Lemma 5, Appendix G)");
+        return hn_cl_outside(f, v, NEED_FC);
     v->measured = f->HO_norm;
     v->bound = lemma5_bound(f, f->x_norm, 1);
     return 0;
@@ -40,7 +43,7 @@ int hn_ev_lemma5c(const hn_facts *f, hn_claim_value *v)
 int hn_ev_G_Tfc(const hn_facts *f, hn_claim_value *v)
 {
     if (!fc_head(f))
-        return hn_cl_outside(f, v, "a 2-D conv network with an FC head and no pooling (Lemma 5, Appendix G)");
+        return hn_cl_outside(f, v, NEED_FC);
     /* reading of the print: h bounds the FC layer sizes h_p (outputs) */
     HN_WORST_P(f, v, f->n_conv, f->n_lin, HN_SQ(f->T_norm[p_]), HN_SQ((double)f->h_out) * HN_SQ(f->wt));
     return 0;
@@ -48,7 +51,7 @@ int hn_ev_G_Tfc(const hn_facts *f, hn_claim_value *v)
 int hn_ev_G_Tfcc(const hn_facts *f, hn_claim_value *v)
 {
     if (!fc_head(f))
-        return hn_cl_outside(f, v, "a 2-D conv network with an FC head and no pooling (Lemma 5, Appendix G)");
+        return hn_cl_outside(f, v, NEED_FC);
     HN_WORST_P(f, v, f->n_conv, f->n_lin, HN_SQ(f->T_norm[p_]),
             (double)f->rows[p_] * (double)f->cols[p_] * HN_SQ(f->wt));
     return 0;
@@ -56,7 +59,7 @@ int hn_ev_G_Tfcc(const hn_facts *f, hn_claim_value *v)
 int hn_ev_G_GRconv(const hn_facts *f, hn_claim_value *v)
 {
     if (!fc_head(f))
-        return hn_cl_outside(f, v, "a 2-D conv network with an FC head and no pooling (Lemma 5, Appendix G)");
+        return hn_cl_outside(f, v, NEED_FC);
     HN_WORST_P(f, v, 0, f->n_conv, HN_SQ(f->G_norm[p_]) * HN_SQ(f->R_norm[p_]),
             pow(fc2(f), (double)f->n_fc) * pow(hn_cl_c2(f), (double)f->n_conv - 1));
     return 0;
@@ -64,7 +67,7 @@ int hn_ev_G_GRconv(const hn_facts *f, hn_claim_value *v)
 int hn_ev_G_GRfc(const hn_facts *f, hn_claim_value *v)
 {
     if (!fc_head(f))
-        return hn_cl_outside(f, v, "a 2-D conv network with an FC head and no pooling (Lemma 5, Appendix G)");
+        return hn_cl_outside(f, v, NEED_FC);
     HN_WORST_P(f, v, f->n_conv, f->n_lin, HN_SQ(f->G_norm[p_]) * HN_SQ(f->R_norm[p_]),
             pow(fc2(f), (double)f->n_fc - 1) * pow(hn_cl_c2(f), (double)f->n_conv));
     return 0;
@@ -72,7 +75,7 @@ int hn_ev_G_GRfc(const hn_facts *f, hn_claim_value *v)
 static int ev_G_bracket(const hn_facts *f, hn_claim_value *v, int corrected)
 {
     if (!fc_head(f))
-        return hn_cl_outside(f, v, "a 2-D conv network with an FC head and no pooling (Lemma 5, Appendix G)");
+        return hn_cl_outside(f, v, NEED_FC);
     /* sum over p of the two per-p bounds, against the printed closed form */
     double Lc = (double)f->n_conv - 1, P = (double)f->n_fc;
     double sum = (Lc + 1) * pow(fc2(f), P) * pow(hn_cl_c2(f), Lc) + P * pow(fc2(f), P - 1) * pow(hn_cl_c2(f), Lc + 1);
@@ -87,7 +90,7 @@ int hn_ev_G_brc(const hn_facts *f, hn_claim_value *v) { return ev_G_bracket(f, v
 int hn_ev_G_F(const hn_facts *f, hn_claim_value *v)
 {
     if (!fc_head(f))
-        return hn_cl_outside(f, v, "a 2-D conv network with an FC head and no pooling (Lemma 5, Appendix G)");
+        return hn_cl_outside(f, v, NEED_FC);
     v->measured = HN_SQ(f->F_norm);
     v->bound = lemma5_bound(f, f->x_norm, 0) / (sqrt(2.0) * hn_cl_q2_2d(f));
     return 0;

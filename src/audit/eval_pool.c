@@ -8,6 +8,10 @@
 
 /* ------------------------------------------------ Lemmas 3, 4; Appendices E, F */
 
+/* what each setting needs, for hn_cl_outside */
+static const char NEED_POOLED[] = "a 2-D conv-only network with a pooling in place of a ReLU (Appendices E-F)";
+static const char NEED_AVG_2D[] = "a 2-D network with average pooling (Appendix F)";
+
 static int pooled(const hn_facts *f, int type)
 {
     return f->dim == 2 && hn_cl_conv_only(f) && f->pool == type && f->pool_instead;
@@ -66,7 +70,7 @@ int hn_ev_E_M(const hn_facts *f, hn_claim_value *v)
 int hn_ev_E_GRprod(const hn_facts *f, hn_claim_value *v)
 {
     if (!(pooled(f, 1) || pooled(f, 2)))
-        return hn_cl_outside(f, v, "a 2-D conv-only network with a pooling in place of a ReLU (Appendices E-F)");
+        return hn_cl_outside(f, v, NEED_POOLED);
     HN_WORST_P(f, v, 0, f->n_lin, f->G_norm[p_] * f->R_norm[p_],
             sqrt(hn_cl_prodT2(f, 0, f->n_lin) / HN_SQ(f->T_norm[p_])));
     return 0;
@@ -74,7 +78,7 @@ int hn_ev_E_GRprod(const hn_facts *f, hn_claim_value *v)
 int hn_ev_E_GR(const hn_facts *f, hn_claim_value *v)
 {
     if (!(pooled(f, 1) || pooled(f, 2)))
-        return hn_cl_outside(f, v, "a 2-D conv-only network with a pooling in place of a ReLU (Appendices E-F)");
+        return hn_cl_outside(f, v, NEED_POOLED);
     /* p is 1-based in the print: I{p-1 <= l} */
     HN_WORST_P(f, v, 0, f->n_lin, f->G_norm[p_] * f->R_norm[p_],
             pow(hn_cl_c2(f), 2.0 * (double)f->L) *
@@ -84,7 +88,7 @@ int hn_ev_E_GR(const hn_facts *f, hn_claim_value *v)
 int hn_ev_E_GRc(const hn_facts *f, hn_claim_value *v)
 {
     if (!(pooled(f, 1) || pooled(f, 2)))
-        return hn_cl_outside(f, v, "a 2-D conv-only network with a pooling in place of a ReLU (Appendices E-F)");
+        return hn_cl_outside(f, v, NEED_POOLED);
     /* squared, with the layers after the pooling (l+1 .. L+1, p excluded)
      * shrunk by 1/k_pool^2 each */
     HN_WORST_P(f, v, 0, f->n_lin, HN_SQ(f->G_norm[p_]) * HN_SQ(f->R_norm[p_]),
@@ -95,7 +99,7 @@ int hn_ev_E_GRc(const hn_facts *f, hn_claim_value *v)
 int hn_ev_E_expo(const hn_facts *f, hn_claim_value *v)
 {
     if (!(pooled(f, 1) || pooled(f, 2)))
-        return hn_cl_outside(f, v, "a 2-D conv-only network with a pooling in place of a ReLU (Appendices E-F)");
+        return hn_cl_outside(f, v, NEED_POOLED);
     HN_WORST_P(f, v, 0, f->n_lin,
             pool_factor(f, (double)f->L - (double)f->pool_l + 2 - (p_ <= f->pool_l ? 1 : 0)),
             pool_factor(f, (double)f->L - (double)f->pool_l + 2));
@@ -129,14 +133,14 @@ int hn_ev_F_Freusec(const hn_facts *f, hn_claim_value *v)
 int hn_ev_F_gram(const hn_facts *f, hn_claim_value *v)
 {
     if (!(f->pool == 2 && f->dim == 2))
-        return hn_cl_outside(f, v, "a 2-D network with average pooling (Appendix F)");
+        return hn_cl_outside(f, v, NEED_AVG_2D);
     v->discrepancy = f->avg_gram_disc;
     return 0;
 }
 int hn_ev_F_block(const hn_facts *f, hn_claim_value *v)
 {
     if (!(f->pool == 2 && f->dim == 2))
-        return hn_cl_outside(f, v, "a 2-D network with average pooling (Appendix F)");
+        return hn_cl_outside(f, v, NEED_AVG_2D);
     /* printed B_i = (1/k_pool^2) 1 1^T; measured: the entry of A^T A inside a window */
     double kp = (double)f->kpool;
     v->measured = 1.0 / pow(kp, 4);
@@ -148,7 +152,7 @@ int hn_ev_F_block(const hn_facts *f, hn_claim_value *v)
 int hn_ev_F_blocknorm(const hn_facts *f, hn_claim_value *v)
 {
     if (!(f->pool == 2 && f->dim == 2))
-        return hn_cl_outside(f, v, "a 2-D network with average pooling (Appendix F)");
+        return hn_cl_outside(f, v, NEED_AVG_2D);
     v->measured = f->avg_block_norm; /* ||A^T A|| = max_i ||B_i|| */
     v->bound = 1.0 / (double)f->kpool;
     v->discrepancy = fabs(v->measured - v->bound) / v->bound;
@@ -157,7 +161,7 @@ int hn_ev_F_blocknorm(const hn_facts *f, hn_claim_value *v)
 int hn_ev_F_Anorm(const hn_facts *f, hn_claim_value *v)
 {
     if (!(f->pool == 2 && f->dim == 2))
-        return hn_cl_outside(f, v, "a 2-D network with average pooling (Appendix F)");
+        return hn_cl_outside(f, v, NEED_AVG_2D);
     v->measured = f->pool_norm;
     v->bound = 1.0 / (double)f->kpool;
     v->discrepancy = fabs(v->measured - v->bound) / v->bound;

@@ -550,7 +550,9 @@ static void doc_tightness(report *R)
         for (size_t j = 0; j < json_array_size(cl); j++) {
             const json_t *e = json_array_get(cl, j);
             if (!strcmp(jstr(e, "status"), "n/a")) {
-                hn_buf_printf(&un, "%s%s", un.len ? ", " : "", jstr(e, "id"));
+                hn_buf_printf(&un, "%s%s", un.len ? ", " : "Apply but not measured on this route (they need dense "
+                                                         "matrices; see metrics.json for each one's reason): ",
+                              jstr(e, "id"));
                 continue;
             }
             char c[NCELL][CELL];
@@ -558,15 +560,9 @@ static void doc_tightness(report *R)
             doc_cells(d, c, 9);
         }
         doc_table_end(d);
-        if (un.len && (un.failed ? NULL : un.s)) {
-            hn_buf msg;
-            hn_buf_init(&msg);
-            hn_buf_printf(&msg, "Apply but not measured on this route (they need dense matrices; see "
-                                "metrics.json for each one's reason): %s.", (un.failed ? NULL : un.s));
-            if ((msg.failed ? NULL : msg.s))
-                doc_p(d, (msg.failed ? NULL : msg.s));
-            hn_buf_free(&msg);
-        }
+        hn_buf_puts(&un, un.len ? "." : "");
+        if (un.len && !un.failed)
+            doc_p(d, un.s);
         hn_buf_free(&un);
     }
 }

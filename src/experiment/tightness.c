@@ -28,10 +28,11 @@ int hn_exp_tightness(const hn_model *m, const double *theta, const hn_samples *s
         list = json_array();
         bad = !t || !list;
     }
-    size_t shown = 0, na = 0, viol = 0, und = 0, mf = 0;
+    size_t shown = 0, na = 0, viol = 0, und = 0;
+    int mf = 0;
     for (size_t i = 0; i < n && !rc && !bad; i++) {
         const hn_claim_instance *x = &res[i];
-        mf |= (size_t)x->matrix_free;
+        mf |= x->matrix_free;
         /* the claims that apply, and those that apply but were not measured (with why) */
         if (!x->applicable && x->na != HN_NA_UNMEASURED) {
             na++;
