@@ -214,6 +214,18 @@ fails "--seed 2^100" 2 "hessnorm audit: --seed: '1267650600228229401496703205376
 fails "--seed ' 5'" 2 "hessnorm audit: --seed: ' 5' is not a number" --seed ' 5' --out "$T/s3"
 [ ! -e "$T/s1" ] && [ ! -e "$T/s2" ] && [ ! -e "$T/s3" ] && ok "--seed refusals write nothing" \
     || bad "a refused --seed left an output folder"
+# --budget: the strict real parser (strtod took white space, a sign, hex,
+# inf and an underflow to 0); usage errors like --seed's: exit 2, one line
+for b in '' ' 5' '+5' '-1' 0 0.0 5x 0x10 inf nan 1e400 1e-400 2e9 .5; do
+    fails "--budget '$b'" 2 "hessnorm audit: --budget: '$b' is not a positive number of seconds" --budget "$b" --out "$T/b1"
+done
+[ ! -e "$T/b1" ] && ok "--budget refusals write nothing" || bad "a refused --budget left an output folder"
+if "$HN" audit --budget 2.5e1 --random 1 --adversarial 0 --nm-iterations 0 --no-figures --claims lemma2 \
+        --out "$T/b2" > /dev/null 2> "$T/err" && [ -s "$T/b2/audit.json" ]; then
+    ok "--budget 2.5e1 taken"
+else
+    bad "--budget 2.5e1: $(tail -n 1 "$T/err")"
+fi
 fails "unknown claim id" 1 "hessnorm: --claims: unknown claim id 'lemma9'" --model "$M" --weights "$W" \
     --sample "$X" --claims lemma2,lemma9
 HEAD='"format":"hessnorm-model/1","input":[1,8,8],"classes":4,"loss":"cross_entropy"'

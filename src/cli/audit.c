@@ -65,6 +65,8 @@ static void on_signal(int sig)
 
 /* The largest --random, --adversarial or --nm-iterations. */
 #define MAX_COUNT 100000000
+/* The largest --budget: 1e9 s is 31 years, a typo rather than a run. */
+#define MAX_BUDGET 1e9
 
 static void on_progress(void *ctx, const char *msg)
 {
@@ -382,15 +384,14 @@ int hn_cli_audit(int argc, char **argv)
             o.seed = (unsigned long)v;
             break;
         }
-        case 'b': {
-            char *end;
-            o.budget_seconds = strtod(optarg, &end);
-            if (!*optarg || *end || !(o.budget_seconds > 0)) {
+        case 'b':
+            /* the strict parser: strtod took " 5", "+5", "0x10", "inf"
+             * (a run without a budget) and "1e-400" (0, caught late) */
+            if (hn_parse_real(optarg, 0, MAX_BUDGET, &o.budget_seconds) != 0 || !(o.budget_seconds > 0)) {
                 fprintf(stderr, "hessnorm audit: --budget: '%s' is not a positive number of seconds\n", optarg);
                 return 2;
             }
             break;
-        }
         case 'c': o.claims = optarg; break;
         case 'r': if (hn_cli_count("audit", "--random", optarg, MAX_COUNT, &v)) return 2; o.n_random = v; break;
         case 'a': if (hn_cli_count("audit", "--adversarial", optarg, MAX_COUNT, &v)) return 2; o.n_adversarial = v; break;
