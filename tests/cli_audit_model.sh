@@ -254,6 +254,29 @@ fails "outside the families (two poolings)" 1 "$T/pool2.json: layers[2]: the cla
 head -c 5 "$W" > "$T/trunc.safetensors"
 fails "truncated weights" 1 "$T/trunc.safetensors: header length" --model "$M" --weights "$T/trunc.safetensors" \
     --sample "$X"
+# declared shapes whose product overflows size_t (each dimension under the
+# per-dimension limit): the model file is named
+printf '%s' '{"format":"hessnorm-model/1","input":[2147483648,2147483648,2147483648],"classes":4,"loss":"cross_entropy",
+"layers":[{"type":"conv2d","out_channels":2,"kernel":3},{"type":"flatten"},{"type":"linear","out_features":4}]}' \
+    > "$T/ovfshape.json"
+fails "declared shapes overflow" 1 "hessnorm: $T/ovfshape.json: input: size overflows size_t" --model "$T/ovfshape.json" \
+    --weights "$W" --sample "$X"
+# results that overflow on finite input (HN_EOVERFLOW) name the input with
+# the largest magnitude, not model.json: every pixel 1e300 (a non-finite
+# H_O), 1e160 (gradient), every weight 1e300
+f64() { i=0; while [ $i -lt "$2" ]; do printf "$1"; i=$((i + 1)); done; }
+E300='\234\165\000\210\074\344\067\176'; E160='\303\374\157\045\324\302\046\141'
+XH='{"x":{"dtype":"F64","shape":[1,8,8],"data_offsets":[0,512]},"y":{"dtype":"I64","shape":[],"data_offsets":[512,520]}}'
+for e in 300 160; do
+    eval "v=\$E$e"
+    { le64 ${#XH}; printf '%s' "$XH"; f64 "$v" 64; printf '\001\000\000\000\000\000\000\000'; } > "$T/x1e$e.safetensors"
+    fails "sample of 1e$e (overflow)" 1 "hessnorm: $T/x1e$e.safetensors: tensor \"x\": magnitude up to 1e+$e: " \
+        --model "$M" --weights "$W" --sample "$T/x1e$e.safetensors"
+done
+WH='{"0.weight":{"dtype":"F64","shape":[2,1,3,3],"data_offsets":[0,144]},"3.weight":{"dtype":"F64","shape":[3,2,2,2],"data_offsets":[144,336]},"6.weight":{"dtype":"F64","shape":[4,12],"data_offsets":[336,720]}}'
+{ le64 ${#WH}; printf '%s' "$WH"; f64 "$E300" 90; } > "$T/w1e300.safetensors"
+fails "weights of 1e300 (overflow)" 1 "hessnorm: $T/w1e300.safetensors: tensor \"0.weight\": magnitude up to 1e+300: " \
+    --model "$M" --weights "$T/w1e300.safetensors" --sample "$X"
 
 # ---------------------------------------------------------------- a quantity that was not measured
 # fixtures/paper10 (the paper's architecture at 10x10, P = 1,662): its block-
