@@ -185,8 +185,11 @@ fails() {
         bad "$name: rc=$rc lines=$lines; stderr: $(cat "$T/stderr")"
     else
         ok "$name: $(cat "$T/stderr")"
+        # ROW=1: the case is a row of the README's "Hostile input" table
+        if [ -n "${ROW:-}" ]; then row "$name" "$(cat "$T/stderr")"; fi
     fi
 }
+. "$S/tests/readme_rows.sh"
 M="$EX/model.json"
 W="$EX/weights.safetensors"
 X="$EX/sample.safetensors"
@@ -217,7 +220,7 @@ fails "--seed ' 5'" 2 "hessnorm audit: --seed: ' 5' is not a number" --seed ' 5'
 # --budget: the strict real parser (strtod took white space, a sign, hex,
 # inf and an underflow to 0); usage errors like --seed's: exit 2, one line
 for b in '' ' 5' '+5' '-1' 0 0.0 5x 0x10 inf nan 1e400 1e-400 2e9 .5; do
-    fails "--budget '$b'" 2 "hessnorm audit: --budget: '$b' is not a positive number of seconds" --budget "$b" --out "$T/b1"
+    ROW=$(case $b in inf|0x10|1e-400) echo 1;; esac) fails "--budget '$b'" 2 "hessnorm audit: --budget: '$b' is not a positive number of seconds" --budget "$b" --out "$T/b1"
 done
 [ ! -e "$T/b1" ] && ok "--budget refusals write nothing" || bad "a refused --budget left an output folder"
 if "$HN" audit --budget 2.5e1 --random 1 --adversarial 0 --nm-iterations 0 --no-figures --claims lemma2 \
@@ -259,7 +262,7 @@ fails "truncated weights" 1 "$T/trunc.safetensors: header length" --model "$M" -
 printf '%s' '{"format":"hessnorm-model/1","input":[2147483648,2147483648,2147483648],"classes":4,"loss":"cross_entropy",
 "layers":[{"type":"conv2d","out_channels":2,"kernel":3},{"type":"flatten"},{"type":"linear","out_features":4}]}' \
     > "$T/ovfshape.json"
-fails "declared shapes overflow" 1 "hessnorm: $T/ovfshape.json: input: size overflows size_t" --model "$T/ovfshape.json" \
+ROW=1 fails "declared shapes overflow" 1 "hessnorm: $T/ovfshape.json: input: size overflows size_t" --model "$T/ovfshape.json" \
     --weights "$W" --sample "$X"
 # results that overflow on finite input (HN_EOVERFLOW) name the input with
 # the largest magnitude, not model.json: every pixel 1e300 (a non-finite
@@ -270,12 +273,12 @@ XH='{"x":{"dtype":"F64","shape":[1,8,8],"data_offsets":[0,512]},"y":{"dtype":"I6
 for e in 300 160; do
     eval "v=\$E$e"
     { le64 ${#XH}; printf '%s' "$XH"; f64 "$v" 64; printf '\001\000\000\000\000\000\000\000'; } > "$T/x1e$e.safetensors"
-    fails "sample of 1e$e (overflow)" 1 "hessnorm: $T/x1e$e.safetensors: tensor \"x\": magnitude up to 1e+$e: " \
+    ROW=1 fails "sample of 1e$e (overflow)" 1 "hessnorm: $T/x1e$e.safetensors: tensor \"x\": magnitude up to 1e+$e: " \
         --model "$M" --weights "$W" --sample "$T/x1e$e.safetensors"
 done
 WH='{"0.weight":{"dtype":"F64","shape":[2,1,3,3],"data_offsets":[0,144]},"3.weight":{"dtype":"F64","shape":[3,2,2,2],"data_offsets":[144,336]},"6.weight":{"dtype":"F64","shape":[4,12],"data_offsets":[336,720]}}'
 { le64 ${#WH}; printf '%s' "$WH"; f64 "$E300" 90; } > "$T/w1e300.safetensors"
-fails "weights of 1e300 (overflow)" 1 "hessnorm: $T/w1e300.safetensors: tensor \"0.weight\": magnitude up to 1e+300: " \
+ROW=1 fails "weights of 1e300 (overflow)" 1 "hessnorm: $T/w1e300.safetensors: tensor \"0.weight\": magnitude up to 1e+300: " \
     --model "$M" --weights "$T/w1e300.safetensors" --sample "$X"
 
 # ---------------------------------------------------------------- a quantity that was not measured
@@ -364,4 +367,5 @@ else
     bad "audit for best networks: $(tail -n 1 "$T/err")"
 fi
 
+check_rows || fail=$((fail + 1))
 hn_test_end cli_audit_model

@@ -147,8 +147,9 @@ static int check_overflow(const hn_model *m, const double *theta, const hn_sampl
         memset(g, 0, P * sizeof *g);
         hn_loss_grad(m, theta, s, i, ws, 1.0, &loss, g);
         size_t bad;
-        if (!isfinite(loss))
-            rc = hn_err_set(err, HN_EOVERFLOW, "x: sample %zu: the loss overflows (%g) at %s", i, loss, at);
+        if (!isfinite(loss)) /* NaN: inf - inf inside the softmax or the squares */
+            rc = hn_err_set(err, HN_EOVERFLOW, "x: sample %zu: the loss overflows (%s) at %s", i,
+                            isnan(loss) ? "NaN" : "inf", at);
         else if (!all_finite(g, P, &bad))
             rc = hn_err_set(err, HN_EOVERFLOW, "x: sample %zu: the gradient overflows (entry %zu is %g) at %s", i,
                             bad, g[bad], at);
