@@ -185,8 +185,11 @@ fails() {
         bad "$name: rc=$rc lines=$lines; stderr: $(cat "$T/stderr")"
     else
         ok "$name: $(cat "$T/stderr")"
+        # ROW=1: the case is a row of the README's "Hostile input" table
+        if [ -n "${ROW:-}" ]; then row "$name" "$(cat "$T/stderr")"; fi
     fi
 }
+. "$S/tests/readme_rows.sh"
 M="$EX/model.json"
 W="$EX/weights.safetensors"
 X="$EX/sample.safetensors"
@@ -214,6 +217,18 @@ fails "--seed 2^100" 2 "hessnorm audit: --seed: '1267650600228229401496703205376
 fails "--seed ' 5'" 2 "hessnorm audit: --seed: ' 5' is not a number" --seed ' 5' --out "$T/s3"
 [ ! -e "$T/s1" ] && [ ! -e "$T/s2" ] && [ ! -e "$T/s3" ] && ok "--seed refusals write nothing" \
     || bad "a refused --seed left an output folder"
+# --budget: the strict real parser (strtod took white space, a sign, hex,
+# inf and an underflow to 0); usage errors like --seed's: exit 2, one line
+for b in '' ' 5' '+5' '-1' 0 0.0 5x 0x10 inf nan 1e400 1e-400 2e9 .5; do
+    ROW=$(case $b in inf|0x10|1e-400) echo 1;; esac) fails "--budget '$b'" 2 "hessnorm audit: --budget: '$b' is not a positive number of seconds" --budget "$b" --out "$T/b1"
+done
+[ ! -e "$T/b1" ] && ok "--budget refusals write nothing" || bad "a refused --budget left an output folder"
+if "$HN" audit --budget 2.5e1 --random 1 --adversarial 0 --nm-iterations 0 --no-figures --claims lemma2 \
+        --out "$T/b2" > /dev/null 2> "$T/err" && [ -s "$T/b2/audit.json" ]; then
+    ok "--budget 2.5e1 taken"
+else
+    bad "--budget 2.5e1: $(tail -n 1 "$T/err")"
+fi
 fails "unknown claim id" 1 "hessnorm: --claims: unknown claim id 'lemma9'" --model "$M" --weights "$W" \
     --sample "$X" --claims lemma2,lemma9
 HEAD='"format":"hessnorm-model/1","input":[1,8,8],"classes":4,"loss":"cross_entropy"'
@@ -249,6 +264,29 @@ fails "outside the families (two poolings)" 1 "$T/pool2.json: layers[2]: the cla
 head -c 5 "$W" > "$T/trunc.safetensors"
 fails "truncated weights" 1 "$T/trunc.safetensors: header length" --model "$M" --weights "$T/trunc.safetensors" \
     --sample "$X"
+# declared shapes whose product overflows size_t (each dimension under the
+# per-dimension limit): the model file is named
+printf '%s' '{"format":"hessnorm-model/1","input":[2147483648,2147483648,2147483648],"classes":4,"loss":"cross_entropy",
+"layers":[{"type":"conv2d","out_channels":2,"kernel":3},{"type":"flatten"},{"type":"linear","out_features":4}]}' \
+    > "$T/ovfshape.json"
+ROW=1 fails "declared shapes overflow" 1 "hessnorm: $T/ovfshape.json: input: size overflows size_t" --model "$T/ovfshape.json" \
+    --weights "$W" --sample "$X"
+# results that overflow on finite input (HN_EOVERFLOW) name the input with
+# the largest magnitude, not model.json: every pixel 1e300 (a non-finite
+# H_O), 1e160 (gradient), every weight 1e300
+f64() { i=0; while [ $i -lt "$2" ]; do printf "$1"; i=$((i + 1)); done; }
+E300='\234\165\000\210\074\344\067\176'; E160='\303\374\157\045\324\302\046\141'
+XH='{"x":{"dtype":"F64","shape":[1,8,8],"data_offsets":[0,512]},"y":{"dtype":"I64","shape":[],"data_offsets":[512,520]}}'
+for e in 300 160; do
+    eval "v=\$E$e"
+    { le64 ${#XH}; printf '%s' "$XH"; f64 "$v" 64; printf '\001\000\000\000\000\000\000\000'; } > "$T/x1e$e.safetensors"
+    ROW=1 fails "sample of 1e$e (overflow)" 1 "hessnorm: $T/x1e$e.safetensors: tensor \"x\": magnitude up to 1e+$e: " \
+        --model "$M" --weights "$W" --sample "$T/x1e$e.safetensors"
+done
+WH='{"0.weight":{"dtype":"F64","shape":[2,1,3,3],"data_offsets":[0,144]},"3.weight":{"dtype":"F64","shape":[3,2,2,2],"data_offsets":[144,336]},"6.weight":{"dtype":"F64","shape":[4,12],"data_offsets":[336,720]}}'
+{ le64 ${#WH}; printf '%s' "$WH"; f64 "$E300" 90; } > "$T/w1e300.safetensors"
+ROW=1 fails "weights of 1e300 (overflow)" 1 "hessnorm: $T/w1e300.safetensors: tensor \"0.weight\": magnitude up to 1e+300: " \
+    --model "$M" --weights "$T/w1e300.safetensors" --sample "$X"
 
 # ---------------------------------------------------------------- a quantity that was not measured
 # fixtures/paper10 (the paper's architecture at 10x10, P = 1,662): its block-
@@ -336,4 +374,5 @@ else
     bad "audit for best networks: $(tail -n 1 "$T/err")"
 fi
 
+check_rows || fail=$((fail + 1))
 hn_test_end cli_audit_model

@@ -1,8 +1,10 @@
 /* hessnorm tests — the small helpers of src/base/: clock, progress lines,
- * JSON numbers and files, number parsing, descriptor loops. */
+ * JSON numbers and files, number parsing (hn_parse_size, hn_parse_real),
+ * long paths shortened for messages (hn_path_short), descriptor loops. */
 #include "config.h"
 #include "testutil.h"
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -235,6 +237,170 @@ static void test_parse_size(void **state)
     assert_int_equal(hn_parse_size(NULL, 0, 10, &v), -1);
 }
 
+static void test_parse_real(void **state)
+{
+    (void)state;
+    /* accepted: plain decimal notation, exponent included; each value is
+     * the one strtod gives, compared exactly (the same conversion) */
+    const struct {
+        const char *s;
+        double v;
+    } good[] = {{"0", 0},         {"1", 1},         {"110", 110},     {"1.5", 1.5},   {"5.", 5},
+                {"007.25", 7.25}, {"1e3", 1e3},     {"1E3", 1e3},     {"1e+3", 1e3},  {"2.5e-3", 2.5e-3},
+                {"0.0", 0},       {"0e-999", 0},    {"10", 10},       {"9.999", 9.999}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        double v = -1;
+        if (hn_parse_real(good[i].s, 0, 1e4, &v) != 0)
+            fail_msg("'%s' refused", good[i].s);
+        if (v != good[i].v)
+            fail_msg("'%s' gave %.17g", good[i].s, v);
+    }
+    /* refused, *out untouched: white space, signs, a leading '.', trailing
+     * junk, inf/nan spellings, hexadecimal floats (strtod takes them all) */
+    const char *bad[] = {"",       " ",         " 1",       "\t1",       "\n1",      "1 ",       "1\n",
+                         "+1",     "-1",        "-0",       "+0.5",      ".5",       "1x",       "1e",
+                         "1e+",    "1.5.2",     "1,5",      "1_000",     "1e3x",     "inf",      "INF",
+                         "Inf",    "infinity",  "INFINITY", "-inf",      "+inf",     "nan",      "NAN",
+                         "nan(1)", "-nan",      "0x10",     "0X10",      "0x1p3",    "0x1.8p1",  "00x1",
+                         "1p3",    "\xef\xbc\x91" /* fullwidth digit one */,          "1\xc2\xa0"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        double v = 77;
+        if (hn_parse_real(bad[i], 0, 1e4, &v) != -1)
+            fail_msg("'%s' taken", bad[i]);
+        assert_true(v == 77);
+    }
+    double v = 77;
+    assert_int_equal(hn_parse_real(NULL, 0, 10, &v), -1);
+    /* [min, max] inclusive at both ends */
+    assert_int_equal(hn_parse_real("10", 0, 10, &v), 0);
+    assert_true(v == 10);
+    assert_int_equal(hn_parse_real("10.000000000000002", 0, 10, &v), -1); /* next double above 10 */
+    assert_int_equal(hn_parse_real("0.5", 1, 10, &v), -1);
+    assert_int_equal(hn_parse_real("1", 1, 10, &v), 0);
+    assert_true(v == 1);
+    /* overflow and underflow are ERANGE, refused even with an unbounded
+     * range; DBL_MAX and DBL_MIN themselves are representable */
+    assert_int_equal(hn_parse_real("1.7976931348623157e308", 0, DBL_MAX, &v), 0);
+    assert_true(v == DBL_MAX);
+    assert_int_equal(hn_parse_real("2.2250738585072014e-308", 0, DBL_MAX, &v), 0);
+    assert_true(v == DBL_MIN);
+    v = 77;
+    const char *range[] = {"1.7976931348623159e308", "1e309", "1e99999", "1e-400", "1e-310",
+                           "4.9406564584124654e-324", "2.2250738585072011e-308"};
+    for (size_t i = 0; i < sizeof range / sizeof range[0]; i++) {
+        if (hn_parse_real(range[i], 0, INFINITY, &v) != -1)
+            fail_msg("'%s' taken", range[i]);
+        assert_true(v == 77);
+    }
+}
+
+/* ------------------------------------------------------------ long paths */
+
+/* s is well-formed UTF-8 (every multi-byte sequence whole). */
+static int utf8_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        size_t k = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2 : (*p & 0xF8) == 0xF0 ? 3 : 9;
+        if (k == 9)
+            return 0;
+        p++;
+        for (size_t j = 0; j < k; j++, p++)
+            if ((*p & 0xC0) != 0x80)
+                return 0;
+    }
+    return 1;
+}
+
+/* hn_path_short(buf, n, path) for every n from 0 to strlen(path) + 2: the
+ * path itself when it fits, else at most n - 1 bytes of its head, "..."
+ * and its tail; valid UTF-8 whenever path is. */
+static void check_short_all(const char *path)
+{
+    const size_t len = strlen(path);
+    char buf[1200];
+    assert_true(len + 3 <= sizeof buf);
+    for (size_t n = 0; n <= len + 2; n++) {
+        memset(buf, 'Z', sizeof buf);
+        assert_ptr_equal(hn_path_short(buf, n, path), buf);
+        if (n == 0) {
+            assert_int_equal(buf[0], 'Z'); /* nothing written */
+            continue;
+        }
+        const size_t out = strlen(buf);
+        assert_true(out < n);
+        assert_int_equal(buf[n], 'Z'); /* nothing past the n bytes */
+        if (len < n) {
+            assert_string_equal(buf, path);
+            continue;
+        }
+        if (utf8_ok(path) && !utf8_ok(buf))
+            fail_msg("n = %zu: cut inside a character: '%s'", n, buf);
+        const char *dots = strstr(buf, "...");
+        if (n < 8) { /* no room for three parts: a prefix alone */
+            assert_memory_equal(buf, path, out);
+            continue;
+        }
+        assert_non_null(dots);
+        const size_t head = (size_t)(dots - buf), tail = out - head - 3;
+        assert_memory_equal(buf, path, head);
+        assert_memory_equal(dots + 3, path + len - tail, tail);
+        /* nothing lost but what the cut needs: at most 3 bytes (one
+         * character's continuation) on each side of the budget n - 4
+         * (on UTF-8; other bytes may all look like continuations) */
+        if (utf8_ok(path))
+            assert_true(head + tail + 6 >= n - 4);
+    }
+}
+
+static void test_path_short(void **state)
+{
+    (void)state;
+    char buf[64];
+    /* exact boundary: strlen 15 fits 16 bytes, 16 does not */
+    const char *p15 = "/a/b/c/d/e/f.gz", *p16 = "/a/b/c/d/e/ff.gz";
+    assert_string_equal(hn_path_short(buf, 16, p15), p15);
+    hn_path_short(buf, 16, p16);
+    assert_string_equal(buf, "/a/b.../e/ff.gz"); /* a third of the 12 bytes head, the rest tail */
+    assert_string_equal(hn_path_short(buf, 8, ""), "");
+    assert_string_equal(hn_path_short(buf, 1, "abc"), "");
+    /* the tail keeps the file's own name */
+    char longp[800];
+    size_t k = 0;
+    for (int i = 0; i < 60; i++)
+        k += (size_t)snprintf(longp + k, sizeof longp - k, "directory%d/", i);
+    snprintf(longp + k, sizeof longp - k, "model.json");
+    hn_path_short(buf, sizeof buf, longp);
+    assert_int_equal(strlen(buf), sizeof buf - 1);
+    assert_int_equal(strcmp(buf + strlen(buf) - 11, "/model.json"), 0);
+    /* below 8 bytes, a multi-byte character is dropped whole: "é" is 2
+     * bytes, so 4 bytes hold one and its half is not kept */
+    assert_string_equal(hn_path_short(buf, 4, "\xc3\xa9\xc3\xa9\xc3\xa9"), "\xc3\xa9");
+    assert_string_equal(hn_path_short(buf, 3, "\xe6\x97\xa5\xe6\x97\xa5"), "");
+    /* every budget on paths of 1-, 2-, 3- and 4-byte characters */
+    check_short_all(longp);
+    char u[1100];
+    k = 0;
+    for (int i = 0; i < 40; i++)
+        k += (size_t)snprintf(u + k, sizeof u - k, "/d\xc3\xbc\xe6\x97\xa5\xf0\x9f\x98\x80%d", i);
+    snprintf(u + k, sizeof u - k, "/\xe6\x97\xa5\xe6\x9c\xac.json");
+    check_short_all(u);
+    check_short_all("\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80");
+    check_short_all("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+    /* bytes that are not UTF-8 (continuation bytes alone): bounds only */
+    check_short_all("\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80/x");
+    /* a message naming a long path keeps its reason and stays UTF-8 */
+    char msgpath[2000];
+    snprintf(msgpath, sizeof msgpath, "%s/%s", u, longp);
+    hn_err e;
+    hn_err_set(&e, HN_EIO, "%s: cannot open: No such file or directory", msgpath);
+    assert_true(strlen(e.msg) < HN_ERR_MSG_LEN);
+    assert_non_null(strstr(e.msg, "..."));
+    const char *reason = "/model.json: cannot open: No such file or directory";
+    assert_string_equal(e.msg + strlen(e.msg) - strlen(reason), reason);
+    assert_true(utf8_ok(e.msg));
+}
+
 /* ------------------------------------------------------------ descriptor loops */
 
 static void test_fd_loops(void **state)
@@ -270,6 +436,8 @@ int main(void)
         cmocka_unit_test(test_json_save),
         cmocka_unit_test(test_json_oom_error),
         cmocka_unit_test(test_parse_size),
+        cmocka_unit_test(test_parse_real),
+        cmocka_unit_test(test_path_short),
         cmocka_unit_test(test_fd_loops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -257,8 +257,13 @@ const char *hn_claim_instance_detail(const hn_claim_instance *c);
  *              families (hn_netspec_from_model: "layers: ..." / "input: ...")
  *   HN_ESHAPE  s is not a sample set for m (input size, classes, loss)
  *   HN_ETOOBIG a dense matrix of the paper above HN_DENSE_LIMIT entries
+ *   HN_EOVERFLOW a result overflowed on finite input: a sample's loss or
+ *              gradient ("x: sample I: ..."), checked before the facts, or
+ *              a matrix of the facts ("a result overflows on finite
+ *              input: ...")
  *   HN_ENOMEM  out of memory
- * The library does not print; the caller adds the file name to the message. */
+ * The library does not print; the caller adds the file name to the message
+ * (for HN_EOVERFLOW, the input with the largest magnitude). */
 int hn_audit_one(const hn_model *m, const double *theta, const hn_samples *s, const char *claims,
                  hn_claim_instance *out, size_t n_out, size_t *n_written, hn_err *err);
 

@@ -45,8 +45,11 @@ int hn_err_set(hn_err *e, int code, const char *fmt, ...)
 /* Prefix an existing message with "prefix: " (e.g. a file name). */
 void hn_err_prefix(hn_err *e, const char *prefix);
 
-/* path into buf (n bytes): as it is when it fits, else its head, "..."
- * and its tail (the file's name), cut at UTF-8 character boundaries. */
+/* path into buf (n bytes, always NUL-terminated when n > 0): as it is
+ * when it fits (strlen(path) < n), else its head, "..." and its tail (the
+ * file's name), at most n - 1 bytes, cut at UTF-8 character boundaries
+ * (never inside a multi-byte sequence); n < 8 leaves no room for the
+ * three parts: the head alone.  Returns buf. */
 const char *hn_path_short(char *buf, size_t n, const char *path);
 
 /* Clear e. */

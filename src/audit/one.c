@@ -156,6 +156,34 @@ static int check_all_samples(const hn_model *m, const hn_samples *s, hn_err *err
     return HN_OK;
 }
 
+/* The loss and gradient of every sample of s at theta finite: the facts
+ * are built on them, and an overflow there would surface later as a
+ * non-finite matrix handed to an eigensolver.  HN_EOVERFLOW naming the
+ * sample and the quantity ("x: sample 2: the gradient overflows ..."). */
+static int check_overflow(const hn_model *m, const double *theta, const hn_samples *s, const char *at,
+                          hn_err *err)
+{
+    const size_t P = m->n_params;
+    hn_ws *ws = NULL;
+    double *g = hn_calloc(P, sizeof *g);
+    int rc = g ? hn_ws_alloc(m, &ws, err) : hn_err_set(err, HN_ENOMEM, "audit: out of memory");
+    for (size_t i = 0; i < s->n && !rc; i++) {
+        double loss = 0;
+        memset(g, 0, P * sizeof *g);
+        hn_loss_grad(m, theta, s, i, ws, 1.0, &loss, g);
+        size_t bad;
+        if (!isfinite(loss)) /* NaN: inf - inf inside the softmax or the squares */
+            rc = hn_err_set(err, HN_EOVERFLOW, "x: sample %zu: the loss overflows (%s) at %s", i,
+                            isnan(loss) ? "NaN" : "inf", at);
+        else if (!all_finite(g, P, &bad))
+            rc = hn_err_set(err, HN_EOVERFLOW, "x: sample %zu: the gradient overflows (entry %zu is %g) at %s", i,
+                            bad, g[bad], at);
+    }
+    hn_ws_free(ws);
+    hn_free(g);
+    return rc;
+}
+
 /* Claim c on the facts f into o (its value, verdict and, matrix-free,
  * the ends of its brackets). */
 static int one_claim(hn_claim_instance *o, const hn_claim *c, const hn_facts *f, hn_err *err)
@@ -231,8 +259,13 @@ static int one_core(const hn_model *m, const double *theta, const hn_samples *s,
     for (size_t i = 0; i < nc; i++)
         if (sel[i])
             groups |= hn_claim_get(i)->facts;
-    if ((rc = hn_facts_compute_route(&ns, m, theta, s, k, delta, groups, route, &f, err)) != 0)
+    if ((rc = hn_facts_compute_route(&ns, m, theta, s, k, delta, groups, route, &f, err)) != 0) {
+        /* every input was checked finite (check_args), so a matrix entry
+         * that is not (the eigensolvers' check) overflowed in the facts */
+        if (err && rc == HN_EINVAL && strstr(err->msg, "is not finite"))
+            rc = hn_err_set(err, HN_EOVERFLOW, "a result overflows on finite input: %s", err->msg);
         goto done;
+    }
     size_t w = 0;
     for (size_t i = 0; i < nc && !rc; i++)
         if (sel[i])
@@ -325,6 +358,8 @@ int hn_audit_one_route(const hn_model *m, const double *theta, const hn_samples 
         return rc;
     if (s->n > 1 && (rc = check_all_samples(m, s, err)) != 0)
         return rc;
+    if ((rc = check_overflow(m, theta, s, "theta", err)) != 0)
+        return rc;
     /* the first sample, as a one-sample set */
     hn_samples one = hn_samples_view(s, 0);
     if ((rc = one_core(m, theta, &one, 0, NULL, claims, route, out, n_out, n_written, err)) != 0)
@@ -351,7 +386,8 @@ int hn_audit_one_landscape(const hn_model *m, const double *theta, const double 
         return hn_err_set(err, HN_EINVAL,
                           "x: the equation-(1) claims need k+1 >= 2 samples (k = n - 1); the sample set has %zu",
                           s->n);
-    if ((rc = check_all_samples(m, s, err)) != 0)
+    if ((rc = check_all_samples(m, s, err)) != 0 || (rc = check_overflow(m, theta_star, s, "theta*", err)) != 0 ||
+        (rc = check_overflow(m, theta, s, "theta", err)) != 0)
         return rc;
     double *delta = hn_calloc(P, sizeof *delta);
     if (!delta)

@@ -45,8 +45,14 @@ const char *hn_path_short(char *buf, size_t n, const char *path)
     size_t len = strlen(path);
     if (n == 0)
         return buf;
-    if (len < n || n < 8) {
-        snprintf(buf, n, "%s", path);
+    if (len < n) {
+        memcpy(buf, path, len + 1);
+        return buf;
+    }
+    if (n < 8) { /* no room for head, "..." and tail: the head alone, whole characters */
+        size_t head = char_start(path, n - 1);
+        memcpy(buf, path, head);
+        buf[head] = '\0';
         return buf;
     }
     /* the head keeps where it is, the longer tail the file's own name */

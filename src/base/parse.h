@@ -12,8 +12,11 @@ int hn_parse_size(const char *s, size_t min, size_t max, size_t *out);
 
 /* s as a decimal real in [min, max]: 0 and *out set, or -1 (*out
  * untouched) for anything strtod would take that is not plain decimal
- * notation (white space, a sign, inf, nan, hexadecimal), trailing
- * characters, overflow, or a value outside [min, max]. */
+ * notation starting with a digit (white space, a sign, a leading '.',
+ * inf, nan, hexadecimal), trailing characters, overflow or underflow
+ * (ERANGE: "1e999", "1e-400", a subnormal), or a value outside [min, max].
+ * With no sign, a negative value is never taken (min < 0 is allowed but
+ * only [max(min, 0), max] can come out). */
 int hn_parse_real(const char *s, double min, double max, double *out);
 
 #endif

@@ -67,6 +67,8 @@ static void on_signal(int sig)
 
 /* The largest --random, --adversarial or --nm-iterations. */
 #define MAX_COUNT 100000000
+/* The largest --budget: 1e9 s is 31 years, a typo rather than a run. */
+#define MAX_BUDGET 1e9
 
 static void on_progress(void *ctx, const char *msg)
 {
@@ -237,6 +239,29 @@ static const char *error_file(const hn_err *e, const one_files *fl)
     return fl->model;
 }
 
+/* Before the dense work (the route asked for, or the automatic one when
+ * the paper's matrices fit its limits): the paper's matrices of one sample
+ * (hn_paper_build holds them all; the facts are built sample by sample)
+ * and the Hessians with their eigensolver copies (hn_inspect_need) must
+ * fit in the memory left, or the run is refused naming the sample file.
+ * An upper estimate: paper10 (P = 1,662) is estimated at 477 MiB and
+ * peaks at 392 MiB resident. */
+static int check_memory(const one_files *fl, const hn_cli_net *net, hn_route route, hn_err *err)
+{
+    hn_dense_need need;
+    const int fits = hn_paper_dense_need(net->m, &need);
+    if (route == HN_ROUTE_MATFREE || (route == HN_ROUTE_AUTO && !fits))
+        return HN_OK; /* matrix-free: no dense matrix */
+    if (!fits)
+        return HN_OK; /* --dense past the dense limit: the library refuses it by name */
+    const hn_samples one = hn_samples_view(net->s, 0);
+    return hn_cli_dense_memory(fl->sample, net->m, &one, need.total,
+                               fl->wstar ? "raise the limit"
+                               : route == HN_ROUTE_DENSE ? "raise the limit or drop --dense for --matrix-free"
+                                                         : "raise the limit or use --matrix-free",
+                               err);
+}
+
 static int audit_one(one_files *fl, const char *claims, int json, hn_route route)
 {
     if (claims && check_claim_list(claims))
@@ -256,12 +281,17 @@ static int audit_one(one_files *fl, const char *claims, int json, hn_route route
         else
             rc = hn_weights_load(net.m, fl->wstar, star, &err);
     }
+    if (!rc)
+        rc = check_memory(fl, &net, fl->wstar ? HN_ROUTE_AUTO : route, &err);
     if (!rc) {
         rc = fl->wstar ? hn_audit_one_landscape(net.m, net.theta, star, net.s, claims, res, hn_claims_count(), &n, &err)
                        : hn_audit_one_route(net.m, net.theta, net.s, claims, route, res, hn_claims_count(), &n,
                                             &err);
-        /* every error left is about the network or its input: name the file */
-        if (rc && rc != HN_ENOMEM)
+        /* every error left is about the network or its input: name the
+         * file (an overflow: the input with the largest magnitude) */
+        if (rc == HN_EOVERFLOW)
+            hn_cli_blame_overflow(fl->weights, fl->sample, fl->wstar, &net, star, &err);
+        else if (rc && rc != HN_ENOMEM)
             hn_err_prefix(&err, error_file(&err, fl));
     }
     int status = 0;
@@ -336,15 +366,14 @@ int hn_cli_audit(int argc, char **argv)
             o.seed = (unsigned long)v;
             break;
         }
-        case 'b': {
-            char *end;
-            o.budget_seconds = strtod(optarg, &end);
-            if (!*optarg || *end || !(o.budget_seconds > 0)) {
+        case 'b':
+            /* the strict parser: strtod took " 5", "+5", "0x10", "inf"
+             * (a run without a budget) and "1e-400" (0, caught late) */
+            if (hn_parse_real(optarg, 0, MAX_BUDGET, &o.budget_seconds) != 0 || !(o.budget_seconds > 0)) {
                 fprintf(stderr, "hessnorm audit: --budget: '%s' is not a positive number of seconds\n", optarg);
                 return 2;
             }
             break;
-        }
         case 'c': o.claims = optarg; break;
         case 'r': if (hn_cli_count("audit", "--random", optarg, MAX_COUNT, &v)) return 2; o.n_random = v; break;
         case 'a': if (hn_cli_count("audit", "--adversarial", optarg, MAX_COUNT, &v)) return 2; o.n_adversarial = v; break;

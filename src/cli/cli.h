@@ -35,6 +35,22 @@ int hn_cli_load(const char *model, const char *weights, const char *sample, hn_c
                 hn_err *err);
 /* Free what *net holds (any part may be NULL). */
 void hn_cli_net_free(hn_cli_net *net);
+/* Before the dense work on m and s: the bytes of the dense matrices
+ * (hn_inspect_need, plus `paper` entries of the paper's matrices held
+ * beside them: the audit's hn_paper_build, 0 for inspect) against the
+ * memory left (hn_mem_check): HN_OK, or HN_ENOMEM with "<file>: <N>
+ * samples x <K> classes: the PxP Hessians ... need <bytes>, more than the
+ * <room> left under <limit>; <hint>" (file shortened in the middle; hint
+ * names the flag or change that lowers it). */
+int hn_cli_dense_memory(const char *file, const hn_model *m, const hn_samples *s, size_t paper, const char *hint,
+                        hn_err *err);
+/* An HN_EOVERFLOW in err names the input that caused it: of the sample's
+ * x, the weights (theta) and, when star is not NULL, theta* (file wstar),
+ * the tensor with the largest magnitude ("<file>: tensor \"x\": magnitude
+ * up to 1e+300: <the reason>"); a NULL sample or weights name is the
+ * built-in "example".  Returns HN_EOVERFLOW. */
+int hn_cli_blame_overflow(const char *weights, const char *sample, const char *wstar, const hn_cli_net *net,
+                          const double *star, hn_err *err);
 /* puts(txt) and hn_free(txt): 0; NULL txt (out of memory building it):
  * "hessnorm: out of memory" on stderr, 1. */
 int hn_cli_print_json(char *txt);

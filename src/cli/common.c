@@ -3,6 +3,7 @@
  * write check, count options. */
 #include "config.h"
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <string.h>
@@ -55,6 +56,57 @@ void hn_cli_net_free(hn_cli_net *net)
     hn_samples_free(net->s);
     hn_free(net->theta);
     hn_model_free(net->m);
+}
+
+int hn_cli_dense_memory(const char *file, const hn_model *m, const hn_samples *s, size_t paper, const char *hint,
+                        hn_err *err)
+{
+    char what[160], full[HN_ERR_MSG_LEN];
+    double need = hn_inspect_need(m, s, what, sizeof what) + 8.0 * (double)paper;
+    hn_path_short(full, 200, file);
+    size_t n = strlen(full);
+    n += (size_t)snprintf(full + n, sizeof full - n, ": %zu sample%s x %zu classes: %s", s->n,
+                          s->n == 1 ? "" : "s", m->classes, what);
+    if (paper && n < sizeof full)
+        snprintf(full + n, sizeof full - n, " and the paper's matrices (%zu entries)", paper);
+    return hn_mem_check(need, full, hint, err);
+}
+
+/* The largest |theta_j| and the model layer holding it. */
+static double theta_max(const hn_model *m, const double *theta, size_t *layer)
+{
+    double mw = 0;
+    for (size_t t = 0; t < m->n_linear; t++) {
+        const hn_layer *ly = &m->layers[m->linear_pos[t]];
+        for (size_t j = 0; j < ly->param_count; j++)
+            if (fabs(theta[ly->param_offset + j]) > mw) {
+                mw = fabs(theta[ly->param_offset + j]);
+                *layer = m->linear_pos[t];
+            }
+    }
+    return mw;
+}
+
+int hn_cli_blame_overflow(const char *weights, const char *sample, const char *wstar, const hn_cli_net *net,
+                          const double *star, hn_err *err)
+{
+    char why[HN_ERR_MSG_LEN], file[256], tensor[32];
+    double mx = 0;
+    size_t lw = 0, ls = 0;
+    memcpy(why, err->msg, sizeof why);
+    for (size_t j = 0; j < net->s->n * net->s->in_size; j++)
+        mx = fmax(mx, fabs(net->s->x[j]));
+    const double mw = theta_max(net->m, net->theta, &lw), ms = star ? theta_max(net->m, star, &ls) : 0;
+    /* the sample on a tie: an input is more often out of scale than a weight */
+    const int x = mx >= mw && mx >= ms, st = !x && ms > mw;
+    const double mag = x ? mx : st ? ms : mw;
+    hn_path_short(file, sizeof file, x ? (sample ? sample : "example")
+                                       : st ? wstar : (weights ? weights : "example"));
+    if (x)
+        snprintf(tensor, sizeof tensor, "x");
+    else
+        snprintf(tensor, sizeof tensor, "%zu.weight", st ? ls : lw);
+    return hn_err_set(err, HN_EOVERFLOW, "%s: tensor \"%s\": magnitude up to %.3g: %s", file, tensor, mag, why);
 }
 
 int hn_cli_print_json(char *txt)

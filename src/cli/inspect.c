@@ -175,19 +175,13 @@ static int write_example(const char *dir, const hn_model *m, const double *theta
  * in the memory left. */
 static int check_memory(const char *sample, const hn_cli_net *net, hn_err *err)
 {
-    char what[160], full[HN_ERR_MSG_LEN];
-    double need = hn_inspect_need(net->m, net->s, what, sizeof what);
-    hn_path_short(full, 200, sample ? sample : "example");
-    size_t n = strlen(full);
-    snprintf(full + n, sizeof full - n, ": %zu sample%s x %zu classes: %s", net->s->n,
-             net->s->n == 1 ? "" : "s", net->m->classes, what);
     char hint[96];
     if (net->s->n == 1)
         snprintf(hint, sizeof hint, "raise the limit (the size is set by the model's %zu parameters)",
                  net->m->n_params);
     else
         snprintf(hint, sizeof hint, "raise the limit or inspect fewer samples at once");
-    return hn_mem_check(need, full, hint, err);
+    return hn_cli_dense_memory(sample ? sample : "example", net->m, net->s, 0, hint, err);
 }
 
 typedef struct {
@@ -239,35 +233,6 @@ static int choose_route(const char *sample, const hn_cli_net *net, hn_inspect_ro
                 "the stored passes of %zu samples)\n", why, hn_mem_str(need_s, sizeof need_s, need),
                 o->max_iter + 1, net->s->n);
     return rc;
-}
-
-/* An overflow (HN_EOVERFLOW) names the input that caused it: the sample's
- * x or the weight tensor with the largest magnitude, whichever is larger. */
-static int blame_overflow(const char *weights, const char *sample, const hn_cli_net *net,
-                          hn_err *err)
-{
-    char why[HN_ERR_MSG_LEN], file[256], tensor[32];
-    double mx = 0, mw = 0;
-    size_t lw = 0;
-    memcpy(why, err->msg, sizeof why);
-    for (size_t j = 0; j < net->s->n * net->s->in_size; j++)
-        mx = fmax(mx, fabs(net->s->x[j]));
-    for (size_t t = 0; t < net->m->n_linear; t++) {
-        const hn_layer *ly = &net->m->layers[net->m->linear_pos[t]];
-        for (size_t j = 0; j < ly->param_count; j++)
-            if (fabs(net->theta[ly->param_offset + j]) > mw) {
-                mw = fabs(net->theta[ly->param_offset + j]);
-                lw = net->m->linear_pos[t];
-            }
-    }
-    int x = mx >= mw;
-    hn_path_short(file, sizeof file, x ? (sample ? sample : "example") : (weights ? weights : "example"));
-    if (x)
-        snprintf(tensor, sizeof tensor, "x");
-    else
-        snprintf(tensor, sizeof tensor, "%zu.weight", lw);
-    return hn_err_set(err, HN_EOVERFLOW, "%s: tensor \"%s\": magnitude up to %.3g: %s", file, tensor,
-                      x ? mx : mw, why);
 }
 
 int hn_cli_inspect(int argc, char **argv)
@@ -339,7 +304,7 @@ int hn_cli_inspect(int argc, char **argv)
     if (!rc && wex)
         rc = write_example(wex, net.m, net.theta, net.s, &err);
     if (!rc && (rc = hn_inspect_ex(net.m, net.theta, net.s, &o, &r, &err)) == HN_EOVERFLOW)
-        blame_overflow(example ? NULL : weights, example ? NULL : sample, &net, &err);
+        hn_cli_blame_overflow(example ? NULL : weights, example ? NULL : sample, NULL, &net, NULL, &err);
     if (!rc && dump)
         rc = hn_inspect_dump(net.m, net.theta, net.s, dump, &err);
     int status = 0;

@@ -35,6 +35,11 @@ static int lapack_info(lapack_int info, const char *routine, hn_err *err)
 {
     if (info == 0)
         return HN_OK;
+    /* LAPACKE's own allocations (its workspace, the row-major copy) are
+     * info codes too: out of memory, not an argument of the caller's */
+    if (info == LAPACK_WORK_MEMORY_ERROR || info == LAPACK_TRANSPOSE_MEMORY_ERROR)
+        return hn_err_set(err, HN_ENOMEM, "%s: out of memory for LAPACKE's %s", routine,
+                          info == LAPACK_WORK_MEMORY_ERROR ? "workspace" : "row-major copy");
     if (info < 0)
         return hn_err_set(err, HN_EINVAL, "%s: argument %d had an illegal value",
                           routine, (int)-info);
