@@ -38,7 +38,9 @@ static void experiment_usage(FILE *f)
           "format.  An interrupted run resumes from the finished models.\n"
           "Data: Fashion-MNIST from /usr/share/datasets/fashion-mnist, MNIST = the OpenCV\n"
           "digits sheet (or --data DIR with the IDX files, or --data SHEET.png in the same\n"
-          "layout), CIFAR-10 needs --data DIR (data_batch_1..5.bin, test_batch.bin).\n",
+          "layout), CIFAR-10 needs --data DIR (data_batch_1..5.bin, test_batch.bin).\n"
+          "-h, --help: this text.\n"
+          "\n" HN_CLI_EXIT_HELP,
           f);
 }
 
@@ -53,7 +55,7 @@ static void progress(void *ctx, const char *msg)
     fflush(stderr);
 }
 
-/* The option values as given (parsed in apply_options). */
+/* The option values as given (parsed in apply_names and apply_numbers). */
 typedef struct {
     const char *dataset, *sweep, *preset, *out, *data;
     const char *seed, *threads, *limit, *epochs, *shuffles, *hess, *mem;
@@ -78,7 +80,8 @@ static int parse_args(int argc, char **argv, exp_args *a)
     a->figures = 1;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
         switch (c) {
         case 'd': a->dataset = optarg; break;
         case 's': a->sweep = optarg; break;
@@ -94,24 +97,21 @@ static int parse_args(int argc, char **argv, exp_args *a)
         case 'm': a->mem = optarg; break;
         case 'n': a->figures = 0; break;
         case 'h': experiment_usage(stdout); return 0;
-        default: experiment_usage(stderr); return 2;
+        default: return hn_cli_bad_option("experiment", lopts, argv, c);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "hessnorm experiment: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    if (!a->dataset || !a->sweep) {
-        fprintf(stderr, "hessnorm experiment: need --dataset and --sweep\n");
-        experiment_usage(stderr);
-        return 2;
-    }
+    if (optind < argc)
+        return hn_cli_usage("experiment", "unexpected argument '%s'", argv[optind]);
+    if (!a->dataset || !a->sweep)
+        return hn_cli_usage("experiment", "missing %s", !a->dataset && !a->sweep ? "--dataset and --sweep"
+                                                        : !a->dataset            ? "--dataset"
+                                                                                 : "--sweep");
     return -1;
 }
 
-/* The options into o (dataset, sweep, preset and the numbers), in the
- * order they are checked; --threads also sets OpenMP's count. */
-static int apply_options(const exp_args *a, hn_experiment_opts *o, hn_err *err)
+/* The named options into o (dataset, sweep, preset): a name that does not
+ * exist is bad input (exit 1). */
+static int apply_names(const exp_args *a, hn_experiment_opts *o, hn_err *err)
 {
     if (strcmp(a->dataset, "mnist") && strcmp(a->dataset, "fashion-mnist") &&
         strcmp(a->dataset, "cifar10"))
@@ -120,10 +120,20 @@ static int apply_options(const exp_args *a, hn_experiment_opts *o, hn_err *err)
                           a->dataset);
     hn_experiment_opts_default(o);
     o->dataset = a->dataset;
-    size_t v;
     int rc;
     if ((rc = hn_sweep_parse(a->sweep, &o->sweep, err)) || (rc = hn_preset_get(a->preset, &o->preset, err)))
         return rc;
+    o->figures = a->figures;
+    return HN_OK;
+}
+
+/* The numbers into o (after apply_names), in the order they are checked;
+ * --threads also sets OpenMP's count.  A value not of the option's syntax
+ * is a usage error (exit 2): HN_EINVAL naming the option. */
+static int apply_numbers(const exp_args *a, hn_experiment_opts *o, hn_err *err)
+{
+    size_t v;
+    int rc;
     if (a->seed) {
         if ((rc = hn_cli_size("seed", a->seed, 1, &v, err)))
             return rc;
@@ -156,7 +166,6 @@ static int apply_options(const exp_args *a, hn_experiment_opts *o, hn_err *err)
                               a->mem);
         o->mem_limit = gb * 1024.0 * 1024.0 * 1024.0;
     }
-    o->figures = a->figures;
     return HN_OK;
 }
 
@@ -211,8 +220,10 @@ int hn_cli_experiment(int argc, char **argv)
     hn_err err;
     hn_err_clear(&err);
     hn_experiment_opts o;
-    if (apply_options(&a, &o, &err))
+    if (apply_names(&a, &o, &err))
         return hn_cli_fail(&err);
+    if (apply_numbers(&a, &o, &err))
+        return hn_cli_usage("experiment", "%s", err.msg);
     char outbuf[512];
     const char *out = a.out;
     if (!out) {

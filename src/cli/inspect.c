@@ -74,7 +74,8 @@ static void inspect_usage(FILE *f)
           "Hessian-vector products), the outer-product Hessian H_O = Q^T F^T A F Q (Lemma 1),\n"
           "||H - H_O||, and for one sample the norms of A, F and of T, Q, G, R, Rx per layer.\n"
           "--dump DIR writes every matrix as NumPy .npy.  --threads N: OpenMP threads (default\n"
-          "and 0: all cores); the results are the same for every N.\n",
+          "and 0: all cores); the results are the same for every N.  -h, --help: this text.\n"
+          "\n" HN_CLI_EXIT_HELP,
           f);
 }
 
@@ -179,7 +180,8 @@ int hn_cli_inspect(int argc, char **argv)
     const char *model = NULL, *weights = NULL, *sample = NULL, *dump = NULL, *wex = NULL, *threads = NULL;
     int json = 0, example = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
         case 'w': weights = optarg; break;
@@ -190,17 +192,23 @@ int hn_cli_inspect(int argc, char **argv)
         case 'x': wex = optarg; example = 1; break;
         case 't': threads = optarg; break;
         case 'h': inspect_usage(stdout); return 0;
-        default: inspect_usage(stderr); return 2;
+        default: return hn_cli_bad_option("inspect", opts, argv, c);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "hessnorm inspect: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
+    if (optind < argc)
+        return hn_cli_usage("inspect", "unexpected argument '%s'", argv[optind]);
     if (!example && (!model || !weights || !sample)) {
-        fprintf(stderr, "hessnorm inspect: need --model, --weights and --sample (or --example)\n");
-        inspect_usage(stderr);
-        return 2;
+        const char *miss[3];
+        int k = 0;
+        if (!model)
+            miss[k++] = "--model";
+        if (!weights)
+            miss[k++] = "--weights";
+        if (!sample)
+            miss[k++] = "--sample";
+        return hn_cli_usage("inspect", "missing %s%s%s%s%s (give --model, --weights and --sample, or --example)",
+                            miss[0], k > 2 ? ", " : k > 1 ? " and " : "", k > 1 ? miss[1] : "",
+                            k > 2 ? " and " : "", k > 2 ? miss[2] : "");
     }
     hn_err err;
     hn_err_clear(&err);
@@ -208,7 +216,7 @@ int hn_cli_inspect(int argc, char **argv)
     hn_inspect_result *r = NULL;
     int rc, nthreads;
     if (threads && hn_cli_threads(threads, &nthreads, &err))
-        return hn_cli_fail(&err);
+        return hn_cli_usage("inspect", "%s", err.msg);
     if (hn_cli_blas_ready(threads ? nthreads : 0, &err))
         return hn_cli_fail(&err);
     if (example) {
