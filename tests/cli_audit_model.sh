@@ -13,7 +13,8 @@
 #    facts' J^T A J by backprop and dsyevd) equals `inspect --json`'s
 #    hessian_outer.norm (hn_inspect's own H_O and eigensolver): to 1e-9,
 #    two eigensolvers on matrices equal to rounding agree to ~1e-13;
-#  - bad input: one line on stderr, nothing on stdout, exit 1 (2 for usage).
+#  - bad input: one line on stderr, nothing on stdout, exit 1 (2 for usage, with
+#    the line "try 'hessnorm audit --help'").
 set -u
 . "${HN_SRCDIR:-.}/tests/cli_lib.sh"
 hn_test_setup
@@ -181,12 +182,17 @@ fails() {
     "$HN" audit "$@" > "$T/stdout" 2> "$T/stderr"
     rc=$?
     lines=$(wc -l < "$T/stderr")
-    if [ $rc -ne "$want_rc" ] || [ "$lines" -ne 1 ] || ! grep -qF -- "$want" "$T/stderr" || [ -s "$T/stdout" ]; then
+    # a usage error (2) is one line and the hint "try 'hessnorm audit --help'"
+    want_lines=1
+    [ "$want_rc" -eq 2 ] && want_lines=2
+    if [ $rc -ne "$want_rc" ] || [ "$lines" -ne $want_lines ] || ! grep -qF -- "$want" "$T/stderr" || [ -s "$T/stdout" ] ||
+        { [ "$want_rc" -eq 2 ] && [ "$(tail -n 1 "$T/stderr")" != "try 'hessnorm audit --help'" ]; }; then
         bad "$name: rc=$rc lines=$lines; stderr: $(cat "$T/stderr")"
     else
         ok "$name: $(cat "$T/stderr")"
-        # ROW=1: the case is a row of the README's "Hostile input" table
-        if [ -n "${ROW:-}" ]; then row "$name" "$(cat "$T/stderr")"; fi
+        # ROW=1: the case is a row of the README's "Hostile input" table (its message: the
+        # first line; the hint of a usage error is checked above)
+        if [ -n "${ROW:-}" ]; then row "$name" "$(head -n 1 "$T/stderr")"; fi
     fi
 }
 . "$S/tests/readme_rows.sh"

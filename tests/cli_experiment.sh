@@ -135,9 +135,22 @@ check() { # check NAME WANT ARGS...
 check "bad dataset" "--dataset" --dataset imagenet --sweep layers
 check "bad sweep" "--sweep" --dataset mnist --sweep depth
 check "bad preset" "--preset" --dataset mnist --sweep layers --preset huge
-check "bad threads" "--threads" --dataset mnist --sweep layers --threads zero
-check "too many threads" "more than 1024" --dataset mnist --sweep layers --threads 4294967297
-check "negative limit" "--limit" --dataset mnist --sweep layers --limit -5
+# an option value not of its syntax: a usage error, exit 2 and the hint
+usage() { # usage NAME WANT ARGS...
+    name=$1; want=$2; shift 2
+    "$HN" experiment "$@" --out "$T/none" > "$T/stdout" 2> "$T/stderr"
+    rc=$?
+    lines=$(wc -l < "$T/stderr")
+    if [ $rc -eq 2 ] && [ "$lines" -eq 2 ] && head -n 1 "$T/stderr" | grep -q -- "$want" &&
+        [ "$(tail -n 1 "$T/stderr")" = "try 'hessnorm experiment --help'" ] && [ ! -e "$T/none" ]; then
+        ok "$name: $(head -n 1 "$T/stderr")"
+    else
+        bad "$name: rc=$rc lines=$lines: $(cat "$T/stderr")"
+    fi
+}
+usage "bad threads" "--threads" --dataset mnist --sweep layers --threads zero
+usage "too many threads" "more than 1024" --dataset mnist --sweep layers --threads 4294967297
+usage "negative limit" "--limit" --dataset mnist --sweep layers --limit -5
 check "cifar10 needs --data" "cifar10" --dataset cifar10 --sweep layers
 check "missing files" "$T/nowhere" --dataset fashion-mnist --sweep layers --data "$T/nowhere"
 

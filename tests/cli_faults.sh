@@ -272,8 +272,8 @@ for sp in train t10k; do
     { printf '\000\000\010\001\000\000\000\010'; printf '\000\001\002\003\004\005\006\007'; } > "$T/idx/$sp-labels-idx1-ubyte"
 done
 data "IDX images 5x5, too small for the sweep" "needs at least 7x7" mnist "$T/idx"
-"$HN" experiment --dataset mnist --sweep layers --preset tiny --mem-limit 0x10 --out "$T/xout" > "$T/stdout" 2> "$T/stderr"; rc=$?
-expect_fail "experiment --mem-limit 0x10 (strict number)" "expected a positive number of GiB" "$T/xout"
+# (--mem-limit 0x10, a value not of the option's syntax, is a usage error:
+# tests/cli_habits.sh)
 
 # a FIFO fed without end as --weights: read up to the cap, refused
 mkfifo "$T/fifo"

@@ -49,9 +49,12 @@ for t in 1 2; do
         --json --threads $t > "$T/t$t.json"
 done
 cmp -s "$T/t1.json" "$T/t2.json" || { echo "--threads 1 and 2 differ"; exit 1; }
-if "$HN" inspect --example --threads 5000 > "$T/out" 2> "$T/err"; then echo "--threads 5000 accepted"; exit 1; fi
-[ "$(cat "$T/err")" = "hessnorm: --threads: 5000 is more than 1024" ] && [ ! -s "$T/out" ] ||
-    { echo "--threads 5000: $(cat "$T/err")"; exit 1; }
+# a value out of the option's range: a usage error (exit 2, the hint line)
+rc=0
+"$HN" inspect --example --threads 5000 > "$T/out" 2> "$T/err" || rc=$?
+[ $rc -eq 2 ] && [ "$(cat "$T/err")" = "hessnorm inspect: --threads: 5000 is more than 1024
+try 'hessnorm inspect --help'" ] && [ ! -s "$T/out" ] ||
+    { echo "--threads 5000: rc=$rc: $(cat "$T/err")"; exit 1; }
 # the route: automatic (dense for the example, matrix-free past
 # HN_INSPECT_AUTO_DENSE_MAX_P parameters), named in the text and the JSON
 grep -q '"route": "dense"' "$T/a.json" || { echo "example: route not dense"; exit 1; }
@@ -60,7 +63,13 @@ grep -q '^route  *dense$' "$T/table.txt" || { echo "example: text route not dens
 grep -q '"route": "matrix-free"' "$T/mf.json" || { echo "--matrix-free: route"; exit 1; }
 grep -q '"norm_bracket"' "$T/mf.json" && grep -q '"paper_bound"' "$T/mf.json" || { echo "--matrix-free: keys"; exit 1; }
 grep -q '^inspect: route matrix-free (asked for): needs about ' "$T/mf.err" || { echo "--matrix-free: stderr $(cat "$T/mf.err")"; exit 1; }
-if "$HN" inspect --example --matrix-free --dump "$T/d2" > "$T/out" 2> "$T/err"; then echo "--matrix-free --dump accepted"; exit 1; fi
+# --dump needs the dense route, and one route at a time: usage errors (exit 2)
+for args in "--matrix-free --dump $T/d2" "--dense --matrix-free" "--matrix-free --dense"; do
+    rc=0
+    "$HN" inspect --example $args > "$T/out" 2> "$T/err" || rc=$?
+    [ $rc -eq 2 ] && [ "$(wc -l < "$T/err")" -eq 2 ] && [ "$(tail -n 1 "$T/err")" = "try 'hessnorm inspect --help'" ] &&
+        [ ! -s "$T/out" ] && [ ! -e "$T/d2" ] || { echo "$args: rc=$rc: $(cat "$T/err")"; exit 1; }
+done
 P="$S/fixtures/paper28"
 for t in 1 2; do
     "$HN" inspect --model "$P/model.json" --weights "$P/weights.safetensors" --sample "$P/sample.safetensors" \

@@ -4,7 +4,8 @@
 # Slurm job array's variables), then --report-only, is byte-identical to
 # one unsharded run: every file but timing.json (wall times; the only
 # legitimate difference).  A partial folder's report names what is
-# missing; bad shards are one line, exit 1.
+# missing; a bad --shard is a usage error (one line and the hint, exit 2),
+# a bad Slurm task or a folder of no experiment one line, exit 1.
 set -u
 . "${HN_SRCDIR:-.}/tests/cli_lib.sh"
 hn_test_setup
@@ -62,23 +63,27 @@ s=$("$HN" experiment $GRID --sweep kernel --out "$T/sh/fashion-mnist-kernel" 2>&
 [ "$s" -eq 1 ] && cmp -s "$T/one/fashion-mnist-kernel/report.md" "$T/sh/fashion-mnist-kernel/report.md" \
     && ok "rerun resumes the finished model, trains the missing one: the same report" || bad "rerun: $s resumed"
 
-check() { # check NAME WANT ARGS...: one line on stderr, exit 1
-    name=$1; want=$2; shift 2
+# check NAME RC WANT ARGS...: exit RC with one line on stderr naming WANT;
+# RC 2 (a usage error: a --shard value not of the form i/n) adds the hint
+check() {
+    name=$1; want_rc=$2; want=$3; shift 3
     "$HN" experiment "$@" > /dev/null 2> "$T/err"
     rc=$?
-    if [ $rc -eq 1 ] && [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q -- "$want" "$T/err"; then ok "$name"
+    lines=1; [ "$want_rc" -eq 2 ] && lines=2
+    if [ $rc -eq "$want_rc" ] && [ "$(wc -l < "$T/err")" -eq $lines ] && head -n 1 "$T/err" | grep -q -- "$want" &&
+        { [ $lines -eq 1 ] || [ "$(tail -n 1 "$T/err")" = "try 'hessnorm experiment --help'" ]; }; then ok "$name"
     else bad "$name: rc=$rc $(cat "$T/err")"; fi
 }
 # shellcheck disable=SC2086
 {
-    check "shard 0/3" "--shard" $GRID --out "$T/x" --shard 0/3
-    check "shard 4/3" "--shard" $GRID --out "$T/x" --shard 4/3
-    check "shard a/b" "--shard" $GRID --out "$T/x" --shard a/b
-    check "shard 1" "--shard" $GRID --out "$T/x" --shard 1
+    check "shard 0/3" 2 "--shard" $GRID --out "$T/x" --shard 0/3
+    check "shard 4/3" 2 "--shard" $GRID --out "$T/x" --shard 4/3
+    check "shard a/b" 2 "--shard" $GRID --out "$T/x" --shard a/b
+    check "shard 1" 2 "--shard" $GRID --out "$T/x" --shard 1
     SLURM_ARRAY_TASK_ID=9 SLURM_ARRAY_TASK_COUNT=3 SLURM_ARRAY_TASK_MIN=1 \
-        check "Slurm task outside the array" "SLURM_ARRAY_TASK_ID=9" $GRID --out "$T/x"
+        check "Slurm task outside the array" 1 "SLURM_ARRAY_TASK_ID=9" $GRID --out "$T/x"
 }
-check "report-only without sweep.json" "no sweep.json" --report-only --out "$T"
+check "report-only without sweep.json" 1 "no sweep.json" --report-only --out "$T"
 [ ! -e "$T/x" ] && ok "bad shards write nothing" || bad "bad shards wrote $T/x"
 
 hn_test_end cli_shard

@@ -243,9 +243,13 @@ int hn_audit_write(const hn_audit_opts *o, const hn_cstat *stats, const int *sel
         rc = hn_mkdir_p(cxdir, err);
     if (rc)
         return rc;
-    hn_report r = {o, stats, selected, info, studies, 0, hn_calloc(nc, sizeof(char *)), {{0}}, 0, NULL, 0};
-    if (!r.cxrel)
+    hn_report r = {o, stats, selected, info, studies, 0, hn_calloc(nc, sizeof(char *)), {{0}}, 0, NULL, 0,
+                   hn_calloc(nc, 1), {0}};
+    if (!r.cxrel || !r.ratio_drawn) {
+        hn_free(r.cxrel);
+        hn_free(r.ratio_drawn);
         return hn_err_set(err, HN_ENOMEM, "out of memory");
+    }
     rc = write_counterexamples(&r, cxdir, err);
     if (!rc) {
         char bestdir[2048];
@@ -268,6 +272,7 @@ int hn_audit_write(const hn_audit_opts *o, const hn_cstat *stats, const int *sel
     for (size_t c = 0; c < nc; c++)
         hn_free(r.cxrel[c]);
     hn_free(r.cxrel);
+    hn_free(r.ratio_drawn);
     hn_free(r.findings);
     return rc;
 }

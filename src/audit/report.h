@@ -174,6 +174,8 @@ typedef struct {
     size_t nsharp;
     struct hn_finding_s *findings;      /* hn_report_findings */
     size_t nfind;
+    unsigned char *ratio_drawn;         /* per claim: figures/ratio_<id>.png was drawn */
+    unsigned char sweep_drawn[HN_AUDIT_SWEEPS]; /* figures/sweep_<name>.png was drawn */
 } hn_report;
 
 /* One line of the findings summary (audit.json "findings", the top of
@@ -214,8 +216,13 @@ const char *hn_finding_kind_name(hn_finding_kind k);
 int hn_report_findings(hn_report *r, hn_err *err);
 
 /* Draw figures/sweep_*.png and figures/ratio_<id>.png into figdir (when
- * r->figs). */
-int hn_report_figures(const hn_report *r, const char *figdir, hn_err *err);
+ * r->figs), marking each one drawn in r->sweep_drawn / r->ratio_drawn: the
+ * pages show only those. */
+int hn_report_figures(hn_report *r, const char *figdir, hn_err *err);
+/* The networks of a claim's histogram (ratio finite and > 0, on its log
+ * axis); *zero and *inf (either may be NULL): the others, ratio 0
+ * (measured 0) and inf (bound 0 < measured). */
+size_t hn_report_hist_count(const hn_cstat *st, size_t *zero, size_t *inf);
 /* Write out_dir/report.md. */
 int hn_report_md(const hn_report *r, hn_err *err);
 /* Write out_dir/index.html. */

@@ -5,13 +5,16 @@
 #include <stdio.h>
 #include <string.h>
 #include "hessnorm/buf.h"
+#include "base/mathml.h"
 #include "audit/report.h"
 
 static const char *css =
     "body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}"
     "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 6px;font-size:90%}"
     "th{background:#eee}.fails{background:#fcc}.typo{background:#fec}.loose{background:#eef}"
-    ".holds{background:#cfc}.approximation{background:#ffd}code{font-size:90%}img{max-width:100%}";
+    ".holds{background:#cfc}.approximation{background:#ffd}code{font-size:90%}img{max-width:100%}"
+    "math{font-size:110%}.ascii{color:#666;font-size:80%}nav ul{columns:4;font-size:85%}"
+    "nav li{break-inside:avoid}";
 
 static void fmt_ratio(char *buf, size_t n, double r)
 {
@@ -85,6 +88,23 @@ static int save_text(const hn_report *r, hn_buf *b, const char *name, hn_err *er
     return hn_buf_save(b, p, err);
 }
 
+/* What a claim's histogram counts against its "networks": "" when the
+ * same, else why fewer (ratio 0 or inf is off the log axis). */
+static void hist_note(const hn_cstat *st, char *buf, size_t n)
+{
+    size_t zero, inf, h = hn_report_hist_count(st, &zero, &inf);
+    buf[0] = '\0';
+    if (h == st->n)
+        return;
+    char z[64] = "", f[64] = "";
+    if (zero)
+        snprintf(z, sizeof z, "%zu with ratio 0 (measured 0)", zero);
+    if (inf)
+        snprintf(f, sizeof f, "%zu with ratio inf (bound 0)", inf);
+    snprintf(buf, n, "The histogram counts %zu of the %zu networks: %s%s%s %s off its log axis.", h, st->n, z,
+             zero && inf ? " and " : "", f, zero + inf == 1 ? "is" : "are");
+}
+
 /* ------------------------------------------------------------ report.md */
 
 static void md_claim(const hn_report *r, size_t c, hn_buf *md)
@@ -97,8 +117,9 @@ static void md_claim(const hn_report *r, size_t c, hn_buf *md)
                   cl->id, cl->id, cl->location, hn_verdict_name(st->verdict), cl->printed,
                   cl->reading[0] ? cl->reading : "as printed", hn_relation_name(cl->rel), st->n, st->violations);
     if (st->n)
-        hn_buf_printf(md, "- worst ratio %.6g (%s), median %.6g, worst relative discrepancy %.3g\n",
-                      st->worst_ratio, st->worst_v.detail, st->median, st->worst_disc);
+        hn_buf_printf(md, "- worst ratio %.6g%s%s%s, median %.6g, worst relative discrepancy %.3g\n",
+                      st->worst_ratio, st->worst_v.detail[0] ? " (" : "", st->worst_v.detail,
+                      st->worst_v.detail[0] ? ")" : "", st->median, st->worst_disc);
     if (st->nm_done)
         hn_buf_printf(md, "- Nelder-Mead from the worst draw reached ratio %.6g\n", st->nm_ratio);
     char sup[96], fo[32];
@@ -112,8 +133,13 @@ static void md_claim(const hn_report *r, size_t c, hn_buf *md)
                       st->cx.m->n_params, st->cx.family);
     if (cl->corrects)
         hn_buf_printf(md, "- corrects [`%s`](#%s)\n", cl->corrects, cl->corrects);
-    if (r->figs && cl->rel != HN_REL_EQ && st->n)
+    if (r->ratio_drawn[c]) {
+        char note[200];
+        hist_note(st, note, sizeof note);
         hn_buf_printf(md, "\n![distribution](figures/ratio_%s.png)\n", cl->id);
+        if (note[0])
+            hn_buf_printf(md, "\n%s\n", note);
+    }
 }
 
 int hn_report_md(const hn_report *r, hn_err *err)
@@ -169,7 +195,8 @@ int hn_report_md(const hn_report *r, hn_err *err)
         hn_buf_puts(&md, "\n## Bounds against depth, kernel, channels and pooling position\n\n");
         for (size_t i = 0; i < r->studies->n_sweeps; i++) {
             const char *name = r->studies->sweeps[i].name;
-            hn_buf_printf(&md, "![%s](figures/sweep_%s.png)\n\n", name, name);
+            if (r->sweep_drawn[i])
+                hn_buf_printf(&md, "![%s](figures/sweep_%s.png)\n\n", name, name);
         }
     }
     hn_buf_puts(&md, "\n## Claims\n");
@@ -188,17 +215,26 @@ static void html_claim(const hn_report *r, size_t c, hn_buf *html)
     const hn_claim *cl = hn_claim_get(c);
     const hn_cstat *st = &r->stats[c];
     const char *cx = r->cxrel[c];
-    hn_buf_printf(html, "<h3 id='%s'><code>%s</code> &mdash; %s &mdash; %s</h3><ul><li>printed: <code>", cl->id,
-                  cl->id, cl->location, hn_verdict_name(st->verdict));
+    hn_buf_printf(html, "<h3 id='%s'><a href='#%s'><code>%s</code></a> &mdash; %s &mdash; %s</h3><ul><li>printed: "
+                        "<span class='formula' title=\"", cl->id, cl->id, cl->id, cl->location,
+                  hn_verdict_name(st->verdict));
+    hn_buf_html(html, cl->printed);
+    hn_buf_puts(html, "\">");
+    hn_mathml(html, cl->printed);
+    hn_buf_puts(html, "</span> <code class='ascii'>");
     hn_buf_html(html, cl->printed);
     hn_buf_puts(html, "</code></li><li>reading: ");
     hn_buf_html(html, cl->reading[0] ? cl->reading : "as printed");
     hn_buf_printf(html, "</li><li>relation %s; networks %zu; violations %zu</li>", hn_relation_name(cl->rel),
                   st->n, st->violations);
     if (st->n) {
-        hn_buf_printf(html, "<li>worst ratio %.6g (", st->worst_ratio);
-        hn_buf_html(html, st->worst_v.detail);
-        hn_buf_printf(html, "), median %.6g, worst relative discrepancy %.3g</li>", st->median, st->worst_disc);
+        hn_buf_printf(html, "<li>worst ratio %.6g", st->worst_ratio);
+        if (st->worst_v.detail[0]) {
+            hn_buf_puts(html, " (");
+            hn_buf_html(html, st->worst_v.detail);
+            hn_buf_puts(html, ")");
+        }
+        hn_buf_printf(html, ", median %.6g, worst relative discrepancy %.3g</li>", st->median, st->worst_disc);
     }
     if (st->nm_done)
         hn_buf_printf(html, "<li>Nelder&ndash;Mead from the worst draw reached ratio %.6g</li>", st->nm_ratio);
@@ -220,8 +256,29 @@ static void html_claim(const hn_report *r, size_t c, hn_buf *html)
     if (cl->corrects)
         hn_buf_printf(html, "<li>corrects <a href='#%s'>%s</a></li>", cl->corrects, cl->corrects);
     hn_buf_puts(html, "</ul>");
-    if (r->figs && cl->rel != HN_REL_EQ && st->n)
+    if (r->ratio_drawn[c]) {
+        char note[200];
+        hist_note(st, note, sizeof note);
         hn_buf_printf(html, "<img src='figures/ratio_%s.png' alt='distribution of bound/measured'>", cl->id);
+        if (note[0])
+            hn_buf_printf(html, "<p>%s</p>", note);
+    }
+}
+
+/* The table of contents: the sections, then every claim by its anchor. */
+static void html_toc(const hn_report *r, hn_buf *html)
+{
+    hn_buf_puts(html, "<nav><h2 id='contents'>Contents</h2><ol><li><a href='#findings'>Findings</a></li>"
+                      "<li><a href='#summary'>Summary</a></li><li><a href='#sharp'>Sharp constants</a></li>");
+    if (r->figs)
+        hn_buf_puts(html, "<li><a href='#sweeps'>Bounds against depth, kernel, channels and pooling position</a></li>");
+    hn_buf_puts(html, "<li><a href='#claims'>Claims</a><ul>");
+    for (size_t c = 0; c < hn_claims_count(); c++)
+        if (r->selected[c]) {
+            const char *id = hn_claim_get(c)->id;
+            hn_buf_printf(html, "<li><a href='#%s'>%s</a></li>", id, id);
+        }
+    hn_buf_puts(html, "</ul></li></ol></nav>");
 }
 
 static void html_summary_row(const hn_report *r, size_t c, hn_buf *html)
@@ -270,11 +327,13 @@ int hn_report_html(const hn_report *r, hn_err *err)
                          "Nelder&ndash;Mead %zu iterations per unbroken inequality.%s</p>",
                   css, r->info->networks, o->n_random, o->n_adversarial, o->seed, o->nm_iterations,
                   r->info->truncated ? " <b>The time budget cut the run short.</b>" : "");
+    hn_buf_puts(&html, "<p><a href='#findings'>Findings</a> &middot; <a href='#contents'>Contents</a> &middot; "
+                       "<a href='#summary'>Summary</a> &middot; <a href='#claims'>Claims</a></p>");
     hn_buf_puts(&html, "<p>Ratio = measured / bound; above 1 breaks an inequality. An unbroken inequality is "
                        "<i>loose</i> when the exact supremum of the ratio, or a proven upper bound on it, is below "
                        "0.5, <i>holds</i> when the exact supremum is at least 0.5, and otherwise judged on the best "
                        "ratio found. <i>found / sup</i>: the best ratio found over the supremum (above 1, marked !, "
-                       "contradicts it).</p><h2>Findings</h2>");
+                       "contradicts it).</p><h2 id='findings'>Findings</h2>");
     for (size_t i = 0; i < r->nfind; i++) {
         const hn_finding *f = &r->findings[i];
         if (!i || f->kind != r->findings[i - 1].kind)
@@ -286,25 +345,27 @@ int hn_report_html(const hn_report *r, hn_err *err)
     }
     if (r->nfind)
         hn_buf_puts(&html, "</ul>");
-    hn_buf_puts(&html, "<h2>Summary</h2><table><tr><th>claim</th><th>location</th><th>relation</th>"
+    html_toc(r, &html);
+    hn_buf_puts(&html, "<h2 id='summary'>Summary</h2><table><tr><th>claim</th><th>location</th><th>relation</th>"
                        "<th>verdict</th><th>basis</th><th>networks</th><th>worst ratio</th><th>supremum</th>"
                        "<th>found / sup</th><th>median ratio</th><th>counterexample</th><th>corrects</th></tr>");
     for (size_t c = 0; c < nc; c++)
         if (r->selected[c])
             html_summary_row(r, c, &html);
-    hn_buf_puts(&html, "</table><h2>Sharp constants</h2><table><tr><th>quantity</th><th>paper</th><th>sharp</th>"
+    hn_buf_puts(&html, "</table><h2 id='sharp'>Sharp constants</h2><table><tr><th>quantity</th><th>paper</th><th>sharp</th>"
                        "<th>evidence</th></tr>");
     for (size_t i = 0; i < r->nsharp; i++)
         html_sharp_row(&r->sharp[i], &html);
     hn_buf_puts(&html, "</table>");
     if (r->figs) {
-        hn_buf_puts(&html, "<h2>Bounds against depth, kernel, channels and pooling position</h2>");
+        hn_buf_puts(&html, "<h2 id='sweeps'>Bounds against depth, kernel, channels and pooling position</h2>");
         for (size_t i = 0; i < r->studies->n_sweeps; i++) {
             const char *name = r->studies->sweeps[i].name;
-            hn_buf_printf(&html, "<img src='figures/sweep_%s.png' alt='%s'>", name, name);
+            if (r->sweep_drawn[i])
+                hn_buf_printf(&html, "<img src='figures/sweep_%s.png' alt='%s'>", name, name);
         }
     }
-    hn_buf_puts(&html, "<h2>Claims</h2>");
+    hn_buf_puts(&html, "<h2 id='claims'>Claims</h2>");
     for (size_t c = 0; c < nc; c++)
         if (r->selected[c])
             html_claim(r, c, &html);

@@ -19,14 +19,18 @@
 static void audit_usage(FILE *f)
 {
     fputs("usage: hessnorm audit [--out DIR] [--seed S] [--budget SECONDS] [--claims ID,...]\n"
-          "                      [--random N] [--adversarial N] [--nm-iterations N] [--no-figures] [--list]\n"
+          "                      [--random N] [--adversarial N] [--nm-iterations N] [--no-figures]\n"
+          "       hessnorm audit --list [--json]\n"
           "       hessnorm audit --model M.json --weights W.safetensors --sample S.safetensors\n"
           "                      [--weights-star WSTAR.safetensors] [--json] [--claims ID,...]\n"
           "                      [--dense | --matrix-free] [--threads N]\n"
           "Evaluates every statement and proof step of the paper exactly as printed (and the\n"
           "corrected versions beside the failing ones) on random and adversarial networks,\n"
           "searches for counterexamples with Nelder-Mead, and writes DIR/report.md,\n"
-          "DIR/index.html, DIR/audit.json, DIR/figures/ and DIR/counterexamples/.\n"
+          "DIR/index.html, DIR/audit.json, DIR/figures/, DIR/counterexamples/ and DIR/best/\n"
+          "(the network closest to each inequality's supremum).  DIR holds exactly one run:\n"
+          "written beside it and swapped in at the end; a second run on DIR is refused while\n"
+          "one runs, and an interrupted run leaves the previous output as it was.\n"
           "Defaults: --out audit-out --seed 1 --budget 110 --random 280 --adversarial 140\n"
           "--nm-iterations 100.  The counts fix the run, so it is deterministic given --seed;\n"
           "the budget only stops a run that would take too long (the report says so).\n"
@@ -54,7 +58,11 @@ static void audit_usage(FILE *f)
           "layer norms are brackets (Lanczos value below, a certified or residual bound above),\n"
           "a claim is 'holds' or 'VIOLATED' only when both ends agree ('undecided' otherwise),\n"
           "and the claims that need dense matrices are n/a with that reason.  --threads N: OpenMP\n"
-          "threads (0: all cores); results do not depend on it.\n",
+          "threads (0: all cores); results do not depend on it.\n"
+          "\n"
+          "--list prints the claim registry (id, location, relation, the formula as printed);\n"
+          "with --json, as a JSON array.  -h, --help: this text.\n"
+          "\n" HN_CLI_EXIT_HELP,
           f);
 }
 
@@ -311,7 +319,104 @@ static int audit_one(one_files *fl, const char *claims, int json, hn_route route
     return status;
 }
 
-int hn_cli_audit(int argc, char **argv)
+/* --list: the claim registry, as text or (--json) a JSON array of
+ * {id, location, relation, printed, reading, corrects, typo}. */
+static int print_list(int json)
+{
+    if (!json) {
+        for (size_t i = 0; i < hn_claims_count(); i++) {
+            const hn_claim *cl = hn_claim_get(i);
+            printf("%-28s %-14s %s  %s\n", cl->id, cl->location, hn_relation_name(cl->rel), cl->printed);
+        }
+        return 0;
+    }
+    int bad = 0;
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < hn_claims_count() && !bad; i++) {
+        const hn_claim *cl = hn_claim_get(i);
+        json_t *e = json_object();
+        if (!e) {
+            bad = 1;
+            break;
+        }
+        hn_json_put(e, "id", json_string(cl->id), &bad);
+        hn_json_put(e, "location", json_string(cl->location), &bad);
+        hn_json_put(e, "relation", json_string(hn_relation_name(cl->rel)), &bad);
+        hn_json_put(e, "printed", json_string(cl->printed), &bad);
+        hn_json_put(e, "reading", json_string(cl->reading), &bad);
+        hn_json_put(e, "corrects", cl->corrects ? json_string(cl->corrects) : json_null(), &bad);
+        hn_json_put(e, "typo", json_boolean(cl->typo), &bad);
+        if (json_array_append_new(list, e) != 0)
+            bad = 1;
+    }
+    char *txt = list && !bad ? hn_json_dumps(list, HN_JSON_FLAGS) : NULL;
+    json_decref(list);
+    return hn_cli_print_json(txt);
+}
+
+/* The options as given. */
+typedef struct {
+    hn_audit_opts o;
+    int json, list;
+    hn_route route;
+    const char *route_opt, *model, *weights, *sample, *wstar;
+    const char *run_opt; /* an option of the full audit, for the conflict check */
+} audit_args;
+
+/* One option's value into a: 0, or the exit status of a usage error. */
+static int audit_option(int c, const char *v, audit_args *a)
+{
+    size_t n;
+    int nthreads;
+    hn_err te;
+    switch (c) {
+    case 'M': a->model = v; break;
+    case 'W': a->weights = v; break;
+    case 'S': a->sample = v; break;
+    case 'X': a->wstar = v; break;
+    case 'j': a->json = 1; break;
+    case 'l': a->list = 1; break;
+    case 'D':
+    case 'Z':
+        if (a->route_opt && strcmp(a->route_opt, c == 'D' ? "--dense" : "--matrix-free"))
+            return hn_cli_usage("audit", "--dense and --matrix-free exclude each other");
+        a->route = c == 'D' ? HN_ROUTE_DENSE : HN_ROUTE_MATFREE;
+        a->route_opt = c == 'D' ? "--dense" : "--matrix-free";
+        break;
+    case 'T':
+        if (hn_cli_threads(v, &nthreads, &te))
+            return hn_cli_usage("audit", "%s", te.msg);
+        break;
+    case 'o': a->o.out_dir = v; break;
+    case 's':
+        /* the strict parser: strtoul took "-1" (and wrapped) and an
+         * overflowing value (as ULONG_MAX) */
+        if (hn_parse_size(v, 0, ULONG_MAX, &n) != 0)
+            return hn_cli_usage("audit", "--seed: '%s' is not a number", v);
+        a->o.seed = (unsigned long)n;
+        break;
+    case 'b':
+        /* the strict parser: strtod took " 5", "+5", "0x10", "inf"
+         * (a run without a budget) and "1e-400" (0, caught late) */
+        if (hn_parse_real(v, 0, MAX_BUDGET, &a->o.budget_seconds) != 0 || !(a->o.budget_seconds > 0))
+            return hn_cli_usage("audit", "--budget: '%s' is not a positive number of seconds", v);
+        break;
+    case 'c':
+        if (!v[strspn(v, ",")])
+            return hn_cli_usage("audit", "--claims: no claim id in the list");
+        a->o.claims = v;
+        break;
+    case 'r': if (hn_cli_count("audit", "--random", v, MAX_COUNT, &n)) return 2; a->o.n_random = n; break;
+    case 'a': if (hn_cli_count("audit", "--adversarial", v, MAX_COUNT, &n)) return 2; a->o.n_adversarial = n; break;
+    case 'n': if (hn_cli_count("audit", "--nm-iterations", v, MAX_COUNT, &n)) return 2; a->o.nm_iterations = n; break;
+    case 'F': a->o.figures = 0; break;
+    }
+    return 0;
+}
+
+/* getopt over argv into a: -1 to go on, else the exit status (--help 0,
+ * a usage error 2). */
+static int parse_args(int argc, char **argv, audit_args *a)
 {
     static const struct option opts[] = {
         {"out", required_argument, 0, 'o'},        {"seed", required_argument, 0, 's'},
@@ -324,98 +429,56 @@ int hn_cli_audit(int argc, char **argv)
         {"weights-star", required_argument, 0, 'X'}, {"dense", no_argument, 0, 'D'},
         {"matrix-free", no_argument, 0, 'Z'},      {"threads", required_argument, 0, 'T'},
         {0, 0, 0, 0}};
-    hn_audit_opts o;
-    hn_audit_defaults(&o);
-    o.progress = on_progress;
-    int c, json = 0, nthreads;
-    hn_route route = HN_ROUTE_AUTO;
-    const char *route_opt = NULL;
-    size_t v;
-    const char *model = NULL, *weights = NULL, *sample = NULL, *wstar = NULL;
-    const char *run_opt = NULL; /* an option of the full audit, for the conflict check */
+    int c, st;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (!run_opt && c != '?' && strchr("osbranF", c))
-            for (size_t i = 0; opts[i].name && !run_opt; i++)
-                if (opts[i].val == c)
-                    run_opt = opts[i].name;
-        switch (c) {
-        case 'M': model = optarg; break;
-        case 'W': weights = optarg; break;
-        case 'S': sample = optarg; break;
-        case 'X': wstar = optarg; break;
-        case 'j': json = 1; break;
-        case 'D': route = HN_ROUTE_DENSE; route_opt = "--dense"; break;
-        case 'Z': route = HN_ROUTE_MATFREE; route_opt = "--matrix-free"; break;
-        case 'T': {
-            hn_err te;
-            if (hn_cli_threads(optarg, &nthreads, &te)) {
-                fprintf(stderr, "hessnorm audit: %s\n", te.msg);
-                return 2;
-            }
-            break;
-        }
-        case 'o': o.out_dir = optarg; break;
-        case 's': {
-            /* the strict parser: strtoul took "-1" (and wrapped) and an
-             * overflowing value (as ULONG_MAX) */
-            if (hn_parse_size(optarg, 0, ULONG_MAX, &v) != 0) {
-                fprintf(stderr, "hessnorm audit: --seed: '%s' is not a number\n", optarg);
-                return 2;
-            }
-            o.seed = (unsigned long)v;
-            break;
-        }
-        case 'b':
-            /* the strict parser: strtod took " 5", "+5", "0x10", "inf"
-             * (a run without a budget) and "1e-400" (0, caught late) */
-            if (hn_parse_real(optarg, 0, MAX_BUDGET, &o.budget_seconds) != 0 || !(o.budget_seconds > 0)) {
-                fprintf(stderr, "hessnorm audit: --budget: '%s' is not a positive number of seconds\n", optarg);
-                return 2;
-            }
-            break;
-        case 'c': o.claims = optarg; break;
-        case 'r': if (hn_cli_count("audit", "--random", optarg, MAX_COUNT, &v)) return 2; o.n_random = v; break;
-        case 'a': if (hn_cli_count("audit", "--adversarial", optarg, MAX_COUNT, &v)) return 2; o.n_adversarial = v; break;
-        case 'n': if (hn_cli_count("audit", "--nm-iterations", optarg, MAX_COUNT, &v)) return 2; o.nm_iterations = v; break;
-        case 'F': o.figures = 0; break;
-        case 'l':
-            for (size_t i = 0; i < hn_claims_count(); i++) {
-                const hn_claim *cl = hn_claim_get(i);
-                printf("%-28s %-14s %s  %s\n", cl->id, cl->location, hn_relation_name(cl->rel), cl->printed);
-            }
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            audit_usage(stdout);
             return 0;
-        case 'h': audit_usage(stdout); return 0;
-        default: audit_usage(stderr); return 2;
         }
+        if (c == '?' || c == ':')
+            return hn_cli_bad_option("audit", opts, argv, c);
+        if (!a->run_opt && strchr("osbranF", c))
+            for (size_t i = 0; opts[i].name && !a->run_opt; i++)
+                if (opts[i].val == c)
+                    a->run_opt = opts[i].name;
+        if ((st = audit_option(c, optarg, a)))
+            return st;
     }
-    if (optind < argc) {
-        fprintf(stderr, "hessnorm audit: unexpected argument '%s'\n", argv[optind]);
-        return 2;
+    if (optind < argc)
+        return hn_cli_usage("audit", "unexpected argument '%s'", argv[optind]);
+    return -1;
+}
+
+int hn_cli_audit(int argc, char **argv)
+{
+    audit_args a;
+    memset(&a, 0, sizeof a);
+    hn_audit_defaults(&a.o);
+    a.o.progress = on_progress;
+    a.route = HN_ROUTE_AUTO;
+    int st = parse_args(argc, argv, &a);
+    if (st >= 0)
+        return st;
+    if (a.list)
+        return print_list(a.json);
+    if (a.model || a.weights || a.sample) {
+        if (!a.model || !a.weights || !a.sample)
+            return hn_cli_usage("audit", "--model, --weights and --sample go together (missing %s)",
+                                !a.model ? "--model" : !a.weights ? "--weights" : "--sample");
+        if (a.run_opt)
+            return hn_cli_usage("audit", "--%s is an option of the full audit, not of --model", a.run_opt);
+        one_files fl = {a.model, a.weights, a.wstar, a.sample, 0, 0};
+        return audit_one(&fl, a.o.claims, a.json, a.route);
     }
-    if (model || weights || sample) {
-        if (!model || !weights || !sample) {
-            fprintf(stderr,
-                    "hessnorm audit: --model, --weights and --sample go together (missing %s)\n",
-                    !model ? "--model" : !weights ? "--weights" : "--sample");
-            return 2;
-        }
-        if (run_opt) {
-            fprintf(stderr, "hessnorm audit: --%s is an option of the full audit, not of --model\n",
-                    run_opt);
-            return 2;
-        }
-        one_files fl = {model, weights, wstar, sample, 0, 0};
-        return audit_one(&fl, o.claims, json, route);
-    }
-    if (wstar || route_opt) {
-        fprintf(stderr, "hessnorm audit: %s needs --model, --weights and --sample\n", wstar ? "--weights-star" : route_opt);
-        return 2;
-    }
-    if (json) {
-        fprintf(stderr, "hessnorm audit: --json needs --model, --weights and --sample\n");
-        return 2;
-    }
+    if (a.wstar || a.route_opt)
+        return hn_cli_usage("audit", "%s needs --model, --weights and --sample", a.wstar ? "--weights-star" : a.route_opt);
+    if (a.json)
+        return hn_cli_usage("audit", "--json needs --model, --weights and --sample (or --list)");
+    /* before the output folder is made */
+    if (a.o.claims && check_claim_list(a.o.claims))
+        return 1;
     hn_err err;
     hn_err_clear(&err);
     /* SIGINT / SIGTERM: remove the run's temporary folder, then die of the
@@ -426,9 +489,9 @@ int hn_cli_audit(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    int rc = hn_audit_run(&o, &err);
+    int rc = hn_audit_run(&a.o, &err);
     if (rc)
         return hn_cli_fail(&err);
-    fprintf(stderr, "audit: report in %s/report.md and %s/index.html\n", o.out_dir, o.out_dir);
+    fprintf(stderr, "audit: report in %s/report.md and %s/index.html\n", a.o.out_dir, a.o.out_dir);
     return 0;
 }

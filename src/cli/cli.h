@@ -14,6 +14,27 @@ int hn_cli_audit(int argc, char **argv);
 
 /* Print "hessnorm: <msg>" to stderr; returns exit status 1. */
 int hn_cli_fail(const hn_err *err);
+
+/* Exit statuses: 0 success; 1 bad input or a failure (hn_cli_fail); 2 a
+ * usage error: an unknown option, a missing or conflicting one, or an
+ * option value not of the option's syntax (a number that does not parse or
+ * is out of range).  A well-formed value naming something that does not
+ * exist (a file, a claim id, a dataset, sweep or preset) is bad input, 1.
+ * HN_CLI_EXIT_HELP is that rule as every --help prints it. */
+#define HN_CLI_EXIT_HELP                                                                          \
+    "Exit status: 0 success; 1 bad input or a failure (one line on stderr naming the file\n"     \
+    "and field); 2 a usage error: an unknown option, a missing or conflicting one, or an\n"     \
+    "option value not of its syntax (not a number, out of range). A well-formed value naming\n" \
+    "something that does not exist (a file, a claim id, a dataset, sweep or preset) is bad\n"   \
+    "input (1).\n"
+/* A usage error: "hessnorm CMD: <msg>" and "try 'hessnorm CMD --help'" on
+ * stderr (cmd NULL: "hessnorm: <msg>", "try 'hessnorm --help'"); returns 2. */
+int hn_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The usage error of getopt_long's return c ('?' or ':'; the optstring
+ * starts with ':' and opterr is 0): an unknown or ambiguous option, a
+ * missing value, a value given to an option without one; returns 2. */
+struct option;
+int hn_cli_bad_option(const char *cmd, const struct option *opts, char **argv, int c);
 /* A command's result on stdout (a table, --json) that could not be written
  * in full (a full disk, a closed pipe, /dev/full) is a failure, reported
  * once ("hessnorm: standard output: write error: ..."); stdio only reports
@@ -54,8 +75,8 @@ int hn_cli_blame_overflow(const char *weights, const char *sample, const char *w
 /* puts(txt) and hn_free(txt): 0; NULL txt (out of memory building it):
  * "hessnorm: out of memory" on stderr, 1. */
 int hn_cli_print_json(char *txt);
-/* A count option (0..max): 0; otherwise "hessnorm <cmd>: <opt>: '<v>' is
- * not a count" on stderr and -1. */
+/* A count option (0..max): 0; otherwise the usage error "hessnorm <cmd>:
+ * <opt>: '<v>' is not a count" (hn_cli_usage) and -1. */
 int hn_cli_count(const char *cmd, const char *opt, const char *v, size_t max, size_t *out);
 /* A positive (or, with allow_zero, non-negative) integer option: HN_OK;
  * otherwise HN_EINVAL with "--<opt>: expected a positive integer, got

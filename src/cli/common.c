@@ -2,8 +2,11 @@
  * freeing) a model with its weights and samples, JSON on stdout, the standard-output
  * write check, count options. */
 #include "config.h"
+#include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <string.h>
@@ -19,6 +22,53 @@ int hn_cli_fail(const hn_err *err)
 {
     fprintf(stderr, "hessnorm: %s\n", err->msg[0] ? err->msg : hn_strerror(err->code));
     return 1;
+}
+
+int hn_cli_usage(const char *cmd, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "hessnorm%s%s: %s\ntry 'hessnorm%s%s --help'\n", cmd ? " " : "", cmd ? cmd : "", msg,
+            cmd ? " " : "", cmd ? cmd : "");
+    return 2;
+}
+
+/* At most 64 bytes of s (n of them), non-printable ones as '?': the
+ * message stays one line. */
+static const char *printable(char q[72], const char *s, size_t n)
+{
+    size_t k = 0;
+    for (; k < n && k < 64; k++)
+        q[k] = isprint((unsigned char)s[k]) ? s[k] : '?';
+    snprintf(q + k, 72 - k, "%s", n > 64 ? "..." : "");
+    return q;
+}
+
+int hn_cli_bad_option(const char *cmd, const struct option *opts, char **argv, int c)
+{
+    char q[72];
+    /* getopt has moved optind past the offending word (a short option
+     * inside a cluster is named by optopt alone) */
+    const char *word = optind > 0 ? argv[optind - 1] : "";
+    const int is_long = !strncmp(word, "--", 2);
+    const size_t len = is_long ? strcspn(word + 2, "=") : 0;
+    if (c == ':')
+        return is_long ? hn_cli_usage(cmd, "option '--%s' needs a value", printable(q, word + 2, len))
+                       : hn_cli_usage(cmd, "option '-%c' needs a value", optopt);
+    if (!is_long)
+        return isprint(optopt) ? hn_cli_usage(cmd, "unknown option '-%c'", optopt)
+                               : hn_cli_usage(cmd, "unknown option '%s'", printable(q, word, strlen(word)));
+    if (optopt != 0 && word[2 + len] == '=')
+        return hn_cli_usage(cmd, "option '--%s' takes no value", printable(q, word + 2, len));
+    size_t matches = 0;
+    for (size_t i = 0; opts[i].name; i++)
+        matches += strlen(opts[i].name) > len && !strncmp(opts[i].name, word + 2, len);
+    if (matches > 1)
+        return hn_cli_usage(cmd, "option '--%s' is ambiguous", printable(q, word + 2, len));
+    return hn_cli_usage(cmd, "unknown option '--%s'", printable(q, word + 2, len));
 }
 
 /* errno of the first failed write to standard output (a write inside a
@@ -126,7 +176,7 @@ int hn_cli_count(const char *cmd, const char *opt, const char *v, size_t max, si
 {
     if (hn_parse_size(v, 0, max, out) == 0)
         return 0;
-    fprintf(stderr, "hessnorm %s: %s: '%s' is not a count\n", cmd, opt, v);
+    hn_cli_usage(cmd, "%s: '%s' is not a count", opt, v);
     return -1;
 }
 

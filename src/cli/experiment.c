@@ -19,12 +19,13 @@ void openblas_set_num_threads(int num_threads);
 
 static void experiment_usage(FILE *f)
 {
-    fputs("usage: hessnorm experiment --dataset mnist|fashion-mnist|cifar10\n"
-          "                           --sweep layers|kernel|channels|pooling\n"
+    fputs("usage: hessnorm experiment --dataset mnist|fashion-mnist|cifar10|all\n"
+          "                           --sweep layers|kernel|channels|pooling|all\n"
           "                           [--preset quick|paper|tiny] [--out DIR] [--data DIR]\n"
           "                           [--seed N] [--threads N] [--limit N] [--epochs N]\n"
           "                           [--shuffles S] [--hess-samples N] [--mem-limit GB]\n"
-          "                           [--no-figures]\n"
+          "                           [--no-figures] [--shard i/n]\n"
+          "       hessnorm experiment --report-only --out DIR [--no-figures]\n"
           "Trains the networks of the paper's section VI (L conv layers, kernel k, C channels,\n"
           "bias-free, Adam lr 1e-3, batch 64), then for every model: the mean over S random\n"
           "orders of |L_{k+1} - L_k| (smoothed 0.995), the exact per-sample ||H_O||,\n"
@@ -38,7 +39,15 @@ static void experiment_usage(FILE *f)
           "format.  An interrupted run resumes from the finished models.\n"
           "Data: Fashion-MNIST from /usr/share/datasets/fashion-mnist, MNIST = the OpenCV\n"
           "digits sheet (or --data DIR with the IDX files, or --data SHEET.png in the same\n"
-          "layout), CIFAR-10 needs --data DIR (data_batch_1..5.bin, test_batch.bin).\n",
+          "layout), CIFAR-10 needs --data DIR (data_batch_1..5.bin, test_batch.bin).\n"
+          "--dataset all / --sweep all: the grid, one folder DIR/<dataset>-<sweep>/ per pair\n"
+          "(with --dataset all, --data DIR holds DIR/mnist, DIR/fashion-mnist, DIR/cifar10).\n"
+          "--shard i/n (1 <= i <= n): only the settings of shard i (a stable hash of\n"
+          "dataset/sweep/setting); without it a Slurm job array's SLURM_ARRAY_TASK_* give it.\n"
+          "A shard writes its models and sweep.json but no report: --report-only --out DIR\n"
+          "then builds the report (of each grid folder) from the finished models and names the\n"
+          "missing ones.  -h, --help: this text.\n"
+          "\n" HN_CLI_EXIT_HELP,
           f);
 }
 
@@ -53,7 +62,7 @@ static void progress(void *ctx, const char *msg)
     fflush(stderr);
 }
 
-/* The option values as given (parsed in apply_options). */
+/* The option values as given (parsed in apply_names and apply_numbers). */
 typedef struct {
     const char *dataset, *sweep, *preset, *out, *data;
     const char *seed, *threads, *limit, *epochs, *shuffles, *hess, *mem;
@@ -80,7 +89,8 @@ static int parse_args(int argc, char **argv, exp_args *a)
     a->figures = 1;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
         a->n_run_opts += c != 'o' && c != 'n' && c != 'R' && c != 'h';
         switch (c) {
         case 'd': a->dataset = optarg; break;
@@ -99,32 +109,25 @@ static int parse_args(int argc, char **argv, exp_args *a)
         case 'x': a->shard = optarg; break;
         case 'R': a->report_only = 1; break;
         case 'h': experiment_usage(stdout); return 0;
-        default: experiment_usage(stderr); return 2;
+        default: return hn_cli_bad_option("experiment", lopts, argv, c);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "hessnorm experiment: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    if (a->report_only && a->n_run_opts) {
-        fprintf(stderr, "hessnorm experiment: --report-only takes only --out DIR and --no-figures\n");
-        return 2;
-    }
-    if (a->report_only && !a->out) {
-        fprintf(stderr, "hessnorm experiment: --report-only needs --out DIR\n");
-        return 2;
-    }
-    if (!a->report_only && (!a->dataset || !a->sweep)) {
-        fprintf(stderr, "hessnorm experiment: need --dataset and --sweep\n");
-        experiment_usage(stderr);
-        return 2;
-    }
+    if (optind < argc)
+        return hn_cli_usage("experiment", "unexpected argument '%s'", argv[optind]);
+    if (a->report_only && a->n_run_opts)
+        return hn_cli_usage("experiment", "--report-only takes only --out DIR and --no-figures");
+    if (a->report_only && !a->out)
+        return hn_cli_usage("experiment", "--report-only needs --out DIR");
+    if (!a->report_only && (!a->dataset || !a->sweep))
+        return hn_cli_usage("experiment", "missing %s", !a->dataset && !a->sweep ? "--dataset and --sweep"
+                                                        : !a->dataset            ? "--dataset"
+                                                                                 : "--sweep");
     return -1;
 }
 
-/* The options into o (dataset, sweep, preset and the numbers), in the
- * order they are checked; --threads also sets OpenMP's count. */
-static int apply_options(const exp_args *a, hn_experiment_opts *o, hn_err *err)
+/* The named options into o (dataset, sweep, preset): a name that does not
+ * exist is bad input (exit 1). */
+static int apply_names(const exp_args *a, hn_experiment_opts *o, hn_err *err)
 {
     if (strcmp(a->dataset, "mnist") && strcmp(a->dataset, "fashion-mnist") &&
         strcmp(a->dataset, "cifar10"))
@@ -133,10 +136,23 @@ static int apply_options(const exp_args *a, hn_experiment_opts *o, hn_err *err)
                           a->dataset);
     hn_experiment_opts_default(o);
     o->dataset = a->dataset;
+    int rc;
+    if (hn_sweep_parse(a->sweep, &o->sweep, NULL) != HN_OK) /* the library's list has no 'all' */
+        return hn_err_set(err, HN_EINVAL,
+                          "--sweep: unknown sweep '%s' (expected layers, kernel, channels, pooling or all)", a->sweep);
+    if ((rc = hn_preset_get(a->preset, &o->preset, err)))
+        return rc;
+    o->figures = a->figures;
+    return HN_OK;
+}
+
+/* The numbers into o (after apply_names), in the order they are checked;
+ * --threads also sets OpenMP's count.  A value not of the option's syntax
+ * is a usage error (exit 2): HN_EINVAL naming the option. */
+static int apply_numbers(const exp_args *a, hn_experiment_opts *o, hn_err *err)
+{
     size_t v;
     int rc;
-    if ((rc = hn_sweep_parse(a->sweep, &o->sweep, err)) || (rc = hn_preset_get(a->preset, &o->preset, err)))
-        return rc;
     if (a->seed) {
         if ((rc = hn_cli_size("seed", a->seed, 1, &v, err)))
             return rc;
@@ -169,8 +185,20 @@ static int apply_options(const exp_args *a, hn_experiment_opts *o, hn_err *err)
                               a->mem);
         o->mem_limit = gb * 1024.0 * 1024.0 * 1024.0;
     }
-    o->figures = a->figures;
     return HN_OK;
+}
+
+/* apply_names and apply_numbers: 0, or the exit status with its line on
+ * stderr (a name of nothing 1, a value not of its option's syntax 2). */
+static int apply_options(const exp_args *a, hn_experiment_opts *o)
+{
+    hn_err err;
+    hn_err_clear(&err);
+    if (apply_names(a, o, &err))
+        return hn_cli_fail(&err);
+    if (apply_numbers(a, o, &err))
+        return hn_cli_usage("experiment", "%s", err.msg);
+    return 0;
 }
 
 /* The report's sentence on where the data came from. */
@@ -293,8 +321,9 @@ static int run_one(const exp_args *a, const char *out, size_t si, size_t sn, int
     hn_err err;
     hn_err_clear(&err);
     hn_experiment_opts o;
-    if (apply_options(a, &o, &err))
-        return hn_cli_fail(&err);
+    int status = apply_options(a, &o);
+    if (status)
+        return status;
     o.out_dir = out;
     o.shard_i = si;
     o.shard_n = sn;
@@ -338,16 +367,20 @@ int hn_cli_experiment(int argc, char **argv)
             b.sweep = all_sw ? all_sweeps[s] : a.sweep;
             b.threads = NULL; /* set once, below */
             hn_experiment_opts o;
-            if (apply_options(&b, &o, &err))
-                return hn_cli_fail(&err);
+            if ((status = apply_options(&b, &o)))
+                return status;
         }
     size_t si, sn;
     hn_experiment_opts o;
     exp_args first = a;
     first.dataset = all_ds ? all_datasets[0] : a.dataset;
     first.sweep = all_sw ? all_sweeps[0] : a.sweep;
-    if (parse_shard(a.shard, &si, &sn, &err) || apply_options(&first, &o, &err))
-        return hn_cli_fail(&err);
+    if ((status = apply_options(&first, &o)))
+        return status;
+    /* a --shard value not of the form i/n is a usage error; Slurm's
+     * variables are the environment's, bad input */
+    if (parse_shard(a.shard, &si, &sn, &err))
+        return a.shard ? hn_cli_usage("experiment", "%s", err.msg) : hn_cli_fail(&err);
     char base[512];
     if (a.out)
         snprintf(base, sizeof base, "%s", a.out);

@@ -70,13 +70,22 @@ static int load_example(hn_cli_net *net, hn_err *err)
 static void inspect_usage(FILE *f)
 {
     fputs("usage: hessnorm inspect --model M.json --weights W.safetensors --sample S.safetensors\n"
-          "                        [--json] [--dump DIR] [--threads N]\n"
-          "       hessnorm inspect --example [--json] [--dump DIR] [--write-example DIR] [--threads N]\n"
-          "Computes, exactly: loss, logits, gradient norm, the full Hessian H (exact\n"
-          "Hessian-vector products), the outer-product Hessian H_O = Q^T F^T A F Q (Lemma 1),\n"
-          "||H - H_O||, and for one sample the norms of A, F and of T, Q, G, R, Rx per layer.\n"
-          "--dump DIR writes every matrix as NumPy .npy.  --threads N: OpenMP threads (default\n"
-          "and 0: all cores); the results are the same for every N.\n",
+          "                        [--json] [--dump DIR] [--threads N] [--dense | --matrix-free]\n"
+          "       hessnorm inspect --example [--json] [--dump DIR] [--write-example DIR]\n"
+          "                        [--threads N] [--dense | --matrix-free]\n"
+          "Computes: loss, logits, gradient norm, the full Hessian H (exact Hessian-vector\n"
+          "products), the outer-product Hessian H_O = Q^T F^T A F Q (Lemma 1), ||H - H_O||,\n"
+          "and for one sample (a batch: sample 0) the norms of A, F and of T, Q, G, R, Rx per\n"
+          "layer with the paper's per-layer bounds.  The sample file may hold a batch: H and\n"
+          "H_O are then the means over it.\n"
+          "Route: dense (every value exact) when P <= 500 parameters, P x P is within the\n"
+          "dense limit and the matrices fit in the memory left; else matrix-free (Lanczos on\n"
+          "exact Hessian-vector products: norms are brackets [lower, upper]).  --dense /\n"
+          "--matrix-free force one; the route is named in the output.\n"
+          "--dump DIR writes every matrix as NumPy .npy (the dense route).  --threads N: OpenMP\n"
+          "threads (default and 0: all cores); the results are the same for every N.\n"
+          "-h, --help: this text.\n"
+          "\n" HN_CLI_EXIT_HELP,
           f);
 }
 
@@ -246,10 +255,11 @@ int hn_cli_inspect(int argc, char **argv)
         {"matrix-free", no_argument, 0, 'M'},
         {0, 0, 0, 0}};
     const char *model = NULL, *weights = NULL, *sample = NULL, *dump = NULL, *wex = NULL, *threads = NULL;
-    int json = 0, example = 0, c;
+    int json = 0, example = 0, c, routes = 0;
     hn_inspect_route route = HN_INSPECT_AUTO;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
         case 'w': weights = optarg; break;
@@ -259,26 +269,32 @@ int hn_cli_inspect(int argc, char **argv)
         case 'e': example = 1; break;
         case 'x': wex = optarg; example = 1; break;
         case 't': threads = optarg; break;
-        case 'D': route = HN_INSPECT_DENSE; break;
-        case 'M': route = HN_INSPECT_MATFREE; break;
+        case 'D': route = HN_INSPECT_DENSE; routes |= 1; break;
+        case 'M': route = HN_INSPECT_MATFREE; routes |= 2; break;
         case 'h': inspect_usage(stdout); return 0;
-        default: inspect_usage(stderr); return 2;
+        default: return hn_cli_bad_option("inspect", opts, argv, c);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "hessnorm inspect: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    if (route == HN_INSPECT_MATFREE && dump) {
-        fprintf(stderr, "hessnorm inspect: --dump writes the dense matrices: it needs the dense route, not --matrix-free\n");
-        return 2;
-    }
+    if (optind < argc)
+        return hn_cli_usage("inspect", "unexpected argument '%s'", argv[optind]);
+    if (routes == 3)
+        return hn_cli_usage("inspect", "--dense and --matrix-free exclude each other");
+    if (route == HN_INSPECT_MATFREE && dump)
+        return hn_cli_usage("inspect", "--dump writes the dense matrices: it needs the dense route, not --matrix-free");
     if (dump) /* the dense matrices are the output */
         route = HN_INSPECT_DENSE;
     if (!example && (!model || !weights || !sample)) {
-        fprintf(stderr, "hessnorm inspect: need --model, --weights and --sample (or --example)\n");
-        inspect_usage(stderr);
-        return 2;
+        const char *miss[3];
+        int k = 0;
+        if (!model)
+            miss[k++] = "--model";
+        if (!weights)
+            miss[k++] = "--weights";
+        if (!sample)
+            miss[k++] = "--sample";
+        return hn_cli_usage("inspect", "missing %s%s%s%s%s (give --model, --weights and --sample, or --example)",
+                            miss[0], k > 2 ? ", " : k > 1 ? " and " : "", k > 1 ? miss[1] : "",
+                            k > 2 ? " and " : "", k > 2 ? miss[2] : "");
     }
     hn_err err;
     hn_err_clear(&err);
@@ -286,7 +302,7 @@ int hn_cli_inspect(int argc, char **argv)
     hn_inspect_result *r = NULL;
     int rc, nthreads;
     if (threads && hn_cli_threads(threads, &nthreads, &err))
-        return hn_cli_fail(&err);
+        return hn_cli_usage("inspect", "%s", err.msg);
     if (hn_cli_blas_ready(threads ? nthreads : 0, &err))
         return hn_cli_fail(&err);
     if (example) {

@@ -12,17 +12,100 @@ static void usage(FILE *f)
           "commands:\n"
           "  audit     check every statement and proof step of the paper; write a report\n"
           "            hessnorm audit [--out DIR] [--seed S] [--budget SECONDS] [--claims ID,...]\n"
+          "            hessnorm audit --list [--json]\n"
           "            hessnorm audit --model M.json --weights W.safetensors\n"
-          "                           --sample S.safetensors [--json] [--claims ID,...]\n"
-          "  inspect   exact matrices, Hessians and norms of one model at one sample or batch\n"
+          "                           --sample S.safetensors [--weights-star WSTAR.safetensors]\n"
+          "                           [--json] [--claims ID,...] [--dense | --matrix-free]\n"
+          "  inspect   matrices, Hessians and norms of one model at one sample or batch\n"
           "            hessnorm inspect --model M.json --weights W.safetensors --sample S.safetensors\n"
-          "                             [--json] [--dump DIR]\n"
+          "                             [--json] [--dump DIR] [--dense | --matrix-free]\n"
           "            hessnorm inspect --example [--json] [--dump DIR] [--write-example DIR]\n"
           "  experiment train the paper's section-VI sweeps: loss-difference curves, Hessian norms\n"
-          "            hessnorm experiment --dataset mnist|fashion-mnist|cifar10\n"
-          "                                --sweep layers|kernel|channels|pooling [--preset quick|paper] [--out DIR]\n"
-          "run 'hessnorm <command> --help' for details.\n",
+          "            hessnorm experiment --dataset mnist|fashion-mnist|cifar10|all\n"
+          "                                --sweep layers|kernel|channels|pooling|all\n"
+          "                                [--preset quick|paper] [--out DIR] [--shard i/n]\n"
+          "            hessnorm experiment --report-only --out DIR\n"
+          "  help      hessnorm help [COMMAND]: this text, or a command's (= hessnorm COMMAND --help)\n"
+          "options: -h, --help (this text); --version (the version); --version --verbose (also\n"
+          "the BLAS, its kernel, the CPU and a DGEMM rate).\n"
+          "\n" HN_CLI_EXIT_HELP,
           f);
+}
+
+/* The subcommands: name and entry (argv[0] is the name). */
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} commands[] = {{"audit", hn_cli_audit}, {"inspect", hn_cli_inspect}, {"experiment", hn_cli_experiment}};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static int find_command(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(name, commands[i].name))
+            return (int)i;
+    return -1;
+}
+
+/* hessnorm help [COMMAND] */
+static int help(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc > 2)
+        return hn_cli_usage(NULL, "help: unexpected argument '%s'", argv[2]);
+    int i = find_command(argv[1]);
+    if (i < 0)
+        return hn_cli_usage(NULL, "help: unknown command '%s' (expected audit, inspect or experiment)", argv[1]);
+    char *av[] = {argv[1], (char *)"--help", NULL};
+    return commands[i].run(2, av);
+}
+
+/* hessnorm --version [--verbose] */
+static int version(int argc, char **argv)
+{
+    const int verbose = argc > 1 && !strcmp(argv[1], "--verbose");
+    if (argc > 1 + verbose)
+        return hn_cli_usage(NULL, "--version: unexpected argument '%s' (only --verbose)", argv[1 + verbose]);
+    puts(PACKAGE_STRING);
+    if (verbose) {
+        /* the BLAS, its kernel and how fast it multiplies, measured now */
+        hn_blas_info bi;
+        char txt[1024];
+        hn_blas_info_get(&bi);
+        hn_blas_describe(&bi, hn_blas_dgemm_gflops(), txt, sizeof txt);
+        fputs(txt, stdout);
+    }
+    return 0;
+}
+
+/* The top-level options and the subcommands: the exit status. */
+static int dispatch(int argc, char **argv)
+{
+    if (argc < 2)
+        return hn_cli_usage(NULL, "missing command (audit, inspect or experiment)");
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+        return help(1, argv + 1);
+    if (!strcmp(argv[1], "--version"))
+        return version(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "help"))
+        return help(argc - 1, argv + 1);
+    int i = find_command(argv[1]);
+    if (i < 0)
+        return argv[1][0] == '-'
+                   ? hn_cli_usage(NULL, "unknown option '%s' (options come after the command)", argv[1])
+                   : hn_cli_usage(NULL, "unknown command '%s' (expected audit, inspect, experiment or help)",
+                                  argv[1]);
+    if (!strcmp(argv[1], "audit")) {
+        /* before audit parses --threads: OpenBLAS's buffers for as many threads as cores (the most it uses) */
+        hn_err err;
+        hn_err_clear(&err);
+        if (hn_cli_blas_ready(0, &err))
+            return hn_cli_fail(&err);
+    }
+    return commands[i].run(argc - 1, argv + 1);
 }
 
 /* OpenBLAS's own control (declared in its cblas.h, which clashes with GSL's). */
@@ -54,39 +137,5 @@ int main(int argc, char **argv)
                     bi.core, bi.best, bi.best);
     }
     hn_gsl_quiet();
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(stdout);
-        return hn_cli_finish(0);
-    }
-    if (!strcmp(argv[1], "--version")) {
-        puts(PACKAGE_STRING);
-        if (argc > 2 && !strcmp(argv[2], "--verbose")) {
-            /* the BLAS, its kernel and how fast it multiplies, measured now */
-            hn_blas_info bi;
-            char txt[1024];
-            hn_blas_info_get(&bi);
-            hn_blas_describe(&bi, hn_blas_dgemm_gflops(), txt, sizeof txt);
-            fputs(txt, stdout);
-        }
-        return hn_cli_finish(0);
-    }
-    if (!strcmp(argv[1], "audit")) {
-        /* audit has no --threads: its BLAS buffers for every OpenMP thread */
-        hn_err err;
-        hn_err_clear(&err);
-        if (hn_cli_blas_ready(0, &err))
-            return hn_cli_fail(&err);
-        return hn_cli_finish(hn_cli_audit(argc - 1, argv + 1));
-    }
-    if (!strcmp(argv[1], "inspect"))
-        return hn_cli_finish(hn_cli_inspect(argc - 1, argv + 1));
-    if (!strcmp(argv[1], "experiment"))
-        return hn_cli_finish(hn_cli_experiment(argc - 1, argv + 1));
-    fprintf(stderr, "hessnorm: unknown command '%s'\n", argv[1]);
-    usage(stderr);
-    return 2;
+    return hn_cli_finish(dispatch(argc, argv));
 }

@@ -80,8 +80,9 @@ int hn_exp_draw_figure(const hn_experiment_opts *o, const hn_exp_result *res, co
     hn_gnuplot_quote(&b, legend);
     if (logx)
         hn_buf_puts(&b, "\nset logscale x\nset format x '%.0e'");
+    /* x from the data: from k0 to the last k exactly (no empty decade) */
     if (!kind)
-        hn_buf_printf(&b, "\nset xrange [%zu:*]", k0);
+        hn_buf_printf(&b, "\nset xrange [%zu:*]\nset autoscale xfixmax", k0);
     hn_buf_puts(&b, "\nplot ");
     for (size_t i = 0; i < ns; i++) {
         char lab[64];

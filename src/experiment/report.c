@@ -334,14 +334,18 @@ static void figure_group(report *R, hn_pool_kind g, const char *ylabel)
     char title[256], stem[96], png[HN_EXP_PATH_BUF], file[160];
     hn_err ferr;
     hn_exp_fig_stem(o, g, stem, sizeof stem);
-    snprintf(title, sizeof title, "%s, %s", hn_exp_ds_title(o->dataset), hn_exp_legend_title(o, g));
+    /* every figure names its data set and preset (it is often seen alone) */
+    snprintf(title, sizeof title, "%s, preset %s: %s", hn_exp_ds_title(o->dataset), o->preset.name,
+             hn_exp_legend_title(o, g));
     for (int v = 0; v < 2; v++) {
         snprintf(file, sizeof file, "%s%s.png", stem, v ? "_from1" : "");
         hn_exp_path_join(png, sizeof png, o->out_dir, file);
         if (R->can_draw) {
             char alt[160];
             snprintf(alt, sizeof alt, "%s from k = %zu", hn_exp_legend_title(o, g), v ? (size_t)1 : R->k0);
-            fig_result(&R->d, hn_exp_draw_figure(o, res, sel, ns, col, 0, v ? 1 : R->k0, v, title, ylabel,
+            char tv[300];
+            snprintf(tv, sizeof tv, "%s, from k = %zu%s", title, v ? (size_t)1 : R->k0, v ? " (log k)" : "");
+            fig_result(&R->d, hn_exp_draw_figure(o, res, sel, ns, col, 0, v ? 1 : R->k0, v, tv, ylabel,
                                           hn_exp_legend_title(o, g), png, R->cairo, &ferr),
                        &ferr, file, alt, R->drawn);
         }
