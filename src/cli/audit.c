@@ -54,7 +54,8 @@ static void audit_usage(FILE *f)
           "first sample, as the audit does on its equation-(1) instances.\n"
           "\n"
           "Route: the dense paper matrices when they fit (every matrix within 2^27 entries and\n"
-          "2^27 in all), else matrix-free (--dense / --matrix-free force one): matrix-free, the\n"
+          "2^27 in all, and the memory left), else matrix-free, said on stderr (--dense /\n"
+          "--matrix-free force one): matrix-free, the\n"
           "layer norms are brackets (Lanczos value below, a certified or residual bound above),\n"
           "a claim is 'holds' or 'VIOLATED' only when both ends agree ('undecided' otherwise),\n"
           "and the claims that need dense matrices are n/a with that reason.  --threads N: OpenMP\n"
@@ -266,8 +267,24 @@ static int check_memory(const one_files *fl, const hn_cli_net *net, hn_route rou
     return hn_cli_dense_memory(fl->sample, net->m, &one, need.total,
                                fl->wstar ? "raise the limit"
                                : route == HN_ROUTE_DENSE ? "raise the limit or drop --dense for --matrix-free"
-                                                         : "raise the limit or use --matrix-free",
+                                                         : "so the automatic route is the matrix-free one",
                                err);
+}
+
+/* The route of the run: the one asked for; the automatic one is dense when
+ * the paper's matrices fit their limits and the memory left (check_memory),
+ * else matrix-free, said in one line on stderr (as inspect does).  With
+ * --weights-star there is no matrix-free route: a refusal. */
+static int choose_route(const one_files *fl, const hn_cli_net *net, hn_route *route, hn_err *err)
+{
+    int rc = check_memory(fl, net, fl->wstar ? HN_ROUTE_AUTO : *route, err);
+    if (rc == HN_ENOMEM && *route == HN_ROUTE_AUTO && !fl->wstar) {
+        fprintf(stderr, "hessnorm audit: route matrix-free: %s\n", err->msg);
+        hn_err_clear(err);
+        *route = HN_ROUTE_MATFREE;
+        rc = HN_OK;
+    }
+    return rc;
 }
 
 static int audit_one(one_files *fl, const char *claims, int json, hn_route route)
@@ -290,7 +307,7 @@ static int audit_one(one_files *fl, const char *claims, int json, hn_route route
             rc = hn_weights_load(net.m, fl->wstar, star, &err);
     }
     if (!rc)
-        rc = check_memory(fl, &net, fl->wstar ? HN_ROUTE_AUTO : route, &err);
+        rc = choose_route(fl, &net, &route, &err);
     if (!rc) {
         rc = fl->wstar ? hn_audit_one_landscape(net.m, net.theta, star, net.s, claims, res, hn_claims_count(), &n, &err)
                        : hn_audit_one_route(net.m, net.theta, net.s, claims, route, res, hn_claims_count(), &n,
