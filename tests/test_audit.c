@@ -514,6 +514,49 @@ static void load_cx(const char *name, hn_model **m, double **th, hn_samples **s)
         fail_msg("%s", e.msg);
 }
 
+/* A claim over every layer p on the matrix-free route is "holds" only when
+ * every p's measured upper end is below that p's bound (issue 12): the
+ * reported value stays the worst p of the lower ends (p = 1 for
+ * appD.R_bound: R^(0) = I, ratio 1), and a wide bracket at another p makes
+ * the verdict undecided, not holds. */
+static void test_per_layer_every_p(void **state)
+{
+    (void)state;
+    hn_model *m;
+    double *th;
+    hn_samples *s;
+    hn_err e;
+    hn_netspec ns;
+    hn_facts *f = NULL;
+    load_cx("lemma5", &m, &th, &s);
+    assert_int_equal(hn_netspec_from_model(m, &ns, &e), 0);
+    if (hn_facts_compute_route(&ns, m, th, s, 0, NULL, hn_claim_find("appD.R_bound")->facts, HN_ROUTE_MATFREE, &f, &e))
+        fail_msg("%s", e.msg);
+    assert_true(f->matfree && f->n_lin >= 2);
+    const hn_claim *c = hn_claim_find("appD.R_bound");
+    hn_claim_instance o;
+    assert_int_equal(hn_claim_instance_eval(&o, c, f, &e), 0);
+    assert_true(o.applicable);
+    assert_int_equal(o.value.worst_p, 1);
+    const int was_undecided = o.undecided;
+    /* the bracket of ||R^(1)|| made wide: its upper end 10 x ||T^(1)||'s lower end
+     * (its lower end, <= ||T^(1)||, unchanged) */
+    const double keep = f->R_hi[1];
+    f->R_hi[1] = 10 * f->T_norm[0];
+    assert_true(f->R_norm[1] <= f->T_hi[0] * (1 + 1e-12)); /* p = 2 cannot be certified violated */
+    assert_int_equal(hn_claim_instance_eval(&o, c, f, &e), 0);
+    assert_int_equal(o.value.worst_p, 1);              /* the reported p unchanged ... */
+    assert_true(o.undecided && !o.violated);           /* ... the verdict over every p */
+    /* the bracket exact at the lower end again: the verdict is the one before */
+    f->R_hi[1] = keep;
+    assert_int_equal(hn_claim_instance_eval(&o, c, f, &e), 0);
+    assert_int_equal(o.undecided, was_undecided);
+    hn_facts_free(f);
+    hn_samples_free(s);
+    free(th);
+    hn_model_free(m);
+}
+
 /* The committed counterexamples through the one-network entry point: the
  * printed claim is violated with the saved values, the corrected one holds. */
 static void test_audit_one_counterexamples(void **state)
@@ -732,6 +775,7 @@ int main(void)
         cmocka_unit_test(test_claim_fact_groups),
         cmocka_unit_test(test_counterexamples),
         cmocka_unit_test(test_audit_one_counterexamples),
+        cmocka_unit_test(test_per_layer_every_p),
         cmocka_unit_test(test_audit_one_bad_args),
         cmocka_unit_test(test_audit_one_batch),
         cmocka_unit_test(test_proofs_cover_registry),

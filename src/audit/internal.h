@@ -93,6 +93,10 @@ int hn_facts_compute_groups(const hn_netspec *ns, const hn_model *m, const doubl
 int hn_facts_compute_route(const hn_netspec *ns, const hn_model *m, const double *theta, const hn_samples *s,
                            size_t landscape_k, const double *delta, unsigned groups, hn_route route,
                            hn_facts **out, hn_err *err);
+/* One claim on the facts f into o (audit/one.c): its value, on the
+ * matrix-free route both bracket ends and the verdict from them (a claim
+ * over every layer p: over every p), or n/a with the reason. */
+int hn_claim_instance_eval(hn_claim_instance *o, const hn_claim *c, const hn_facts *f, hn_err *err);
 /* The landscape group (audit/landscape.c): the fields of equation (1),
  * Section III and the corollaries at theta and theta* = theta - delta over
  * samples 0..k of s; have_land = 1.  HN_ENOMEM or the Hessians' errors. */

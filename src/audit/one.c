@@ -76,21 +76,59 @@ static hn_na_reason na_reason(const hn_claim *c, const hn_facts *f, char detail[
 }
 
 /* The claim at the upper ends of the facts' brackets (T_hi, R_hi). */
+/* Certified only at the ends of the brackets: *violated when the measured
+ * side's lower end exceeds the bound's upper end, *may when its upper end
+ * exceeds the bound's lower end. */
+static void cross_check(const hn_claim *c, const hn_claim_value *lo, const hn_claim_value *hi, int *violated,
+                        int *may)
+{
+    hn_claim_value cross = *hi;
+    cross.bound = lo->bound; /* measured at its upper end, bound at its lower */
+    *may = hn_claim_violated(c, &cross);
+    cross = *lo;
+    cross.bound = hi->bound; /* measured at its lower end, bound at its upper */
+    *violated = hn_claim_violated(c, &cross);
+}
+
+/* The upper ends of the brackets (value_hi) and the verdict from both ends
+ * (o->violated, o->undecided).  A claim over every layer p reports the
+ * worst p of the lower ends, both ends at that one p (a tie between layers
+ * would otherwise pair one layer's measured side with another's bound);
+ * its verdict is over every p, each at its own ends: VIOLATED when some p
+ * is, undecided when some p may be, holds only when none may. */
 static int bracket_ends(hn_claim_instance *o, const hn_facts *f, hn_err *err)
 {
-    hn_facts *g = hn_calloc(1, sizeof *g);
+    hn_facts *g = hn_calloc(2, sizeof *g);
     if (!g)
         return hn_err_set(err, HN_ENOMEM, "audit: out of memory");
-    *g = *f;
+    hn_facts *lo = g + 1;
+    g[0] = *f;
     for (size_t t = 0; t < HN_MAXLIN; t++) {
         g->T_norm[t] = f->T_hi[t];
         g->R_norm[t] = f->R_hi[t];
     }
-    /* both ends of a per-layer claim at one p: the worst of the lower ends (a tie between
-     * layers would otherwise pair one layer's measured side with another's bound) */
     g->pin_p = o->value.worst_p;
     if (hn_claim_eval(o->claim, g, &o->value_hi) != 0)
         o->value_hi = o->value;
+    int violated, may;
+    cross_check(o->claim, &o->value, &o->value_hi, &violated, &may);
+    if (o->value.worst_p) {
+        *lo = *f;
+        for (size_t p = 1; p <= f->n_lin && p <= HN_MAXLIN; p++) {
+            if (p == o->value.worst_p)
+                continue;
+            hn_claim_value vl, vh;
+            lo->pin_p = g->pin_p = p;
+            if (hn_claim_eval(o->claim, lo, &vl) != 0 || hn_claim_eval(o->claim, g, &vh) != 0)
+                continue; /* p outside the claim's range of layers */
+            int v_p, m_p;
+            cross_check(o->claim, &vl, &vh, &v_p, &m_p);
+            violated |= v_p;
+            may |= m_p;
+        }
+    }
+    o->violated = violated;
+    o->undecided = may && !violated;
     hn_free(g);
     return HN_OK;
 }
@@ -186,7 +224,7 @@ static int check_overflow(const hn_model *m, const double *theta, const hn_sampl
 
 /* Claim c on the facts f into o (its value, verdict and, matrix-free,
  * the ends of its brackets). */
-static int one_claim(hn_claim_instance *o, const hn_claim *c, const hn_facts *f, hn_err *err)
+int hn_claim_instance_eval(hn_claim_instance *o, const hn_claim *c, const hn_facts *f, hn_err *err)
 {
     memset(o, 0, sizeof *o);
     o->claim = c;
@@ -206,19 +244,9 @@ static int one_claim(hn_claim_instance *o, const hn_claim *c, const hn_facts *f,
     o->matrix_free = f->matfree;
     o->value_hi = o->value;
     int rc;
+    o->violated = hn_claim_violated(o->claim, &o->value);
     if (f->matfree && o->claim->rel != HN_REL_EQ && (rc = bracket_ends(o, f, err)) != 0)
         return rc;
-    o->violated = hn_claim_violated(o->claim, &o->value);
-    if (f->matfree && o->claim->rel != HN_REL_EQ) {
-        /* certified only at the ends of the brackets */
-        hn_claim_value cross = o->value_hi;
-        cross.bound = o->value.bound; /* measured at its upper end, bound at its lower */
-        int may_violate = hn_claim_violated(o->claim, &cross);
-        cross = o->value;
-        cross.bound = o->value_hi.bound; /* measured at its lower end, bound at its upper */
-        o->violated = hn_claim_violated(o->claim, &cross);
-        o->undecided = may_violate && !o->violated;
-    }
     if (o->claim->rel == HN_REL_EQ) {
         /* both sides 0 before hn_claim_eval's convention: an identity */
         hn_claim_value raw;
@@ -269,7 +297,7 @@ static int one_core(const hn_model *m, const double *theta, const hn_samples *s,
     size_t w = 0;
     for (size_t i = 0; i < nc && !rc; i++)
         if (sel[i])
-            rc = one_claim(&out[w++], hn_claim_get(i), f, err);
+            rc = hn_claim_instance_eval(&out[w++], hn_claim_get(i), f, err);
     if (rc)
         goto done;
     *n_written = w;
