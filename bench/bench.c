@@ -485,20 +485,24 @@ static result hn_row(const char *row, int T, const char *dir)
         gsl_rng_free(r);
         hn_model_free(m);
     } else if ((!strncmp(row, "jac_ho_", 7) && !arch_of(row + 7, &arch)) ||
-               (!strncmp(row, "ho_", 3) && !arch_of(row + 3, &arch))) {
+               (!strncmp(row, "ho_", 3) && !arch_of(row + 3, &arch)) || !strcmp(row, "ho")) {
         /* jac_ho_<net>: the experiment's own route, hn_ho_analysis (each
          * sample's Jacobian by hn_jacobian's K reverse passes, its K x K
-         * Gram, ||H_O||); ho_<net>: the batched kernel hn_batch_ho_eigs */
+         * Gram, ||H_O||); ho_<net> and ho (L3, trained weights): the
+         * batched kernel hn_batch_ho_eigs */
+        const int l3 = !strcmp(row, "ho");
+        if (l3)
+            arch_of("L3", &arch);
         hn_model *m = arch_cnn(&arch, 1, 28);
         double *th = malloc(m->n_params * sizeof *th);
         char wname[64];
-        snprintf(wname, sizeof wname, "%s.bin", row + (row[0] == 'j' ? 7 : 3));
+        snprintf(wname, sizeof wname, "%s.bin", l3 ? "L3" : row + (row[0] == 'j' ? 7 : 3));
         read_raw(dir, wname, th, m->n_params * sizeof *th);
-        const size_t n = N_JAC;
+        const size_t n = l3 ? N_HO : N_JAC;
         hn_samples *s = load_samples(m, dir, "hess", n);
         double *ev = malloc(n * 10 * sizeof *ev), t0;
         if (row[0] == 'j') {
-            size_t order[N_JAC];
+            size_t order[N_HO];
             for (size_t i = 0; i < n; i++)
                 order[i] = i;
             hn_ho_opts o;
@@ -526,40 +530,24 @@ static result hn_row(const char *row, int T, const char *dir)
         hn_samples_free(s);
         free(th);
         hn_model_free(m);
-    } else if (!strcmp(row, "ho") || !strncmp(row, "topeig", 6)) {
+    } else if (!strncmp(row, "topeig", 6)) {
         hn_model *m = cnn(3, 28);
         double *th = malloc(m->n_params * sizeof *th);
         read_raw(dir, "L3.bin", th, m->n_params * sizeof *th);
-        const size_t n = !strcmp(row, "ho") ? N_HO : (size_t)atoi(row + 6);
+        const size_t n = (size_t)atoi(row + 6);
         hn_samples *s = load_samples(m, dir, "hess", n);
         double a, b;
         flops(m, &a, &b);
-        if (!strcmp(row, "ho")) {
-            hn_fast *f;
-            double *ev = malloc(n * 10 * sizeof *ev);
-            if (hn_fast_alloc(m, T, 0, &f, &e) || hn_batch_ho_eigs(m, th, s, NULL, 1, f, ev, &e))
-                die("ho setup", &e);
-            double t0 = wall();
-            if (hn_batch_ho_eigs(m, th, s, NULL, n, f, ev, &e))
-                die("ho", &e);
-            R.seconds = (wall() - t0) / (double)n;
-            R.value = ev[0];
-            R.iters = (double)n;
-            R.flop = jac_flop(m);
-            hn_fast_free(f);
-            free(ev);
-        } else {
-            hn_lanczos_result lz;
-            double t0 = wall();
-            if (hn_mean_op_extreme(m, th, s, NULL, n, HN_OP_MEAN_H, 300, 1e-8, 1, T, &lz, &e))
-                die("lanczos", &e);
-            R.seconds = wall() - t0;
-            R.value = lz.lambda_max;
-            R.iters = (double)lz.iterations;
-            /* per product and sample: forward a, tangent forward a + b,
-             * reverse a + b (weights) + 3 b (data, tangents) */
-            R.flop = (double)lz.iterations * (double)n * (3 * a + 5 * b);
-        }
+        hn_lanczos_result lz;
+        double t0 = wall();
+        if (hn_mean_op_extreme(m, th, s, NULL, n, HN_OP_MEAN_H, 300, 1e-8, 1, T, &lz, &e))
+            die("lanczos", &e);
+        R.seconds = wall() - t0;
+        R.value = lz.lambda_max;
+        R.iters = (double)lz.iterations;
+        /* per product and sample: forward a, tangent forward a + b,
+         * reverse a + b (weights) + 3 b (data, tangents) */
+        R.flop = (double)lz.iterations * (double)n * (3 * a + 5 * b);
         hn_samples_free(s);
         free(th);
         hn_model_free(m);

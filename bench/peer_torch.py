@@ -169,6 +169,17 @@ def functional_net(model, h):
     return f
 
 
+def ho_norm(J, z):
+    """||J^T A J|| = lambda_max(A^1/2 J J^T A^1/2), A = diag(p) - p p^T of
+    the logits z (K), J the K x P logit Jacobian."""
+    p = torch.softmax(z, 0)
+    A = torch.diag(p) - torch.outer(p, p)
+    lam, V = torch.linalg.eigh(A)
+    Ah = V @ torch.diag(lam.clamp(min=0).sqrt()) @ V.T
+    G = J @ J.T
+    return float(torch.linalg.eigvalsh(Ah @ G @ Ah)[-1])
+
+
 def row_ho(a):
     model = build(3, 3, 6, 28, torch.float64)
     load_theta(model, os.path.join(a.data, "L3.bin"))
@@ -179,13 +190,7 @@ def row_ho(a):
     def one(i):
         xi = x[i:i + 1]
         J = torch.autograd.functional.jacobian(lambda th: f(th, xi)[0], flat, vectorize=a.vectorize)
-        z = f(flat, xi)[0].detach()
-        p = torch.softmax(z, 0)
-        A = torch.diag(p) - torch.outer(p, p)
-        lam, V = torch.linalg.eigh(A)
-        Ah = V @ torch.diag(lam.clamp(min=0).sqrt()) @ V.T
-        G = J @ J.T
-        return float(torch.linalg.eigvalsh(Ah @ G @ Ah)[-1])
+        return ho_norm(J, f(flat, xi)[0].detach())
 
     one(0)
     t0 = time.perf_counter()
@@ -218,14 +223,7 @@ def row_jac_ho(a):
 
     def one(i, jac):
         xi = x[i:i + 1]
-        J = jac(xi)
-        z = f(flat, xi)[0].detach()
-        p = torch.softmax(z, 0)
-        A = torch.diag(p) - torch.outer(p, p)
-        lam, V = torch.linalg.eigh(A)
-        Ah = V @ torch.diag(lam.clamp(min=0).sqrt()) @ V.T
-        G = J @ J.T
-        return float(torch.linalg.eigvalsh(Ah @ G @ Ah)[-1])
+        return ho_norm(jac(xi), f(flat, xi)[0].detach())
 
     best, name = None, None
     for nm, jac in (("vectorize", jac_vec), ("10 backward", jac_loop)):
