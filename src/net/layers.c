@@ -141,18 +141,10 @@ static void conv_wgrad4_k3(hn_shape in, size_t o, size_t i, size_t a, size_t kh,
         for (size_t q = 0; q < wo; q++) {
             const double x0 = xr[q], x1 = xr[q + 1], x2 = xr[q + 2];
             const double d0 = d[q], d1 = d[q + plane], d2 = d[q + 2 * plane], d3 = d[q + 3 * plane];
-            s00 += d0 * x0;
-            s01 += d0 * x1;
-            s02 += d0 * x2;
-            s10 += d1 * x0;
-            s11 += d1 * x1;
-            s12 += d1 * x2;
-            s20 += d2 * x0;
-            s21 += d2 * x1;
-            s22 += d2 * x2;
-            s30 += d3 * x0;
-            s31 += d3 * x1;
-            s32 += d3 * x2;
+            s00 += d0 * x0, s01 += d0 * x1, s02 += d0 * x2;
+            s10 += d1 * x0, s11 += d1 * x1, s12 += d1 * x2;
+            s20 += d2 * x0, s21 += d2 * x1, s22 += d2 * x2;
+            s30 += d3 * x0, s31 += d3 * x1, s32 += d3 * x2;
         }
     }
     double *w = dW + ((o * in.c + i) * kh + a) * 3;
