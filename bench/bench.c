@@ -27,6 +27,22 @@
  *                    inspect), which also compares its values with the
  *                    command's JSON (check_max_rel); HN_BENCH_HESSNORM names
  *                    the command (default ./hessnorm)
+ *   train_<net>      the paper grid's expensive settings (section VI): one
+ *                    Adam step, batch 64, <net> = L5_C42, L5_C24,
+ *                    L5_C12_max4, L5_C12_avg4 (arch_of: C channels, 2x2
+ *                    pooling after the 0-based conv 4), PyTorch f64 and f32;
+ *                    also times the per-sample-loss pass and, at 1 thread,
+ *                    the step's convolutions alone (conv_seconds)
+ *   jac_ho_<net>     per sample, as the experiment computes them
+ *                    (hn_ho_analysis: hn_jacobian, K x K Gram, ||H_O||), on
+ *                    <net> (also L5 = C 6) at PyTorch's initialisation, 16
+ *                    samples; PyTorch: Jacobian of the 10 logits + K x K
+ *                    form, f64 and f32
+ *   ho_<net>         the same by the batched kernel hn_batch_ho_eigs (the
+ *                    same PyTorch rows)
+ * After the table: the paper grid's estimated wall time per data set on
+ * 1 and 2 cores from the train_ and jac_ho_ rows run (grid_estimate).
+ * --rows takes whole row names, comma-separated.
  * The networks' weights and the Hessian rows' samples are written once
  * to --data as raw float64 / int64 files that both sides read.  Both
  * sides run with OMP_WAIT_POLICY=PASSIVE: on a shared machine a spinning
@@ -266,7 +282,7 @@ static void flops(const hn_model *m, double *all, double *rest)
  * forward pass (all), the K reverse passes (weight gradients all, data
  * gradients rest) and the K x K Gram over the body's parameters
  * (K (K + 1) / 2 dot products of length P_body, 2 FLOPs each; the head's
- * block I_K (x) x^T adds one dot product).  Convolutions count as their
+ * block I_K (x) x^T is one more dot product, not counted).  Convolutions count as their
  * im2col GEMMs (2 x params x output positions, see flops); ReLU, pooling,
  * im2col copies and the 10 x 10 eigenproblem are not counted. */
 static double jac_flop(const hn_model *m)
@@ -824,24 +840,29 @@ typedef struct {
 
 /* The measured row of `kind` ("train_", "jac_ho_", "ho_") that stands for
  * setting s: the same pooling kind if one ran, then the nearest channel
- * count (the GEMM shapes scale with C), the smaller on a tie.  -1: none. */
+ * count (the GEMM shapes scale with C), then the nearest depth, then the
+ * smaller C.  -1: none. */
 static int grid_pick(measured G[][4], int t, const char *kind, const hn_arch *s)
 {
-    int best = -1, best_pool = 0;
-    double best_d = 0;
-    size_t best_c = 0;
+    int best = -1;
+    double best_key[4] = {0, 0, 0, 0};
     for (size_t k = 0; k < N_TROWS; k++) {
         hn_arch a;
         const size_t n = strlen(kind);
         if (strncmp(TROWS[k].hrow, kind, n) || arch_of(TROWS[k].hrow + n, &a) || !(G[k][t].seconds > 0))
             continue;
-        const int pool = a.pool == s->pool;
-        const double d = fabs((double)a.channels - (double)s->channels);
-        if (best < 0 || pool > best_pool || (pool == best_pool && (d < best_d || (d == best_d && a.channels < best_c)))) {
+        const double key[4] = {a.pool == s->pool ? 0 : 1, fabs((double)a.channels - (double)s->channels),
+                               fabs((double)a.layers - (double)s->layers), (double)a.channels};
+        int better = best < 0;
+        for (int j = 0; j < 4 && !better; j++) {
+            if (key[j] != best_key[j]) {
+                better = key[j] < best_key[j];
+                break;
+            }
+        }
+        if (better) {
             best = (int)k;
-            best_pool = pool;
-            best_d = d;
-            best_c = a.channels;
+            memcpy(best_key, key, sizeof key);
         }
     }
     return best;
@@ -924,10 +945,11 @@ static void grid_estimate(FILE *js, measured G[][4], int nthr, const int *thr)
             printf("%-14s %-18s %8.1f %8.2f %10.1f %9.1f   %.1f\n", ds[d].name, cores, part[0] / 3600,
                    part[1] / 3600, part[2] / 3600, total / 3600, batched / 3600);
             if (js)
-                fprintf(js, "%s\n    {\"dataset\": \"%s\", \"cores\": %d, \"mode\": \"%d threads\", \"train_h\": %.4g, "
+                fprintf(js, "%s\n    {\"dataset\": \"%s\", \"cores\": %d, \"mode\": \"%d thread%s\", \"train_h\": %.4g, "
                             "\"forward_h\": %.4g, \"jacobian_h\": %.4g, \"total_h\": %.4g, "
                             "\"total_batched_jacobian_h\": %.4g}",
-                        d || t ? "," : "", ds[d].name, thr[t], thr[t], part[0] / 3600, part[1] / 3600,
+                        d || t ? "," : "", ds[d].name, thr[t], thr[t], thr[t] > 1 ? "s" : "", part[0] / 3600,
+                        part[1] / 3600,
                         part[2] / 3600, total / 3600, batched / 3600);
             if (thr[t] == 1) {
                 one_total = total;
