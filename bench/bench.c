@@ -27,6 +27,22 @@
  *                    inspect), which also compares its values with the
  *                    command's JSON (check_max_rel); HN_BENCH_HESSNORM names
  *                    the command (default ./hessnorm)
+ *   train_<net>      the paper grid's expensive settings (section VI): one
+ *                    Adam step, batch 64, <net> = L5_C42, L5_C24,
+ *                    L5_C12_max4, L5_C12_avg4 (arch_of: C channels, 2x2
+ *                    pooling after the 0-based conv 4), PyTorch f64 and f32;
+ *                    also times the per-sample-loss pass and, at 1 thread,
+ *                    the step's convolutions alone (conv_seconds)
+ *   jac_ho_<net>     per sample, as the experiment computes them
+ *                    (hn_ho_analysis: hn_jacobian, K x K Gram, ||H_O||), on
+ *                    <net> (also L5 = C 6) at PyTorch's initialisation, 16
+ *                    samples; PyTorch: Jacobian of the 10 logits + K x K
+ *                    form, f64 and f32
+ *   ho_<net>         the same by the batched kernel hn_batch_ho_eigs (the
+ *                    same PyTorch rows)
+ * After the table: the paper grid's estimated wall time per data set on
+ * 1 and 2 cores from the train_ and jac_ho_ rows run (grid_estimate).
+ * --rows takes whole row names, comma-separated.
  * The networks' weights and the Hessian rows' samples are written once
  * to --data as raw float64 / int64 files that both sides read.  Both
  * sides run with OMP_WAIT_POLICY=PASSIVE: on a shared machine a spinning
@@ -69,16 +85,49 @@ static void die(const char *what, const hn_err *e)
 
 #define N_HESS 1000
 #define N_HO 64
+#define N_JAC 16
+
+static hn_model *arch_cnn(const hn_arch *a, size_t c, size_t hw)
+{
+    hn_model *m;
+    hn_err e;
+    if (hn_arch_model(a, c, hw, hw, 10, &m, &e))
+        die("model", &e);
+    return m;
+}
 
 static hn_model *cnn(size_t L, size_t hw)
 {
     hn_arch a = {L, 3, 6, HN_POOL_NONE, 0};
-    hn_model *m;
-    hn_err e;
-    if (hn_arch_model(&a, 1, hw, hw, 10, &m, &e))
-        die("model", &e);
-    return m;
+    return arch_cnn(&a, 1, hw);
 }
+
+/* The network of a row name's tail "L<L>[_C<C>][_max<p>|_avg<p>]" (k = 3,
+ * C = 6 unless given; p the 0-based conv followed by the 2x2 pooling, as
+ * hn_arch.pool_pos): "L5_C42", "L5_C12_max4".  0, or -1 if it is not one. */
+static int arch_of(const char *spec, hn_arch *a)
+{
+    *a = (hn_arch){0, 3, 6, HN_POOL_NONE, 0};
+    int used = 0;
+    if (sscanf(spec, "L%zu%n", &a->layers, &used) != 1 || !a->layers)
+        return -1;
+    spec += used;
+    if (sscanf(spec, "_C%zu%n", &a->channels, &used) == 1)
+        spec += used;
+    if (!strncmp(spec, "_max", 4) || !strncmp(spec, "_avg", 4)) {
+        a->pool = spec[1] == 'm' ? HN_POOL_MAX : HN_POOL_AVG;
+        if (sscanf(spec + 4, "%zu%n", &a->pool_pos, &used) != 1)
+            return -1;
+        spec += 4 + used;
+    }
+    return *spec ? -1 : 0;
+}
+
+/* The paper grid's expensive settings (section VI, 28x28): the rows
+ * train_<net>, jac_ho_<net> and ho_<net> run on these, with weights at
+ * PyTorch's initialisation written by prepare() as <net>.bin. */
+static const char *const GRID_NETS[] = {"L5_C42", "L5_C24", "L5_C12_max4", "L5_C12_avg4", "L5"};
+#define N_GRID_NETS (sizeof GRID_NETS / sizeof *GRID_NETS)
 
 static void write_raw(const char *dir, const char *name, const void *p, size_t bytes)
 {
@@ -178,6 +227,18 @@ static void prepare(const char *dir)
         free(th);
         hn_model_free(m);
     }
+    for (size_t k = 0; k < N_GRID_NETS; k++) {
+        hn_arch a;
+        arch_of(GRID_NETS[k], &a);
+        hn_model *m = arch_cnn(&a, 1, 28);
+        double *th = malloc(m->n_params * sizeof *th);
+        hn_init_uniform(m, r, th);
+        char name[64];
+        snprintf(name, sizeof name, "%s.bin", GRID_NETS[k]);
+        write_raw(dir, name, th, m->n_params * sizeof *th);
+        free(th);
+        hn_model_free(m);
+    }
     free(teacher);
     gsl_rng_free(r);
 }
@@ -217,6 +278,66 @@ static void flops(const hn_model *m, double *all, double *rest)
     }
 }
 
+/* Useful FLOPs of one sample's logit Jacobian and ||H_O|| (K = 10): the
+ * forward pass (all), the K reverse passes (weight gradients all, data
+ * gradients rest) and the K x K Gram over the body's parameters
+ * (K (K + 1) / 2 dot products of length P_body, 2 FLOPs each; the head's
+ * block I_K (x) x^T is one more dot product, not counted).  Convolutions count as their
+ * im2col GEMMs (2 x params x output positions, see flops); ReLU, pooling,
+ * im2col copies and the 10 x 10 eigenproblem are not counted. */
+static double jac_flop(const hn_model *m)
+{
+    double a, b;
+    flops(m, &a, &b);
+    const hn_layer *hd = &m->layers[m->n_layers - 1];
+    return a + 10.0 * (a + b) + 10.0 * 11.0 * (double)(m->n_params - hd->param_count);
+}
+
+/* Seconds of one batch-64 training step's convolutions alone, by the
+ * public batched primitives on 16 chunks of HN_FAST_CHUNK samples as the
+ * step runs them (forward, weight gradient, data gradient but at the
+ * first conv; im2col / col2im included), single thread, random data: what
+ * the step would cost if everything else (ReLU, pooling, the head, the
+ * loss, the chunk reduction, Adam) were free.  Best of 3. */
+static double conv_seconds(const hn_model *m)
+{
+    double best = INFINITY;
+    const size_t nb = HN_FAST_CHUNK;
+    for (int trial = 0; trial < 3; trial++) {
+        double tot = 0;
+        for (size_t i = 0; i < m->n_layers; i++) {
+            const hn_layer *ly = &m->layers[i];
+            if (ly->type != HN_CONV2D)
+                continue;
+            const size_t nin = hn_shape_size(ly->in) * nb, nout = hn_shape_size(ly->out) * nb;
+            const size_t ncol = hn_conv_col_size(ly->in, nb, ly->kh, ly->kw);
+            double *x = malloc(nin * sizeof *x), *z = malloc(nout * sizeof *z), *dx = malloc(nin * sizeof *dx);
+            double *col = malloc((ncol ? ncol : 1) * sizeof *col), *W = malloc(ly->param_count * sizeof *W);
+            double *dW = calloc(ly->param_count, sizeof *dW);
+            for (size_t j = 0; j < nin; j++)
+                x[j] = 1.0 / (double)(j + 1);
+            for (size_t j = 0; j < ly->param_count; j++)
+                W[j] = 1.0 / (double)(j + 2);
+            const double t0 = wall();
+            for (size_t c = 0; c < 64 / nb; c++) {
+                hn_conv_forward_batch(ly->in, nb, ly->out.c, ly->kh, ly->kw, W, x, col, z);
+                hn_conv_backward_weights_batch(ly->in, nb, ly->out.c, ly->kh, ly->kw, x, z, col, dW);
+                if (i > 0)
+                    hn_conv_backward_data_batch(ly->in, nb, ly->out.c, ly->kh, ly->kw, W, z, col, dx);
+            }
+            tot += wall() - t0;
+            free(x);
+            free(z);
+            free(dx);
+            free(col);
+            free(W);
+            free(dW);
+        }
+        best = fmin(best, tot);
+    }
+    return best;
+}
+
 /* ------------------------------------------------------------ rows */
 
 typedef struct {
@@ -226,10 +347,16 @@ typedef struct {
     double flop;      /* useful floating-point operations of the timed part */
     long maxrss_kb;
     double check;     /* PyTorch inspect row: largest relative difference to hessnorm's JSON (NAN: none) */
+    double fwd;       /* train rows: seconds per image of the forward pass (per-sample losses), else 0 */
+    double conv;      /* train rows, 1 thread: seconds of the step's convolutions alone (conv_seconds) */
 } result;
 
 static const char *const ROWS[] = {"train_L1", "train_L3", "train_L5", "loss60k", "ho",
-                                   "topeig64", "topeig1000", "dense", "inspect64"};
+                                   "topeig64", "topeig1000", "dense", "inspect64",
+                                   "train_L5_C42", "train_L5_C24", "train_L5_C12_max4", "train_L5_C12_avg4",
+                                   "jac_ho_L5_C42", "jac_ho_L5_C24", "jac_ho_L5_C12_max4", "jac_ho_L5_C12_avg4",
+                                   "jac_ho_L5", "ho_L5_C42", "ho_L5_C24", "ho_L5_C12_max4", "ho_L5_C12_avg4",
+                                   "ho_L5"};
 #define N_ROWS (sizeof ROWS / sizeof *ROWS)
 
 /* The inspect64 row: L3 and 64 of the Hessian samples as interchange files
@@ -286,11 +413,12 @@ static result hn_row(const char *row, int T, const char *dir)
 {
     result R = {0};
     hn_err e;
-    if (!strncmp(row, "train_L", 7)) {
-        const size_t L = (size_t)atoi(row + 7);
-        hn_model *m = cnn(L, 28);
+    hn_arch arch;
+    if (!strncmp(row, "train_", 6) && !arch_of(row + 6, &arch)) {
+        hn_model *m = arch_cnn(&arch, 1, 28);
         gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
         double *th = malloc(m->n_params * sizeof *th), *g = malloc(m->n_params * sizeof *g), loss = 0;
+        double *lo = malloc(512 * sizeof *lo);
         hn_init_uniform(m, r, th);
         hn_samples *s;
         if (hn_samples_alloc(m, 512, &s, &e))
@@ -304,7 +432,8 @@ static result hn_row(const char *row, int T, const char *dir)
         if (hn_fast_alloc(m, T, 0, &f, &e) || hn_adam_alloc(m->n_params, 1e-3, 0.9, 0.999, 1e-8, &opt, &e))
             die("train setup", &e);
         size_t idx[64];
-        const int steps = 40;
+        /* ~5-10 s a row: a C >= 24 step is 4-15x a C = 6 step (peer: --steps) */
+        const int steps = arch.channels >= 24 ? 10 : 40;
         double t0 = 0;
         for (int st = -5; st < steps; st++) {
             if (st == 0)
@@ -316,6 +445,14 @@ static result hn_row(const char *row, int T, const char *dir)
             hn_adam_step(opt, th, g);
         }
         R.seconds = (wall() - t0) / steps;
+        /* the per-sample-loss pass (the loss curves' forward passes) on the
+         * same 512 images, for the grid estimate */
+        t0 = wall();
+        if (hn_batch_losses(m, th, s, NULL, 512, f, lo, NULL, NULL, &e))
+            die("losses", &e);
+        R.fwd = (wall() - t0) / 512;
+        if (T == 1)
+            R.conv = conv_seconds(m);
         R.value = loss;
         R.iters = steps;
         double a, b;
@@ -326,6 +463,7 @@ static result hn_row(const char *row, int T, const char *dir)
         hn_samples_free(s);
         free(th);
         free(g);
+        free(lo);
         gsl_rng_free(r);
         hn_model_free(m);
     } else if (!strcmp(row, "loss60k")) {
@@ -362,41 +500,70 @@ static result hn_row(const char *row, int T, const char *dir)
         free(loss);
         gsl_rng_free(r);
         hn_model_free(m);
-    } else if (!strcmp(row, "ho") || !strncmp(row, "topeig", 6)) {
+    } else if ((!strncmp(row, "jac_ho_", 7) && !arch_of(row + 7, &arch)) ||
+               (!strncmp(row, "ho_", 3) && !arch_of(row + 3, &arch)) || !strcmp(row, "ho")) {
+        /* jac_ho_<net>: the experiment's own route, hn_ho_analysis (each
+         * sample's Jacobian by hn_jacobian's K reverse passes, its K x K
+         * Gram, ||H_O||); ho_<net> and ho (L3, trained weights): the
+         * batched kernel hn_batch_ho_eigs */
+        const int l3 = !strcmp(row, "ho");
+        if (l3)
+            arch_of("L3", &arch);
+        hn_model *m = arch_cnn(&arch, 1, 28);
+        double *th = malloc(m->n_params * sizeof *th);
+        char wname[64];
+        snprintf(wname, sizeof wname, "%s.bin", l3 ? "L3" : row + (row[0] == 'j' ? 7 : 3));
+        read_raw(dir, wname, th, m->n_params * sizeof *th);
+        const size_t n = l3 ? N_HO : N_JAC;
+        hn_samples *s = load_samples(m, dir, "hess", n);
+        double *ev = malloc(n * 10 * sizeof *ev), t0;
+        if (row[0] == 'j') {
+            size_t order[N_HO];
+            for (size_t i = 0; i < n; i++)
+                order[i] = i;
+            hn_ho_opts o;
+            hn_ho_opts_default(&o);
+            o.threads = T;
+            if (hn_ho_analysis(m, th, s, order, 2, NULL, NULL, 0, &o, ev, NULL, &e))
+                die("jac_ho setup", &e);
+            t0 = wall();
+            if (hn_ho_analysis(m, th, s, order, n, NULL, NULL, 0, &o, ev, NULL, &e))
+                die("jac_ho", &e);
+        } else {
+            hn_fast *f;
+            if (hn_fast_alloc(m, T, 0, &f, &e) || hn_batch_ho_eigs(m, th, s, NULL, 1, f, ev, &e))
+                die("ho setup", &e);
+            t0 = wall();
+            if (hn_batch_ho_eigs(m, th, s, NULL, n, f, ev, &e))
+                die("ho", &e);
+            hn_fast_free(f);
+        }
+        R.seconds = (wall() - t0) / (double)n;
+        R.value = ev[0];
+        R.iters = (double)n;
+        R.flop = jac_flop(m);
+        free(ev);
+        hn_samples_free(s);
+        free(th);
+        hn_model_free(m);
+    } else if (!strncmp(row, "topeig", 6)) {
         hn_model *m = cnn(3, 28);
         double *th = malloc(m->n_params * sizeof *th);
         read_raw(dir, "L3.bin", th, m->n_params * sizeof *th);
-        const size_t n = !strcmp(row, "ho") ? N_HO : (size_t)atoi(row + 6);
+        const size_t n = (size_t)atoi(row + 6);
         hn_samples *s = load_samples(m, dir, "hess", n);
         double a, b;
         flops(m, &a, &b);
-        if (!strcmp(row, "ho")) {
-            hn_fast *f;
-            double *ev = malloc(n * 10 * sizeof *ev);
-            if (hn_fast_alloc(m, T, 0, &f, &e) || hn_batch_ho_eigs(m, th, s, NULL, 1, f, ev, &e))
-                die("ho setup", &e);
-            double t0 = wall();
-            if (hn_batch_ho_eigs(m, th, s, NULL, n, f, ev, &e))
-                die("ho", &e);
-            R.seconds = (wall() - t0) / (double)n;
-            R.value = ev[0];
-            R.iters = (double)n;
-            const hn_layer *hd = &m->layers[m->n_layers - 1];
-            R.flop = a + 10.0 * (a + b) + 10.0 * 11.0 * (double)(m->n_params - hd->param_count);
-            hn_fast_free(f);
-            free(ev);
-        } else {
-            hn_lanczos_result lz;
-            double t0 = wall();
-            if (hn_mean_op_extreme(m, th, s, NULL, n, HN_OP_MEAN_H, 300, 1e-8, 1, T, &lz, &e))
-                die("lanczos", &e);
-            R.seconds = wall() - t0;
-            R.value = lz.lambda_max;
-            R.iters = (double)lz.iterations;
-            /* per product and sample: forward a, tangent forward a + b,
-             * reverse a + b (weights) + 3 b (data, tangents) */
-            R.flop = (double)lz.iterations * (double)n * (3 * a + 5 * b);
-        }
+        hn_lanczos_result lz;
+        double t0 = wall();
+        if (hn_mean_op_extreme(m, th, s, NULL, n, HN_OP_MEAN_H, 300, 1e-8, 1, T, &lz, &e))
+            die("lanczos", &e);
+        R.seconds = wall() - t0;
+        R.value = lz.lambda_max;
+        R.iters = (double)lz.iterations;
+        /* per product and sample: forward a, tangent forward a + b,
+         * reverse a + b (weights) + 3 b (data, tangents) */
+        R.flop = (double)lz.iterations * (double)n * (3 * a + 5 * b);
         hn_samples_free(s);
         free(th);
         hn_model_free(m);
@@ -443,9 +610,11 @@ static int run_hn(const char *row, int T, const char *dir, result *out)
     if (!p)
         return -1;
     int ok = -1;
+    out->fwd = out->conv = 0;
     while (fgets(line, sizeof line, p))
-        if (sscanf(line, "seconds=%lf value=%lf iters=%lf flop=%lf maxrss_kb=%ld", &out->seconds,
-                   &out->value, &out->iters, &out->flop, &out->maxrss_kb) == 5)
+        if (sscanf(line, "seconds=%lf value=%lf iters=%lf flop=%lf maxrss_kb=%ld fwd=%lf conv=%lf",
+                   &out->seconds, &out->value, &out->iters, &out->flop, &out->maxrss_kb, &out->fwd,
+                   &out->conv) == 7)
             ok = 0;
     if (pclose(p) != 0)
         ok = -1;
@@ -564,8 +733,53 @@ static const trow TROWS[] = {
     {"top eig mean H, 1000 samples (L3)", "topeig1000", "topeig", "--n 1000", "s"},
     {"dense H + eigvals, P=2310 (L5 14x14)", "dense", "dense", "--n 1", "s"},
     {"inspect --matrix-free, 64 samples (L3)", "inspect64", "inspect", "--n 64 --check inspect_hn.json", "s"},
+    {"train L5 C42 (b=64) vs torch f64", "train_L5_C42", "train_f64", "--net L5_C42 --steps 10", "img/s"},
+    {"train L5 C42 (b=64) vs torch f32", "train_L5_C42", "train_f32", "--net L5_C42 --steps 10", "img/s"},
+    {"train L5 C24 (b=64) vs torch f64", "train_L5_C24", "train_f64", "--net L5_C24 --steps 10", "img/s"},
+    {"train L5 C24 (b=64) vs torch f32", "train_L5_C24", "train_f32", "--net L5_C24 --steps 10", "img/s"},
+    {"train L5 C12 max4 (b=64) vs torch f64", "train_L5_C12_max4", "train_f64", "--net L5_C12_max4", "img/s"},
+    {"train L5 C12 max4 (b=64) vs torch f32", "train_L5_C12_max4", "train_f32", "--net L5_C12_max4", "img/s"},
+    {"train L5 C12 avg4 (b=64) vs torch f64", "train_L5_C12_avg4", "train_f64", "--net L5_C12_avg4", "img/s"},
+    {"train L5 C12 avg4 (b=64) vs torch f32", "train_L5_C12_avg4", "train_f32", "--net L5_C12_avg4", "img/s"},
+    {"jac+H_O L5 C42 (measure.c) vs torch f64", "jac_ho_L5_C42", "jac_ho", "--net L5_C42 --n 16 --dtype f64", "ms"},
+    {"jac+H_O L5 C42 (measure.c) vs torch f32", "jac_ho_L5_C42", "jac_ho", "--net L5_C42 --n 16 --dtype f32", "ms"},
+    {"jac+H_O L5 C42 (batched) vs torch f64", "ho_L5_C42", "jac_ho", "--net L5_C42 --n 16 --dtype f64", "ms"},
+    {"jac+H_O L5 C42 (batched) vs torch f32", "ho_L5_C42", "jac_ho", "--net L5_C42 --n 16 --dtype f32", "ms"},
+    {"jac+H_O L5 C24 (measure.c) vs torch f64", "jac_ho_L5_C24", "jac_ho", "--net L5_C24 --n 16 --dtype f64", "ms"},
+    {"jac+H_O L5 C24 (measure.c) vs torch f32", "jac_ho_L5_C24", "jac_ho", "--net L5_C24 --n 16 --dtype f32", "ms"},
+    {"jac+H_O L5 C24 (batched) vs torch f64", "ho_L5_C24", "jac_ho", "--net L5_C24 --n 16 --dtype f64", "ms"},
+    {"jac+H_O L5 C24 (batched) vs torch f32", "ho_L5_C24", "jac_ho", "--net L5_C24 --n 16 --dtype f32", "ms"},
+    {"jac+H_O L5 C12 max4 (measure.c) vs torch f64", "jac_ho_L5_C12_max4", "jac_ho", "--net L5_C12_max4 --n 16 --dtype f64", "ms"},
+    {"jac+H_O L5 C12 max4 (measure.c) vs torch f32", "jac_ho_L5_C12_max4", "jac_ho", "--net L5_C12_max4 --n 16 --dtype f32", "ms"},
+    {"jac+H_O L5 C12 max4 (batched) vs torch f64", "ho_L5_C12_max4", "jac_ho", "--net L5_C12_max4 --n 16 --dtype f64", "ms"},
+    {"jac+H_O L5 C12 max4 (batched) vs torch f32", "ho_L5_C12_max4", "jac_ho", "--net L5_C12_max4 --n 16 --dtype f32", "ms"},
+    {"jac+H_O L5 C12 avg4 (measure.c) vs torch f64", "jac_ho_L5_C12_avg4", "jac_ho", "--net L5_C12_avg4 --n 16 --dtype f64", "ms"},
+    {"jac+H_O L5 C12 avg4 (measure.c) vs torch f32", "jac_ho_L5_C12_avg4", "jac_ho", "--net L5_C12_avg4 --n 16 --dtype f32", "ms"},
+    {"jac+H_O L5 C12 avg4 (batched) vs torch f64", "ho_L5_C12_avg4", "jac_ho", "--net L5_C12_avg4 --n 16 --dtype f64", "ms"},
+    {"jac+H_O L5 C12 avg4 (batched) vs torch f32", "ho_L5_C12_avg4", "jac_ho", "--net L5_C12_avg4 --n 16 --dtype f32", "ms"},
+    {"jac+H_O L5 C6 (measure.c) vs torch f64", "jac_ho_L5", "jac_ho", "--net L5 --n 16 --dtype f64", "ms"},
+    {"jac+H_O L5 C6 (measure.c) vs torch f32", "jac_ho_L5", "jac_ho", "--net L5 --n 16 --dtype f32", "ms"},
+    {"jac+H_O L5 C6 (batched) vs torch f64", "ho_L5", "jac_ho", "--net L5 --n 16 --dtype f64", "ms"},
+    {"jac+H_O L5 C6 (batched) vs torch f32", "ho_L5", "jac_ho", "--net L5 --n 16 --dtype f32", "ms"},
 };
 #define N_TROWS (sizeof TROWS / sizeof *TROWS)
+
+/* hrow is one of the comma-separated names of list (whole names: "train_L5"
+ * is not selected by "train_L5_C42"). */
+static int row_listed(const char *list, const char *hrow)
+{
+    const size_t n = strlen(hrow);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        const size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && !strncmp(p, hrow, n))
+            return 1;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return 0;
+}
 
 static int cmpd(const void *a, const void *b)
 {
@@ -617,6 +831,150 @@ static void blas_lines(FILE *js, char *txt, size_t n)
             b.config, b.core, src[b.source], b.chosen, b.best, gf);
 }
 
+/* ------------------------------------------------------------ grid estimate */
+
+/* A table row's medians, for the grid estimate (seconds 0: not run). */
+typedef struct {
+    double seconds, flop_rate, fwd;
+} measured;
+
+/* The measured row of `kind` ("train_", "jac_ho_", "ho_") that stands for
+ * setting s: the same pooling kind if one ran, then the nearest channel
+ * count (the GEMM shapes scale with C), then the nearest depth, then the
+ * smaller C.  -1: none. */
+static int grid_pick(measured G[][4], int t, const char *kind, const hn_arch *s)
+{
+    int best = -1;
+    double best_key[4] = {0, 0, 0, 0};
+    for (size_t k = 0; k < N_TROWS; k++) {
+        hn_arch a;
+        const size_t n = strlen(kind);
+        if (strncmp(TROWS[k].hrow, kind, n) || arch_of(TROWS[k].hrow + n, &a) || !(G[k][t].seconds > 0))
+            continue;
+        const double key[4] = {a.pool == s->pool ? 0 : 1, fabs((double)a.channels - (double)s->channels),
+                               fabs((double)a.layers - (double)s->layers), (double)a.channels};
+        int better = best < 0;
+        for (int j = 0; j < 4 && !better; j++) {
+            if (key[j] != best_key[j]) {
+                better = key[j] < best_key[j];
+                break;
+            }
+        }
+        if (better) {
+            best = (int)k;
+            memcpy(best_key, key, sizeof key);
+        }
+    }
+    return best;
+}
+
+/* The paper preset's wall time for every model of the four sweeps
+ * (hn_sweep_settings, HN_VALUES_ALL: 25 models per data set, a network in
+ * two sweeps counted twice as the experiment trains it twice), from the
+ * rates measured above.  Per model with setting s, n training and n_te
+ * test images, E epochs (hn_paper_epochs) and ||H_O|| on all n training
+ * images (the paper preset's hess_n = 0):
+ *   t(s) = E n (2a + b) / R_train + (n + n_te) a / R_fwd + n f_jac / R_jac
+ * with a, b the counted FLOPs of s's forward pass and reverse data pass on
+ * the data set's image size (flops), f_jac = jac_flop, and R the FLOP
+ * rates (counted FLOPs / measured seconds) of the row grid_pick chooses for
+ * s: the training step, its per-sample-loss pass, the experiment's
+ * Jacobian route (jac_ho_) and, as the second total, the batched kernel
+ * (ho_).  Not counted: the Lanczos of ||H_{O,k+1} - mean|| (k <= 1000, at
+ * most 600 products on 1,001 stored Jacobians), the loss curves' shuffles
+ * and the tightness table, each minutes per model at most.  "2 shards"
+ * runs two single-thread processes (experiment --shard) on the two cores:
+ * max(half the 1-thread total, the longest model). */
+static void grid_estimate(FILE *js, measured G[][4], int nthr, const int *thr)
+{
+    static const struct {
+        const char *name;
+        size_t c, hw, n, n_te;
+    } ds[] = {{"fashion-mnist", 1, 28, 60000, 10000}, {"mnist", 1, 28, 60000, 10000},
+              {"cifar10", 3, 32, 50000, 10000}};
+    int any = 0;
+    printf("\nestimated wall time of the paper grid (preset paper, sweeps layers, kernel, channels, pooling;\n"
+           "rates of the rows above, per setting the row of the same pooling kind and nearest C):\n");
+    printf("%-14s %-18s %8s %8s %10s %9s   %s\n", "data set", "cores", "train h", "losses h", "jacobians h",
+           "total h", "total h, batched Jacobians");
+    if (js)
+        fprintf(js, ",\n  \"grid_estimate\": [");
+    for (size_t d = 0; d < sizeof ds / sizeof *ds; d++) {
+        const double E = (double)hn_paper_epochs(ds[d].name), n = (double)ds[d].n, nte = (double)ds[d].n_te;
+        double one_total = NAN, one_longest = 0, one_batched = NAN, one_parts[3] = {0, 0, 0};
+        for (int t = 0; t < nthr; t++) {
+            double part[3] = {0, 0, 0}, batched = 0, longest = 0;
+            int ok = 1;
+            for (int sw = 0; sw < 4; sw++) {
+                hn_arch set[16];
+                const size_t ns = hn_sweep_settings((hn_sweep)sw, HN_VALUES_ALL, set, 16);
+                for (size_t i = 0; i < ns; i++) {
+                    const int kt = grid_pick(G, t, "train_", &set[i]), kj = grid_pick(G, t, "jac_ho_", &set[i]);
+                    const int kb = grid_pick(G, t, "ho_", &set[i]);
+                    if (kt < 0 || kj < 0 || !(G[kt][t].fwd > 0)) {
+                        ok = 0;
+                        continue;
+                    }
+                    hn_model *m = arch_cnn(&set[i], ds[d].c, ds[d].hw);
+                    double a, b;
+                    flops(m, &a, &b);
+                    /* the forward rate: the row's counted forward FLOPs over its seconds per image */
+                    hn_arch ra;
+                    arch_of(TROWS[kt].hrow + 6, &ra);
+                    hn_model *mr = arch_cnn(&ra, 1, 28);
+                    double ar, br;
+                    flops(mr, &ar, &br);
+                    const double rfwd = ar / G[kt][t].fwd, fj = jac_flop(m);
+                    const double tt = E * n * (2 * a + b) / G[kt][t].flop_rate, tf = (n + nte) * a / rfwd;
+                    const double tj = n * fj / G[kj][t].flop_rate;
+                    part[0] += tt;
+                    part[1] += tf;
+                    part[2] += tj;
+                    batched += tt + tf + (kb >= 0 ? n * fj / G[kb][t].flop_rate : NAN);
+                    longest = fmax(longest, tt + tf + tj);
+                    hn_model_free(mr);
+                    hn_model_free(m);
+                }
+            }
+            if (!ok)
+                continue;
+            any = 1;
+            const double total = part[0] + part[1] + part[2];
+            char cores[64];
+            snprintf(cores, sizeof cores, "%d (%d thread%s)", thr[t], thr[t], thr[t] > 1 ? "s" : "");
+            printf("%-14s %-18s %8.1f %8.2f %10.1f %9.1f   %.1f\n", ds[d].name, cores, part[0] / 3600,
+                   part[1] / 3600, part[2] / 3600, total / 3600, batched / 3600);
+            if (js)
+                fprintf(js, "%s\n    {\"dataset\": \"%s\", \"cores\": %d, \"mode\": \"%d thread%s\", \"train_h\": %.4g, "
+                            "\"forward_h\": %.4g, \"jacobian_h\": %.4g, \"total_h\": %.4g, "
+                            "\"total_batched_jacobian_h\": %.4g}",
+                        d || t ? "," : "", ds[d].name, thr[t], thr[t], thr[t] > 1 ? "s" : "", part[0] / 3600,
+                        part[1] / 3600,
+                        part[2] / 3600, total / 3600, batched / 3600);
+            if (thr[t] == 1) {
+                one_total = total;
+                one_longest = longest;
+                one_batched = batched;
+                memcpy(one_parts, part, sizeof part);
+            }
+        }
+        if (isfinite(one_total)) {
+            const double two = fmax(one_total / 2, one_longest);
+            printf("%-14s %-18s %8.1f %8.2f %10.1f %9.1f   %.1f\n", ds[d].name, "2 (2 shards x 1)",
+                   one_parts[0] / 7200, one_parts[1] / 7200, one_parts[2] / 7200, two / 3600,
+                   one_batched / 7200);
+            if (js)
+                fprintf(js, ",\n    {\"dataset\": \"%s\", \"cores\": 2, \"mode\": \"2 shards x 1 thread\", "
+                            "\"total_h\": %.4g, \"total_batched_jacobian_h\": %.4g}",
+                        ds[d].name, two / 3600, one_batched / 7200);
+        }
+    }
+    if (!any)
+        printf("(needs a train_ and a jac_ho_ row: --rows train_L5_C42,jac_ho_L5_C42,...)\n");
+    if (js)
+        fprintf(js, "\n  ]");
+}
+
 int main(int argc, char **argv)
 {
     /* the kernel hessnorm would run (and one OpenBLAS thread), before
@@ -631,8 +989,8 @@ int main(int argc, char **argv)
         omp_set_num_threads(T);
 #endif
         result R = hn_row(argv[2], T, argv[4]);
-        printf("seconds=%.17g value=%.17g iters=%.17g flop=%.17g maxrss_kb=%ld\n", R.seconds, R.value,
-               R.iters, R.flop, R.maxrss_kb);
+        printf("seconds=%.17g value=%.17g iters=%.17g flop=%.17g maxrss_kb=%ld fwd=%.17g conv=%.17g\n",
+               R.seconds, R.value, R.iters, R.flop, R.maxrss_kb, R.fwd, R.conv);
         return 0;
     }
     if (argc == 3 && !strcmp(argv[1], "--peak")) {
@@ -703,7 +1061,7 @@ int main(int argc, char **argv)
         for (int t = 0; t < nthr; t++)
             for (size_t k = 0; k < N_TROWS; k++) {
                 const trow *tr = &TROWS[k];
-                if (only && !strstr(only, tr->hrow))
+                if (only && !row_listed(only, tr->hrow))
                     continue;
                 size_t hi = 0;
                 while (strcmp(ROWS[hi], tr->hrow))
@@ -717,6 +1075,17 @@ int main(int argc, char **argv)
                 }
                 okH[k][t][rep] = hdone[hi][t][rep] > 0;
                 H[k][t][rep] = hcache[hi][t][rep];
+                /* a PyTorch row shared by two table rows (the two hessnorm
+                 * routes of jac+H_O) runs once per rep too */
+                size_t kp = 0;
+                while (kp < k && (strcmp(TROWS[kp].prow, tr->prow) || strcmp(TROWS[kp].extra, tr->extra) ||
+                                  (only && !row_listed(only, TROWS[kp].hrow))))
+                    kp++;
+                if (kp < k) {
+                    okT[k][t][rep] = okT[kp][t][rep];
+                    Tq[k][t][rep] = Tq[kp][t][rep];
+                    continue;
+                }
                 okT[k][t][rep] = run_torch(py, peer, tr->hrow, tr->prow, tr->extra, thr[t], dir,
                                            &Tq[k][t][rep]) == 0;
                 if (okT[k][t][rep])
@@ -739,14 +1108,15 @@ int main(int argc, char **argv)
             fprintf(js, "%s\"%d\": %.3f", t ? ", " : "", thr[t], peak[t]);
         fprintf(js, "},\n  \"rows\": [\n");
     }
-    printf("\n%s%-38s %3s %12s %12s %7s %8s %6s %9s %9s\n", blas, "row", "thr", "hessnorm", "PyTorch",
+    printf("\n%s%-46s %3s %12s %12s %7s %8s %6s %9s %9s\n", blas, "row", "thr", "hessnorm", "PyTorch",
            "ratio", "GFLOP/s", "%peak", "MB hn", "MB torch");
     int first = 1;
+    static measured G[N_TROWS][4];
     for (size_t k = 0; k < N_TROWS; k++)
         for (int t = 0; t < nthr; t++) {
             const trow *tr = &TROWS[k];
             double hs[MAXREP], ts[MAXREP], hm[MAXREP], tm[MAXREP], hf[MAXREP], hv[MAXREP], tv[MAXREP];
-            double hit[MAXREP], tit[MAXREP], chk = NAN;
+            double hit[MAXREP], tit[MAXREP], hfw[MAXREP], hcv[MAXREP], chk = NAN;
             int nh = 0, nt = 0;
             for (int rep = 0; rep < reps; rep++) {
                 if (okH[k][t][rep]) {
@@ -754,6 +1124,8 @@ int main(int argc, char **argv)
                     hm[nh] = (double)H[k][t][rep].maxrss_kb;
                     hf[nh] = H[k][t][rep].flop / H[k][t][rep].seconds;
                     hv[nh] = H[k][t][rep].value;
+                    hfw[nh] = H[k][t][rep].fwd;
+                    hcv[nh] = H[k][t][rep].conv;
                     hit[nh++] = H[k][t][rep].iters;
                 }
                 if (okT[k][t][rep]) {
@@ -770,10 +1142,20 @@ int main(int argc, char **argv)
             const double hsec = median(hs, nh), tsec = median(ts, nt), gf = median(hf, nh) / 1e9;
             const double hmb = median(hm, nh) / 1024, tmb = median(tm, nt) / 1024;
             const double ratio = tsec / hsec;
-            printf("%-38s %3d %12.4g %12.4g %7.2f %8.2f %6.1f %9.0f %9.0f\n", tr->label, thr[t],
+            if (nh) {
+                G[k][t].seconds = hsec;
+                G[k][t].flop_rate = gf * 1e9;
+                G[k][t].fwd = median(hfw, nh);
+            }
+            printf("%-46s %3d %12.4g %12.4g %7.2f %8.2f %6.1f %9.0f %9.0f\n", tr->label, thr[t],
                    shown(tr, hsec), shown(tr, tsec), ratio, gf, 100 * gf / peak[t], hmb, tmb);
+            const double conv = nh ? median(hcv, nh) : 0;
+            if (conv > 0)
+                printf("%-46s     convolutions alone (im2col + GEMM, conv_seconds): %.1f ms, %.0f%% of the "
+                       "step, %.1f GFLOP/s\n",
+                       "", 1e3 * conv, 100 * conv / hsec, median(hf, nh) * hsec / conv / 1e9);
             if (isfinite(chk))
-                printf("%-38s     values: largest relative difference hessnorm vs PyTorch %.3g\n", "", chk);
+                printf("%-46s     values: largest relative difference hessnorm vs PyTorch %.3g\n", "", chk);
             if (js) {
                 fprintf(js, "%s    {\"row\": \"%s\", \"threads\": %d, \"unit\": \"%s\"",
                         first ? "" : ",\n", tr->label, thr[t], tr->unit);
@@ -791,6 +1173,10 @@ int main(int argc, char **argv)
                 jnum(js, "hessnorm_iters", nh ? median(hit, nh) : NAN);
                 jnum(js, "pytorch_iters", nt ? median(tit, nt) : NAN);
                 jnum(js, "max_rel_difference", chk);
+                if (conv > 0)
+                    jnum(js, "conv_alone_seconds", conv);
+                if (nh && median(hfw, nh) > 0)
+                    jnum(js, "forward_seconds_per_image", median(hfw, nh));
                 fprintf(js, ", \"reps\": [%d, %d]}", nh, nt);
                 first = 0;
             }
@@ -800,8 +1186,11 @@ int main(int argc, char **argv)
     for (int t = 0; t < nthr; t++)
         printf("%s%d thr %.1f", t ? ", " : "", thr[t], peak[t]);
     printf(" GFLOP/s)%s\n", py ? "" : "; PyTorch not found, peer skipped");
+    if (js)
+        fprintf(js, "\n  ]");
+    grid_estimate(js, G, nthr, thr);
     if (js) {
-        fprintf(js, "\n  ]\n}\n");
+        fprintf(js, "\n}\n");
         fclose(js);
         printf("JSON: %s\n", json);
     }

@@ -8,6 +8,12 @@ into --data), on CPU with --threads threads.  Prints one line:
 seconds is the timed part only (model construction, data loading and
 warm-up excluded).  Rows:
   train_f64 / train_f32  one Adam step (lr 1e-3), batch 64, --layers L
+                         (k = 3, C = 6) or --net L5_C42 / L5_C12_max4 ...
+                         (bench.c's names: C channels, 2x2 max or avg
+                         pooling after the given 0-based conv)
+  jac_ho                 per sample: Jacobian of the 10 logits and ||H_O||
+                         by the K x K form, --net, --dtype f64 or f32
+                         (weights <net>.bin written by bench.c)
   loss60k                per-sample cross-entropy of 60,000 random 28x28
                          images (batches of 16, reduction='none': PyTorch's
                          fastest batch here; 1000 is 9x slower in float64)
@@ -33,6 +39,7 @@ warm-up excluded).  Rows:
 """
 import argparse
 import os
+import re
 import resource
 import sys
 import time
@@ -43,15 +50,40 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-def build(L, k, C, h, dtype):
+def parse_net(spec):
+    """bench.c's arch_of: "L5", "L5_C42", "L5_C12_max4" -> (L, C, pool, pos);
+    pos is the 0-based conv followed by the 2x2 pooling."""
+    m = re.fullmatch(r"L(\d+)(?:_C(\d+))?(?:_(max|avg)(\d+))?", spec)
+    if not m:
+        raise SystemExit("peer_torch: bad --net %r" % spec)
+    return int(m.group(1)), int(m.group(2) or 6), m.group(3), int(m.group(4) or 0)
+
+
+def build(L, k, C, h, dtype, pool=None, pos=0):
+    """hessnorm's hn_arch_model: without pooling a ReLU after every conv but
+    the last; with pooling every conv is followed by ReLU or the pooling."""
     layers, c = [], 1
     for i in range(L):
         layers.append(nn.Conv2d(c, C, k, bias=False))
         c, h = C, h - k + 1
-        if i + 1 < L:
+        if pool:
+            if i == pos:
+                layers.append(nn.MaxPool2d(2) if pool == "max" else nn.AvgPool2d(2))
+                h //= 2
+            else:
+                layers.append(nn.ReLU())
+        elif i + 1 < L:
             layers.append(nn.ReLU())
     layers += [nn.Flatten(), nn.Linear(C * h * h, 10, bias=False)]
     return nn.Sequential(*layers).to(dtype)
+
+
+def build_net(a, dtype):
+    """--net if given, else --layers (k = 3, C = 6), on 28 x 28 inputs."""
+    if a.net:
+        L, C, pool, pos = parse_net(a.net)
+        return build(L, 3, C, 28, dtype, pool, pos)
+    return build(a.layers, 3, 6, 28, dtype)
 
 
 def load_theta(model, path):
@@ -75,7 +107,7 @@ def load_samples(d, tag, n, h):
 
 def row_train(a, dtype):
     torch.manual_seed(0)
-    model = build(a.layers, 3, 6, 28, dtype)
+    model = build_net(a, dtype)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.rand(64 * 8, 1, 28, 28, dtype=dtype)
     y = torch.randint(0, 10, (64 * 8,))
@@ -113,24 +145,39 @@ def row_loss60k(a):
 
 
 def functional_net(model, h):
-    """logits(params_flat, x) for the bias-free conv stack."""
+    """logits(params_flat, x) for the bias-free stack of model (its modules
+    in order, the weights taken from flat)."""
     shapes = [p.shape for p in model.parameters()]
     sizes = [p.numel() for p in model.parameters()]
-    L = len(shapes) - 1
+    mods = list(model)
 
     def f(flat, x):
         ws, off = [], 0
         for s, n in zip(shapes, sizes):
             ws.append(flat[off:off + n].view(s))
             off += n
-        z = x
-        for i in range(L):
-            z = F.conv2d(z, ws[i])
-            if i + 1 < L:
-                z = F.relu(z)
-        return F.linear(z.flatten(1), ws[L])
+        z, j = x, 0
+        for mod in mods:
+            if isinstance(mod, nn.Conv2d):
+                z, j = F.conv2d(z, ws[j]), j + 1
+            elif isinstance(mod, nn.Linear):
+                z, j = F.linear(z, ws[j]), j + 1
+            else:
+                z = mod(z)
+        return z
 
     return f
+
+
+def ho_norm(J, z):
+    """||J^T A J|| = lambda_max(A^1/2 J J^T A^1/2), A = diag(p) - p p^T of
+    the logits z (K), J the K x P logit Jacobian."""
+    p = torch.softmax(z, 0)
+    A = torch.diag(p) - torch.outer(p, p)
+    lam, V = torch.linalg.eigh(A)
+    Ah = V @ torch.diag(lam.clamp(min=0).sqrt()) @ V.T
+    G = J @ J.T
+    return float(torch.linalg.eigvalsh(Ah @ G @ Ah)[-1])
 
 
 def row_ho(a):
@@ -143,17 +190,52 @@ def row_ho(a):
     def one(i):
         xi = x[i:i + 1]
         J = torch.autograd.functional.jacobian(lambda th: f(th, xi)[0], flat, vectorize=a.vectorize)
-        z = f(flat, xi)[0].detach()
-        p = torch.softmax(z, 0)
-        A = torch.diag(p) - torch.outer(p, p)
-        lam, V = torch.linalg.eigh(A)
-        Ah = V @ torch.diag(lam.clamp(min=0).sqrt()) @ V.T
-        G = J @ J.T
-        return float(torch.linalg.eigvalsh(Ah @ G @ Ah)[-1])
+        return ho_norm(J, f(flat, xi)[0].detach())
 
     one(0)
     t0 = time.perf_counter()
     v = [one(i) for i in range(a.n)]
+    return (time.perf_counter() - t0) / a.n, v[0], a.n
+
+
+def row_jac_ho(a):
+    """What hessnorm's experiment does per sample (src/experiment/measure.c):
+    the Jacobian of the 10 logits (in --dtype), then ||H_O|| = lambda_max of
+    the K x K form A^1/2 J J^T A^1/2.  The Jacobian by whichever of
+    autograd.functional.jacobian(vectorize=True) and 10 backward passes is
+    faster here (timed on 2 warm-up samples, named on stderr)."""
+    dt = torch.float64 if a.dtype == "f64" else torch.float32
+    model = build_net(a, torch.float64)
+    load_theta(model, os.path.join(a.data, a.net + ".bin"))
+    model = model.to(dt)
+    x, _ = load_samples(a.data, "hess", a.n, 28)
+    x = x.to(dt)
+    f = functional_net(model, 28)
+    flat = torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    def jac_vec(xi):
+        return torch.autograd.functional.jacobian(lambda th: f(th, xi)[0], flat, vectorize=True)
+
+    def jac_loop(xi):
+        th = flat.clone().requires_grad_(True)
+        z = f(th, xi)[0]
+        return torch.stack([torch.autograd.grad(z[k], th, retain_graph=k < 9)[0] for k in range(10)])
+
+    def one(i, jac):
+        xi = x[i:i + 1]
+        return ho_norm(jac(xi), f(flat, xi)[0].detach())
+
+    best, name = None, None
+    for nm, jac in (("vectorize", jac_vec), ("10 backward", jac_loop)):
+        one(0, jac)
+        t0 = time.perf_counter()
+        one(1, jac)
+        tj = time.perf_counter() - t0
+        if best is None or tj < best[0]:
+            best, name = (tj, jac), nm
+    print("jac_ho: %s (%s)" % (name, a.dtype), file=sys.stderr)
+    t0 = time.perf_counter()
+    v = [one(i, best[1]) for i in range(a.n)]
     return (time.perf_counter() - t0) / a.n, v[0], a.n
 
 
@@ -297,6 +379,8 @@ def main():
     ap.add_argument("--data", default="bench/.data")
     ap.add_argument("--vectorize", action="store_true")
     ap.add_argument("--check", default=None)
+    ap.add_argument("--net", default=None)
+    ap.add_argument("--dtype", default="f64", choices=["f64", "f32"])
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     rows = {
@@ -307,6 +391,7 @@ def main():
         "topeig": lambda: row_topeig(a),
         "dense": lambda: row_dense(a),
         "inspect": lambda: row_inspect(a),
+        "jac_ho": lambda: row_jac_ho(a),
     }
     t, v, it = rows[a.row]()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -12,32 +12,16 @@ import argparse
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-
-def net(L, k, C, pool=None, pos=0):
-    layers, c, h = [], 1, 28
-    for i in range(L):
-        layers.append(nn.Conv2d(c, C, k, bias=False))
-        c, h = C, h - k + 1
-        if pool:
-            if i == pos:
-                layers.append(nn.MaxPool2d(2) if pool == "max" else nn.AvgPool2d(2))
-                h //= 2
-            else:
-                layers.append(nn.ReLU())
-        elif i + 1 < L:
-            layers.append(nn.ReLU())
-    layers += [nn.Flatten(), nn.Linear(c * h * h, 10, bias=False)]
-    return nn.Sequential(*layers)
+from peer_torch import build  # the same networks as bench/bench.c (bench/ is on sys.path)
 
 
 def bench(L, k, C, pool, pos, n, threads):
     torch.manual_seed(1)
     x = torch.rand(n, 1, 28, 28, dtype=torch.float64)
     y = torch.randint(0, 10, (n,))
-    model = net(L, k, C, pool, pos).double()
+    model = build(L, k, C, 28, torch.float64, pool, pos)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     t0 = time.perf_counter()
     perm = torch.randperm(n)

@@ -50,6 +50,94 @@ static void test_conv_adjoints(void **state)
     gsl_rng_free(r);
 }
 
+/* The weight gradient as it was written before channel blocking: one
+ * channel, one weight, one sum at a time (the order the blocked kernel
+ * must keep). */
+static void wgrad_plain(hn_shape in, size_t co, size_t kh, size_t kw, const double *x,
+                        const double *dz, double *dW)
+{
+    const size_t ho = in.h - kh + 1, wo = in.w - kw + 1, ci = in.c;
+    for (size_t o = 0; o < co; o++)
+        for (size_t i = 0; i < ci; i++)
+            for (size_t a = 0; a < kh; a++)
+                for (size_t b = 0; b < kw; b++) {
+                    double s = 0;
+                    for (size_t y = 0; y < ho; y++)
+                        for (size_t q = 0; q < wo; q++)
+                            s += dz[(o * ho + y) * wo + q] * x[(i * in.h + y + a) * in.w + q + b];
+                    dW[((o * ci + i) * kh + a) * kw + b] += s;
+                }
+}
+
+/* The forward convolution and its data adjoint as written before the
+ * channel blocking: one weight and one row at a time. */
+static void conv_plain(hn_shape in, size_t co, size_t kh, size_t kw, const double *W, const double *src,
+                       double *acc, int adjoint)
+{
+    const size_t ho = in.h - kh + 1, wo = in.w - kw + 1, ci = in.c;
+    memset(acc, 0, (adjoint ? hn_shape_size(in) : co * ho * wo) * sizeof *acc);
+    for (size_t o = 0; o < co; o++)
+        for (size_t i = 0; i < ci; i++)
+            for (size_t a = 0; a < kh; a++)
+                for (size_t b = 0; b < kw; b++) {
+                    const double wv = W[((o * ci + i) * kh + a) * kw + b];
+                    for (size_t y = 0; y < ho; y++) {
+                        const size_t zo = (o * ho + y) * wo, xo = (i * in.h + y + a) * in.w + b;
+                        for (size_t q = 0; q < wo; q++)
+                            acc[(adjoint ? xo : zo) + q] += wv * src[(adjoint ? zo : xo) + q];
+                    }
+                }
+}
+
+/* hn_conv_forward, hn_conv_backward_data and hn_conv_backward_weights
+ * (four channels at a time) are bit-identical to the plain loops (the
+ * weight gradient accumulating into a nonzero dW), for channel counts
+ * below, at and past multiples of 4 and a section-VI shape (C = 42). */
+static void test_conv_blocked_identical(void **state)
+{
+    (void)state;
+    gsl_rng *r = hn_test_rng(12);
+    static const size_t cos[] = {1, 3, 4, 5, 8, 11, 42};
+    for (size_t t = 0; t < 2 * sizeof cos / sizeof *cos; t++) {
+        const size_t co = cos[t % (sizeof cos / sizeof *cos)];
+        hn_shape in = {1 + gsl_rng_uniform_int(r, 9), 3 + gsl_rng_uniform_int(r, 12),
+                       3 + gsl_rng_uniform_int(r, 12)};
+        if (co == 42)
+            in = (hn_shape){42, 12, 12};
+        size_t kh = 1 + gsl_rng_uniform_int(r, 3), kw = 1 + gsl_rng_uniform_int(r, 3);
+        if (co == 42 || co == 8)
+            kh = kw = 3; /* the k = 3 kernel (conv_wgrad4_k3) at a paper shape and at 8 */
+        const size_t nin = hn_shape_size(in), nout = co * (in.h - kh + 1) * (in.w - kw + 1);
+        const size_t nw = co * in.c * kh * kw;
+        double *x = malloc(nin * sizeof *x), *dz = malloc(nout * sizeof *dz);
+        double *dW = malloc(nw * sizeof *dW), *dWp = malloc(nw * sizeof *dWp);
+        hn_test_fill_uniform(r, x, nin, -1, 1);
+        hn_test_fill_uniform(r, dz, nout, -1, 1);
+        hn_test_fill_uniform(r, dW, nw, -1, 1);
+        memcpy(dWp, dW, nw * sizeof *dW);
+        hn_conv_backward_weights(in, co, kh, kw, x, dz, dW);
+        wgrad_plain(in, co, kh, kw, x, dz, dWp);
+        assert_memory_equal(dW, dWp, nw * sizeof *dW);
+        double *z = malloc(nout * sizeof *z), *zp = malloc(nout * sizeof *zp);
+        double *dx = malloc(nin * sizeof *dx), *dxp = malloc(nin * sizeof *dxp);
+        hn_conv_forward(in, co, kh, kw, dW, x, z);
+        conv_plain(in, co, kh, kw, dW, x, zp, 0);
+        assert_memory_equal(z, zp, nout * sizeof *z);
+        hn_conv_backward_data(in, co, kh, kw, dW, dz, dx);
+        conv_plain(in, co, kh, kw, dW, dz, dxp, 1);
+        assert_memory_equal(dx, dxp, nin * sizeof *dx);
+        free(z);
+        free(zp);
+        free(dx);
+        free(dxp);
+        free(x);
+        free(dz);
+        free(dW);
+        free(dWp);
+    }
+    gsl_rng_free(r);
+}
+
 /* A direct convolution evaluated at one point by its definition. */
 static void test_conv_definition(void **state)
 {
@@ -223,7 +311,8 @@ static void test_input_gradient(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conv_adjoints),    cmocka_unit_test(test_conv_definition),
+        cmocka_unit_test(test_conv_adjoints),    cmocka_unit_test(test_conv_blocked_identical),
+        cmocka_unit_test(test_conv_definition),
         cmocka_unit_test(test_pool_definitions), cmocka_unit_test(test_loss_stable),
         cmocka_unit_test(test_derivatives_fd),   cmocka_unit_test(test_input_gradient),
     };
