@@ -16,6 +16,9 @@
 #include "hessnorm/matrices.h"
 #include "hessnorm/spectra.h"
 
+/* linear layers of the test networks, at most */
+#define HN_MAXLIN_TEST 16
+
 /* ||M||_2 by the dense SVD route of spectra.h */
 static double dnorm(const gsl_matrix *M)
 {
@@ -68,6 +71,23 @@ static void check_route(const hn_model *m, const double *th, const hn_samples *s
     hn_mf_sample_free(r);
 }
 
+/* The explicit R's two routes (windowed where it fits, full) agree to the
+ * Gram's rounding (1e-12: the same products, only summed in another order) */
+static void check_r_routes(const hn_model *m, const double *th, const hn_samples *s)
+{
+    hn_err e;
+    hn_ws *ws;
+    double a[HN_MAXLIN_TEST], b[HN_MAXLIN_TEST];
+    assert_true(m->n_linear <= HN_MAXLIN_TEST);
+    assert_int_equal(hn_ws_alloc(m, &ws, &e), 0);
+    hn_forward(m, th, s->x, ws, NULL);
+    assert_int_equal(hn_mf_r_explicit(m, th, ws, 1, a, &e), 0);
+    assert_int_equal(hn_mf_r_explicit(m, th, ws, 0, b, &e), 0);
+    for (size_t t = 0; t < m->n_linear; t++)
+        assert_close(a[t], b[t], 1e-12, 1e-300);
+    hn_ws_free(ws);
+}
+
 /* Both routes for ||R^(p-1)|| (explicit R, Lanczos) on the shared theta
  * part, and hn_mf_sample_compute (theta's part computed inside) = the
  * shared one bit for bit. */
@@ -87,6 +107,7 @@ static void check_one(const hn_model *m, const double *th, const hn_samples *s)
     assert_int_equal(hn_mf_sample_compute(m, th, s, 0, 400, 1e-12, 7, &a, &e), 0);
     assert_int_equal(hn_mf_sample_compute_at(m, th, tp, s, 0, &b, &e), 0);
     assert_memory_equal(&a->A_norm, &b->A_norm, 5 * sizeof a->A_norm);
+    check_r_routes(m, th, s);
     for (size_t t = 0; t < a->n_lin; t++)
         assert_memory_equal(&a->layers[t].R_norm, &b->layers[t].R_norm, sizeof a->layers[t].R_norm);
     hn_mf_sample_free(a);
@@ -284,6 +305,7 @@ static void test_matfree_real_size(void **state)
     }
     hn_mf_sample_free(rl);
     hn_mf_theta_free(tp);
+    check_r_routes(m, th, s); /* the windowed and the full explicit R at this size */
     /* ||F|| (K x K sum over layers) and ||J|| = ||F Q|| <= ||F|| max_p ||Q^(p)|| */
     double qmax = 0;
     for (size_t t = 0; t < r->n_lin; t++)

@@ -90,11 +90,16 @@ void hn_mf_theta_free(hn_mf_theta *t);
 
 /* ||R^(p-1)|| of every linear layer p (R_norm, n_linear entries; R^(0) = I:
  * 1) from R^(p-1) itself at the masks of ws's last hn_forward: the n input
- * units pushed through the fixed layers by hn_fixed_range_batch, the rows a
- * ReLU zeroes dropped, lambda_max of the n x n Gram R^T R (hn_gram_norm2):
- * exact to rounding.  Uses at most hn_mf_r_explicit_bytes(m) bytes.
- * Errors: HN_ENOMEM, HN_ENUMERIC (LAPACK). */
-int hn_mf_r_explicit(const hn_model *m, const double *theta, const hn_ws *ws, double *R_norm, hn_err *err);
+ * units pushed through the fixed layers, the rows a ReLU zeroes dropped,
+ * lambda_max of the n x n Gram R^T R (hn_gram_norm2): exact to rounding.
+ * Two routes to the same R: windowed (on chains of 2-D convolutions, ReLUs
+ * and flattens whose receptive fields stay within the layers, and windowed
+ * != 0: each unit's column carried as its receptive-field window, one GEMM
+ * per chunk of windows) or full (every column through the whole layers by
+ * hn_fixed_range_batch).  Uses at most hn_mf_r_explicit_bytes(m) bytes
+ * (the route windowed = 1 takes).  Errors: HN_ENOMEM, HN_ENUMERIC (LAPACK). */
+int hn_mf_r_explicit(const hn_model *m, const double *theta, const hn_ws *ws, int windowed, double *R_norm,
+                     hn_err *err);
 size_t hn_mf_r_explicit_bytes(const hn_model *m);
 
 /* hn_mf_sample_compute with theta's part th (hn_mf_theta_compute on the

@@ -280,7 +280,7 @@ int hn_mf_sample_compute_at(const hn_model *m, const double *theta, const hn_mf_
     r->A_norm = w[K - 1];
     r->lanczos_products = th->lanczos_products;
     double *Rn = NULL;
-    if (th->r_explicit && (!(Rn = hn_calloc(nl, sizeof *Rn)) || (rc = hn_mf_r_explicit(m, theta, ws, Rn, err)))) {
+    if (th->r_explicit && (!(Rn = hn_calloc(nl, sizeof *Rn)) || (rc = hn_mf_r_explicit(m, theta, ws, 1, Rn, err)))) {
         if (!Rn)
             rc = hn_err_set(err, HN_ENOMEM, "matrix-free: out of memory");
         hn_free(Rn);
