@@ -12,11 +12,13 @@
  *       square root of the top Ritz value, a certified lower bound); hi
  *       certified: the smallest of the circulant (2-D DFT), Schur and
  *       Frobenius bounds (convbound.h);
- *   ||R^(p-1)||: Lanczos on R^T R through the fixed masks (lo = value,
- *       certified); hi = sqrt(theta + r) from the top Ritz pair's residual
- *       r (an eigenvalue lies within r of theta; that it is the largest is
- *       not certified), or the certified product of the layers' upper
- *       bounds when that is smaller;
+ *   ||R^(p-1)||: exact, from the explicit R^(p-1) and its n x n Gram
+ *       (n = input size; hn_mf_r_explicit) when that fits
+ *       HN_MF_R_EXPLICIT_MAX_BYTES; else Lanczos on R^T R through the fixed
+ *       masks (lo = value, certified); hi = sqrt(theta + r) from the top
+ *       Ritz pair's residual r (an eigenvalue lies within r of theta; that
+ *       it is the largest is not certified), or the certified product of
+ *       the layers' upper bounds when that is smaller;
  *   ||R^(p-1) x||: exact, the activation's norm. */
 #ifndef HESSNORM_MATFREE_H
 #define HESSNORM_MATFREE_H
@@ -52,7 +54,7 @@ typedef struct {
     double T_fro, Q_norm, G_norm, Rx_norm;
     hn_bracket R_norm;       /* ||R^(p-1)||: exact 1 for p = 1 */
     const char *T_hi_how;    /* which bound gave T_norm.hi */
-    size_t T_products, R_products; /* Lanczos operator products spent on each (0: closed form) */
+    size_t T_products, R_products; /* Lanczos operator products spent on each (0: closed form or explicit R) */
 } hn_mf_layer;
 
 typedef struct {

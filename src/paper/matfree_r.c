@@ -151,61 +151,90 @@ static void win_pad(const hn_model *m, const win_shape *w, size_t kh, size_t kw,
 
 /* The fixed layers (from, to) after the convolution `from` on its output
  * windows Z (CNHW, B blocks, shape w): positions outside the layer and
- * those a ReLU zeroes set to 0; into Pn (column-major windows as P) and
- * the live rows of X (inv: flat index -> row of X, or SIZE_MAX). */
+ * those a ReLU zeroes set to 0; into Pn (column-major windows as P). */
 static void win_mask(const hn_model *m, const hn_ws *ws, size_t from, size_t to, const win_shape *w, const double *Z,
-                     size_t c0, size_t B, double *Pn, const size_t *inv, size_t L, double *X)
+                     size_t c0, size_t B, double *Pn)
 {
     const hn_shape o = m->layers[from].out;
     const size_t HW = m->input.h * m->input.w, W0 = m->input.w;
     for (size_t b = 0; b < B; b++) {
         const size_t q = c0 + b, y0 = (q % HW) / W0, x0 = q % W0;
-        double *xr = X + q * L;
         for (size_t c = 0; c < w->c; c++)
             for (size_t u = 0; u < w->hy; u++)
                 for (size_t v = 0; v < w->hx; v++) {
                     const long y = (long)y0 - (long)w->sy + (long)u, x = (long)x0 - (long)w->sx + (long)v;
                     double z = Z[((c * B + b) * w->hy + u) * w->hx + v];
-                    size_t j = SIZE_MAX;
                     if (y < 0 || x < 0 || (size_t)y >= o.h || (size_t)x >= o.w)
                         z = 0; /* a position the layer does not have */
                     else {
-                        j = (c * o.h + (size_t)y) * o.w + (size_t)x;
+                        const size_t j = (c * o.h + (size_t)y) * o.w + (size_t)x;
                         for (size_t i = from + 1; i < to; i++)
                             if (m->layers[i].type == HN_RELU && !(hn_ws_act(ws, (int)i)[j] > 0))
                                 z = 0;
                     }
                     Pn[((q * w->c + c) * w->hy + u) * w->hx + v] = z;
-                    if (j != SIZE_MAX && inv[j] != SIZE_MAX)
-                        xr[inv[j]] = z;
                 }
     }
 }
 
 /* One layer group [from, to) on the windows: P (shape *w) -> Pn (shape
- * *w updated) and X (n0 x L, zeroed here). */
+ * *w updated). */
 static void win_step(const hn_model *m, const double *theta, const hn_ws *ws, size_t from, size_t to, win_shape *w,
-                     const double *P, double *Pn, const size_t *inv, size_t L, double *X, double *pad, double *Z,
-                     double *col)
+                     const double *P, double *Pn, double *pad, double *Z, double *col)
 {
     const hn_layer *ly = &m->layers[from];
     const size_t n0 = hn_shape_size(m->input);
     const win_shape wi = *w;
     win_shape wo = {ly->out.c, wi.hy + ly->kh - 1, wi.hx + ly->kw - 1, wi.sy + ly->kh - 1, wi.sx + ly->kw - 1};
     const hn_shape pin = {wi.c, wi.hy + 2 * (ly->kh - 1), wi.hx + 2 * (ly->kw - 1)};
-    memset(X, 0, n0 * L * sizeof *X);
     for (size_t c0 = 0; c0 < n0; c0 += R_WCHUNK) {
         const size_t B = n0 - c0 < R_WCHUNK ? n0 - c0 : R_WCHUNK;
         win_pad(m, &wi, ly->kh, ly->kw, P, c0, B, pad);
         hn_conv_forward_batch(pin, B, ly->out.c, ly->kh, ly->kw, theta + ly->param_offset, pad, col, Z);
-        win_mask(m, ws, from, to, &wo, Z, c0, B, Pn, inv, L, X);
+        win_mask(m, ws, from, to, &wo, Z, c0, B, Pn);
     }
     *w = wo;
 }
 
+/* The n0 x n0 Gram R^T R from the windows P (shape w): entry (q, q') is
+ * the inner product of the two windows over their overlap (zero when
+ * they do not meet), the upper triangle summed and mirrored. */
+static void win_gram(const hn_model *m, const win_shape *w, const double *P, gsl_matrix *G)
+{
+    const size_t n0 = hn_shape_size(m->input), HW = m->input.h * m->input.w, W0 = m->input.w, H0 = m->input.h;
+    const size_t ws = w->c * w->hy * w->hx;
+    gsl_matrix_set_zero(G);
+    for (size_t q = 0; q < n0; q++) {
+        const long y0 = (long)((q % HW) / W0), x0 = (long)(q % W0);
+        const double *a = P + q * ws;
+        for (size_t ch = q / HW; ch < m->input.c; ch++)
+            for (long dy = ch == q / HW ? 0 : 1 - (long)w->hy; dy < (long)w->hy; dy++)
+                for (long dx = 1 - (long)w->hx; dx < (long)w->hx; dx++) {
+                    const long y1 = y0 + dy, x1 = x0 + dx;
+                    if (y1 < 0 || x1 < 0 || y1 >= (long)H0 || x1 >= (long)W0 ||
+                        (ch == q / HW && dy == 0 && dx < 0))
+                        continue; /* outside the input, or below the diagonal */
+                    const size_t q1 = ch * HW + (size_t)y1 * W0 + (size_t)x1;
+                    const double *b = P + q1 * ws;
+                    /* window q's position (u, v) is window q1's (u - dy, v - dx) */
+                    const size_t u0 = dy > 0 ? (size_t)dy : 0, u1 = dy < 0 ? w->hy + (size_t)dy : w->hy;
+                    const size_t v0 = dx > 0 ? (size_t)dx : 0, v1 = dx < 0 ? w->hx + (size_t)dx : w->hx;
+                    double sum = 0;
+                    for (size_t c = 0; c < w->c; c++)
+                        for (size_t u = u0; u < u1; u++) {
+                            const double *ar = a + (c * w->hy + u) * w->hx, *br = b + (c * w->hy + u - (size_t)dy) * w->hx;
+                            for (size_t v = v0; v < v1; v++)
+                                sum += ar[v] * br[(size_t)((long)v - dx)];
+                        }
+                    gsl_matrix_set(G, q, q1, sum);
+                    gsl_matrix_set(G, q1, q, sum);
+                }
+    }
+}
+
 /* The windowed route's buffers, sized by walking the groups once. */
 typedef struct {
-    size_t np, npad, nz, ncol, nx;
+    size_t np, npad, nz, ncol;
 } win_sizes;
 
 static void win_sizes_of(const hn_model *m, win_sizes *z)
@@ -218,13 +247,11 @@ static void win_sizes_of(const hn_model *m, win_sizes *z)
         const hn_shape pin = {w.c, w.hy + 2 * (ly->kh - 1), w.hx + 2 * (ly->kw - 1)};
         const win_shape wo = {ly->out.c, w.hy + ly->kh - 1, w.hx + ly->kw - 1, 0, 0};
         const size_t np = n0 * wo.c * wo.hy * wo.hx, npad = R_WCHUNK * hn_shape_size(pin),
-                     nz = R_WCHUNK * wo.c * wo.hy * wo.hx, ncol = hn_conv_col_size(pin, R_WCHUNK, ly->kh, ly->kw),
-                     nx = n0 * act_len(m, m->linear_pos[t]);
+                     nz = R_WCHUNK * wo.c * wo.hy * wo.hx, ncol = hn_conv_col_size(pin, R_WCHUNK, ly->kh, ly->kw);
         z->np = np > z->np ? np : z->np;
         z->npad = npad > z->npad ? npad : z->npad;
         z->nz = nz > z->nz ? nz : z->nz;
         z->ncol = ncol > z->ncol ? ncol : z->ncol;
-        z->nx = nx > z->nx ? nx : z->nx;
         w = wo;
     }
 }
@@ -235,25 +262,17 @@ static int r_windowed(const hn_model *m, const double *theta, const hn_ws *ws, d
     win_sizes z;
     win_sizes_of(m, &z);
     double *P = hn_malloc(z.np * sizeof *P), *Pn = hn_malloc(z.np * sizeof *Pn);
-    double *buf = hn_malloc((z.npad + z.nz + z.ncol + 1) * sizeof *buf), *X = NULL;
-    size_t *id = hn_malloc(m->max_act * sizeof *id), *inv = hn_malloc(m->max_act * sizeof *inv);
-    int rc = !P || !Pn || !buf || !id || !inv ? hn_err_set(err, HN_ENOMEM, "R^(p-1): out of memory") : HN_OK;
+    double *buf = hn_malloc((z.npad + z.nz + z.ncol + 1) * sizeof *buf);
+    gsl_matrix *G = gsl_matrix_alloc(n0, n0);
+    int rc = !P || !Pn || !buf || !G ? hn_err_set(err, HN_ENOMEM, "R^(p-1): out of memory") : HN_OK;
     win_shape w = {m->input.c, 1, 1, 0, 0};
     R_norm[0] = 1; /* R^(0) = I */
     for (size_t t = 1; t < m->n_linear && !rc; t++) {
-        const size_t from = m->linear_pos[t - 1], to = m->linear_pos[t];
-        size_t L;
-        if ((rc = group_rows(m, ws, t, id, &L, &X, err)) != 0)
-            break;
-        for (size_t j = 0; j < act_len(m, to); j++)
-            inv[j] = SIZE_MAX;
-        for (size_t k = 0; k < L; k++)
-            inv[id[k]] = k;
-        win_step(m, theta, ws, from, to, &w, t == 1 ? NULL : P, Pn, inv, L, X, buf, buf + z.npad,
-                 buf + z.npad + z.nz);
-        rc = gram_norm_rows(X, n0, L, &R_norm[t], err);
-        hn_free(X);
-        X = NULL;
+        win_step(m, theta, ws, m->linear_pos[t - 1], m->linear_pos[t], &w, t == 1 ? NULL : P, Pn, buf,
+                 buf + z.npad, buf + z.npad + z.nz);
+        win_gram(m, &w, Pn, G);
+        const double v = hn_sym_norm(G, err, &rc); /* lambda_max of the PSD Gram */
+        R_norm[t] = rc ? 0 : sqrt(fmax(v, 0.0));
         double *s = P;
         P = Pn;
         Pn = s;
@@ -261,8 +280,8 @@ static int r_windowed(const hn_model *m, const double *theta, const hn_ws *ws, d
     hn_free(P);
     hn_free(Pn);
     hn_free(buf);
-    hn_free(id);
-    hn_free(inv);
+    if (G)
+        gsl_matrix_free(G);
     return rc;
 }
 
@@ -318,9 +337,8 @@ size_t hn_mf_r_explicit_bytes(const hn_model *m)
         win_sizes z;
         win_sizes_of(m, &z);
         const size_t n0 = hn_shape_size(m->input);
-        /* the windows twice, one chunk's buffers, X with every row live, the Gram */
-        return sizeof(double) * (2 * z.np + z.npad + z.nz + z.ncol + z.nx + 2 * n0 * n0) +
-               sizeof(size_t) * 2 * m->max_act;
+        /* the windows twice, one chunk's buffers, the Gram (and its copy in hn_sym_norm) */
+        return sizeof(double) * (2 * z.np + z.npad + z.nz + z.ncol + 2 * n0 * n0);
     }
     const size_t n0 = hn_shape_size(m->input);
     size_t work = 0, rows = 0;
