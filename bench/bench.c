@@ -275,6 +275,11 @@ static void command_run(char **argv, const char *out, const char *name, result *
     }
     R->seconds = wall() - t0;
     R->maxrss_kb = ru.ru_maxrss;
+    /* the CPU time beside the wall time: on a shared machine the two differ */
+    const double cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+                       (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+    fprintf(stderr, "bench: %s: wall %.1f s, CPU %.1f s (user + sys), peak %.0f MB\n", name, R->seconds, cpu,
+            (double)R->maxrss_kb / 1024);
 }
 
 static const char *hessnorm_cmd(void)
