@@ -262,10 +262,11 @@ def row_inspect(a):
     ho = torch.linalg.eigvalsh(Ah @ G @ Ah)[:, -1]
     N = x.shape[0]
 
+    Jm = J.reshape(N * J.shape[1], P)  # a view: two GEMVs per product, no copy of J
+
     def gnvp(v):
-        u = torch.einsum("nkp,p->nk", J, v)
-        u = torch.einsum("nkl,nl->nk", A, u)
-        return torch.einsum("nkp,nk->p", J, u) / N
+        u = torch.bmm(A, (Jm @ v).view(N, -1, 1)).view(-1)
+        return (Jm.T @ u) / N
 
     # trace H = trace H_O (diag H_F = 0), exactly from the Grams, and hessnorm's
     # Hutchinson check: 16 Rademacher probes z^T H z
