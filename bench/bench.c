@@ -43,6 +43,11 @@
  * After the table: the paper grid's estimated wall time per data set on
  * 1 and 2 cores from the train_ and jac_ho_ rows run (grid_estimate).
  * --rows takes whole row names, comma-separated.
+ *   audit64          the command `hessnorm audit --model --json` on the
+ *                    paper's largest CNN (L5, C = 42, 28x28, P = 199,962,
+ *                    PyTorch-uniform weights) with 64 of the Hessian samples,
+ *                    end to end (wall time and peak memory by wait4, as
+ *                    inspect64); no PyTorch peer (the audit's claims have none)
  * The networks' weights and the Hessian rows' samples are written once
  * to --data as raw float64 / int64 files that both sides read.  Both
  * sides run with OMP_WAIT_POLICY=PASSIVE: on a shared machine a spinning
@@ -356,31 +361,29 @@ static const char *const ROWS[] = {"train_L1", "train_L3", "train_L5", "loss60k"
                                    "train_L5_C42", "train_L5_C24", "train_L5_C12_max4", "train_L5_C12_avg4",
                                    "jac_ho_L5_C42", "jac_ho_L5_C24", "jac_ho_L5_C12_max4", "jac_ho_L5_C12_avg4",
                                    "jac_ho_L5", "ho_L5_C42", "ho_L5_C24", "ho_L5_C12_max4", "ho_L5_C12_avg4",
-                                   "ho_L5"};
+                                   "ho_L5", "audit64"};
 #define N_ROWS (sizeof ROWS / sizeof *ROWS)
 
-/* The inspect64 row: L3 and 64 of the Hessian samples as interchange files
- * in dir/inspect64/, then the command on them (untimed setup, timed run). */
-static void inspect_row(int T, const char *dir, result *R)
+/* The network m at th and its samples s as interchange files in dir/name/
+ * (pm, pw, ps: their paths), untimed setup of a command row. */
+static void command_files(const hn_model *m, const double *th, const hn_samples *s, const char *dir,
+                          const char *name, char pm[1200], char pw[1200], char ps[1200])
 {
     hn_err e;
-    char d[1024], pm[1200], pw[1200], ps[1200], out[1200], thr[16];
-    hn_model *m = cnn(3, 28);
-    double *th = malloc(m->n_params * sizeof *th);
-    read_raw(dir, "L3.bin", th, m->n_params * sizeof *th);
-    hn_samples *s = load_samples(m, dir, "hess", 64);
-    snprintf(d, sizeof d, "%s/inspect64", dir);
+    char d[1024];
+    snprintf(d, sizeof d, "%s/%s", dir, name);
     mkdir(d, 0755);
-    snprintf(pm, sizeof pm, "%s/model.json", d);
-    snprintf(pw, sizeof pw, "%s/weights.safetensors", d);
-    snprintf(ps, sizeof ps, "%s/sample.safetensors", d);
-    snprintf(out, sizeof out, "%s/inspect_hn.json", dir);
-    snprintf(thr, sizeof thr, "%d", T);
+    snprintf(pm, 1200, "%s/model.json", d);
+    snprintf(pw, 1200, "%s/weights.safetensors", d);
+    snprintf(ps, 1200, "%s/sample.safetensors", d);
     if (hn_model_save(m, pm, &e) || hn_weights_save(m, th, pw, &e) || hn_samples_save(m, s, ps, &e))
-        die("inspect64 files", &e);
-    const char *hn = getenv("HN_BENCH_HESSNORM") ? getenv("HN_BENCH_HESSNORM") : "./hessnorm";
-    char *argv[] = {(char *)hn, "inspect", "--model", pm, "--weights", pw, "--sample", ps, "--json",
-                    "--matrix-free", "--threads", thr, NULL};
+        die(name, &e);
+}
+
+/* The command argv (argv[0] the program) with stdout into out, timed end
+ * to end in a child: R's wall seconds and the child's peak memory (wait4). */
+static void command_run(char **argv, const char *out, const char *name, result *R)
+{
     fflush(stdout);
     double t0 = wall();
     pid_t pid = fork();
@@ -388,22 +391,79 @@ static void inspect_row(int T, const char *dir, result *R)
         int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd < 0 || dup2(fd, 1) < 0)
             _exit(127);
-        execv(hn, argv);
+        execv(argv[0], argv);
         _exit(127);
     }
     int st = 0;
     struct rusage ru;
     if (pid < 0 || wait4(pid, &st, 0, &ru) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        fprintf(stderr, "bench: inspect64: %s failed\n", hn);
+        fprintf(stderr, "bench: %s: %s failed\n", name, argv[0]);
         exit(1);
     }
     R->seconds = wall() - t0;
     R->maxrss_kb = ru.ru_maxrss;
+    /* the CPU time beside the wall time: on a shared machine the two differ */
+    const double cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+                       (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+    fprintf(stderr, "bench: %s: wall %.1f s, CPU %.1f s (user + sys), peak %.0f MB\n", name, R->seconds, cpu,
+            (double)R->maxrss_kb / 1024);
+}
+
+static const char *hessnorm_cmd(void)
+{
+    return getenv("HN_BENCH_HESSNORM") ? getenv("HN_BENCH_HESSNORM") : "./hessnorm";
+}
+
+/* The inspect64 row: L3 and 64 of the Hessian samples as interchange files
+ * in dir/inspect64/, then the command on them (untimed setup, timed run). */
+static void inspect_row(int T, const char *dir, result *R)
+{
+    char pm[1200], pw[1200], ps[1200], out[1200], thr[16];
+    hn_model *m = cnn(3, 28);
+    double *th = malloc(m->n_params * sizeof *th);
+    read_raw(dir, "L3.bin", th, m->n_params * sizeof *th);
+    hn_samples *s = load_samples(m, dir, "hess", 64);
+    command_files(m, th, s, dir, "inspect64", pm, pw, ps);
+    snprintf(out, sizeof out, "%s/inspect_hn.json", dir);
+    snprintf(thr, sizeof thr, "%d", T);
+    char *argv[] = {(char *)hessnorm_cmd(), "inspect", "--model", pm, "--weights", pw, "--sample", ps, "--json",
+                    "--matrix-free", "--threads", thr, NULL};
+    command_run(argv, out, "inspect64", R);
     json_t *j = json_load_file(out, 0, NULL);
     json_t *h = j ? json_object_get(j, "hessian") : NULL;
     R->value = h ? json_real_value(json_object_get(h, "max_eigenvalue")) : NAN;
     R->iters = h ? (double)json_integer_value(json_object_get(h, "lanczos_products")) : NAN;
     json_decref(j);
+    hn_samples_free(s);
+    free(th);
+    hn_model_free(m);
+}
+
+/* The audit64 row: the paper's largest CNN (L5, C = 42; PyTorch-uniform
+ * weights from a fixed seed) and 64 of the Hessian samples as files in
+ * dir/audit64/, then `audit --model --json` on them (no value checked:
+ * the claims' values are tested in tests/, not here). */
+static void audit_row(int T, const char *dir, result *R)
+{
+    char pm[1200], pw[1200], ps[1200], out[1200], thr[16];
+    hn_arch a = {5, 3, 42, HN_POOL_NONE, 0};
+    hn_model *m;
+    hn_err e;
+    if (hn_arch_model(&a, 1, 28, 28, 10, &m, &e))
+        die("model", &e);
+    double *th = malloc(m->n_params * sizeof *th);
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 20261202);
+    hn_init_uniform(m, r, th);
+    gsl_rng_free(r);
+    hn_samples *s = load_samples(m, dir, "hess", 64);
+    command_files(m, th, s, dir, "audit64", pm, pw, ps);
+    snprintf(out, sizeof out, "%s/audit_hn.json", dir);
+    snprintf(thr, sizeof thr, "%d", T);
+    char *argv[] = {(char *)hessnorm_cmd(), "audit", "--model", pm, "--weights", pw, "--sample", ps, "--json",
+                    "--threads", thr, NULL};
+    command_run(argv, out, "audit64", R);
+    R->value = R->iters = NAN;
     hn_samples_free(s);
     free(th);
     hn_model_free(m);
@@ -594,6 +654,8 @@ static result hn_row(const char *row, int T, const char *dir)
     R.maxrss_kb = ru.ru_maxrss;
     if (!strcmp(row, "inspect64"))
         inspect_row(T, dir, &R); /* the command's own peak, not this process's */
+    else if (!strcmp(row, "audit64"))
+        audit_row(T, dir, &R);
     return R;
 }
 
@@ -625,10 +687,10 @@ static int run_hn(const char *row, int T, const char *dir, result *out)
 static int run_torch(const char *py, const char *peer, const char *row, const char *prow,
                      const char *extra, int T, const char *dir, result *out)
 {
-    if (!py)
+    out->check = NAN;
+    if (!py || !prow) /* no peer for this row */
         return -1;
     char cmd[2048], line[1024];
-    out->check = NAN;
     snprintf(cmd, sizeof cmd,
              "OMP_NUM_THREADS=%d MKL_NUM_THREADS=%d OMP_WAIT_POLICY=PASSIVE %s %s --row %s --threads %d "
              "--data %s %s",
@@ -761,6 +823,7 @@ static const trow TROWS[] = {
     {"jac+H_O L5 C6 (measure.c) vs torch f32", "jac_ho_L5", "jac_ho", "--net L5 --n 16 --dtype f32", "ms"},
     {"jac+H_O L5 C6 (batched) vs torch f64", "ho_L5", "jac_ho", "--net L5 --n 16 --dtype f64", "ms"},
     {"jac+H_O L5 C6 (batched) vs torch f32", "ho_L5", "jac_ho", "--net L5 --n 16 --dtype f32", "ms"},
+    {"audit --model, 64 samples (L5 C42)", "audit64", NULL, "", "s"},
 };
 #define N_TROWS (sizeof TROWS / sizeof *TROWS)
 

@@ -348,6 +348,14 @@ if "$HN" audit --model "$P28/model.json" --weights "$P28/weights.safetensors" --
 else
     bad "paper28: $(tail -n 1 "$T/err")"
 fi
+# samples run in parallel, each by one thread: the same bytes on 1 and 2
+# threads (six samples: fixtures/paper28/gen_sample6.py)
+for t in 1 2; do
+    "$HN" audit --model "$P28/model.json" --weights "$P28/weights.safetensors" --sample "$P28/sample6.safetensors" \
+        --json --threads $t > "$T/p28t$t.json" 2> "$T/err" || bad "paper28 --threads $t: $(tail -n 1 "$T/err")"
+done
+cmp -s "$T/p28t1.json" "$T/p28t2.json" && grep -q '"samples": 6' "$T/p28t1.json" &&
+    ok "paper28, 6 samples: the same bytes on 1 and 2 threads" || bad "paper28: 1 and 2 threads differ"
 fails "paper28 --dense" 1 "hessnorm: $P28/model.json: dense route: Q would be a 14017536x324 matrix" \
     --model "$P28/model.json" --weights "$P28/weights.safetensors" --sample "$P28/sample.safetensors" --dense
 

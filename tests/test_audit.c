@@ -530,7 +530,7 @@ static void test_per_layer_every_p(void **state)
     hn_facts *f = NULL;
     load_cx("lemma5", &m, &th, &s);
     assert_int_equal(hn_netspec_from_model(m, &ns, &e), 0);
-    if (hn_facts_compute_route(&ns, m, th, s, 0, NULL, hn_claim_find("appD.R_bound")->facts, HN_ROUTE_MATFREE, &f, &e))
+    if (hn_facts_compute_route(&ns, m, th, s, 0, NULL, hn_claim_find("appD.R_bound")->facts, HN_ROUTE_MATFREE, NULL, &f, &e))
         fail_msg("%s", e.msg);
     assert_true(f->matfree && f->n_lin >= 2);
     const hn_claim *c = hn_claim_find("appD.R_bound");

@@ -8,12 +8,16 @@
 #include <string.h>
 #include <gsl/gsl_blas.h>
 #include <gsl/gsl_eigen.h>
+#include <gsl/gsl_randist.h>
 #include "hessnorm/convbound.h"
 #include "hessnorm/inspect.h"
 #include "hessnorm/layers.h"
 #include "hessnorm/matfree.h"
 #include "hessnorm/matrices.h"
 #include "hessnorm/spectra.h"
+
+/* linear layers of the test networks, at most */
+#define HN_MAXLIN_TEST 16
 
 /* ||M||_2 by the dense SVD route of spectra.h */
 static double dnorm(const gsl_matrix *M)
@@ -29,13 +33,13 @@ static double dnorm(const gsl_matrix *M)
  * ~1e-14 relative at these sizes).  Lanczos values to 1e-8: rtol 1e-12 on
  * the residual bounds the eigenvalue error well below that.  Every bracket
  * contains the dense value up to the same rounding. */
-static void check_one(const hn_model *m, const double *th, const hn_samples *s)
+static void check_route(const hn_model *m, const double *th, const hn_samples *s, const hn_paper *pp,
+                        hn_mf_theta *tp, int r_explicit)
 {
     hn_err e;
-    hn_paper *pp;
     hn_mf_sample *r;
-    assert_int_equal(hn_paper_build(m, th, s, 0, &pp, &e), 0);
-    if (hn_mf_sample_compute(m, th, s, 0, 400, 1e-12, 7, &r, &e))
+    tp->r_explicit = r_explicit;
+    if (hn_mf_sample_compute_at(m, th, tp, s, 0, &r, &e))
         fail_msg("%s", e.msg);
     assert_int_equal(r->n_lin, pp->n_lin);
     assert_close(r->A_norm, dnorm(pp->A), 1e-10, 1e-300);
@@ -50,6 +54,12 @@ static void check_one(const hn_model *m, const double *th, const hn_samples *s)
         assert_close(L->G_norm, G, 1e-10, 1e-300);
         assert_close(L->R_norm.value, R, 1e-8, 1e-300);
         assert_true(L->R_norm.lo <= R * (1 + 1e-10) && R <= L->R_norm.hi * (1 + 1e-10));
+        if (r_explicit) { /* the explicit R's Gram: rounding only (n eps of lambda_max at these sizes) */
+            assert_close(L->R_norm.value, R, 1e-10, 1e-300);
+            assert_close(L->R_norm.hi, R, 1e-10, 1e-300);
+            assert_int_equal(L->R_norm.hi_kind, HN_HI_EXACT);
+            assert_int_equal(L->R_products, 0);
+        }
         assert_close(L->Rx_norm, gsl_blas_dnrm2(pp->Rx[t]), 1e-12, 1e-300);
         double fro = 0;
         for (size_t i = 0; i < pp->T[t]->size1 * pp->T[t]->size2; i++)
@@ -59,7 +69,98 @@ static void check_one(const hn_model *m, const double *th, const hn_samples *s)
     /* ||H_O|| against the dense Q^T F^T A F Q of the paper matrices */
     assert_close(r->HO_norm, dnorm(pp->HO), 1e-10, 1e-300);
     hn_mf_sample_free(r);
+}
+
+/* The explicit R's two routes (windowed where it fits, full) agree to the
+ * Gram's rounding (1e-12: the same products, only summed in another order) */
+static void check_r_routes(const hn_model *m, const double *th, const hn_samples *s)
+{
+    hn_err e;
+    hn_ws *ws;
+    double a[HN_MAXLIN_TEST], b[HN_MAXLIN_TEST];
+    assert_true(m->n_linear <= HN_MAXLIN_TEST);
+    assert_int_equal(hn_ws_alloc(m, &ws, &e), 0);
+    hn_forward(m, th, s->x, ws, NULL);
+    assert_int_equal(hn_mf_r_explicit(m, th, ws, 1, a, &e), 0);
+    assert_int_equal(hn_mf_r_explicit(m, th, ws, 0, b, &e), 0);
+    for (size_t t = 0; t < m->n_linear; t++)
+        assert_close(a[t], b[t], 1e-12, 1e-300);
+    hn_ws_free(ws);
+}
+
+/* Both routes for ||R^(p-1)|| (explicit R, Lanczos) on the shared theta
+ * part, and hn_mf_sample_compute (theta's part computed inside) = the
+ * shared one bit for bit. */
+static void check_one(const hn_model *m, const double *th, const hn_samples *s)
+{
+    hn_err e;
+    hn_paper *pp;
+    hn_mf_theta *tp;
+    hn_mf_sample *a, *b;
+    assert_int_equal(hn_paper_build(m, th, s, 0, &pp, &e), 0);
+    if (hn_mf_theta_compute(m, th, 400, 1e-12, 7, &tp, &e))
+        fail_msg("%s", e.msg);
+    const int route = tp->r_explicit;
+    check_route(m, th, s, pp, tp, 1);
+    check_route(m, th, s, pp, tp, 0);
+    tp->r_explicit = route;
+    assert_int_equal(hn_mf_sample_compute(m, th, s, 0, 400, 1e-12, 7, &a, &e), 0);
+    assert_int_equal(hn_mf_sample_compute_at(m, th, tp, s, 0, &b, &e), 0);
+    assert_memory_equal(&a->A_norm, &b->A_norm, 5 * sizeof a->A_norm);
+    check_r_routes(m, th, s);
+    for (size_t t = 0; t < a->n_lin; t++)
+        assert_memory_equal(&a->layers[t].R_norm, &b->layers[t].R_norm, sizeof a->layers[t].R_norm);
+    hn_mf_sample_free(a);
+    hn_mf_sample_free(b);
+    hn_mf_theta_free(tp);
     hn_paper_free(pp);
+}
+
+/* hn_fixed_range_batch = hn_fixed_range on each row, every layer range
+ * (to 1e-12 of the rows' scale: only the GEMM's summation order differs) */
+static void test_fixed_range_batch(void **state)
+{
+    (void)state;
+    gsl_rng *g = hn_test_rng(43);
+    for (int fam = 0; fam < HN_TEST_FAMILIES; fam++) {
+        hn_model *m = hn_test_model(fam);
+        double *th = calloc(m->n_params, sizeof *th);
+        hn_samples *s;
+        hn_ws *ws;
+        hn_err e;
+        assert_int_equal(hn_samples_alloc(m, 1, &s, &e), 0);
+        hn_test_draw(m, g, 1.0, 1e-6, th, s);
+        assert_int_equal(hn_ws_alloc(m, &ws, &e), 0);
+        hn_forward(m, th, s->x, ws, NULL);
+        const size_t B = 3, A = m->max_act > hn_shape_size(m->input) ? m->max_act : hn_shape_size(m->input);
+        double *v = calloc(B * A, sizeof *v), *y = calloc(B * A, sizeof *y), *y1 = calloc(A, sizeof *y1);
+        for (size_t from = 0; from < m->n_layers; from++)
+            for (size_t to = from; to <= m->n_layers; to++) {
+                const size_t nf = from ? hn_shape_size(m->layers[from - 1].out) : hn_shape_size(m->input);
+                const size_t nt = to ? hn_shape_size(m->layers[to - 1].out) : hn_shape_size(m->input);
+                double *work = calloc(hn_fixed_range_batch_work(m, from, to, B), sizeof *work);
+                for (size_t i = 0; i < B * nf; i++)
+                    v[i] = gsl_ran_gaussian(g, 1.0);
+                assert_int_equal(hn_fixed_range_batch(m, th, ws, from, to, B, v, y, work), 0);
+                for (size_t b = 0; b < B; b++) {
+                    assert_int_equal(hn_fixed_range(m, th, ws, from, to, 0, v + b * nf, y1), 0);
+                    double sc = 0;
+                    for (size_t j = 0; j < nt; j++)
+                        sc = fmax(sc, fabs(y1[j]));
+                    for (size_t j = 0; j < nt; j++)
+                        assert_close(y[b * nt + j], y1[j], 0, 1e-12 * (sc + 1e-300));
+                }
+                free(work);
+            }
+        free(v);
+        free(y);
+        free(y1);
+        hn_ws_free(ws);
+        hn_samples_free(s);
+        free(th);
+        hn_model_free(m);
+    }
+    gsl_rng_free(g);
 }
 
 static void test_matfree_vs_dense(void **state)
@@ -189,6 +290,22 @@ static void test_matfree_real_size(void **state)
         assert_true(L->T_norm.lo <= L->T_norm.hi && L->R_norm.lo <= L->R_norm.hi);
         assert_true(L->T_norm.value <= L->T_fro * (1 + 1e-12));
     }
+    /* the other route for ||R^(p-1)|| at this size: the explicit R's exact
+     * value inside Lanczos's bracket (up to the Gram's rounding, 1e-12) */
+    hn_mf_theta *tp;
+    hn_mf_sample *rl;
+    assert_int_equal(hn_mf_theta_compute(m, th, 300, 1e-10, 7, &tp, &e), 0);
+    assert_int_equal(tp->r_explicit, 1);
+    tp->r_explicit = 0;
+    assert_int_equal(hn_mf_sample_compute_at(m, th, tp, s, 0, &rl, &e), 0);
+    for (size_t t = 0; t < r->n_lin; t++) {
+        const hn_bracket *x = &r->layers[t].R_norm, *l = &rl->layers[t].R_norm;
+        assert_int_equal(x->hi_kind, HN_HI_EXACT);
+        assert_true(l->lo <= x->value * (1 + 1e-12) && x->value <= l->hi * (1 + 1e-12));
+    }
+    hn_mf_sample_free(rl);
+    hn_mf_theta_free(tp);
+    check_r_routes(m, th, s); /* the windowed and the full explicit R at this size */
     /* ||F|| (K x K sum over layers) and ||J|| = ||F Q|| <= ||F|| max_p ||Q^(p)|| */
     double qmax = 0;
     for (size_t t = 0; t < r->n_lin; t++)
@@ -394,6 +511,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_bounds),
         cmocka_unit_test(test_matfree_vs_dense),
+        cmocka_unit_test(test_fixed_range_batch),
         cmocka_unit_test(test_matfree_real_size),
         cmocka_unit_test(test_inspect_routes),
         cmocka_unit_test(test_inspect_real_size),

@@ -79,6 +79,16 @@ int hn_backward(const hn_model *m, const double *theta, hn_ws *ws,
  * the first call). */
 int hn_fixed_range(const hn_model *m, const double *theta, hn_ws *ws, size_t from, size_t to, int transpose,
                    const double *v, double *y);
+/* hn_fixed_range (M, not M^T) on B vectors at once: row r of v (B rows of
+ * the activation entering layer `from`, row-major) to row r of y (B rows
+ * of the one leaving layer to-1); each linear layer as one im2col + GEMM
+ * over the B rows (the same kernel, so the same numbers up to the GEMM's
+ * summation order).  Reads ws's masks only (threads may share ws); work:
+ * hn_fixed_range_batch_work(m, from, to, B) doubles.  HN_EINVAL as
+ * hn_fixed_range's, or B = 0. */
+size_t hn_fixed_range_batch_work(const hn_model *m, size_t from, size_t to, size_t B);
+int hn_fixed_range_batch(const hn_model *m, const double *theta, const hn_ws *ws, size_t from, size_t to, size_t B,
+                         const double *v, double *y, double *work);
 
 /* Loss and gradient for one sample (grad += scale * dl/dtheta). */
 int hn_loss_grad(const hn_model *m, const double *theta, const hn_samples *s,

@@ -523,12 +523,18 @@ int hn_facts_compute_groups(const hn_netspec *ns, const hn_model *m, const doubl
                             const hn_samples *s, size_t landscape_k, const double *delta, unsigned groups,
                             hn_facts **out, hn_err *err)
 {
-    return hn_facts_compute_route(ns, m, theta, s, landscape_k, delta, groups, HN_ROUTE_AUTO, out, err);
+    return hn_facts_compute_route(ns, m, theta, s, landscape_k, delta, groups, HN_ROUTE_AUTO, NULL, out, err);
+}
+
+int hn_facts_route_matfree(const hn_model *m, hn_route route)
+{
+    hn_dense_need need;
+    return route == HN_ROUTE_MATFREE || (route == HN_ROUTE_AUTO && !hn_paper_dense_need(m, &need));
 }
 
 int hn_facts_compute_route(const hn_netspec *ns, const hn_model *m, const double *theta, const hn_samples *s,
                            size_t landscape_k, const double *delta, unsigned groups, hn_route route,
-                           hn_facts **out, hn_err *err)
+                           const hn_mf_theta *th, hn_facts **out, hn_err *err)
 {
     *out = NULL;
     if (m->n_linear > HN_MAXLIN)
@@ -557,7 +563,7 @@ int hn_facts_compute_route(const hn_netspec *ns, const hn_model *m, const double
         f->groups &= HN_FG_MATFREE | HN_FG(HN_FG_LANDSCAPE); /* landscape: n/a without theta* (have_land 0) */
         f->matfree = 1;
         if ((rc = fg_shape(f, &c, err)) == 0)
-            rc = hn_facts_fill_matfree(f, m, theta, s, err);
+            rc = hn_facts_fill_matfree(f, m, theta, s, th, err);
     } else {
         if (!rc && (rc = hn_ws_alloc(m, &c.ws, err)) == 0)
             hn_forward(m, theta, s->x, c.ws, NULL);

@@ -13,10 +13,17 @@
 #define MF_MAX_ITER 300
 #define MF_SEED 20261202UL
 
-int hn_facts_fill_matfree(hn_facts *f, const hn_model *m, const double *theta, const hn_samples *s, hn_err *err)
+int hn_facts_mf_theta(const hn_model *m, const double *theta, hn_mf_theta **out, hn_err *err)
+{
+    return hn_mf_theta_compute(m, theta, MF_MAX_ITER, MF_RTOL, MF_SEED, out, err);
+}
+
+int hn_facts_fill_matfree(hn_facts *f, const hn_model *m, const double *theta, const hn_samples *s,
+                          const hn_mf_theta *th, hn_err *err)
 {
     hn_mf_sample *r;
-    int rc = hn_mf_sample_compute(m, theta, s, 0, MF_MAX_ITER, MF_RTOL, MF_SEED, &r, err);
+    int rc = th ? hn_mf_sample_compute_at(m, theta, th, s, 0, &r, err)
+                : hn_mf_sample_compute(m, theta, s, 0, MF_MAX_ITER, MF_RTOL, MF_SEED, &r, err);
     if (rc)
         return rc;
     for (size_t t = 0; t < r->n_lin; t++) {

@@ -2,6 +2,7 @@
 #ifndef HN_AUDIT_INTERNAL_H
 #define HN_AUDIT_INTERNAL_H
 #include "hessnorm/audit.h"
+#include "hessnorm/matfree.h"
 #include "hessnorm/matrices.h"
 
 #define HN_MAXLIN 12
@@ -92,7 +93,10 @@ int hn_facts_compute_groups(const hn_netspec *ns, const hn_model *m, const doubl
  * naming the matrix when it does not fit), HN_ROUTE_MATFREE. */
 int hn_facts_compute_route(const hn_netspec *ns, const hn_model *m, const double *theta, const hn_samples *s,
                            size_t landscape_k, const double *delta, unsigned groups, hn_route route,
-                           hn_facts **out, hn_err *err);
+                           const hn_mf_theta *th, hn_facts **out, hn_err *err);
+/* 1 when hn_facts_compute_route takes the matrix-free route for m (route
+ * HN_ROUTE_MATFREE, or HN_ROUTE_AUTO past the dense limit), else 0. */
+int hn_facts_route_matfree(const hn_model *m, hn_route route);
 /* One claim on the facts f into o (audit/one.c): its value, on the
  * matrix-free route both bracket ends and the verdict from them (a claim
  * over every layer p: over every p), or n/a with the reason. */
@@ -105,7 +109,12 @@ int hn_facts_landscape(hn_facts *f, const hn_model *m, const double *theta, cons
 /* The matrix-free NORMS, APPB and HO fields (audit/facts_mf.c) of sample 0
  * of s, SHAPE filled: T/R brackets, Q, G, Rx, T_fro, A, F, H_O (Qfull_norm
  * NAN: the block-diagonal Q is not formed). */
-int hn_facts_fill_matfree(hn_facts *f, const hn_model *m, const double *theta, const hn_samples *s, hn_err *err);
+int hn_facts_fill_matfree(hn_facts *f, const hn_model *m, const double *theta, const hn_samples *s,
+                          const hn_mf_theta *th, hn_err *err);
+/* The theta part of the matrix-free facts (hn_mf_theta_compute with the
+ * facts' Lanczos settings), to share among samples: th of
+ * hn_facts_compute_route and hn_facts_fill_matfree (NULL: computed there). */
+int hn_facts_mf_theta(const hn_model *m, const double *theta, hn_mf_theta **out, hn_err *err);
 /* groups with every group they require, directly or not. */
 unsigned hn_fact_groups_closure(unsigned groups);
 /* The short name of group g ("shape", "layer-norms", ...; "?" outside the enum). */

@@ -8,6 +8,7 @@
 #include "hessnorm/alloc.h"
 #include "audit/claims_eval.h"
 #include "audit/report.h"
+#include "base/threads.h"
 
 const char *hn_na_reason_text(hn_na_reason r)
 {
@@ -262,8 +263,8 @@ int hn_claim_instance_eval(hn_claim_instance *o, const hn_claim *c, const hn_fac
  * equation-(1) facts at theta* = theta, theta* + delta over the k+1
  * samples of s). */
 static int one_core(const hn_model *m, const double *theta, const hn_samples *s, size_t k, const double *delta,
-                    const char *claims, hn_route route, hn_claim_instance *out, size_t n_out, size_t *n_written,
-                    hn_err *err)
+                    const char *claims, hn_route route, const hn_mf_theta *th, hn_claim_instance *out, size_t n_out,
+                    size_t *n_written, hn_err *err)
 {
     int rc;
     const size_t nc = hn_claims_count();
@@ -287,7 +288,7 @@ static int one_core(const hn_model *m, const double *theta, const hn_samples *s,
     for (size_t i = 0; i < nc; i++)
         if (sel[i])
             groups |= hn_claim_get(i)->facts;
-    if ((rc = hn_facts_compute_route(&ns, m, theta, s, k, delta, groups, route, &f, err)) != 0) {
+    if ((rc = hn_facts_compute_route(&ns, m, theta, s, k, delta, groups, route, th, &f, err)) != 0) {
         /* every input was checked finite (check_args), so a matrix entry
          * that is not (the eigensolvers' check) overflowed in the facts */
         if (err && rc == HN_EINVAL && strstr(err->msg, "is not finite"))
@@ -320,33 +321,85 @@ static double rank_of(const hn_claim_instance *o)
     return o->claim->rel == HN_REL_EQ ? o->value.discrepancy : o->ratio;
 }
 
+/* One sample's instances, what the batch fields read: rank, applicable,
+ * violated, undecided. */
+typedef struct {
+    double q;
+    unsigned char applicable, violated, undecided;
+} batch_cell;
+
+static void batch_cells(const hn_claim_instance *src, size_t n, batch_cell *cell)
+{
+    for (size_t c = 0; c < n; c++) {
+        cell[c].applicable = (unsigned char)src[c].applicable;
+        cell[c].violated = (unsigned char)(src[c].violated != 0);
+        cell[c].undecided = (unsigned char)(src[c].undecided != 0);
+        cell[c].q = src[c].applicable ? rank_of(&src[c]) : NAN;
+    }
+}
+
+/* Samples 1..N-1 of s, each by one thread on its own copy of the claims'
+ * instances (samples are independent: the same bits on any thread count),
+ * into cells (N x n, sample i at cells + i*n); rcs[i] and errs[i] its
+ * status.  The dense route stays on one thread: its matrices are sized for
+ * one sample at a time (the CLI's memory check). */
+static void batch_samples(const hn_model *m, const double *theta, const hn_samples *s, const char *claims,
+                          hn_route route, const hn_mf_theta *th, size_t n, batch_cell *cells, int *rcs, hn_err *errs)
+{
+    const long N = (long)s->n;
+    const int nt = th ? hn_resolve_threads(0) : 1;
+#pragma omp parallel num_threads(nt) if (nt > 1 && N > 2)
+    {
+        hn_claim_instance *cur = hn_calloc(n, sizeof *cur);
+#pragma omp for schedule(dynamic, 1)
+        for (long i = 1; i < N; i++) {
+            size_t w = n;
+            if (!cur) {
+                rcs[i] = hn_err_set(&errs[i], HN_ENOMEM, "audit: out of memory for the claims of sample %ld", i);
+                continue;
+            }
+            hn_samples one = hn_samples_view(s, (size_t)i);
+            rcs[i] = one_core(m, theta, &one, 0, NULL, claims, route, th, cur, n, &w, &errs[i]);
+            if (!rcs[i])
+                batch_cells(cur, n, cells + (size_t)i * n);
+        }
+        hn_free(cur);
+    }
+}
+
 /* out[0..n) hold sample 0's instances: evaluate samples 1..s->n-1 the same
- * way and fill the batch fields of out. */
+ * way and fill the batch fields of out, reduced in sample order. */
 static int one_batch(const hn_model *m, const double *theta, const hn_samples *s, const char *claims, hn_route route,
-                     hn_claim_instance *out, size_t n, hn_err *err)
+                     const hn_mf_theta *th, hn_claim_instance *out, size_t n, hn_err *err)
 {
     const size_t N = s->n;
     double *r = hn_calloc(n * N, sizeof *r);
-    hn_claim_instance *cur = hn_calloc(n, sizeof *cur);
-    int rc = !r || !cur ? hn_err_set(err, HN_ENOMEM, "audit: out of memory for %zu samples", N) : HN_OK;
+    batch_cell *cells = hn_calloc(n * N, sizeof *cells);
+    int *rcs = hn_calloc(N, sizeof *rcs);
+    hn_err *errs = hn_calloc(N, sizeof *errs);
+    int rc = !r || !cells || !rcs || !errs ? hn_err_set(err, HN_ENOMEM, "audit: out of memory for %zu samples", N)
+                                           : HN_OK;
+    if (!rc) {
+        batch_cells(out, n, cells);
+        batch_samples(m, theta, s, claims, route, th, n, cells, rcs, errs);
+    }
+    for (size_t i = 1; i < N && !rc; i++)
+        if (rcs[i]) { /* the first failing sample's error, whatever the threads */
+            rc = rcs[i];
+            if (err)
+                *err = errs[i];
+        }
     for (size_t c = 0; c < n && !rc; c++) {
         out[c].batch_n = N;
         out[c].ratio_min = out[c].ratio_max = out[c].ratio_median = NAN;
     }
-    for (size_t i = 0; i < N && !rc; i++) {
-        size_t w = n;
-        const hn_claim_instance *src = out;
-        if (i > 0) {
-            hn_samples one = hn_samples_view(s, i);
-            if ((rc = one_core(m, theta, &one, 0, NULL, claims, route, cur, n, &w, err)) != 0)
-                break;
-            src = cur;
-        }
+    for (size_t i = 0; i < N && !rc; i++)
         for (size_t c = 0; c < n; c++) {
             hn_claim_instance *o = &out[c];
-            if (!src[c].applicable)
+            const batch_cell *x = &cells[i * n + c];
+            if (!x->applicable)
                 continue;
-            const double q = rank_of(&src[c]);
+            const double q = x->q;
             if (!o->batch_applicable || q > o->ratio_max) {
                 o->ratio_max = q;
                 o->worst_sample = i;
@@ -354,17 +407,18 @@ static int one_batch(const hn_model *m, const double *theta, const hn_samples *s
             if (!o->batch_applicable || q < o->ratio_min)
                 o->ratio_min = q;
             r[c * N + o->batch_applicable++] = q;
-            o->batch_violated += src[c].violated;
-            o->batch_undecided += src[c].undecided;
+            o->batch_violated += x->violated;
+            o->batch_undecided += x->undecided;
         }
-    }
     for (size_t c = 0; c < n && !rc; c++)
         if (out[c].batch_applicable) {
             qsort(r + c * N, out[c].batch_applicable, sizeof *r, cmp_double);
             out[c].ratio_median = r[c * N + (out[c].batch_applicable - 1) / 2];
         }
     hn_free(r);
-    hn_free(cur);
+    hn_free(cells);
+    hn_free(rcs);
+    hn_free(errs);
     return rc;
 }
 
@@ -388,11 +442,17 @@ int hn_audit_one_route(const hn_model *m, const double *theta, const hn_samples 
         return rc;
     if ((rc = check_overflow(m, theta, s, "theta", err)) != 0)
         return rc;
+    /* theta's part of the matrix-free facts, once for every sample */
+    hn_mf_theta *th = NULL;
+    if (hn_facts_route_matfree(m, route) && (rc = hn_facts_mf_theta(m, theta, &th, err)) != 0)
+        return rc;
     /* the first sample, as a one-sample set */
     hn_samples one = hn_samples_view(s, 0);
-    if ((rc = one_core(m, theta, &one, 0, NULL, claims, route, out, n_out, n_written, err)) != 0)
-        return rc;
-    return one_batch(m, theta, s, claims, route, out, *n_written, err);
+    rc = one_core(m, theta, &one, 0, NULL, claims, route, th, out, n_out, n_written, err);
+    if (!rc)
+        rc = one_batch(m, theta, s, claims, route, th, out, *n_written, err);
+    hn_mf_theta_free(th);
+    return rc;
 }
 
 int hn_audit_one_landscape(const hn_model *m, const double *theta, const double *theta_star,
@@ -422,7 +482,7 @@ int hn_audit_one_landscape(const hn_model *m, const double *theta, const double 
         return hn_err_set(err, HN_ENOMEM, "audit: out of memory");
     for (size_t j = 0; j < P; j++)
         delta[j] = theta[j] - theta_star[j];
-    rc = one_core(m, theta_star, s, s->n - 1, delta, claims, HN_ROUTE_AUTO, out, n_out, n_written, err);
+    rc = one_core(m, theta_star, s, s->n - 1, delta, claims, HN_ROUTE_AUTO, NULL, out, n_out, n_written, err);
     hn_free(delta);
     return rc;
 }

@@ -15,6 +15,9 @@
 #include "hessnorm/outdir.h"
 #include "cli.h"
 #include "base/parse.h"
+#include "base/mem.h"
+#include "base/threads.h"
+#include "hessnorm/matfree.h"
 
 static void audit_usage(FILE *f)
 {
@@ -259,8 +262,21 @@ static int check_memory(const one_files *fl, const hn_cli_net *net, hn_route rou
 {
     hn_dense_need need;
     const int fits = hn_paper_dense_need(net->m, &need);
-    if (route == HN_ROUTE_MATFREE || (route == HN_ROUTE_AUTO && !fits))
-        return HN_OK; /* matrix-free: no dense matrix */
+    if (route == HN_ROUTE_MATFREE || (route == HN_ROUTE_AUTO && !fits)) {
+        /* matrix-free: per thread (one sample each) the explicit R^(p-1)
+         * and the K x P Jacobian */
+        const int T = hn_resolve_threads(0);
+        const hn_model *m = net->m;
+        const double per = (hn_mf_r_explicit_bytes(m) <= HN_MF_R_EXPLICIT_MAX_BYTES ? (double)hn_mf_r_explicit_bytes(m)
+                                                                                   : 0.0) +
+                           8.0 * (double)m->classes * (double)m->n_params;
+        char what[320], full[200];
+        hn_path_short(full, sizeof full, fl->model);
+        snprintf(what, sizeof what, "%s: the matrix-free facts (%d thread%s, one sample each)", full, T,
+                 T == 1 ? "" : "s");
+        return hn_mem_check((double)T * per, what, T > 1 ? "raise the limit or lower --threads" : "raise the limit",
+                            err);
+    }
     if (!fits)
         return HN_OK; /* --dense past the dense limit: the library refuses it by name */
     const hn_samples one = hn_samples_view(net->s, 0);

@@ -573,6 +573,46 @@ int hn_fixed_range(const hn_model *m, const double *theta, hn_ws *ws, size_t fro
     return HN_OK;
 }
 
+size_t hn_fixed_range_batch_work(const hn_model *m, size_t from, size_t to, size_t B)
+{
+    size_t nc = 0;
+    for (size_t i = from; i < to && i < m->n_layers; i++)
+        if (hn_layer_is_linear(m->layers[i].type)) {
+            size_t c = hn_conv_col_size(m->layers[i].in, B, m->layers[i].kh, m->layers[i].kw);
+            nc = c > nc ? c : nc;
+        }
+    return 4 * B * m->max_act + nc;
+}
+
+int hn_fixed_range_batch(const hn_model *m, const double *theta, const hn_ws *ws, size_t from, size_t to, size_t B,
+                         const double *v, double *y, double *work)
+{
+    if (from > to || to > m->n_layers || !B)
+        return HN_EINVAL;
+    /* a, b: the rows (NCHW); c, d: one linear layer's input and output in CNHW */
+    const size_t na = B * m->max_act;
+    double *a = work, *b = a + na, *c = b + na, *d = c + na, *col = d + na;
+    memcpy(a, v, B * act_size(m, from) * sizeof *a);
+    for (size_t i = from; i < to; i++) {
+        const hn_layer *ly = &m->layers[i];
+        const size_t n_in = hn_shape_size(ly->in), n_out = hn_shape_size(ly->out);
+        if (hn_layer_is_linear(ly->type)) {
+            /* one im2col + GEMM for the B rows: the kernel hn_fixed_range runs with B = 1 */
+            hn_nchw_to_cnhw(ly->in, B, a, c);
+            hn_conv_forward_batch(ly->in, B, ly->out.c, ly->kh, ly->kw, theta + ly->param_offset, c, col, d);
+            hn_cnhw_to_nchw(ly->out, B, d, b);
+        } else {
+            for (size_t r = 0; r < B; r++)
+                apply_fixed(m, ws, i, a + r * n_in, b + r * n_out);
+        }
+        double *t = a;
+        a = b;
+        b = t;
+    }
+    memcpy(y, a, B * act_size(m, to) * sizeof *y);
+    return HN_OK;
+}
+
 /* Shared reverse sweep.  delta/rdelta hold the cotangent (and its
  * R-derivative when v != NULL) of layers[n_layers-1]'s output. */
 static void reverse_sweep(const hn_model *m, const double *theta, hn_ws *ws,

@@ -57,8 +57,8 @@ static int r_mv(void *vc, const double *x, double *y)
 
 /* T^(p): Lanczos value (certified lower end) and the smallest certified
  * upper bound; ||T||_F and ||Q|| in closed form. */
-static int layer_T(const hn_model *m, const double *theta, const hn_layer *ly, size_t max_iter, double rtol,
-                   unsigned long seed, hn_mf_layer *L, size_t *products, hn_err *err)
+static int layer_T(const double *theta, const hn_layer *ly, size_t max_iter, double rtol, unsigned long seed,
+                   hn_mf_layer *L, hn_err *err)
 {
     const double *W = theta + ly->param_offset;
     hn_lanczos_result lr;
@@ -69,8 +69,6 @@ static int layer_T(const hn_model *m, const double *theta, const hn_layer *ly, s
         rc = hn_conv_norm_upper(ly->in, ly->out.c, ly->kh, ly->kw, W, &hi, &kind, err);
     if (rc)
         return rc;
-    (void)m;
-    *products += lr.iterations;
     L->T_products = lr.iterations;
     L->positions = (ly->in.h - ly->kh + 1) * (ly->in.w - ly->kw + 1);
     L->T_fro = hn_conv_fro(ly->in, ly->out.c, ly->kh, ly->kw, W);
@@ -81,6 +79,49 @@ static int layer_T(const hn_model *m, const double *theta, const hn_layer *ly, s
     L->T_norm.hi_kind = HN_HI_CERTIFIED;
     L->T_norm.lo_kind = HN_HI_CERTIFIED; /* a Ritz value of T^T T is <= its largest eigenvalue */
     L->T_hi_how = hn_conv_bound_name(kind);
+    return HN_OK;
+}
+
+void hn_mf_theta_free(hn_mf_theta *t)
+{
+    if (!t)
+        return;
+    hn_free(t->layers);
+    hn_free(t);
+}
+
+int hn_mf_theta_compute(const hn_model *m, const double *theta, size_t max_iter, double rtol, unsigned long seed,
+                        hn_mf_theta **out, hn_err *err)
+{
+    if (!m || !theta || !out || !m->finalized || !max_iter || !(rtol > 0))
+        return hn_err_set(err, HN_EINVAL, "matrix-free: bad argument");
+    *out = NULL;
+    hn_mf_theta *t = hn_calloc(1, sizeof *t);
+    if (!t || !(t->layers = hn_calloc(m->n_linear, sizeof *t->layers))) {
+        hn_mf_theta_free(t);
+        return hn_err_set(err, HN_ENOMEM, "matrix-free: out of memory");
+    }
+    t->n_lin = m->n_linear;
+    t->max_iter = max_iter;
+    t->rtol = rtol;
+    t->seed = seed;
+    /* the explicit R when its memory is bounded: exact values, and ~3x
+     * faster than Lanczos on the paper's largest network (bench/) */
+    t->r_explicit = hn_mf_r_explicit_bytes(m) <= HN_MF_R_EXPLICIT_MAX_BYTES;
+    for (size_t k = 0; k < t->n_lin; k++) {
+        hn_mf_layer *L = &t->layers[k];
+        L->layer = m->linear_pos[k];
+        /* T^(p)'s top eigenvalues cluster (slow Lanczos convergence) while its
+         * upper end is certified independently: at most T_MAX_ITER products */
+        int rc = layer_T(theta, &m->layers[L->layer], max_iter < T_MAX_ITER ? max_iter : T_MAX_ITER, rtol, seed, L,
+                         err);
+        if (rc) {
+            hn_mf_theta_free(t);
+            return rc;
+        }
+        t->lanczos_products += L->T_products;
+    }
+    *out = t;
     return HN_OK;
 }
 
@@ -196,6 +237,19 @@ int hn_mf_sample_compute(const hn_model *m, const double *theta, const hn_sample
 {
     if (!m || !theta || !s || !out || i >= s->n || !m->finalized || !max_iter || !(rtol > 0))
         return hn_err_set(err, HN_EINVAL, "matrix-free: bad argument");
+    hn_mf_theta *th;
+    int rc = hn_mf_theta_compute(m, theta, max_iter, rtol, seed, &th, err);
+    if (!rc)
+        rc = hn_mf_sample_compute_at(m, theta, th, s, i, out, err);
+    hn_mf_theta_free(th);
+    return rc;
+}
+
+int hn_mf_sample_compute_at(const hn_model *m, const double *theta, const hn_mf_theta *th, const hn_samples *s,
+                            size_t i, hn_mf_sample **out, hn_err *err)
+{
+    if (!m || !theta || !th || !s || !out || i >= s->n || !m->finalized || th->n_lin != m->n_linear)
+        return hn_err_set(err, HN_EINVAL, "matrix-free: bad argument");
     const size_t K = m->classes, nl = m->n_linear;
     hn_mf_sample *r = hn_calloc(1, sizeof *r);
     hn_ws *ws = NULL;
@@ -224,24 +278,33 @@ int hn_mf_sample_compute(const hn_model *m, const double *theta, const hn_sample
     if ((rc = hn_eig_sym_inplace(K, A, w, 0, "A", err)))
         goto fail;
     r->A_norm = w[K - 1];
+    r->lanczos_products = th->lanczos_products;
+    double *Rn = NULL;
+    if (th->r_explicit && (!(Rn = hn_calloc(nl, sizeof *Rn)) || (rc = hn_mf_r_explicit(m, theta, ws, 1, Rn, err)))) {
+        if (!Rn)
+            rc = hn_err_set(err, HN_ENOMEM, "matrix-free: out of memory");
+        hn_free(Rn);
+        goto fail;
+    }
     double prod_hi = 1; /* certified bound on ||R^(p-1)||: masks and pools have norm <= 1 */
     for (size_t t = 0; t < nl && !rc; t++) {
         const size_t li = m->linear_pos[t];
         hn_mf_layer *L = &r->layers[t];
-        L->layer = li;
+        *L = th->layers[t]; /* T^(p), ||T||_F, ||Q||: theta's part */
         L->Rx_norm = 0;
         const double *xa = hn_ws_act(ws, (int)li - 1);
         for (size_t j = 0; j < hn_shape_size(m->layers[li].in); j++)
             L->Rx_norm += xa[j] * xa[j];
         L->Rx_norm = sqrt(L->Rx_norm);
-        /* T^(p)'s top eigenvalues cluster (slow Lanczos convergence) while its
-         * upper end is certified independently: at most T_MAX_ITER products */
-        if (!(rc = layer_T(m, theta, &m->layers[li], max_iter < T_MAX_ITER ? max_iter : T_MAX_ITER, rtol, seed, L,
-                           &r->lanczos_products, err)) &&
-            !(rc = layer_R(m, theta, ws, li, prod_hi, max_iter, rtol, seed, L, &r->lanczos_products, err)))
+        if (Rn) /* the explicit R^(p-1)'s norm: exact to rounding */
+            L->R_norm = (hn_bracket){Rn[t], Rn[t], Rn[t], HN_HI_EXACT, HN_HI_EXACT};
+        else
+            rc = layer_R(m, theta, ws, li, prod_hi, th->max_iter, th->rtol, th->seed, L, &r->lanczos_products, err);
+        if (!rc)
             rc = layer_G(m, theta, ws, li + 1, L->Rx_norm * L->Rx_norm, FF, gv, gram, w, &L->G_norm, err);
         prod_hi *= L->T_norm.hi;
     }
+    hn_free(Rn);
     if (!rc)
         rc = gram_norm(K, FF, w, "F F^T", &r->F_norm, err);
     if (rc)
