@@ -1140,8 +1140,12 @@ int main(int argc, char **argv)
                 H[k][t][rep] = hcache[hi][t][rep];
                 /* a PyTorch row shared by two table rows (the two hessnorm
                  * routes of jac+H_O) runs once per rep too */
+                if (!tr->prow) { /* no PyTorch peer (audit64) */
+                    okT[k][t][rep] = 0;
+                    continue;
+                }
                 size_t kp = 0;
-                while (kp < k && (strcmp(TROWS[kp].prow, tr->prow) || strcmp(TROWS[kp].extra, tr->extra) ||
+                while (kp < k && (!TROWS[kp].prow || strcmp(TROWS[kp].prow, tr->prow) || strcmp(TROWS[kp].extra, tr->extra) ||
                                   (only && !row_listed(only, TROWS[kp].hrow))))
                     kp++;
                 if (kp < k) {

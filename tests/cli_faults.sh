@@ -328,6 +328,14 @@ rm -rf "$T/out"
 ( ulimit -v 600000; exec timeout 120 "$HN" inspect --model "$T/m40.json" --weights "$T/w40.st" --sample "$T/x40.st" --threads 1 --dump "$T/out" ) \
     > "$T/stdout" 2> "$T/stderr"; rc=$?
 NOROW=1 expect_fail "inspect of 4800 parameters under ulimit -v 600000" "x40.st: 1 sample x 3 classes: the 4800x4800 Hessians" "$T/out"
+# the matrix-free route's estimate (fixtures/paper28, P = 29,742, with 4,000
+# samples: their stored passes alone are ~1.4 GB) is checked before the work
+P28="$S/fixtures/paper28"
+st "$T/x4000.st" '{"x":{"dtype":"F64","shape":[4000,1,28,28],"data_offsets":[0,25088000]},"y":{"dtype":"I64","shape":[4000],"data_offsets":[25088000,25120000]}}' 25120000
+( ulimit -v 800000; exec timeout 120 "$HN" inspect --model "$P28/model.json" --weights "$P28/weights.safetensors" \
+    --sample "$T/x4000.st" --matrix-free --threads 1 ) > "$T/stdout" 2> "$T/stderr"; rc=$?
+NOROW=1 expect_fail "inspect --matrix-free of 4000 samples x 29742 parameters under ulimit -v 800000" \
+    "x4000.st: matrix-free, 4000 samples x 29742 parameters need .* raise the limit or inspect fewer samples at once" "$T/out"
 # audit --model on fixtures/paper10 (P = 1,662, dense by default: the
 # paper's matrices and H_O, ~480 MiB estimated): under 700 MB of address
 # space the automatic route is matrix-free, said in one line naming the

@@ -401,6 +401,66 @@ static void test_ho_eigs(void **state)
     gsl_rng_free(r);
 }
 
+/* The mean H_O's Gram (hn_batch_ho_mean_eigs): its per-item spectra from
+ * the diagonal blocks against hn_batch_ho_eigs (each item's own K x K
+ * form), the trace of the mean against the mean of the traces, and its
+ * rows B against the Gauss-Newton operator: (1/n) B^T B v = mean H_O v. */
+static void test_ho_mean_gram(void **state)
+{
+    (void)state;
+    gsl_rng *r = hn_test_rng(507);
+    hn_err e;
+    for (int k = 0; k < N_NETS; k += net_step()) {
+        fixture f;
+        fx_make(&f, k, 5, r);
+        const size_t n = f.s->n, K = f.K, P = f.P, nK = n * K;
+        hn_fast *fa;
+        assert_int_equal(hn_fast_alloc(f.m, 1, 0, &fa, &e), 0);
+        double *ev = calloc(nK, sizeof *ev), *se = calloc(nK, sizeof *se), *own = calloc(nK, sizeof *own);
+        double *B = NULL, *v = malloc(P * sizeof *v), *hv = malloc(P * sizeof *hv), *bv = calloc(nK, sizeof *bv);
+        assert_int_equal(hn_batch_ho_mean_eigs(f.m, f.th, f.s, NULL, n, fa, ev, se, &B, &e), 0);
+        assert_non_null(B);
+        assert_int_equal(hn_batch_ho_eigs(f.m, f.th, f.s, NULL, n, fa, own, &e), 0);
+        double tr_mean = 0, tr_items = 0;
+        for (size_t i = 0; i < n; i++) {
+            /* the same K x K matrix C J J^T C^T by two products (one DSYRK
+             * over n K rows, one over K): eigenvalues to ~K u ||H_O,i|| */
+            for (size_t c = 0; c < K; c++) {
+                assert_close(se[i * K + c], own[i * K + c], 0, 1e-12 * fmax(own[i * K], 1e-300));
+                tr_items += own[i * K + c];
+            }
+        }
+        for (size_t c = 0; c < nK; c++)
+            tr_mean += ev[c];
+        /* trace mean H_O = mean of the traces: sums of ~n K terms, ~n K u */
+        assert_close(tr_mean, tr_items / (double)n, 1e-11, 1e-300);
+        hn_hvp_op *op;
+        assert_int_equal(hn_hvp_op_alloc(f.m, f.th, f.s, NULL, n, NULL, 1, 1, &op, &e), 0);
+        for (size_t j = 0; j < P; j++)
+            v[j] = gsl_rng_uniform(r) - 0.5;
+        assert_int_equal(hn_hvp_op_apply(op, v, hv, &e), 0);
+        double nrm = 0;
+        for (size_t j = 0; j < P; j++)
+            nrm = fmax(nrm, fabs(hv[j]));
+        for (size_t t = 0; t < nK; t++)
+            for (size_t j = 0; j < P; j++)
+                bv[t] += B[t * P + j] * v[j];
+        for (size_t j = 0; j < P; j++) {
+            double y = 0;
+            for (size_t t = 0; t < nK; t++)
+                y += B[t * P + j] * bv[t];
+            /* forward-over-reverse vs explicit rows: ~P u of the largest entry */
+            assert_close(y / (double)n, hv[j], 0, 1e-11 * fmax(nrm, 1e-300));
+        }
+        hn_hvp_op_free(op);
+        hn_free(B);
+        free(ev); free(se); free(own); free(v); free(hv); free(bv);
+        hn_fast_free(fa);
+        fx_free(&f);
+    }
+    gsl_rng_free(r);
+}
+
 /* Batched HVPs (several directions, weighted items) against hn_hvp, and
  * Gauss-Newton products against J^T A J v from hn_jacobian. */
 static void test_hvp_gnvp(void **state)
@@ -735,7 +795,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_batch_vs_loops), cmocka_unit_test(test_im2col_adjoint),
         cmocka_unit_test(test_network_grad_losses), cmocka_unit_test(test_network_jacobian),
-        cmocka_unit_test(test_ho_eigs),             cmocka_unit_test(test_hvp_gnvp),
+        cmocka_unit_test(test_ho_eigs),             cmocka_unit_test(test_ho_mean_gram),             cmocka_unit_test(test_hvp_gnvp),
         cmocka_unit_test(test_threads_identical),   cmocka_unit_test(test_lanczos_vs_dense),
         cmocka_unit_test(test_dense_hessian),       cmocka_unit_test(test_conv_norm),
         cmocka_unit_test(test_errors),            cmocka_unit_test(test_single_linear),

@@ -85,6 +85,25 @@ static void check_r_routes(const hn_model *m, const double *th, const hn_samples
     assert_int_equal(hn_mf_r_explicit(m, th, ws, 0, b, &e), 0);
     for (size_t t = 0; t < m->n_linear; t++)
         assert_close(a[t], b[t], 1e-12, 1e-300);
+    /* every allocation of either route failing in turn: HN_ENOMEM and no
+     * entry left reading as a norm (NAN, never 0 or a stale value), until
+     * the call succeeds with the same numbers */
+    for (int windowed = 0; windowed <= 1; windowed++)
+        for (long k = 0;; k++) {
+            double c[HN_MAXLIN_TEST];
+            for (size_t t = 0; t < m->n_linear; t++)
+                c[t] = 0;
+            hn_alloc_fail_after(k);
+            const int rc = hn_mf_r_explicit(m, th, ws, windowed, c, &e);
+            hn_alloc_fail_after(-1);
+            if (rc == HN_OK) {
+                assert_memory_equal(c, windowed ? a : b, m->n_linear * sizeof *c);
+                break;
+            }
+            assert_int_equal(rc, HN_ENOMEM);
+            for (size_t t = 0; t < m->n_linear; t++)
+                assert_true(isnan(c[t]));
+        }
     hn_ws_free(ws);
 }
 
@@ -335,11 +354,13 @@ static void in_bracket(const hn_bracket *b, double v, double scale, const char *
  * stop at residual rtol = 1e-12 bounds each extreme Ritz value's error by
  * the residual; relative to the norm, since an eigenvalue near 0 (lambda_min
  * of an MSE net) has no relative accuracy of its own. */
-static void check_inspect(const hn_model *m, const double *th, const hn_samples *s)
+static void check_inspect(const hn_model *m, const double *th, const hn_samples *s, int gram)
 {
     hn_err e;
     hn_inspect_opts o;
     hn_inspect_opts_default(&o);
+    if (!gram)
+        o.ho_gram_max_bytes = 0; /* ||mean H_O|| by Lanczos */
     o.rtol = 1e-12;
     o.trace_probes = 64;
     hn_inspect_result *d, *f;
@@ -402,8 +423,25 @@ static void check_inspect(const hn_model *m, const double *th, const hn_samples 
             assert_true(b->T_norm * b->T_norm <= b->bound.T_sq_bound * (1 + 1e-12));
             assert_true(isnan(b->bound.Q_bound) || b->Q_norm <= b->bound.Q_bound * (1 + 1e-12));
         }
+    } else if (gram) { /* the mean's N K x N K Gram = the dense P x P H_O's nonzero spectrum */
+        assert_int_equal(f->ho_gram, 1);
+        assert_null(f->ho_eigs_na);
+        assert_int_equal(f->lanczos_products[1], 0);
+        assert_true(f->ho_norm_b.lo == f->ho_norm_b.hi && f->ho_norm_b.hi_kind == HN_HI_EXACT);
+        assert_close(f->ho_norm, d->ho_norm, 1e-10, 1e-300);
+        assert_int_equal(f->n_ho_eigs, d->n_ho_eigs);
+        double tr = 0;
+        for (size_t k = 0; k < f->n_ho_eigs; k++) {
+            assert_close(f->ho_eigs[k], d->ho_eigs[k], 1e-10, 1e-12 * so);
+            tr += f->ho_eigs[k];
+        }
+        /* the spectrum's sum = the trace from the per-sample K x K forms */
+        assert_close(tr, f->ho_trace, 1e-10, 1e-12 * so);
+        assert_true(f->has_table && f->table_sample == 0);
     } else {
+        assert_int_equal(f->ho_gram, 0);
         assert_non_null(f->ho_eigs_na);
+        assert_true(f->lanczos_products[1] > 0);
         assert_true(f->has_table && f->table_sample == 0);
     }
     hn_inspect_free(d);
@@ -422,7 +460,8 @@ static void test_inspect_routes(void **state)
             hn_err e;
             assert_int_equal(hn_samples_alloc(m, n, &s, &e), 0);
             hn_test_draw(m, g, 1.0, 1e-6, th, s);
-            check_inspect(m, th, s);
+            check_inspect(m, th, s, 1);
+            check_inspect(m, th, s, 0);
             /* each sample's ||H_O,i|| of the batch = the dense ||H_O|| of that sample alone */
             hn_inspect_result *b, *one;
             hn_inspect_opts o;

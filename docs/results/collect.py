@@ -6,7 +6,10 @@ hold it against the paper's figures (issue 15, items 4 and 5).
 
 RUN_DIR holds one output folder per (data set, sweep), named DATASET-SWEEP
 (e.g. fashion-mnist-layers), as docs/results/README.md's commands write them;
-LOG is the run's log of begin/end lines.  Copied: the figures, the small
+LOG is the run's log of begin/end lines.  Runs of earlier sittings that
+are no longer in RUN_DIR (another machine, a lost folder) keep what DEST
+already holds: their folders, their sections of comparison.md and their
+rows of timing.md.  Copied: the figures, the small
 CSVs, report.md, index.html, sweep.json and per model metrics.json,
 timing.json and model.json -- never weights or samples.  curves.csv (a row
 per k, up to 16 MB at 60,000 images) is copied thinned to curves_k.csv: the
@@ -176,6 +179,26 @@ def bounds(src, out, ds, sweep, md):
                                                                   os.path.basename(png)))
 
 
+def kept_sections(dest, rebuilt):
+    """{folder: text} of comparison.md's sections of the runs not rebuilt now, and timing.md's rows"""
+    secs, rows = {}, {}
+    path = os.path.join(dest, "comparison.md")
+    if os.path.isfile(path):
+        text = open(path).read()
+        for part in text.split("\n## ")[1:]:
+            m = re.match(r"\S+ \((\S+), (\S+) sweep", part) or re.match(r"(\S+) (\S+) \(no figure", part)
+            if m and "%s-%s" % (m.group(1), m.group(2)) not in rebuilt:
+                # the join of the lines adds back the newline that ends the part
+                secs["%s-%s" % (m.group(1), m.group(2))] = "\n## " + (part[:-1] if part.endswith("\n") else part)
+    path = os.path.join(dest, "timing.md")
+    if os.path.isfile(path):
+        for line in open(path):
+            m = re.match(r"\| (\S+) \| \d+ \|", line)
+            if m and m.group(1) not in rebuilt:
+                rows[m.group(1)] = line.rstrip("\n")
+    return secs, rows
+
+
 def main(run, log, dest):
     paper = paper_values(os.path.join(dest, "paper_figures.csv"))
     wall = walls(log)
@@ -187,7 +210,14 @@ def main(run, log, dest):
               "its reading uncertainty).  Order: largest first, '≈' within %d %%.  tau: Kendall's "
               "tau between the two orders (1 = the same order).\n" % round(TIE * 100)]
     timing_md = ["| run | models | wall (s) | sum of the models' total_seconds | threads |", "|---|---|---|---|---|"]
-    for d in runs:
+    old_secs, old_rows = kept_sections(dest, set(runs))
+    for d in sorted(set(runs) | set(old_secs) | set(old_rows)):
+        if d not in runs:
+            if d in old_secs:
+                cmp_md.append(old_secs[d])
+            if d in old_rows:
+                timing_md.append(old_rows[d])
+            continue
         src, out = os.path.join(run, d), os.path.join(dest, d)
         sw = json.load(open(os.path.join(src, "sweep.json")))
         ds, sweep = sw["dataset"], sw["sweep"]

@@ -67,6 +67,12 @@ typedef struct {
                               * Lambda^(t+1) = I, a mask with every unit active (the paper's bounds
                               * use ||Lambda|| <= 1 only); e.g. the experiment's nets have none
                               * between the last conv and the FC head.  0: a ReLU after each. */
+    size_t n_pool;           /* pooling layers of a user's model (pool, pool_after, ... describe the
+                              * first); 0 for the audit's own networks, which have at most one */
+    const char *irregular;   /* a user's model outside the paper's settings (static text: why), the
+                              * fields above then describe it only in part and every claim tied to a
+                              * setting (Theorems 1-2, Lemmas 3-5) is n/a; NULL: a network of the
+                              * families, rebuilt exactly by hn_netspec_model */
 } hn_netspec;
 
 /* Build the model of a spec (validates). */

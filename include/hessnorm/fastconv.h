@@ -112,6 +112,23 @@ int hn_batch_jacobian(const hn_model *m, const double *theta, const hn_samples *
 int hn_batch_ho_eigs(const hn_model *m, const double *theta, const hn_samples *s,
                      const size_t *idx, size_t n, hn_fast *f, double *eigs, hn_err *err);
 
+/* Exact nonzero spectrum of the mean outer-product Hessian
+ * (1/n) sum_t J_t^T A_t J_t on n items: the eigenvalues of the n K x n K
+ * Gram (1/n) B B^T, B's rows C_t J_t (A_t = C_t^T C_t as in
+ * hn_batch_ho_eigs), which has the nonzero eigenvalues of (1/n) B^T B.
+ * eigs (n K): descending (eigs[0] = ||mean H_O||; the null ones may be
+ * slightly negative by rounding).  sample_eigs (n K, or NULL): every
+ * item's spectrum as hn_batch_ho_eigs gives it, here from the Gram's
+ * diagonal blocks (n times block t is C_t J_t J_t^T C_t^T), so no second
+ * Jacobian pass.  rows (or NULL): *rows receives B (n K x P, row-major;
+ * the caller frees it with hn_free), for products with mean H_O =
+ * (1/n) B^T B; NULL on error.  Holds hn_batch_ho_mean_bytes(m, n) bytes
+ * (the n K x P Jacobian rows and the Gram).  Errors as
+ * hn_batch_jacobian, HN_ENOMEM, HN_ETOOBIG, HN_ENUMERIC (LAPACK). */
+int hn_batch_ho_mean_eigs(const hn_model *m, const double *theta, const hn_samples *s, const size_t *idx,
+                          size_t n, hn_fast *f, double *eigs, double *sample_eigs, double **rows, hn_err *err);
+size_t hn_batch_ho_mean_bytes(const hn_model *m, size_t n);
+
 /* Exact Hessian-vector products by the batched R-operator
  * (forward-over-reverse): HV (ndir x P, row j = sum_t w_t H_t v_j) for the
  * ndir directions V (ndir x P, row-major), H_t the loss Hessian of item t,

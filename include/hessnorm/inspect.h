@@ -48,6 +48,8 @@ typedef struct {
     unsigned long seed;      /* Lanczos start vectors and Hutchinson probes */
     size_t trace_probes;     /* Hutchinson probes of trace H (16; 0: no estimate) */
     hn_progress_cfg progress; /* lines for work longer than progress.every seconds */
+    size_t ho_gram_max_bytes; /* ||mean H_O|| from the N K x N K Gram up to this many bytes
+                                 (HN_INSPECT_HO_GRAM_MAX_BYTES; 0: by Lanczos always) */
 } hn_inspect_opts;
 void hn_inspect_opts_default(hn_inspect_opts *o);
 
@@ -79,6 +81,7 @@ typedef struct {
     double *ho_sample_eigs;                    /* n_samples x K: each H_O,i's eigenvalues, descending */
     size_t lanczos_products[3];                /* matrix-free: products on H, H_O, H - H_O */
     int lanczos_converged[3];
+    int ho_gram;                               /* matrix-free: ||mean H_O|| and its spectrum from the N K x N K Gram */
     size_t table_sample;                       /* the sample of A_norm, F_norm, layers */
     int has_table;                             /* A_norm, F_norm, J_norm, layers are set */
     double J_norm;
@@ -101,14 +104,18 @@ int hn_inspect(const hn_model *m, const double *theta, const hn_samples *s,
  *     value's modulus (certified: Ritz values lie inside the spectrum),
  *     hi = Ritz + residual (HN_HI_RESIDUAL; for lambda_min the roles swap:
  *     hi certified, lo residual); ||mean H_O||'s hi is the certified
- *     mean_i ||H_O,i|| when that is smaller;
+ *     mean_i ||H_O,i|| when that is smaller; but ||mean H_O|| and its
+ *     nonzero spectrum exactly (ho_gram = 1, no Lanczos product) from the
+ *     N K x N K Gram (hn_batch_ho_mean_eigs) when N > 1 and it fits
+ *     (hn_inspect_ho_gram_fits);
  *   trace H_O = mean_i trace(C_i J_i J_i^T C_i^T) (exact, K x K);
  *   trace H = trace H_O: the diagonal of H_F is 0 (z is affine in each
  *     single parameter once the ReLU / pooling masks are fixed), checked by
  *     Hutchinson's estimate with o->trace_probes Rademacher probes and its
  *     standard error (h_trace_est, h_trace_se);
  *   per-sample ||H_O,i|| and spectra: hn_batch_ho_eigs (exact);
- *   H_O's nonzero spectrum of the mean: one sample only (K x K), else n/a;
+ *   H_O's nonzero spectrum of the mean: one sample's K x K, the Gram's,
+ *     else n/a;
  *   the per-layer table of sample 0 (hn_mf_sample_compute), with the
  *     paper's bounds (hn_inspect_layer_bounds).
  * Errors as hn_inspect, and HN_ETOOBIG (dense route past HN_DENSE_LIMIT). */
@@ -125,6 +132,13 @@ int hn_inspect_ex(const hn_model *m, const double *theta, const hn_samples *s,
  * why (n bytes) says which rule decided. */
 hn_inspect_route hn_inspect_choose(const hn_model *m, const hn_samples *s, double room, char *why,
                                    size_t n);
+/* The limits of the exact Gram route for ||mean H_O|| (N K rows of the
+ * Jacobian held, N K x N K eigendecomposition: 4096 rows take ~2 s) */
+#define HN_INSPECT_HO_GRAM_MAX_BYTES ((size_t)512 << 20)
+#define HN_INSPECT_HO_GRAM_MAX_ROWS 4096
+/* 1 when the matrix-free route takes ||mean H_O|| from the Gram (o NULL:
+ * the defaults). */
+int hn_inspect_ho_gram_fits(const hn_model *m, size_t n, const hn_inspect_opts *o);
 /* Bytes the matrix-free route holds at its peak (an estimate: the Lanczos
  * basis, the operators' stored forward passes, sample 0's workspaces). */
 double hn_inspect_mf_need(const hn_model *m, const hn_samples *s, const hn_inspect_opts *o);

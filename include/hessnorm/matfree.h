@@ -99,7 +99,8 @@ void hn_mf_theta_free(hn_mf_theta *t);
  * != 0: each unit's column carried as its receptive-field window, one GEMM
  * per chunk of windows) or full (every column through the whole layers by
  * hn_fixed_range_batch).  Uses at most hn_mf_r_explicit_bytes(m) bytes
- * (the route windowed = 1 takes).  Errors: HN_ENOMEM, HN_ENUMERIC (LAPACK). */
+ * (the route windowed = 1 takes).  Errors: HN_ENOMEM, HN_ENUMERIC (LAPACK);
+ * on an error every entry of R_norm is NAN (nothing was measured). */
 int hn_mf_r_explicit(const hn_model *m, const double *theta, const hn_ws *ws, int windowed, double *R_norm,
                      hn_err *err);
 size_t hn_mf_r_explicit_bytes(const hn_model *m);

@@ -287,11 +287,13 @@ const char *hn_sup_kind_name(hn_sup_kind k)
 /* What the network of f is, and the part of the paper whose bound covers it. */
 static void describe_net(const hn_facts *f, char *buf, size_t n)
 {
-    const char *pool = f->pool == 0 ? "no pooling" : f->pool == 1 ? "max pooling" : "average pooling";
-    char head[64] = "no FC head", skip[40] = "";
+    const char *pool = f->spec.n_pool > 1 ? "poolings" : f->pool == 0 ? "no pooling" : f->pool == 1 ? "max pooling" : "average pooling";
+    char head[64] = "no FC head", skip[40] = "", npool[24] = "";
+    if (f->spec.n_pool > 1)
+        snprintf(npool, sizeof npool, "%zu ", f->spec.n_pool);
     if (f->n_fc)
         snprintf(head, sizeof head, "an FC head of %zu layer%s", f->n_fc, f->n_fc > 1 ? "s" : "");
-    for (unsigned t = 0, w = 0; t < 8 * sizeof f->spec.relu_skip && w + 8 < sizeof skip; t++) /* Lambda = I after these T^(p) */
+    for (unsigned t = 0, w = 0; !f->spec.irregular && t < 8 * sizeof f->spec.relu_skip && w + 8 < sizeof skip; t++) /* Lambda = I after these T^(p) */
         if (f->spec.relu_skip >> t & 1u)
             w += (unsigned)snprintf(skip + w, sizeof skip - w, "%s%u", w ? "," : ", no ReLU after T^", t + 1);
     const char *see = "none of the paper's ||H_O|| bounds covers it";
@@ -303,6 +305,11 @@ static void describe_net(const hn_facts *f, char *buf, size_t n)
         see = f->pool == 1 ? "see lemma3" : "see lemma4";
     else if (f->dim == 2 && f->n_fc && !f->pool)
         see = "see lemma5";
+    if (f->spec.irregular) {
+        snprintf(buf, n, "%d-D, %zu conv%s, %s, %s%s: outside the paper's settings (%s)", f->dim, f->n_conv,
+                 f->n_conv > 1 ? "s" : "", head, npool, pool, f->spec.irregular);
+        return;
+    }
     snprintf(buf, n, "%d-D, %zu conv%s, %s, %s%s: %s", f->dim, f->n_conv, f->n_conv > 1 ? "s" : "", head, pool,
              skip, see);
 }

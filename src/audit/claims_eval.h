@@ -15,7 +15,11 @@
 #define HN_STATIONARY_RTOL 1e-10
 
 /* the network is conv-only (no FC head); conv-only and without pooling */
-static inline int hn_cl_conv_only(const hn_facts *f) { return f->n_fc == 0; }
+/* a user's network outside the paper's settings (hn_netspec.irregular) is in none of them */
+static inline int hn_cl_regular(const hn_facts *f) { return !f->spec.irregular; }
+static inline int hn_cl_conv_only(const hn_facts *f) { return f->n_fc == 0 && hn_cl_regular(f); }
+/* the pooling-layer claims of Appendices E-F read the one pooling layer */
+static inline int hn_cl_one_pool(const hn_facts *f, int type) { return f->pool == type && f->spec.n_pool <= 1; }
 static inline int hn_cl_pure(const hn_facts *f) { return hn_cl_conv_only(f) && f->pool == 0; }
 
 /* Ratios of two layers within this relative distance are a tie, won by the

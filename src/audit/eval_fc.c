@@ -11,7 +11,7 @@
 /* what each setting needs, for hn_cl_outside */
 static const char NEED_FC[] = "a 2-D conv network with an FC head and no pooling (Lemma 5, Appendix G)";
 
-static int fc_head(const hn_facts *f) { return f->dim == 2 && f->n_fc > 0 && f->pool == 0; }
+static int fc_head(const hn_facts *f) { return f->dim == 2 && f->n_fc > 0 && f->pool == 0 && hn_cl_regular(f); }
 static double fc2(const hn_facts *f) /* h^2 w~^2, h = largest FC dimension in or out */
 {
     return HN_SQ((double)f->h_all) * HN_SQ(f->wt);

@@ -10,7 +10,7 @@
 
 /* what each setting needs, for hn_cl_outside */
 static const char NEED_POOLED[] = "a 2-D conv-only network with a pooling in place of a ReLU (Appendices E-F)";
-static const char NEED_AVG_2D[] = "a 2-D network with average pooling (Appendix F)";
+static const char NEED_AVG_2D[] = "a 2-D network with one average pooling layer (Appendix F)";
 
 static int pooled(const hn_facts *f, int type)
 {
@@ -60,8 +60,8 @@ int hn_ev_lemma4c(const hn_facts *f, hn_claim_value *v)
 }
 int hn_ev_E_M(const hn_facts *f, hn_claim_value *v)
 {
-    if (f->pool != 1)
-        return hn_cl_outside(f, v, "a max pooling layer (Appendix E)");
+    if (!hn_cl_one_pool(f, 1))
+        return hn_cl_outside(f, v, "one max pooling layer (Appendix E)");
     v->measured = f->pool_norm;
     v->bound = 1.0;
     v->discrepancy = fabs(f->pool_norm - 1.0);
@@ -132,14 +132,14 @@ int hn_ev_F_Freusec(const hn_facts *f, hn_claim_value *v)
 }
 int hn_ev_F_gram(const hn_facts *f, hn_claim_value *v)
 {
-    if (!(f->pool == 2 && f->dim == 2))
+    if (!(hn_cl_one_pool(f, 2) && f->dim == 2))
         return hn_cl_outside(f, v, NEED_AVG_2D);
     v->discrepancy = f->avg_gram_disc;
     return 0;
 }
 int hn_ev_F_block(const hn_facts *f, hn_claim_value *v)
 {
-    if (!(f->pool == 2 && f->dim == 2))
+    if (!(hn_cl_one_pool(f, 2) && f->dim == 2))
         return hn_cl_outside(f, v, NEED_AVG_2D);
     /* printed B_i = (1/k_pool^2) 1 1^T; measured: the entry of A^T A inside a window */
     double kp = (double)f->kpool;
@@ -151,7 +151,7 @@ int hn_ev_F_block(const hn_facts *f, hn_claim_value *v)
 }
 int hn_ev_F_blocknorm(const hn_facts *f, hn_claim_value *v)
 {
-    if (!(f->pool == 2 && f->dim == 2))
+    if (!(hn_cl_one_pool(f, 2) && f->dim == 2))
         return hn_cl_outside(f, v, NEED_AVG_2D);
     v->measured = f->avg_block_norm; /* ||A^T A|| = max_i ||B_i|| */
     v->bound = 1.0 / (double)f->kpool;
@@ -160,7 +160,7 @@ int hn_ev_F_blocknorm(const hn_facts *f, hn_claim_value *v)
 }
 int hn_ev_F_Anorm(const hn_facts *f, hn_claim_value *v)
 {
-    if (!(f->pool == 2 && f->dim == 2))
+    if (!(hn_cl_one_pool(f, 2) && f->dim == 2))
         return hn_cl_outside(f, v, NEED_AVG_2D);
     v->measured = f->pool_norm;
     v->bound = 1.0 / (double)f->kpool;
@@ -169,8 +169,8 @@ int hn_ev_F_Anorm(const hn_facts *f, hn_claim_value *v)
 }
 int hn_ev_F_Ale1(const hn_facts *f, hn_claim_value *v)
 {
-    if (f->pool != 2)
-        return hn_cl_outside(f, v, "an average pooling layer (Appendix F)");
+    if (!hn_cl_one_pool(f, 2))
+        return hn_cl_outside(f, v, "one average pooling layer (Appendix F)");
     v->measured = f->pool_norm;
     v->bound = 1.0;
     return 0;

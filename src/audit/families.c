@@ -401,10 +401,10 @@ int hn_netspec_from_model(const hn_model *m, hn_netspec *ns, hn_err *err)
         case HN_MAXPOOL2D:
         case HN_AVGPOOL1D:
         case HN_AVGPOOL2D:
-            if (ns->pool)
-                return hn_err_set(err, HN_EINVAL, "layers[%zu]: the claims cover one pooling layer", i);
+            if (ns->n_pool++) /* a second one: the claims tied to a pooling setting need one */
+                break;
             if (ly->kh != ly->kw && ns->dim == 2)
-                return hn_err_set(err, HN_EINVAL, "layers[%zu]: non-square pooling", i);
+                ns->irregular = "a non-square pooling window";
             ns->pool = (ly->type == HN_MAXPOOL1D || ly->type == HN_MAXPOOL2D) ? 1 : 2;
             ns->pool_after = ns->n_conv ? ns->n_conv - 1 : 0;
             ns->pool_replaces_relu = !seen_relu;
@@ -414,7 +414,13 @@ int hn_netspec_from_model(const hn_model *m, hn_netspec *ns, hn_err *err)
             break;
         }
     }
-    /* the rebuilt spec must describe the same network */
+    if (ns->n_pool > 1)
+        ns->irregular = "more than one pooling layer";
+    if (ns->irregular)
+        return HN_OK;
+    /* the rebuilt spec must describe the same network, else it is outside
+     * the paper's settings: the claims that hold for every matricized
+     * network are still evaluated, the ones tied to a setting are n/a */
     hn_model *check;
     int rc = hn_netspec_model(ns, &check, NULL);
     if (rc == HN_ENOMEM)
@@ -430,9 +436,7 @@ int hn_netspec_from_model(const hn_model *m, hn_netspec *ns, hn_err *err)
     if (nomem)
         return hn_err_set(err, HN_ENOMEM, "audit: out of memory");
     if (!same)
-        return hn_err_set(err, HN_EINVAL,
-                          "layers: the model is not in the audited families (conv layers with ReLU, "
-                          "ReLUs optional, at most one pooling, optional flatten + FC head)");
+        ns->irregular = "a layer order the paper does not treat"; /* e.g. a ReLU after a pooling */
     return HN_OK;
 }
 

@@ -80,8 +80,10 @@ static void inspect_usage(FILE *f)
           "H_O are then the means over it.\n"
           "Route: dense (every value exact) when P <= 500 parameters, P x P is within the\n"
           "dense limit and the matrices fit in the memory left; else matrix-free (Lanczos on\n"
-          "exact Hessian-vector products: norms are brackets [lower, upper]).  --dense /\n"
-          "--matrix-free force one; the route is named in the output.\n"
+          "exact Hessian-vector products: norms are brackets [lower, upper]; the mean H_O\n"
+          "of a batch exactly from its N K x N K Gram when that fits in 512 MiB and 4096\n"
+          "rows, else by Lanczos too).  --dense / --matrix-free force one; the route is\n"
+          "named in the output.\n"
           "--dump DIR writes every matrix as NumPy .npy (the dense route).  --threads N: OpenMP\n"
           "threads (default and 0: all cores); the results are the same for every N.\n"
           "-h, --help: this text.\n"
@@ -151,7 +153,11 @@ static void print_table(const hn_model *m, const hn_inspect_result *r)
         mx = fmax(mx, r->ho_sample_norms[i]);
     printf("     per sample: max ||H_O,i|| %.10g (exact, K x K; every one in --json)\n", mx);
     printf("||H_F|| = ||H - H_O|| %s\n", br(b1, sizeof b1, &r->hf_norm_b));
-    if (r->route == HN_INSPECT_MATFREE)
+    if (r->route == HN_INSPECT_MATFREE && r->ho_gram)
+        printf("Lanczos products: H %zu%s, H_O none (its N K x N K Gram), H - H_O %zu%s\n", r->lanczos_products[0],
+               r->lanczos_converged[0] ? "" : " (not converged)", r->lanczos_products[2],
+               r->lanczos_converged[2] ? "" : " (not converged)");
+    else if (r->route == HN_INSPECT_MATFREE)
         printf("Lanczos products: H %zu%s, H_O %zu%s, H - H_O %zu%s\n", r->lanczos_products[0],
                r->lanczos_converged[0] ? "" : " (not converged)", r->lanczos_products[1],
                r->lanczos_converged[1] ? "" : " (not converged)", r->lanczos_products[2],
@@ -238,9 +244,10 @@ static int choose_route(const char *sample, const hn_cli_net *net, hn_inspect_ro
              net->s->n == 1 ? "" : "s", P);
     int rc = hn_mem_check(need, full, "raise the limit or inspect fewer samples at once", err);
     if (!rc)
-        fprintf(stderr, "inspect: route matrix-free (%s): needs about %s (the Lanczos basis of %zu vectors, "
+        fprintf(stderr, "inspect: route matrix-free (%s): needs about %s (the Lanczos basis of %zu vectors%s, "
                 "the stored passes of %zu samples)\n", why, hn_mem_str(need_s, sizeof need_s, need),
-                o->max_iter + 1, net->s->n);
+                o->max_iter + 1, hn_inspect_ho_gram_fits(net->m, net->s->n, o) ? " or the mean H_O's Gram" : "",
+                net->s->n);
     return rc;
 }
 

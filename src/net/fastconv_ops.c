@@ -1,6 +1,7 @@
 /* hessnorm — batched gradients, losses, Jacobians, H_O spectra, HVPs and the Hessian operator. */
 #include "config.h"
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 #include <cblas.h>
 #ifdef _OPENMP
@@ -258,6 +259,75 @@ int hn_batch_ho_eigs(const hn_model *m, const double *theta, const hn_samples *s
         return hn_err_set(err, rc, "per-sample H_O: LAPACK dsyevd failed on a %zu x %zu matrix",
                           f->K, f->K);
     return rc ? hn_err_set(err, rc, "per-sample H_O: failed") : HN_OK;
+}
+
+size_t hn_batch_ho_mean_bytes(const hn_model *m, size_t n)
+{
+    const double K = (double)m->classes, nK = (double)n * K, b = 8.0 * (nK * (double)m->n_params + nK * nK +
+                                                                         K * (double)m->n_params + nK + 4 * K * K + K);
+    return b < 0x1p62 ? (size_t)b : SIZE_MAX;
+}
+
+/* sample t's spectrum from the Gram's diagonal block t: n G_tt = C_t J_t J_t^T C_t^T
+ * (G upper, row-major), descending as hn_batch_ho_eigs */
+static int gram_block_eigs(size_t K, size_t nK, size_t n, const double *G, size_t t, double *buf, double *ev)
+{
+    double *B = buf, *w = buf + K * K, *T = w + K;
+    for (size_t a = 0; a < K; a++)
+        for (size_t b = a; b < K; b++)
+            B[a * K + b] = B[b * K + a] = (double)n * G[(t * K + a) * nK + t * K + b];
+    if (hn_sandwich_eigs(K, NULL, B, T, w, NULL) != 0)
+        return HN_ENUMERIC;
+    for (size_t k = 0; k < K; k++)
+        ev[k] = w[K - 1 - k];
+    return HN_OK;
+}
+
+int hn_batch_ho_mean_eigs(const hn_model *m, const double *theta, const hn_samples *s, const size_t *idx,
+                          size_t n, hn_fast *f, double *eigs, double *sample_eigs, double **rows, hn_err *err)
+{
+    const size_t K = m->classes, P = m->n_params, nK = n * K;
+    if (rows)
+        *rows = NULL;
+    if (!eigs)
+        return hn_err_set(err, HN_EINVAL, "mean H_O: missing output");
+    size_t e1, e2;
+    if (hn_mul_size(nK, P, &e1) || hn_mul_size(nK, nK, &e2) || e1 > SIZE_MAX / 8 - e2)
+        return hn_err_set(err, HN_ETOOBIG, "mean H_O: %zu x %zu Jacobian rows overflow the address space", nK, P);
+    double *J = hn_malloc(e1 * sizeof *J), *G = hn_malloc(e2 * sizeof *G), *T = hn_malloc(K * P * sizeof *T);
+    double *z = hn_malloc(nK * sizeof *z), *C = hn_malloc((4 * K * K + K) * sizeof *C);
+    int rc = J && G && T && z && C ? HN_OK : hn_err_set(err, HN_ENOMEM, "mean H_O: out of memory");
+    if (!rc)
+        rc = hn_batch_jacobian(m, theta, s, idx, n, f, J, z, err);
+    /* B's rows: C_t J_t, A_t = C_t^T C_t (C = I for the squared error) */
+    for (size_t t = 0; !rc && m->loss != HN_LOSS_MSE && t < n; t++) {
+        double *p = C + K * K;
+        hn_loss_eval(HN_LOSS_CE, K, z + t * K, 0, NULL, NULL, p); /* any label: only p is used */
+        hn_softmax_hess_factor(K, p, C);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)K, (blasint)P, (blasint)K, 1.0, C,
+                    (blasint)K, J + t * K * P, (blasint)P, 0.0, T, (blasint)P);
+        memcpy(J + t * K * P, T, K * P * sizeof *T);
+    }
+    if (!rc) /* (1/n) B B^T: the nonzero spectrum of (1/n) B^T B = mean H_O */
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (blasint)nK, (blasint)P, 1.0 / (double)n, J,
+                    (blasint)P, 0.0, G, (blasint)nK);
+    for (size_t t = 0; !rc && sample_eigs && t < n; t++)
+        if (gram_block_eigs(K, nK, n, G, t, C, sample_eigs + t * K) != 0)
+            rc = hn_err_set(err, HN_ENUMERIC, "per-sample H_O: LAPACK dsyevd failed on a %zu x %zu matrix", K, K);
+    if (!rc)
+        rc = hn_eig_sym_inplace(nK, G, z, 0, "mean H_O: the Gram's eigenvalues", err);
+    for (size_t k = 0; !rc && k < nK; k++)
+        eigs[k] = z[nK - 1 - k];
+    if (!rc && rows) {
+        *rows = J;
+        J = NULL;
+    }
+    hn_free(J);
+    hn_free(G);
+    hn_free(T);
+    hn_free(z);
+    hn_free(C);
+    return rc;
 }
 
 /* R-forward, then per (direction j, sample n): u = w_n A_n Rz_{j,n}. */

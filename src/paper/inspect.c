@@ -45,7 +45,8 @@ void hn_inspect_opts_default(hn_inspect_opts *o)
      * most the residual, usually its square over the gap), 300 products at
      * most per operator; 16 probes give trace H's check a standard error of
      * about a quarter of the spread of z^T H z */
-    *o = (hn_inspect_opts){HN_INSPECT_AUTO, 0, 300, 1e-10, 20261202UL, 16, {NULL, NULL, 30.0, NULL}};
+    *o = (hn_inspect_opts){HN_INSPECT_AUTO, 0, 300, 1e-10, 20261202UL, 16, {NULL, NULL, 30.0, NULL},
+                           HN_INSPECT_HO_GRAM_MAX_BYTES};
 }
 
 hn_inspect_route hn_inspect_choose(const hn_model *m, const hn_samples *s, double room, char *why,

@@ -8,6 +8,7 @@
 #include "config.h"
 #include <math.h>
 #include <string.h>
+#include <gsl/gsl_cblas.h>
 #include <gsl/gsl_rng.h>
 #include "hessnorm/alloc.h"
 #include "hessnorm/fastconv.h"
@@ -25,7 +26,9 @@
  * line at most every pr->every seconds. */
 typedef struct {
     hn_hvp_op *a, *b;
-    double *tmp;                 /* P doubles when b is set */
+    const double *rows;          /* instead of b: mean H_O = (1/n) B^T B, B (nK x P) these rows */
+    size_t nK, n;
+    double *tmp;                 /* P doubles when b or rows is set (and nK after them for rows) */
     size_t P, count, max;
     double t0, last;
     const hn_progress_cfg *pr;
@@ -37,7 +40,12 @@ static int mv(void *vc, const double *x, double *y)
 {
     mv_ctx *c = vc;
     int rc = hn_hvp_op_apply(c->a, x, y, c->err);
-    if (!rc && c->b) {
+    if (!rc && c->rows) { /* y -= (1/n) B^T (B x) */
+        double *bx = c->tmp + c->P;
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)c->nK, (int)c->P, 1.0, c->rows, (int)c->P, x, 1, 0.0, bx, 1);
+        cblas_dgemv(CblasRowMajor, CblasTrans, (int)c->nK, (int)c->P, -1.0 / (double)c->n, c->rows, (int)c->P, bx, 1,
+                    1.0, y, 1);
+    } else if (!rc && c->b) {
         rc = hn_hvp_op_apply(c->b, x, c->tmp, c->err);
         for (size_t i = 0; !rc && i < c->P; i++)
             y[i] -= c->tmp[i];
@@ -127,8 +135,9 @@ static int hutchinson(const hn_model *m, const hn_inspect_opts *o, mv_ctx *c, do
     return HN_OK;
 }
 
-/* loss, gradient norm, logits, and the per-sample H_O spectra and trace */
-static int mf_first(const hn_model *m, const double *theta, const hn_samples *s, int threads,
+/* loss, gradient norm, logits, and (gram 0: the Gram gives them) the
+ * per-sample H_O spectra and trace */
+static int mf_first(const hn_model *m, const double *theta, const hn_samples *s, int threads, int gram,
                     hn_inspect_result *r, hn_err *err)
 {
     const size_t P = m->n_params, K = m->classes, N = s->n;
@@ -143,22 +152,59 @@ static int mf_first(const hn_model *m, const double *theta, const hn_samples *s,
         rc = hn_batch_forward_backward(m, theta, s, NULL, N, f, &r->loss, grad, err);
     if (!rc)
         rc = hn_inspect_check_grad(r, grad, P, err);
-    if (!rc)
+    if (!rc && !gram)
         rc = hn_batch_ho_eigs(m, theta, s, NULL, N, f, r->ho_sample_eigs, err);
     hn_fast_free(f);
     hn_free(grad);
-    if (rc)
+    if (rc || gram)
         return rc;
     return hn_inspect_sample_eigs(r, N, K, err);
 }
 
-/* The three operators: mean H (and Hutchinson), mean H_O, H - H_O. */
+int hn_inspect_ho_gram_fits(const hn_model *m, size_t n, const hn_inspect_opts *o)
+{
+    const size_t cap = o ? o->ho_gram_max_bytes : HN_INSPECT_HO_GRAM_MAX_BYTES;
+    return n > 1 && n <= HN_INSPECT_HO_GRAM_MAX_ROWS / m->classes && hn_batch_ho_mean_bytes(m, n) <= cap;
+}
+
+/* ||mean H_O|| and its nonzero spectrum exactly, from the N K x N K Gram
+ * (hn_batch_ho_mean_eigs): no Lanczos product; every sample's spectrum from
+ * its diagonal blocks; *rows: B, for the products of H - H_O. */
+static int ho_gram(const hn_model *m, const double *theta, const hn_samples *s, int threads,
+                   hn_inspect_result *r, double **rows, hn_err *err)
+{
+    const size_t nK = s->n * m->classes;
+    hn_fast *f = NULL;
+    double *ev = hn_malloc(nK * sizeof *ev);
+    int rc = ev ? hn_fast_alloc(m, threads, 0, &f, err) : hn_err_set(err, HN_ENOMEM, "inspect: out of memory");
+    if (!rc)
+        rc = hn_batch_ho_mean_eigs(m, theta, s, NULL, s->n, f, ev, r->ho_sample_eigs, rows, err);
+    if (!rc)
+        rc = hn_inspect_sample_eigs(r, s->n, m->classes, err);
+    if (!rc && !(isfinite(ev[0]) && ev[0] >= 0))
+        rc = hn_err_set(err, HN_EOVERFLOW, "inspect: ||mean H_O|| is not finite");
+    if (!rc)
+        rc = hn_inspect_nonzero(ev, nK, &r->ho_eigs, &r->n_ho_eigs, err);
+    if (!rc) {
+        r->ho_norm_b = (hn_bracket){ev[0], ev[0], ev[0], HN_HI_EXACT, HN_HI_EXACT};
+        r->ho_gram = 1;
+        r->lanczos_products[1] = 0;
+        r->lanczos_converged[1] = 1;
+    }
+    hn_fast_free(f);
+    hn_free(ev);
+    return rc;
+}
+
+/* The three operators: mean H (and Hutchinson), mean H_O (Lanczos, or the
+ * exact Gram when it fits), H - H_O. */
 static int mf_lanczos(const hn_model *m, const double *theta, const hn_samples *s,
                       const hn_inspect_opts *o, hn_inspect_result *r, hn_err *err)
 {
-    const size_t P = m->n_params, N = s->n;
+    const size_t P = m->n_params, N = s->n, nK = N * m->classes;
+    const int gram = hn_inspect_ho_gram_fits(m, N, o);
     hn_hvp_op *opH = NULL, *opO = NULL;
-    double *tmp = hn_calloc(2 * P, sizeof *tmp);
+    double *tmp = hn_calloc(2 * P + nK, sizeof *tmp), *rows = NULL;
     mv_ctx c = {0};
     c.P = P;
     c.pr = &o->progress;
@@ -179,16 +225,22 @@ static int mf_lanczos(const hn_model *m, const double *theta, const hn_samples *
         c.t0 = c.last = hn_clock_s();
         rc = hutchinson(m, o, &c, tmp, tmp + P, r, err);
     }
-    if (!rc)
+    if (!rc && gram) {
+        rc = ho_gram(m, theta, s, o->threads, r, &rows, err);
+    } else if (!rc) {
         rc = hn_hvp_op_alloc(m, theta, s, NULL, N, NULL, 1, o->threads, &opO, err);
-    c.a = opO;
-    if (!rc && (rc = run_lanczos(m, o, &c, "||mean H_O||", "inspect.lanczos.HO", &lr, err)) == 0) {
-        lanczos_brackets(&lr, NULL, NULL, &r->ho_norm_b);
-        r->lanczos_products[1] = lr.iterations;
-        r->lanczos_converged[1] = lr.converged;
+        c.a = opO;
+        if (!rc && (rc = run_lanczos(m, o, &c, "||mean H_O||", "inspect.lanczos.HO", &lr, err)) == 0) {
+            lanczos_brackets(&lr, NULL, NULL, &r->ho_norm_b);
+            r->lanczos_products[1] = lr.iterations;
+            r->lanczos_converged[1] = lr.converged;
+        }
     }
     c.a = opH;
-    c.b = opO;
+    c.b = opO; /* or, from the Gram, B's rows: H_O x = (1/N) B^T (B x) by two GEMVs */
+    c.rows = rows;
+    c.nK = nK;
+    c.n = N;
     c.tmp = tmp;
     if (!rc && (rc = run_lanczos(m, o, &c, "||H - H_O||", "inspect.lanczos.HF", &lr, err)) == 0) {
         lanczos_brackets(&lr, NULL, NULL, &r->hf_norm_b);
@@ -197,6 +249,7 @@ static int mf_lanczos(const hn_model *m, const double *theta, const hn_samples *
     }
     hn_hvp_op_free(opH);
     hn_hvp_op_free(opO);
+    hn_free(rows);
     hn_free(tmp);
     return rc;
 }
@@ -242,7 +295,7 @@ int hn_inspect_mf(const hn_model *m, const double *theta, const hn_samples *s,
                   const hn_inspect_opts *o, hn_inspect_result *r, hn_err *err)
 {
     const size_t N = s->n;
-    int rc = mf_first(m, theta, s, o->threads, r, err);
+    int rc = mf_first(m, theta, s, o->threads, hn_inspect_ho_gram_fits(m, N, o), r, err);
     if (!rc)
         rc = mf_lanczos(m, theta, s, o, r, err);
     if (rc)
@@ -256,8 +309,8 @@ int hn_inspect_mf(const hn_model *m, const double *theta, const hn_samples *s,
     for (size_t i = 0; i < N; i++)
         mean += r->ho_sample_norms[i];
     mean /= (double)N;
-    r->ho_norm_hi_how = "Lanczos residual";
-    if (mean <= r->ho_norm_b.hi) {
+    r->ho_norm_hi_how = r->ho_gram ? "the N K x N K Gram's eigendecomposition (exact to rounding)" : "Lanczos residual";
+    if (!r->ho_gram && mean <= r->ho_norm_b.hi) {
         r->ho_norm_b.hi = fmax(mean, r->ho_norm_b.value);
         r->ho_norm_b.hi_kind = HN_HI_CERTIFIED;
         r->ho_norm_hi_how = "mean of the per-sample ||H_O,i|| (triangle inequality)";
@@ -269,10 +322,10 @@ int hn_inspect_mf(const hn_model *m, const double *theta, const hn_samples *s,
                      "parameter once the masks are fixed)";
     if (N == 1) { /* the mean is the one sample: its K x K spectrum is exact */
         rc = hn_inspect_nonzero(r->ho_sample_eigs, m->classes, &r->ho_eigs, &r->n_ho_eigs, err);
-    } else {
+    } else if (!r->ho_gram) {
         r->ho_eigs_na = "the spectrum of the mean H_O needs the N K x N K Gram matrix (N K P Jacobian "
-                        "entries); the matrix-free route gives its extremes by Lanczos and every "
-                        "sample's spectrum exactly";
+                        "entries), here over its limit (HN_INSPECT_HO_GRAM_MAX_BYTES, _ROWS); the "
+                        "matrix-free route gives its extremes by Lanczos and every sample's spectrum exactly";
     }
     if (!rc)
         rc = mf_table(m, theta, s, o, r, err);
@@ -293,7 +346,10 @@ double hn_inspect_mf_need(const hn_model *m, const hn_samples *s, const hn_inspe
      * and cotangents beside them); the workspaces of every thread (a chunk
      * of items with their tangents); sample 0's J (K x P) and K reverse
      * passes; a few P vectors */
-    double e = (it + 1) * P + 2 * 2 * N * (act + lin) + thr * HN_FAST_CHUNK * 6 * act +
+    double basis = (it + 1) * P; /* freed before the Gram is made, and made again after it beside B */
+    if (hn_inspect_ho_gram_fits(m, s->n, o))
+        basis = fmax(basis + (double)(N * K) * P, (double)hn_batch_ho_mean_bytes(m, s->n) / 8.0);
+    double e = basis + 2 * 2 * N * (act + lin) + thr * HN_FAST_CHUNK * 6 * act +
                K * P + K * (double)m->max_act + 8 * P + N * K * (K + 2);
     return 8.0 * e;
 }

@@ -272,7 +272,7 @@ static int r_windowed(const hn_model *m, const double *theta, const hn_ws *ws, d
                  buf + z.npad, buf + z.npad + z.nz);
         win_gram(m, &w, Pn, G);
         const double v = hn_sym_norm(G, err, &rc); /* lambda_max of the PSD Gram */
-        R_norm[t] = rc ? 0 : sqrt(fmax(v, 0.0));
+        R_norm[t] = rc ? NAN : sqrt(fmax(v, 0.0)); /* not measured: never 0 */
         double *s = P;
         P = Pn;
         Pn = s;
@@ -328,7 +328,11 @@ static int r_full(const hn_model *m, const double *theta, const hn_ws *ws, doubl
 int hn_mf_r_explicit(const hn_model *m, const double *theta, const hn_ws *ws, int windowed, double *R_norm,
                      hn_err *err)
 {
-    return windowed && windowed_fits(m) ? r_windowed(m, theta, ws, R_norm, err) : r_full(m, theta, ws, R_norm, err);
+    int rc = windowed && windowed_fits(m) ? r_windowed(m, theta, ws, R_norm, err) : r_full(m, theta, ws, R_norm, err);
+    if (rc) /* a failed call measured nothing: no entry may read as a norm */
+        for (size_t t = 0; t < m->n_linear; t++)
+            R_norm[t] = NAN;
+    return rc;
 }
 
 size_t hn_mf_r_explicit_bytes(const hn_model *m)
