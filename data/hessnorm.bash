@@ -21,7 +21,7 @@ _hessnorm()
         fi
         return ;;
     audit)
-        opts="--out --seed --budget --claims --random --adversarial --nm-iterations --no-figures
+        opts="--out --seed --budget --claims --random --adversarial --nm-iterations --trained --sweep-draws --no-figures
               --list --json --model --weights --sample --weights-star --dense --matrix-free
               --threads --help" ;;
     inspect)
@@ -29,7 +29,7 @@ _hessnorm()
               --matrix-free --help" ;;
     experiment)
         opts="--dataset --sweep --preset --out --data --seed --threads --limit --epochs --shuffles
-              --hess-samples --mem-limit --no-figures --shard --report-only --help" ;;
+              --hess-samples --mem-limit --no-figures --shard --time-limit --report-only --help" ;;
     help)
         if [ "$COMP_CWORD" -eq 2 ]; then
             COMPREPLY=($(compgen -W "audit inspect experiment" -- "$cur"))
@@ -58,8 +58,8 @@ _hessnorm()
         local head=${cur%"${cur##*,}"} ids
         ids=$("${COMP_WORDS[0]}" audit --list 2> /dev/null | awk '{ print $1 }')
         COMPREPLY=($(compgen -P "$head" -W "$ids" -- "${cur##*,}")); return ;;
-    --seed | --budget | --random | --adversarial | --nm-iterations | --threads | --limit | --epochs | \
-        --shuffles | --hess-samples | --mem-limit | --shard)
+    --seed | --budget | --random | --adversarial | --nm-iterations | --trained | --sweep-draws | --threads | --limit | --epochs | \
+        --shuffles | --hess-samples | --mem-limit | --shard | --time-limit)
         return ;;
     esac
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))

@@ -237,6 +237,23 @@ else
 fi
 fails "unknown claim id" 1 "hessnorm: --claims: unknown claim id 'lemma9'" --model "$M" --weights "$W" \
     --sample "$X" --claims lemma2,lemma9
+# audited NAME MODEL WEIGHTS ERE...: audit --model succeeds, silent on stderr,
+# every ERE matching a line of its stdout (kept in $T/stdout)
+audited() {
+    local name=$1 model=$2 weights=$3 re; shift 3
+    if ! "$HN" audit --model "$model" --weights "$weights" --sample "$X" > "$T/stdout" 2> "$T/stderr" \
+        || [ -s "$T/stderr" ]; then
+        bad "audit --model, $name: $(head -c 600 "$T/stderr" "$T/stdout")"
+        return
+    fi
+    for re in "$@"; do
+        if ! grep -Eq "$re" "$T/stdout"; then
+            bad "audit --model, $name: no line matches '$re': $(head -c 600 "$T/stdout")"
+            return
+        fi
+    done
+    ok "$name: audited, $# lines as expected"
+}
 HEAD='"format":"hessnorm-model/1","input":[1,8,8],"classes":4,"loss":"cross_entropy"'
 # two FC layers with no ReLU between them: Lambda = I there, audited (every claim either
 # measured or n/a with the reason of its setting)
@@ -247,14 +264,9 @@ st "$T/fc2.safetensors" '{"0.weight":{"dtype":"F64","shape":[2,1,3,3],"data_offs
 "3.weight":{"dtype":"F64","shape":[5,72],"data_offsets":[144,3024]},
 "4.weight":{"dtype":"F64","shape":[4,5],"data_offsets":[3024,3184]}}' 3184
 if "$HN" inspect --model "$T/fc2.json" --weights "$T/fc2.safetensors" --sample "$X" > /dev/null 2>&1; then
-    if "$HN" audit --model "$T/fc2.json" --weights "$T/fc2.safetensors" --sample "$X" > "$T/stdout" 2> "$T/stderr" \
-        && grep -Eq '^lemma5 .* (holds|VIOLATED|undecided) ' "$T/stdout" \
-        && grep -q '^theorem2 .*n/a .*needs a 2-D conv-only network .*no ReLU after T^2: see lemma5' "$T/stdout" \
-        && [ ! -s "$T/stderr" ]; then
-        ok "no ReLU between the FC layers: audited, theorem2 n/a pointing to lemma5"
-    else
-        bad "audit --model without a ReLU between FC layers: $(head -c 600 "$T/stderr" "$T/stdout")"
-    fi
+    audited "no ReLU between the FC layers" "$T/fc2.json" "$T/fc2.safetensors" \
+        '^lemma5 .* (holds|VIOLATED|undecided) ' \
+        '^theorem2 .*n/a .*needs a 2-D conv-only network .*no ReLU after T\^2: see lemma5'
 else
     bad "the linear-linear model is not a valid network: $("$HN" inspect --model "$T/fc2.json" \
         --weights "$T/fc2.safetensors" --sample "$X" 2>&1)"
@@ -273,16 +285,10 @@ stv() {
       done | head -c "$3"; } > "$1"
 }
 outside() { # name model.json weights.safetensors reason
-    if "$HN" audit --model "$2" --weights "$3" --sample "$X" > "$T/stdout" 2> "$T/stderr" \
-        && grep -Eq '^lemma1 .* holds( |$)' "$T/stdout" && grep -Eq '^lemma2 .* (holds|VIOLATED|undecided)( |$)' "$T/stdout" \
-        && grep -q "^lemma3 .*n/a .*outside the paper's settings ($4)" "$T/stdout" \
-        && grep -q "^lemma5 .*n/a .*outside the paper's settings ($4)" "$T/stdout" \
-        && grep -q "^theorem2 .*n/a .*outside the paper's settings ($4)" "$T/stdout" \
-        && [ ! -s "$T/stderr" ]; then
-        ok "$1: audited, the setting-bound claims n/a ($4)"
-    else
-        bad "audit --model, $1: $(head -c 600 "$T/stderr" "$T/stdout")"
-    fi
+    audited "$1" "$2" "$3" '^lemma1 .* holds( |$)' '^lemma2 .* (holds|VIOLATED|undecided)( |$)' \
+        "^lemma3 .*n/a .*outside the paper's settings \\($4\\)" \
+        "^lemma5 .*n/a .*outside the paper's settings \\($4\\)" \
+        "^theorem2 .*n/a .*outside the paper's settings \\($4\\)"
 }
 printf '%s' "{$HEAD,\"layers\":[{\"type\":\"conv2d\",\"out_channels\":2,\"kernel\":3},{\"type\":\"maxpool2d\",
 \"kernel\":2},{\"type\":\"avgpool2d\",\"kernel\":1},{\"type\":\"flatten\"},{\"type\":\"linear\",\"out_features\":4}]}" \

@@ -1,7 +1,9 @@
 #!/bin/sh
 # hessnorm experiment end to end on the dataset fixtures (tiny preset):
 # the report, CSV, figures and models exist; a rerun resumes every model and
-# rewrites the same report; bad options give one error line and exit 1.
+# rewrites the same report; a run stopped mid-training (--time-limit) goes
+# on from its checkpoint to the same bytes; bad options give one error
+# line and exit 1.
 set -u
 . "${HN_SRCDIR:-.}/tests/cli_lib.sh"
 hn_test_setup
@@ -71,8 +73,9 @@ idx8() { # idx8 DIR: deterministic pixels, labels 3i mod 10
     done
 }
 idx8 "$T/idx8"
-run "8x8 images" --dataset fashion-mnist --sweep layers --preset tiny --data "$T/idx8" \
-    --out "$T/e8" --threads 2 --no-figures
+# 3 epochs: also the uninterrupted run the stopped one below is held against
+E3="--dataset fashion-mnist --sweep layers --preset tiny --data $T/idx8 --epochs 3 --no-figures --threads 2"
+run "8x8 images" $E3 --out "$T/e8"
 M8="$T/e8/models/L2_k3_C6"
 if "$HN" inspect --model "$M8/model.json" --weights "$M8/weights.safetensors" \
         --sample "$M8/sample.safetensors" --json --threads 2 > "$T/insp.json" 2> "$T/stderr" \
@@ -107,6 +110,58 @@ if [ -n "$r_exp" ] && [ "$r_exp" = "$r_cli" ] && grep -q '"route": "dense"' "$M8
 else
     bad "tightness table vs audit --model: lemma5 ratio '$r_exp' vs '$r_cli' $(head -n 2 "$T/stderr")"
 fi
+
+# a run stopped mid-training: --time-limit 0 stops at the first epoch's end
+# (exit 3, one line, the state in train_checkpoint.safetensors, no
+# metrics.json); each rerun goes on from the last finished epoch, or stops
+# before the next model once one has finished; the finished sweep is
+# byte-identical to the one run at once ($T/e8)
+stopped() { # stopped NAME WANT ARGS...: exit 3, one stderr line (after the progress) matching WANT
+    name=$1; want=$2; shift 2
+    "$HN" experiment "$@" > "$T/stdout" 2> "$T/stderr"
+    rc=$?
+    if [ $rc -eq 3 ] && [ "$(grep -c '^hessnorm: ' "$T/stderr")" -eq 1 ] \
+        && grep '^hessnorm: ' "$T/stderr" | grep -q -- "$want" && [ ! -s "$T/stdout" ]; then
+        ok "$name: $(grep '^hessnorm: ' "$T/stderr")"
+    else
+        bad "$name: rc=$rc: $(tail -n 2 "$T/stderr")"
+    fi
+}
+CK="$T/ck/models/L2_k3_C6/train_checkpoint.safetensors"
+stopped "stopped after epoch 1" "after epoch 1/3 of L2_k3_C6 (state in $CK)" $E3 --out "$T/ck" --time-limit 0
+[ -s "$CK" ] && [ ! -e "$T/ck/models/L2_k3_C6/metrics.json" ] && [ ! -e "$T/ck/report.md" ] \
+    && ok "the checkpoint kept, no metrics.json, no report" || bad "after the stop: $(ls -R "$T/ck")"
+cp "$CK" "$T/ck_epoch1"
+stopped "resumed, stopped after epoch 2" "after epoch 2/3 of L2_k3_C6" $E3 --out "$T/ck" --time-limit 0 --threads 1
+grep -q "L2_k3_C6: resuming at epoch 2/3 from $CK" "$T/stderr" && ok "resumed at epoch 2" \
+    || bad "no resume line: $(grep L2_k3_C6 "$T/stderr" | head -n 3)"
+stopped "resumed, stopped before model 2" "before model 2/2 L3_k3_C6" $E3 --out "$T/ck" --time-limit 0
+grep -q "L2_k3_C6: resuming at epoch 3/3" "$T/stderr" && [ -s "$T/ck/models/L2_k3_C6/metrics.json" ] \
+    && [ ! -e "$CK" ] && [ ! -e "$T/ck/models/L3_k3_C6" ] \
+    && ok "model 1 finished from epoch 3, its checkpoint removed; model 2 not started" \
+    || bad "stop before model 2: $(ls -R "$T/ck")"
+run "resumed to the end" $E3 --out "$T/ck"
+[ ! -e "$T/ck/models/L3_k3_C6/train_checkpoint.safetensors" ] && grep -q "L2_k3_C6: done already" "$T/stderr" \
+    && ok "model 1 done already, model 2 trained, no checkpoint left" || bad "last rerun: $(tail -n 2 "$T/stderr")"
+same=1
+for f in report.md curves.csv summary.csv corollary2.csv models/L2_k3_C6/weights.safetensors \
+         models/L2_k3_C6/metrics.json models/L3_k3_C6/weights.safetensors; do
+    cmp -s "$T/ck/$f" "$T/e8/$f" || { same=0; bad "stopped three times and resumed: $f differs"; }
+done
+[ $same -eq 1 ] && ok "stopped three times and resumed: report, CSVs, weights, metrics byte-identical"
+# a checkpoint that is not this run's, or damaged: one line naming the file, exit 1
+mkdir -p "$T/ck2/models/L2_k3_C6" "$T/ck3/models/L2_k3_C6"
+cp "$T/ck_epoch1" "$T/ck2/models/L2_k3_C6/train_checkpoint.safetensors"
+"$HN" experiment $E3 --out "$T/ck2" --seed 7 > /dev/null 2> "$T/stderr"
+rc=$?
+[ $rc -eq 1 ] && grep -q "^hessnorm: $T/ck2/models/L2_k3_C6/train_checkpoint.safetensors: tensor \"tag\": the checkpoint was made with other settings" "$T/stderr" \
+    && ok "another seed's checkpoint refused" || bad "other seed's checkpoint: rc=$rc $(tail -n 1 "$T/stderr")"
+head -c 100 "$T/ck_epoch1" > "$T/ck3/models/L2_k3_C6/train_checkpoint.safetensors"
+"$HN" experiment $E3 --out "$T/ck3" > /dev/null 2> "$T/stderr"
+rc=$?
+[ $rc -eq 1 ] && [ "$(grep -c '^hessnorm: ' "$T/stderr")" -eq 1 ] \
+    && grep -q "^hessnorm: $T/ck3/models/L2_k3_C6/train_checkpoint.safetensors: " "$T/stderr" \
+    && ok "a truncated checkpoint: $(tail -n 1 "$T/stderr")" || bad "truncated checkpoint: rc=$rc $(tail -n 1 "$T/stderr")"
 
 # CIFAR-10 binary fixtures (3 images per batch file, 3x32x32), pooling sweep;
 # the loader wants data_batch_1..5: the two fixture batches stand in for all
@@ -151,6 +206,7 @@ usage() { # usage NAME WANT ARGS...
 usage "bad threads" "--threads" --dataset mnist --sweep layers --threads zero
 usage "too many threads" "more than 1024" --dataset mnist --sweep layers --threads 4294967297
 usage "negative limit" "--limit" --dataset mnist --sweep layers --limit -5
+usage "negative time limit" "--time-limit" --dataset mnist --sweep layers --time-limit -1
 check "cifar10 needs --data" "cifar10" --dataset cifar10 --sweep layers
 check "missing files" "$T/nowhere" --dataset fashion-mnist --sweep layers --data "$T/nowhere"
 

@@ -67,7 +67,7 @@ expect_fail() {
     fi
 }
 
-AUDIT="--random 3 --adversarial 1 --nm-iterations 2 --no-figures"
+AUDIT="--random 3 --adversarial 1 --nm-iterations 2 --trained 3 --sweep-draws 1 --no-figures"
 
 # ------------------------------------------------------------ complete runs
 "$HN" inspect --example --dump "$T/ref_dump" > /dev/null || { echo "reference dump failed"; exit 1; }

@@ -87,6 +87,8 @@ usage audit "hessnorm audit: --json needs --model, --weights and --sample (or --
 usage audit "hessnorm audit: --seed: 'abc' is not a number" audit --seed abc --out "$T/none"
 usage audit "hessnorm audit: --budget: '-1' is not a positive number of seconds" audit --budget -1 --out "$T/none"
 usage audit "hessnorm audit: --random: 'x' is not a count" audit --random x --out "$T/none"
+usage audit "hessnorm audit: --sweep-draws: '6' is more than 5" audit --sweep-draws 6 --out "$T/none"
+usage audit "hessnorm audit: --trained: '-2' is not a count" audit --trained -2 --out "$T/none"
 usage audit "hessnorm audit: --claims: no claim id in the list" audit --claims ,, --out "$T/none"
 usage experiment "hessnorm experiment: --seed: expected a non-negative integer, got 'abc'" \
     experiment --dataset mnist --sweep layers --seed abc --out "$T/none"

@@ -10,7 +10,7 @@
 set -u
 . "${HN_SRCDIR:-.}/tests/cli_lib.sh"
 hn_test_setup
-A="--no-figures --random 5 --adversarial 0 --nm-iterations 0 --claims lemma2,appD2.T_stmt" # small: ~7 s a run
+A="--no-figures --random 5 --adversarial 0 --nm-iterations 0 --trained 0 --sweep-draws 0 --claims lemma2,appD2.T_stmt" # small: ~2 s a run
 
 "$HN" audit $A --seed 1 --out "$T/d" > /dev/null 2>&1 && "$HN" audit $A --seed 2 --out "$T/d" > /dev/null 2>&1 &&
     "$HN" audit $A --seed 2 --out "$T/e" > /dev/null 2>&1 || bad "audits did not run"

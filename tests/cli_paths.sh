@@ -81,7 +81,7 @@ exp_files() {
 dump_files() { echo H.npy H_O.npy F.npy A.npy Q_1.npy; }
 example_files() { echo model.json weights.safetensors sample.safetensors; }
 
-AUDIT="audit --seed 1 --random 2 --adversarial 1 --nm-iterations 1 --claims lemma2,appD.HO_bound"
+AUDIT="audit --seed 1 --random 2 --adversarial 1 --nm-iterations 1 --trained 0 --sweep-draws 1 --claims lemma2,appD.HO_bound"
 EXP="experiment --dataset fashion-mnist --sweep layers --preset tiny --data $S/fixtures/data/idx --threads 1"
 
 # $AUDIT and $EXP are split on blanks on purpose (no blank in their words

@@ -512,6 +512,20 @@ static void test_sweep_resume(void **state)
     assert_int_equal(sum.trained, 1);
     assert_int_equal(sum.resumed, 2);
     assert_same_tree(a, b);
+    /* stopped at a time limit of 0 (after the first epoch: the checkpoint
+     * is written), then run again to the end: the same bytes, no checkpoint left */
+    char c[512];
+    snprintf(c, sizeof c, "%s/c", hn_test_tmpdir());
+    o.out_dir = c;
+    o.time_limit = 0;
+    assert_int_equal(hn_experiment_run(tr, te, &o, &sum, &e), HN_ESTOPPED);
+    assert_non_null(strstr(e.msg, "after epoch 1/2 of L2_k3_C2"));
+    snprintf(p, sizeof p, "%s/models/L2_k3_C2/train_checkpoint.safetensors", c);
+    assert_int_equal(access(p, F_OK), 0);
+    o.time_limit = -1;
+    assert_int_equal(hn_experiment_run(tr, te, &o, &sum, &e), 0);
+    assert_int_not_equal(access(p, F_OK), 0);
+    assert_same_tree(a, c);
     /* the saved models are the interchange format */
     hn_model *m;
     snprintf(p, sizeof p, "%s/models/L2_k2_C3/model.json", a);

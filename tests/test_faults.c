@@ -6,7 +6,8 @@
  *   (b) hn_paper_build (every matrix of the paper)
  *   (c) hn_inspect + hn_inspect_to_json
  *   (d) hn_inspect_dump into a temporary directory
- *   (e) a tiny audit (3 random + 1 adversarial networks, 2 Nelder-Mead
+ *   (e) a tiny audit (3 random + 1 adversarial + 3 trained networks, 1 draw
+ *       per sweep point, 2 Nelder-Mead
  *       iterations, no figures) into a temporary directory
  * Every failing run must return HN_ENOMEM (with jansson's allocations
  * failing: any clean HN_E* code, see faulted()) with a non-empty message
@@ -484,6 +485,10 @@ static int op_audit(hn_err *e, int ref_mode)
     o.n_scaled = 1;
     o.ascent_starts = 1;
     o.ascent_evals = 6;
+    /* fewer of the same code paths: 3 trained networks (cross-entropy and
+     * MSE), 1 draw per sweep point (5 by default) */
+    o.n_trained = 3;
+    o.sweep_draws = 1;
     o.figures = 0;
     o.budget_seconds = 1e9; /* the counts, not the clock, fix the run */
     o.progress = audit_progress;

@@ -1,11 +1,14 @@
 /* hessnorm — training: the section-VI architecture, initialisation, Adam
  * against a hand-worked case, the mini-batch gradient against central
- * finite differences, bit-identical results for any thread count, and a
- * short run that lowers the loss. */
+ * finite differences, bit-identical results for any thread count, a
+ * short run that lowers the loss, and a run stopped at a checkpoint and
+ * resumed that ends bit-identical to the uninterrupted one. */
 #include "testutil.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include "hessnorm/safetensors.h"
 
 #define KINK 1e-3
 
@@ -221,20 +224,31 @@ static hn_dataset *synthetic(size_t n, unsigned long seed)
     return d;
 }
 
-static void train_run(const hn_model *m, const hn_samples *s, int threads, double *th,
-                      double *elosses, hn_train_stats *st)
+/* 4 epochs, batch 16, lr 1e-2 from PyTorch's initialisation (seed 11), or
+ * from the checkpoint `from` (the generator seeded otherwise: its state
+ * must come from the checkpoint); hn_train's return must be `expect`. */
+static void train_opts_resume(const hn_model *m, const hn_samples *s, const hn_train_ckpt *from, int threads,
+                              double *th, double *elosses, hn_train_stats *st, int expect)
 {
-    gsl_rng *r = hn_test_rng(11);
-    hn_init_uniform(m, r, th);
+    gsl_rng *r = hn_test_rng(from ? 999 : 11);
+    if (!from)
+        hn_init_uniform(m, r, th);
     hn_train_opts o;
     hn_train_opts_paper(&o);
     o.batch = 16;
     o.epochs = 4;
     o.lr = 1e-2;
     o.threads = threads;
+    o.resume = from;
     hn_err e;
-    assert_int_equal(hn_train(m, th, s, &o, r, NULL, elosses, st, &e), 0);
+    assert_int_equal(hn_train(m, th, s, &o, r, NULL, elosses, st, &e), expect);
     gsl_rng_free(r);
+}
+
+static void train_run(const hn_model *m, const hn_samples *s, int threads, double *th,
+                      double *elosses, hn_train_stats *st)
+{
+    train_opts_resume(m, s, NULL, threads, th, elosses, st, 0);
 }
 
 static void test_short_run_lowers_loss(void **state)
@@ -340,6 +354,140 @@ static void test_threads_bit_identical(void **state)
     hn_dataset_free(d);
 }
 
+/* The checkpoint route: a run stopped after epoch 2 of 4 (on_epoch saves
+ * the state to a file and returns HN_ESTOPPED), read back and resumed in
+ * a fresh generator, ends bit-identical to the uninterrupted run; the
+ * file is checked field by field; a resume that drops one part of the
+ * state (Adam's moments, the generator) does not end there, so the
+ * comparison can fail; resumes that cannot be this run's are refused. */
+typedef struct {
+    const char *path;
+    size_t stop_after, calls;
+    uint64_t tag;
+} stop_ctx;
+
+static int stop_epoch(void *ctx, const hn_train_ckpt *c, hn_err *err)
+{
+    stop_ctx *k = ctx;
+    k->calls++;
+    if (c->epochs_done < k->stop_after)
+        return HN_OK;
+    hn_train_ckpt t = *c;
+    t.tag = k->tag;
+    int rc = hn_train_ckpt_save(&t, k->path, err);
+    return rc ? rc : hn_err_set(err, HN_ESTOPPED, "stopped after epoch %zu", c->epochs_done);
+}
+
+static void train_from(const hn_model *m, const hn_samples *s, const hn_train_ckpt *from, int threads,
+                       double *th, double *el, int expect)
+{
+    hn_train_stats st;
+    train_opts_resume(m, s, from, threads, th, el, &st, expect);
+    if (!expect)
+        assert_int_equal(st.steps, 4 * 4);
+}
+
+static void test_checkpoint_resume(void **state)
+{
+    (void)state;
+    hn_dataset *d = synthetic(60, 7);
+    hn_sample_set ss;
+    hn_err e;
+    assert_int_equal(hn_sample_set_init(&ss, d, NULL, 0, &e), 0);
+    hn_model *m = arch(2, 3, 3, HN_POOL_AVG, 1, 8);
+    const size_t P = m->n_params;
+    double *full = calloc(P, sizeof *full), *part = calloc(P, sizeof *part), *res = calloc(P, sizeof *res);
+    double elf[4], elp[4], elr[4];
+    hn_train_stats st;
+    /* uninterrupted (train_run: seed 11, batch 16, 4 epochs, lr 1e-2) */
+    train_run(m, &ss.s, 1, full, elf, &st);
+    /* the same run, stopped after epoch 2 */
+    char path[] = "/tmp/hn_ckpt_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    stop_ctx k = {path, 2, 0, 0x0123456789abcdefULL};
+    gsl_rng *r = hn_test_rng(11);
+    hn_init_uniform(m, r, part);
+    hn_train_opts o;
+    hn_train_opts_paper(&o);
+    o.batch = 16;
+    o.epochs = 4;
+    o.lr = 1e-2;
+    o.threads = 1;
+    o.on_epoch = stop_epoch;
+    o.on_epoch_ctx = &k;
+    assert_int_equal(hn_train(m, part, &ss.s, &o, r, NULL, elp, NULL, &e), HN_ESTOPPED);
+    assert_int_equal(k.calls, 2);
+    gsl_rng_free(r);
+    hn_train_ckpt *c = NULL;
+    assert_int_equal(hn_train_ckpt_load(path, &c, &e), 0);
+    assert_int_equal(c->n_params, P);
+    assert_int_equal(c->epochs_done, 2);
+    assert_int_equal(c->steps, 2 * 4); /* 60 images in batches of 16 */
+    assert_int_equal(c->adam_t, 2 * 4);
+    assert_true(c->tag == 0x0123456789abcdefULL);
+    assert_memory_equal(c->epoch_loss, elf, 2 * sizeof *elf);
+    assert_true(c->seconds >= 0);
+    /* resumed on 2 threads: the same bits as the uninterrupted 1-thread run */
+    train_from(m, &ss.s, c, 2, res, elr, 0);
+    assert_memory_equal(res, full, P * sizeof *res);
+    assert_memory_equal(elr, elf, sizeof elf);
+    /* without Adam's moments, or with another generator state, it ends elsewhere */
+    hn_train_ckpt bad = *c;
+    double *zero = calloc(P, sizeof *zero);
+    bad.adam_m = bad.adam_v = zero;
+    train_from(m, &ss.s, &bad, 1, res, elr, 0);
+    assert_true(memcmp(res, full, P * sizeof *res) != 0);
+    bad = *c;
+    unsigned char *st2 = malloc(c->rng_size);
+    gsl_rng *other = hn_test_rng(12345); /* another mt19937 state of the same layout */
+    memcpy(st2, gsl_rng_state(other), c->rng_size);
+    gsl_rng_free(other);
+    bad.rng_state = st2;
+    train_from(m, &ss.s, &bad, 1, res, elr, 0);
+    assert_true(memcmp(res, full, P * sizeof *res) != 0);
+    /* not this run's: another model size, steps per epoch, too many epochs, another generator */
+    bad = *c;
+    bad.n_params = P + 1;
+    train_from(m, &ss.s, &bad, 1, res, elr, HN_EINVAL);
+    bad = *c;
+    bad.steps = bad.adam_t = 2 * 5;
+    train_from(m, &ss.s, &bad, 1, res, elr, HN_EINVAL);
+    bad = *c;
+    bad.epochs_done = 5;
+    train_from(m, &ss.s, &bad, 1, res, elr, HN_EINVAL);
+    bad = *c;
+    bad.rng_type ^= 1;
+    train_from(m, &ss.s, &bad, 1, res, elr, HN_EINVAL);
+    /* a damaged file: one line naming the file and the tensor */
+    hn_st_writer *w = hn_st_writer_new();
+    const size_t six = 6;
+    const int64_t counts[6] = {2, 2, 8, 8, (int64_t)c->rng_size, 0};
+    assert_int_equal(hn_st_writer_add(w, "counts", HN_ST_I64, 1, &six, counts, &e), 0);
+    assert_int_equal(hn_st_writer_save(w, path, &e), 0);
+    hn_st_writer_free(w);
+    hn_train_ckpt *c2 = NULL;
+    assert_int_equal(hn_train_ckpt_load(path, &c2, &e), HN_EFORMAT);
+    assert_non_null(strstr(e.msg, path));
+    assert_non_null(strstr(e.msg, "\"counts\": format 2"));
+    assert_null(c2);
+    c->adam_v[0] = -1;
+    assert_int_equal(hn_train_ckpt_save(c, path, &e), 0);
+    assert_int_equal(hn_train_ckpt_load(path, &c2, &e), HN_EFORMAT);
+    assert_non_null(strstr(e.msg, "\"adam.v\": entry 0 is negative"));
+    unlink(path);
+    free(st2);
+    free(zero);
+    hn_train_ckpt_free(c);
+    free(full);
+    free(part);
+    free(res);
+    hn_model_free(m);
+    hn_sample_set_free(&ss);
+    hn_dataset_free(d);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -374,6 +522,7 @@ int main(void)
         cmocka_unit_test(test_grad_fd),
         cmocka_unit_test(test_short_run_lowers_loss),
         cmocka_unit_test(test_threads_bit_identical),
+        cmocka_unit_test(test_checkpoint_resume),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -167,7 +167,11 @@ typedef struct {
     int figures;             /* 1: draw PNG figures with gnuplot */
     hn_progress_fn progress;
     void *progress_ctx;
+    size_t sweep_draws;      /* random networks per point of the parameter sweeps, their median
+                              * plotted (default and at most HN_AUDIT_SWEEP_DRAWS_MAX; 0 skips
+                              * the sweeps) */
 } hn_audit_opts;
+#define HN_AUDIT_SWEEP_DRAWS_MAX 5
 
 void hn_audit_defaults(hn_audit_opts *o);
 /* Run the audit and write out_dir/{report.md,index.html,audit.json,

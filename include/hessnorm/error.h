@@ -20,7 +20,8 @@ enum {
     HN_ERANGE = -6,   /* size overflow or value out of range */
     HN_ENUMERIC = -7, /* numerical failure (LAPACK info > 0, no convergence) */
     HN_ETOOBIG = -8,  /* a dense object would exceed the configured limit */
-    HN_EOVERFLOW = -9 /* a result overflowed (inf) though every input is finite */
+    HN_EOVERFLOW = -9, /* a result overflowed (inf) though every input is finite */
+    HN_ESTOPPED = -10  /* stopped on request (a time limit): the work done is saved, rerun to go on */
 };
 
 #define HN_ERR_MSG_LEN 512

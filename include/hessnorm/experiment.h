@@ -174,6 +174,9 @@ typedef struct {
     size_t shard_i, shard_n;   /* shard_n > 0: only the settings of shard shard_i (1..shard_n,
                                 * hn_experiment_shard_of), and no sweep-level report
                                 * (hn_experiment_report builds it from the folder) */
+    double time_limit;         /* < 0 (the default): none; else, once the run has taken this
+                                * many seconds, stop at the next epoch's end (its checkpoint
+                                * written) or before the next model: HN_ESTOPPED */
 } hn_experiment_opts;
 
 void hn_experiment_opts_default(hn_experiment_opts *o);
@@ -199,9 +202,15 @@ int hn_experiment_check_data(const hn_dataset *train, const hn_experiment_opts *
  *   sweep.json (what the folder is for; hn_experiment_report reads it)
  * every file atomically.  A model whose metrics.json exists with the same
  * configuration is not recomputed; one with a different configuration is
- * an error (HN_EINVAL naming the file).  The outputs other than
+ * an error (HN_EINVAL naming the file).  While a model trains, after each
+ * epoch but the last, models/<setting>/train_checkpoint.safetensors
+ * (hn_train_ckpt_save, tagged with the FNV-1a 64 of the model's config)
+ * holds its state: a run stopped mid-training (killed, or at
+ * o->time_limit) continues from the last finished epoch, and the file is
+ * removed once metrics.json is written.  The outputs other than
  * timing.json are byte-identical whether the sweep ran at once or was
- * interrupted and resumed, and for every thread count. */
+ * interrupted and resumed (between models or between epochs), and for
+ * every thread count. */
 int hn_experiment_run(const hn_dataset *train, const hn_dataset *test,
                       const hn_experiment_opts *o, hn_experiment_summary *sum, hn_err *err);
 

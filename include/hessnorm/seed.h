@@ -21,6 +21,8 @@
 extern "C" {
 #endif
 
+/* FNV-1a 64 of a NUL-terminated string (the labels, the shard keys). */
+uint64_t hn_fnv1a64(const char *s);
 /* The splitmix64 finaliser (a bijection of 64-bit words). */
 uint64_t hn_seed_mix64(uint64_t x);
 /* The seed of stream (label, index) of a run seeded with `seed`. */

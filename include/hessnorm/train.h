@@ -28,6 +28,7 @@
 #ifndef HESSNORM_TRAIN_H
 #define HESSNORM_TRAIN_H
 #include <stddef.h>
+#include <stdint.h>
 #include <gsl/gsl_rng.h>
 #include "hessnorm/error.h"
 #include "hessnorm/model.h"
@@ -126,14 +127,54 @@ int hn_train_grad(hn_trainer *t, const double *theta, const hn_samples *s, const
 int hn_train_step(hn_trainer *t, hn_adam *opt, double *theta, const hn_samples *s,
                   const size_t *idx, size_t b, double *loss);
 
+/* ---------------------------------------------------------------- checkpoints */
+
+/* A training run between two epochs: all hn_train needs to continue it bit
+ * for bit (theta, Adam's moments and step count, the state of the
+ * batch-order generator, the finished epochs' losses). */
+typedef struct {
+    size_t n_params, epochs_done, steps;
+    unsigned long adam_t;
+    double *theta, *adam_m, *adam_v;  /* n_params each */
+    double *epoch_loss;               /* epochs_done */
+    unsigned char *rng_state;         /* gsl_rng_state's rng_size bytes */
+    size_t rng_size;
+    uint64_t rng_type;                /* FNV-1a 64 of gsl_rng_name */
+    double seconds;                   /* training wall time so far */
+    uint64_t tag;                     /* the caller's (a hash of its configuration) */
+} hn_train_ckpt;
+
+/* Called after every finished epoch but the last with the run's state
+ * (pointers into the run's live buffers, valid during the call only).
+ * A non-zero return stops training: hn_train returns it, err as set. */
+typedef int (*hn_train_epoch_fn)(void *ctx, const hn_train_ckpt *c, hn_err *err);
+
+/* A checkpoint as a safetensors file, written atomically: tensors theta,
+ * adam.m, adam.v, epoch_loss (F64), rng (I64: the state's bytes),
+ * seconds (F64 scalar), counts (I64: format 1, epochs_done, steps,
+ * adam_t, rng_size, rng_type), tag (I64, the bits of tag). */
+int hn_train_ckpt_save(const hn_train_ckpt *c, const char *path, hn_err *err);
+/* Read one back (a fresh copy, hn_train_ckpt_free).  HN_EFORMAT naming
+ * the file and the tensor for anything missing or inconsistent. */
+int hn_train_ckpt_load(const char *path, hn_train_ckpt **out, hn_err *err);
+void hn_train_ckpt_free(hn_train_ckpt *c);
+
 typedef struct {
     double lr, beta1, beta2, eps;
     size_t batch, epochs;
     int threads;              /* <= 0: all (omp_get_max_threads()) */
+    hn_train_epoch_fn on_epoch;  /* NULL: none */
+    void *on_epoch_ctx;
+    /* NULL: start at epoch 1 from theta; else continue this state (theta,
+     * Adam, the generator r and epoch_loss[0..epochs_done-1] are set from
+     * it) for the epochs after its epochs_done: the result is bit-identical
+     * to the uninterrupted run.  HN_EINVAL when it cannot be this run's
+     * (parameter count, generator, steps per epoch, epochs_done > epochs). */
+    const hn_train_ckpt *resume;
 } hn_train_opts;
 
 /* The paper's section VI: lr 1e-3, betas (0.9, 0.999), eps 1e-8, batch 64,
- * 10 epochs, all threads. */
+ * 10 epochs, all threads; no epoch callback, no resume. */
 void hn_train_opts_paper(hn_train_opts *o);
 
 typedef struct {

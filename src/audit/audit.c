@@ -31,6 +31,7 @@ void hn_audit_defaults(hn_audit_opts *o)
     o->ascent_evals = 600;
     o->out_dir = "audit-out";
     o->figures = 1;
+    o->sweep_draws = HN_AUDIT_SWEEP_DRAWS_MAX;
 }
 
 /* The best few instances of a claim (by ratio) that the search starts
@@ -214,7 +215,7 @@ int hn_audit_run(const hn_audit_opts *o, hn_err *err)
     if ((rc = hn_audit_collect(o, stats, selected, &info, err)) != 0)
         goto done;
     /* the sweeps and the sharp constant, before writing: the writer only writes */
-    if ((rc = hn_audit_sweeps(o->seed, studies.sweeps, &studies.n_sweeps, err)) != 0 ||
+    if ((rc = hn_audit_sweeps(o->seed, o->sweep_draws, studies.sweeps, &studies.n_sweeps, err)) != 0 ||
         (rc = hn_sharp_sup_A(&studies.sup_A, err)) != 0)
         goto done;
     hn_progress_line(o->progress, o->progress_ctx, 512, "audit: %zu networks in %.1f s; writing the report", info.networks, info.seconds);

@@ -63,7 +63,8 @@ static int plot_sweep(const char *figdir, const hn_sweep *sw, hn_err *err)
     sweep_ranges(&g, sw);
     hn_buf_puts(&g, "set xlabel ");
     hn_gnuplot_quote(&g, sw->xlabel);
-    hn_buf_puts(&g, " noenhanced\nset ylabel 'value (median of 5 draws)' noenhanced\nset key outside right\nset title ");
+    hn_buf_printf(&g, " noenhanced\nset ylabel 'value (median of %zu draw%s)' noenhanced\nset key outside right\nset title ",
+                  sw->draws, sw->draws == 1 ? "" : "s");
     hn_gnuplot_quote(&g, title);
     hn_buf_puts(&g, " noenhanced\nplot ");
     hn_gnuplot_quote_file(&g, data);

@@ -200,6 +200,8 @@ static int write_audit_json(const hn_report *r, hn_err *err)
     json_object_set_new(root, "random_networks", json_integer((json_int_t)o->n_random));
     json_object_set_new(root, "adversarial_networks", json_integer((json_int_t)o->n_adversarial));
     json_object_set_new(root, "nelder_mead_iterations", json_integer((json_int_t)o->nm_iterations));
+    json_object_set_new(root, "trained_networks", json_integer((json_int_t)o->n_trained));
+    json_object_set_new(root, "sweep_draws", json_integer((json_int_t)o->sweep_draws));
     json_object_set_new(root, "truncated_by_budget", json_boolean(r->info->truncated));
     json_object_set_new(root, "loose_ratio", json_real(HN_LOOSE_RATIO));
     json_object_set_new(root, "violation_rtol", json_real(HN_VIOLATION_RTOL));

@@ -117,9 +117,10 @@ int hn_audit_trained(const hn_audit_opts *o, const int *selected, hn_cstat *stat
                      hn_err *err);
 
 /* One parameter sweep: measured ||H_O|| and up to 4 claims' bounds at up to
- * 8 points (median of 5 draws each). */
+ * 8 points (median of `draws` draws each, hn_audit_opts.sweep_draws). */
 typedef struct {
     const char *name, *xlabel;
+    size_t draws;
     size_t npts;
     double x[8];
     double measured[8];
@@ -145,9 +146,11 @@ typedef struct {
     double sup_A;       /* sup over the simplex of ||diag(p) - pp^T|| (NAN: not found) */
 } hn_audit_studies;
 
-/* Run the parameter sweeps (draws seeded from seed); fills sw[0..*n_sweeps).
- * HN_ENOMEM stops them (a skipped draw would change the medians). */
-int hn_audit_sweeps(unsigned long seed, hn_sweep *sw, size_t *n_sweeps, hn_err *err);
+/* Run the parameter sweeps, `draws` networks per point (1..HN_AUDIT_SWEEP_DRAWS_MAX;
+ * 0: none, *n_sweeps = 0) seeded from seed; fills sw[0..*n_sweeps).  HN_ENOMEM
+ * stops them (a skipped draw would change the medians); more draws than
+ * HN_AUDIT_SWEEP_DRAWS_MAX is HN_EINVAL. */
+int hn_audit_sweeps(unsigned long seed, size_t draws, hn_sweep *sw, size_t *n_sweeps, hn_err *err);
 /* sup ||A|| for cross-entropy by Nelder-Mead over logits, K = 2..8. */
 int hn_sharp_sup_A(double *out, hn_err *err);
 /* Fill rows[0..HN_SHARP_ROWS) with the sharp-constants table; returns the count. */

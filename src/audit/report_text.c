@@ -193,6 +193,8 @@ int hn_report_md(const hn_report *r, hn_err *err)
     }
     if (r->figs) {
         hn_buf_puts(&md, "\n## Bounds against depth, kernel, channels and pooling position\n\n");
+        if (r->studies->n_sweeps == 0)
+            hn_buf_puts(&md, "Not run (0 draws per sweep point were asked for: `--sweep-draws 0`).\n\n");
         for (size_t i = 0; i < r->studies->n_sweeps; i++) {
             const char *name = r->studies->sweeps[i].name;
             if (r->sweep_drawn[i])
@@ -359,6 +361,8 @@ int hn_report_html(const hn_report *r, hn_err *err)
     hn_buf_puts(&html, "</table>");
     if (r->figs) {
         hn_buf_puts(&html, "<h2 id='sweeps'>Bounds against depth, kernel, channels and pooling position</h2>");
+        if (r->studies->n_sweeps == 0)
+            hn_buf_puts(&html, "<p>Not run (0 draws per sweep point were asked for: <code>--sweep-draws 0</code>).</p>");
         for (size_t i = 0; i < r->studies->n_sweeps; i++) {
             const char *name = r->studies->sweeps[i].name;
             if (r->sweep_drawn[i])

@@ -1,6 +1,7 @@
 /* hessnorm — the audit's parameter sweeps: measured ||H_O|| and the paper's
  * bounds against depth, kernel size, channels and the pooling position
- * (median of 5 draws per point), run before the report is written. */
+ * (median of hn_audit_opts.sweep_draws draws per point, 5 by default), run
+ * before the report is written. */
 #include "config.h"
 #include <math.h>
 #include <stdio.h>
@@ -27,12 +28,12 @@ static double median(double *v, size_t n)
  * skipped: a skipped draw would silently change the medians. */
 static int sweep_point(unsigned long seed, const hn_netspec *ns, hn_sweep *sw, size_t pt, hn_err *err)
 {
-    enum { DRAWS = 5 };
+    enum { DRAWS = HN_AUDIT_SWEEP_DRAWS_MAX }; /* the stream index's stride: fewer draws take the first ones */
     double me[DRAWS], bo[4][DRAWS];
     size_t got = 0;
     char label[96]; /* the stream label: "audit/sweep/<name>" (hessnorm/seed.h) */
     snprintf(label, sizeof label, "audit/sweep/%s", sw->name);
-    for (size_t d = 0; d < DRAWS; d++) {
+    for (size_t d = 0; d < sw->draws; d++) {
         hn_model *m;
         int rc = hn_netspec_model(ns, &m, err);
         if (rc)
@@ -108,34 +109,38 @@ static void fix_last(hn_netspec *ns)
 }
 
 /* Returns the number of sweeps, or a negative HN_E* code. */
-static int run_sweeps(unsigned long seed, hn_sweep *sw, hn_err *err)
+static int run_sweeps(unsigned long seed, size_t draws, hn_sweep *sw, hn_err *err)
 {
+    if (draws == 0)
+        return 0;
+    if (draws > HN_AUDIT_SWEEP_DRAWS_MAX)
+        return hn_err_set(err, HN_EINVAL, "audit.sweep_draws: %zu, at most %d", draws, HN_AUDIT_SWEEP_DRAWS_MAX);
     hn_netspec ns;
     int rc;
     /* depth */
-    sw[0] = (hn_sweep){"depth", "number of conv layers L+1", 0, {0}, {0}, {{0}}, {"theorem2", "lemma2.corrected"}, 2};
+    sw[0] = (hn_sweep){.name = "depth", .xlabel = "number of conv layers L+1", .draws = draws, .bound_ids = {"theorem2", "lemma2.corrected"}, .nb = 2};
     for (size_t L1 = 2; L1 <= 5; L1++) {
         base_spec(&ns, L1, 2, 2, 7);
         sw[0].x[sw[0].npts] = (double)L1;
         if ((rc = sweep_point(seed, &ns, &sw[0], sw[0].npts++, err)) != 0)
             return rc;
     }
-    sw[1] = (hn_sweep){"kernel", "kernel size k", 0, {0}, {0}, {{0}}, {"theorem2", "lemma2.corrected"}, 2};
+    sw[1] = (hn_sweep){.name = "kernel", .xlabel = "kernel size k", .draws = draws, .bound_ids = {"theorem2", "lemma2.corrected"}, .nb = 2};
     for (size_t k = 1; k <= 4; k++) {
         base_spec(&ns, 3, k, 2, 9);
         sw[1].x[sw[1].npts] = (double)k;
         if ((rc = sweep_point(seed, &ns, &sw[1], sw[1].npts++, err)) != 0)
             return rc;
     }
-    sw[2] = (hn_sweep){"channels", "channels C", 0, {0}, {0}, {{0}}, {"theorem2", "lemma2.corrected"}, 2};
+    sw[2] = (hn_sweep){.name = "channels", .xlabel = "channels C", .draws = draws, .bound_ids = {"theorem2", "lemma2.corrected"}, .nb = 2};
     for (size_t C = 1; C <= 4; C++) {
         base_spec(&ns, 3, 2, C, 7);
         sw[2].x[sw[2].npts] = (double)C;
         if ((rc = sweep_point(seed, &ns, &sw[2], sw[2].npts++, err)) != 0)
             return rc;
     }
-    sw[3] = (hn_sweep){"pool_max", "max-pool position l", 0, {0}, {0}, {{0}}, {"lemma3", "lemma3.corrected", "theorem2"}, 3};
-    sw[4] = (hn_sweep){"pool_avg", "avg-pool position l", 0, {0}, {0}, {{0}}, {"lemma4", "lemma4.corrected", "theorem2"}, 3};
+    sw[3] = (hn_sweep){.name = "pool_max", .xlabel = "max-pool position l", .draws = draws, .bound_ids = {"lemma3", "lemma3.corrected", "theorem2"}, .nb = 3};
+    sw[4] = (hn_sweep){.name = "pool_avg", .xlabel = "avg-pool position l", .draws = draws, .bound_ids = {"lemma4", "lemma4.corrected", "theorem2"}, .nb = 3};
     for (int t = 1; t <= 2; t++)
         for (size_t l = 1; l <= 3; l++) {
             base_spec(&ns, 4, 2, 2, 11);
@@ -151,11 +156,11 @@ static int run_sweeps(unsigned long seed, hn_sweep *sw, hn_err *err)
     return 5;
 }
 
-int hn_audit_sweeps(unsigned long seed, hn_sweep *sw, size_t *n_sweeps, hn_err *err)
+int hn_audit_sweeps(unsigned long seed, size_t draws, hn_sweep *sw, size_t *n_sweeps, hn_err *err)
 {
     memset(sw, 0, HN_AUDIT_SWEEPS * sizeof *sw);
     *n_sweeps = 0;
-    int n = run_sweeps(seed, sw, err);
+    int n = run_sweeps(seed, draws, sw, err);
     if (n < 0)
         return n;
     *n_sweeps = (size_t)n;

@@ -19,6 +19,7 @@ const char *hn_strerror(int code)
     case HN_ENUMERIC: return "numerical failure";
     case HN_ETOOBIG: return "dense object too large";
     case HN_EOVERFLOW: return "result overflows";
+    case HN_ESTOPPED: return "stopped at the time limit";
     default: return "unknown error";
     }
 }

@@ -10,11 +10,17 @@ uint64_t hn_seed_mix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
+uint64_t hn_fnv1a64(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}
+
 unsigned long hn_seed_derive(unsigned long seed, const char *label, uint64_t index)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a of the label */
-    for (const unsigned char *p = (const unsigned char *)label; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
+    const uint64_t h = hn_fnv1a64(label);
     uint64_t x = hn_seed_mix64(hn_seed_mix64((uint64_t)seed) ^ h);
     x = hn_seed_mix64(x ^ index);
     return (unsigned long)((x ^ (x >> 32)) & 0xffffffffULL);

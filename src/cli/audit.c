@@ -22,7 +22,8 @@
 static void audit_usage(FILE *f)
 {
     fputs("usage: hessnorm audit [--out DIR] [--seed S] [--budget SECONDS] [--claims ID,...]\n"
-          "                      [--random N] [--adversarial N] [--nm-iterations N] [--no-figures]\n"
+          "                      [--random N] [--adversarial N] [--nm-iterations N] [--trained N]\n"
+          "                      [--sweep-draws N] [--no-figures]\n"
           "       hessnorm audit --list [--json]\n"
           "       hessnorm audit --model M.json --weights W.safetensors --sample S.safetensors\n"
           "                      [--weights-star WSTAR.safetensors] [--json] [--claims ID,...]\n"
@@ -35,7 +36,9 @@ static void audit_usage(FILE *f)
           "written beside it and swapped in at the end; a second run on DIR is refused while\n"
           "one runs, and an interrupted run leaves the previous output as it was.\n"
           "Defaults: --out audit-out --seed 1 --budget 110 --random 280 --adversarial 140\n"
-          "--nm-iterations 100.  The counts fix the run, so it is deterministic given --seed;\n"
+          "--nm-iterations 100 --trained 8 (networks trained to a minimum of L_k, for eq. (1))\n"
+          "--sweep-draws 5 (random networks per point of the parameter sweeps, 0..5; 0: no\n"
+          "sweeps).  The counts fix the run, so it is deterministic given --seed;\n"
           "the budget only stops a run that would take too long (the report says so).\n"
           "\n"
           "With --model/--weights/--sample (all three; docs/format.md) it evaluates the claims\n"
@@ -82,6 +85,8 @@ static void on_signal(int sig)
 
 /* The largest --random, --adversarial or --nm-iterations. */
 #define MAX_COUNT 100000000
+/* The largest --trained: the trained families' networks (audit/trained.c) */
+#define MAX_TRAINED 64
 /* The largest --budget: 1e9 s is 31 years, a typo rather than a run. */
 #define MAX_BUDGET 1e9
 
@@ -445,6 +450,8 @@ static int audit_option(int c, const char *v, audit_args *a)
     case 'r': if (hn_cli_count("audit", "--random", v, MAX_COUNT, &n)) return 2; a->o.n_random = n; break;
     case 'a': if (hn_cli_count("audit", "--adversarial", v, MAX_COUNT, &n)) return 2; a->o.n_adversarial = n; break;
     case 'n': if (hn_cli_count("audit", "--nm-iterations", v, MAX_COUNT, &n)) return 2; a->o.nm_iterations = n; break;
+    case 'R': if (hn_cli_count("audit", "--trained", v, MAX_TRAINED, &n)) return 2; a->o.n_trained = n; break;
+    case 'w': if (hn_cli_count("audit", "--sweep-draws", v, HN_AUDIT_SWEEP_DRAWS_MAX, &n)) return 2; a->o.sweep_draws = n; break;
     case 'F': a->o.figures = 0; break;
     }
     return 0;
@@ -464,6 +471,7 @@ static int parse_args(int argc, char **argv, audit_args *a)
         {"sample", required_argument, 0, 'S'},     {"json", no_argument, 0, 'j'},
         {"weights-star", required_argument, 0, 'X'}, {"dense", no_argument, 0, 'D'},
         {"matrix-free", no_argument, 0, 'Z'},      {"threads", required_argument, 0, 'T'},
+        {"trained", required_argument, 0, 'R'},    {"sweep-draws", required_argument, 0, 'w'},
         {0, 0, 0, 0}};
     int c, st;
     optind = 1;
@@ -475,7 +483,7 @@ static int parse_args(int argc, char **argv, audit_args *a)
         }
         if (c == '?' || c == ':')
             return hn_cli_bad_option("audit", opts, argv, c);
-        if (!a->run_opt && strchr("osbranF", c))
+        if (!a->run_opt && strchr("osbranFRw", c))
             for (size_t i = 0; opts[i].name && !a->run_opt; i++)
                 if (opts[i].val == c)
                     a->run_opt = opts[i].name;

@@ -27,6 +27,8 @@ int hn_cli_fail(const hn_err *err);
     "option value not of its syntax (not a number, out of range). A well-formed value naming\n" \
     "something that does not exist (a file, a claim id, a dataset, sweep or preset) is bad\n"   \
     "input (1).\n"
+/* experiment --time-limit reached: the work done is saved, rerun to go on. */
+#define HN_CLI_EXIT_STOPPED 3
 /* A usage error: "hessnorm CMD: <msg>" and "try 'hessnorm CMD --help'" on
  * stderr (cmd NULL: "hessnorm: <msg>", "try 'hessnorm --help'"); returns 2. */
 int hn_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

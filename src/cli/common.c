@@ -176,7 +176,11 @@ int hn_cli_count(const char *cmd, const char *opt, const char *v, size_t max, si
 {
     if (hn_parse_size(v, 0, max, out) == 0)
         return 0;
-    hn_cli_usage(cmd, "%s: '%s' is not a count", opt, v);
+    size_t any;
+    if (hn_parse_size(v, 0, SIZE_MAX, &any) == 0)
+        hn_cli_usage(cmd, "%s: '%s' is more than %zu", opt, v, max);
+    else
+        hn_cli_usage(cmd, "%s: '%s' is not a count", opt, v);
     return -1;
 }
 

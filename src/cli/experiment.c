@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,7 @@ static void experiment_usage(FILE *f)
           "                           [--preset quick|paper|tiny] [--out DIR] [--data DIR]\n"
           "                           [--seed N] [--threads N] [--limit N] [--epochs N]\n"
           "                           [--shuffles S] [--hess-samples N] [--mem-limit GB]\n"
-          "                           [--no-figures] [--shard i/n]\n"
+          "                           [--no-figures] [--shard i/n] [--time-limit SECONDS]\n"
           "       hessnorm experiment --report-only --out DIR [--no-figures]\n"
           "Trains the networks of the paper's section VI (L conv layers, kernel k, C channels,\n"
           "bias-free, Adam lr 1e-3, batch 64), then for every model: the mean over S random\n"
@@ -36,7 +37,12 @@ static void experiment_usage(FILE *f)
           "S=500, k in {10,100,1000}); quick = 3000/1000 images, 1 epoch, S=50, a subset of\n"
           "the sweep; tiny = for tests.  Output (default experiment-<dataset>-<sweep>-<preset>):\n"
           "report.md, index.html, CSV, PNG figures, models/<setting>/ in the interchange\n"
-          "format.  An interrupted run resumes from the finished models.\n"
+          "format.  While a model trains, its state after each epoch is kept in\n"
+          "models/<setting>/train_checkpoint.safetensors: an interrupted run (killed, or out of\n"
+          "time) resumes from the finished models and the last finished epoch, bit-identical.\n"
+          "--time-limit S: once S seconds have passed (from the start of the command), stop at\n"
+          "the next epoch's end or before the next model, exit status 3; rerun the same command\n"
+          "to go on (a scheduler's wall-time limit minus one epoch of the largest net).\n"
           "Data: Fashion-MNIST from /usr/share/datasets/fashion-mnist, MNIST = the OpenCV\n"
           "digits sheet (or --data DIR with the IDX files, or --data SHEET.png in the same\n"
           "layout), CIFAR-10 needs --data DIR (data_batch_1..5.bin, test_batch.bin).\n"
@@ -47,7 +53,7 @@ static void experiment_usage(FILE *f)
           "A shard writes its models and sweep.json but no report: --report-only --out DIR\n"
           "then builds the report (of each grid folder) from the finished models and names the\n"
           "missing ones.  -h, --help: this text.\n"
-          "\n" HN_CLI_EXIT_HELP,
+          "\n" HN_CLI_EXIT_HELP "3 stopped at --time-limit (the work done is saved; rerun to go on).\n",
           f);
 }
 
@@ -66,7 +72,7 @@ static void progress(void *ctx, const char *msg)
 typedef struct {
     const char *dataset, *sweep, *preset, *out, *data;
     const char *seed, *threads, *limit, *epochs, *shuffles, *hess, *mem;
-    const char *shard;
+    const char *shard, *time_limit;
     int figures, report_only, n_run_opts; /* options other than --out, --no-figures */
 } exp_args;
 
@@ -83,6 +89,7 @@ static int parse_args(int argc, char **argv, exp_args *a)
         {"hess-samples", required_argument, 0, 'H'}, {"mem-limit", required_argument, 0, 'm'},
         {"no-figures", no_argument, 0, 'n'},    {"help", no_argument, 0, 'h'},
         {"shard", required_argument, 0, 'x'},   {"report-only", no_argument, 0, 'R'},
+        {"time-limit", required_argument, 0, 'T'},
         {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->preset = "quick";
@@ -107,6 +114,7 @@ static int parse_args(int argc, char **argv, exp_args *a)
         case 'm': a->mem = optarg; break;
         case 'n': a->figures = 0; break;
         case 'x': a->shard = optarg; break;
+        case 'T': a->time_limit = optarg; break;
         case 'R': a->report_only = 1; break;
         case 'h': experiment_usage(stdout); return 0;
         default: return hn_cli_bad_option("experiment", lopts, argv, c);
@@ -185,6 +193,10 @@ static int apply_numbers(const exp_args *a, hn_experiment_opts *o, hn_err *err)
                               a->mem);
         o->mem_limit = gb * 1024.0 * 1024.0 * 1024.0;
     }
+    /* up to ten years of seconds; 0 stops at the first epoch's end */
+    if (a->time_limit && hn_parse_real(a->time_limit, 0, 3.2e8, &o->time_limit) != 0)
+        return hn_err_set(err, HN_EINVAL, "--time-limit: expected a number of seconds >= 0, got '%s'",
+                          a->time_limit);
     return HN_OK;
 }
 
@@ -315,8 +327,9 @@ static int report_only(const exp_args *a)
     return 0;
 }
 
-/* One sweep of the run: a (dataset and sweep given) into out. */
-static int run_one(const exp_args *a, const char *out, size_t si, size_t sn, int grid)
+/* One sweep of the run: a (dataset and sweep given) into out; --time-limit
+ * counted from the command's start t_cmd. */
+static int run_one(const exp_args *a, const char *out, size_t si, size_t sn, int grid, double t_cmd)
 {
     hn_err err;
     hn_err_clear(&err);
@@ -328,6 +341,8 @@ static int run_one(const exp_args *a, const char *out, size_t si, size_t sn, int
     o.shard_i = si;
     o.shard_n = sn;
     prog_ctx pc = {hn_clock_s()};
+    if (o.time_limit >= 0)
+        o.time_limit = fmax(0, o.time_limit - (pc.t0 - t_cmd));
     if (sn && hn_experiment_shard_count(&o) == 0) {
         fprintf(stderr, "hessnorm experiment: %s: no setting in shard %zu/%zu\n", out, si, sn);
         return 0;
@@ -336,8 +351,11 @@ static int run_one(const exp_args *a, const char *out, size_t si, size_t sn, int
     data_note(a, note, sizeof note);
     o.dataset_note = note;
     hn_experiment_summary sum;
-    if (run_sweep(a, &o, &pc, &sum, &err))
-        return hn_cli_fail(&err);
+    int rc = run_sweep(a, &o, &pc, &sum, &err);
+    if (rc) {
+        hn_cli_fail(&err);
+        return rc == HN_ESTOPPED ? HN_CLI_EXIT_STOPPED : 1;
+    }
     fprintf(stderr,
             "hessnorm experiment: %s%s%zu models (%zu trained, %zu resumed) in %.1f s; training %.0f img/s, "
             "per-sample losses %.0f img/s%s\n",
@@ -349,6 +367,7 @@ static int run_one(const exp_args *a, const char *out, size_t si, size_t sn, int
 
 int hn_cli_experiment(int argc, char **argv)
 {
+    const double t_cmd = hn_clock_s();
     exp_args a;
     int status = parse_args(argc, argv, &a);
     if (status >= 0)
@@ -408,7 +427,7 @@ int hn_cli_experiment(int argc, char **argv)
                 snprintf(out, sizeof out, "%s/%s-%s", base, b.dataset, b.sweep);
             else
                 snprintf(out, sizeof out, "%s", base);
-            int rc = run_one(&b, out, si, sn, grid);
+            int rc = run_one(&b, out, si, sn, grid, t_cmd);
             if (rc)
                 return rc;
         }

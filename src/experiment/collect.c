@@ -18,10 +18,7 @@ size_t hn_experiment_shard_of(const char *key, size_t n)
 {
     if (n == 0)
         return 0;
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a 64 */
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    return 1 + (size_t)(hn_seed_mix64(h) % n);
+    return 1 + (size_t)(hn_seed_mix64(hn_fnv1a64(key)) % n);
 }
 
 void hn_exp_shard_key(const hn_experiment_opts *o, const char *name, char *buf, size_t n)

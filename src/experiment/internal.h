@@ -77,7 +77,14 @@ typedef struct {
     json_t *config_base;     /* the sweep-wide part of every model's config */
     const char *missing;     /* report-only: the settings not complete ("a, b"), else NULL */
     double train_seconds, train_images, eval_seconds, eval_images;
+    double t0;               /* the run's start (hn_clock_s), for o->time_limit */
+    int worked;              /* an epoch or a model finished in this run */
 } hn_exp_ctx;
+
+/* HN_ESTOPPED ("... what: rerun the same command to go on") once the run
+ * has passed o->time_limit and done some work (an epoch, a model: so that
+ * every run gets on, whatever the limit), else HN_OK. */
+int hn_exp_time_up(const hn_exp_ctx *X, const char *what, hn_err *err);
 
 /* One model's results, read back from its files, for the report. */
 typedef struct {

@@ -81,6 +81,8 @@ typedef struct {
     hn_cor2 c2;
     hn_samples smp;  /* sample.safetensors as written (its buffers owned here) */
     json_t *tight;   /* the tightness table (tightness.c) */
+    uint64_t tag;    /* FNV-1a 64 of the config: the training checkpoint's */
+    char ckpt[HN_EXP_PATH_BUF];  /* dir/train_checkpoint.safetensors */
 } model_run;
 
 static void mr_free(model_run *R)
@@ -177,24 +179,88 @@ static int mr_save_sample(model_run *R, hn_err *err)
     return rc;
 }
 
-/* 1. train, then save model.json, weights.safetensors, sample.safetensors */
+int hn_exp_time_up(const hn_exp_ctx *X, const char *what, hn_err *err)
+{
+    const double t = hn_clock_s() - X->t0, lim = X->o->time_limit;
+    if (!(lim >= 0) || t < lim || !X->worked)
+        return HN_OK;
+    return hn_err_set(err, HN_ESTOPPED,
+                      "%s: stopped at the time limit (%.0f s, %.0f s run) %s: rerun the same command to go on",
+                      X->o->out_dir, lim, t, what);
+}
+
+/* After each epoch but the last: the state, atomically, then the time limit. */
+static int mr_epoch(void *ctx, const hn_train_ckpt *c, hn_err *err)
+{
+    model_run *R = ctx;
+    hn_train_ckpt k = *c;
+    k.tag = R->tag;
+    int rc = hn_mkdir_p(R->dir, err);
+    if (!rc)
+        rc = hn_train_ckpt_save(&k, R->ckpt, err);
+    if (rc)
+        return rc;
+    R->X->worked = 1;
+    char what[HN_EXP_PATH_BUF + 64];
+    snprintf(what, sizeof what, "after epoch %zu/%zu of %s (state in %s)", c->epochs_done, R->X->epochs,
+             R->name, R->ckpt);
+    return hn_exp_time_up(R->X, what, err);
+}
+
+/* The checkpoint of an earlier run of this model, if any (*out NULL if none). */
+static int mr_resume_point(model_run *R, hn_train_ckpt **out, hn_err *err)
+{
+    *out = NULL;
+    if (!hn_exp_file_exists(R->ckpt))
+        return HN_OK;
+    int rc = hn_train_ckpt_load(R->ckpt, out, err);
+    if (!rc && (*out)->tag != R->tag)
+        rc = hn_err_set(err, HN_EINVAL,
+                        "%s: tensor \"tag\": the checkpoint was made with other settings (dataset, preset, seed "
+                        "or options); use another --out or delete it",
+                        R->ckpt);
+    if (!rc && ((*out)->n_params != R->P || (*out)->epochs_done >= R->X->epochs))
+        rc = hn_err_set(err, HN_EFORMAT, "%s: tensor \"counts\": %zu parameters after epoch %zu; the model has "
+                        "%zu and %zu epochs",
+                        R->ckpt, (*out)->n_params, (*out)->epochs_done, R->P, R->X->epochs);
+    if (rc) {
+        hn_train_ckpt_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* 1. train (from the last checkpoint when there is one), then save
+ * model.json, weights.safetensors, sample.safetensors */
 static int mr_train(model_run *R, hn_err *err)
 {
     hn_exp_ctx *X = R->X;
     const hn_experiment_opts *o = R->o;
     char path[HN_EXP_PATH_BUF];
+    hn_train_ckpt *from = NULL;
+    int rc = mr_resume_point(R, &from, err);
+    if (rc)
+        return rc;
     gsl_rng_set(R->r, hn_seed_derive(o->seed, R->name, HN_EXP_STREAM_TRAIN));
     hn_init_uniform(R->m, R->r, R->theta);
     hn_train_opts to;
     hn_train_opts_paper(&to);
     to.epochs = X->epochs;
     to.threads = o->threads;
+    to.on_epoch = mr_epoch;
+    to.on_epoch_ctx = R;
+    to.resume = from;
+    if (from)
+        hn_progress_say(&R->pr, 768, "resuming at epoch %zu/%zu from %s", from->epochs_done + 1, X->epochs,
+                        R->ckpt);
     memset(&R->tst, 0, sizeof R->tst);
-    int rc = hn_train(R->m, R->theta, &X->train.s, &to, R->r, &R->pr, R->epoch_loss, &R->tst, err);
+    rc = hn_train(R->m, R->theta, &X->train.s, &to, R->r, &R->pr, R->epoch_loss, &R->tst, err);
+    const size_t e0 = from ? from->epochs_done : 0;
+    hn_train_ckpt_free(from);
     if (rc)
         return rc;
     X->train_seconds += R->tst.seconds;
-    X->train_images += (double)(X->epochs * R->n);
+    X->train_images += (double)((X->epochs - e0) * R->n);
     if ((rc = hn_mkdir_p(R->dir, err)))
         return rc;
     hn_exp_path_join(path, sizeof path, R->dir, "model.json");
@@ -456,6 +522,12 @@ static int mr_save(model_run *R, json_t *config, hn_err *err)
     if (!rc) {
         hn_exp_path_join(path, sizeof path, R->dir, "metrics.json");
         rc = hn_json_save(met, path, HN_JSON_FLAGS, 1, err);
+    }
+    /* the model is done: its training checkpoint is not needed any more */
+    if (!rc && remove(R->ckpt) != 0 && hn_exp_file_exists(R->ckpt))
+        rc = hn_err_set(err, HN_EIO, "%s: cannot remove the finished model's training checkpoint", R->ckpt);
+    if (!rc) {
+        R->X->worked = 1;
         hn_progress_say(&R->pr, 768, "done in %.1fs", hn_clock_s() - R->t_start);
     }
     json_decref(met);
@@ -477,6 +549,14 @@ static int run_model(hn_exp_ctx *X, size_t mi, size_t nm, const hn_arch *a, cons
     R.pr = (hn_progress_cfg){o->progress, o->progress_ctx, o->progress_every, R.label};
     R.r = gsl_rng_alloc(gsl_rng_mt19937);
     R.t_start = hn_clock_s();
+    char *cs = hn_json_dumps(config, JSON_SORT_KEYS | JSON_COMPACT);
+    if (!cs) {
+        gsl_rng_free(R.r);
+        return hn_err_set(err, HN_ENOMEM, "experiment: out of memory");
+    }
+    R.tag = hn_fnv1a64(cs);
+    hn_free(cs);
+    hn_exp_path_join(R.ckpt, sizeof R.ckpt, dir, "train_checkpoint.safetensors");
     int rc = mr_build(&R, a, err);
     if (!rc)
         rc = mr_train(&R, err);
@@ -520,7 +600,11 @@ int hn_exp_model_ensure(hn_exp_ctx *X, size_t mi, size_t nm, const hn_arch *a, c
     } else {
         json_decref(old);
         old = NULL;
-        rc = run_model(X, mi, nm, a, name, dir, cfg, err);
+        char what[320];
+        snprintf(what, sizeof what, "before model %zu/%zu %s", mi + 1, nm, name);
+        rc = hn_exp_time_up(X, what, err);
+        if (!rc)
+            rc = run_model(X, mi, nm, a, name, dir, cfg, err);
     }
     json_decref(old);
     json_decref(cfg);

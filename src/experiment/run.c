@@ -251,6 +251,7 @@ int hn_experiment_run(const hn_dataset *train, const hn_dataset *test,
     hn_exp_ctx X;
     memset(&X, 0, sizeof X);
     X.o = o;
+    X.t0 = hn_clock_s();
     X.train_total = train->n;
     X.C_in = train->c;
     X.H = train->h;

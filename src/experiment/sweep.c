@@ -127,4 +127,5 @@ void hn_experiment_opts_default(hn_experiment_opts *o)
     o->smooth = 0.995;
     o->figures = 1;
     o->progress_every = 5;
+    o->time_limit = -1;
 }

@@ -18,6 +18,7 @@
 #include "base/clock.h"
 #include "base/progress.h"
 #include "base/threads.h"
+#include "hessnorm/seed.h"
 
 /* ------------------------------------------------------------ network */
 
@@ -376,6 +377,36 @@ void hn_train_opts_paper(hn_train_opts *o)
     o->batch = 64;
     o->epochs = 10;
     o->threads = 0;
+    o->on_epoch = NULL;
+    o->on_epoch_ctx = NULL;
+    o->resume = NULL;
+}
+
+/* o->resume into theta, Adam, r and el: the checks of hn_train_opts. */
+static int train_resume(const hn_train_opts *o, size_t P, size_t steps_per_epoch, double *theta, hn_adam *a,
+                        gsl_rng *r, double *el, hn_err *err)
+{
+    const hn_train_ckpt *c = o->resume;
+    if (c->n_params != P)
+        return hn_err_set(err, HN_EINVAL, "train.resume: a checkpoint of %zu parameters; the model has %zu",
+                          c->n_params, P);
+    if (c->epochs_done > o->epochs)
+        return hn_err_set(err, HN_EINVAL, "train.resume: the checkpoint is past epoch %zu; this run has %zu",
+                          c->epochs_done, o->epochs);
+    if (c->rng_size != gsl_rng_size(r) || c->rng_type != hn_fnv1a64(gsl_rng_name(r)))
+        return hn_err_set(err, HN_EINVAL, "train.resume: the checkpoint's generator is not %s", gsl_rng_name(r));
+    if (c->steps != c->epochs_done * steps_per_epoch || c->adam_t != c->steps)
+        return hn_err_set(err, HN_EINVAL,
+                          "train.resume: the checkpoint took %zu steps (Adam %lu) in %zu epochs; this run takes "
+                          "%zu per epoch (other data or batch size)",
+                          c->steps, c->adam_t, c->epochs_done, steps_per_epoch);
+    memcpy(theta, c->theta, P * sizeof *theta);
+    memcpy(a->m, c->adam_m, P * sizeof *a->m);
+    memcpy(a->v, c->adam_v, P * sizeof *a->v);
+    a->t = c->adam_t;
+    memcpy(gsl_rng_state(r), c->rng_state, c->rng_size);
+    memcpy(el, c->epoch_loss, c->epochs_done * sizeof *el);
+    return HN_OK;
 }
 
 int hn_train(const hn_model *m, double *theta, const hn_samples *s, const hn_train_opts *o,
@@ -391,22 +422,26 @@ int hn_train(const hn_model *m, double *theta, const hn_samples *s, const hn_tra
     if (!check_labels(m, s) || s->in_size != hn_shape_size(m->input))
         return hn_err_set(err, HN_ESHAPE, "train: samples of size %zu do not fit the model input %zu",
                           s->in_size, hn_shape_size(m->input));
-    const size_t n = s->n, batch = o->batch < n ? o->batch : n;
+    const size_t n = s->n, batch = o->batch < n ? o->batch : n, P = m->n_params;
+    const size_t steps_per_epoch = (n + batch - 1) / batch;
     hn_trainer *t = NULL;
     hn_adam *a = NULL;
     size_t *perm = NULL;
+    double *el = NULL;
     int rc = hn_trainer_alloc(m, batch, o->threads, &t, err);
     if (!rc)
-        rc = hn_adam_alloc(m->n_params, o->lr, o->beta1, o->beta2, o->eps, &a, err);
-    if (!rc && !(perm = hn_calloc(n, sizeof *perm)))
+        rc = hn_adam_alloc(P, o->lr, o->beta1, o->beta2, o->eps, &a, err);
+    if (!rc && (!(perm = hn_calloc(n, sizeof *perm)) || !(el = hn_calloc(o->epochs + 1, sizeof *el))))
         rc = hn_err_set(err, HN_ENOMEM, "train: out of memory");
+    if (!rc && o->resume)
+        rc = train_resume(o, P, steps_per_epoch, theta, a, r, el, err);
     if (rc)
         goto done;
-    const size_t steps_per_epoch = (n + batch - 1) / batch;
-    const double t0 = hn_clock_s();
+    const size_t e0 = o->resume ? o->resume->epochs_done : 0;
+    const double t0 = hn_clock_s(), before = o->resume ? o->resume->seconds : 0;
     double last = t0, last_loss = NAN;
-    size_t steps = 0;
-    for (size_t e = 0; e < o->epochs; e++) {
+    size_t steps = e0 * steps_per_epoch;
+    for (size_t e = e0; e < o->epochs; e++) {
         for (size_t i = 0; i < n; i++)
             perm[i] = i;
         gsl_ran_shuffle(r, perm, n, sizeof *perm);
@@ -430,9 +465,9 @@ int hn_train(const hn_model *m, double *theta, const hn_samples *s, const hn_tra
             steps++;
             const double tn = hn_clock_s();
             if (pr && pr->fn && (tn - last >= pr->every || st_i + 1 == steps_per_epoch)) {
-                const double done_img = (double)(e * n + off + b), el = tn - t0;
-                const double rate = el > 0 ? done_img / el : 0;
-                const double left = rate > 0 ? ((double)(o->epochs * n) - done_img) / rate : NAN;
+                const double done_img = (double)((e - e0) * n + off + b), dt = tn - t0;
+                const double rate = dt > 0 ? done_img / dt : 0;
+                const double left = rate > 0 ? ((double)((o->epochs - e0) * n) - done_img) / rate : NAN;
                 char lb[32];
                 hn_fmt_duration(lb, sizeof lb, left);
                 hn_progress_say(pr, 512, "epoch %zu/%zu step %zu/%zu loss %.4f  %.0f img/s  left %s", e + 1,
@@ -440,19 +475,29 @@ int hn_train(const hn_model *m, double *theta, const hn_samples *s, const hn_tra
                 last = tn;
             }
         }
-        if (epoch_loss)
-            epoch_loss[e] = sum / (double)n;
-        if (st)
-            st->last_epoch_loss = sum / (double)n;
+        el[e] = sum / (double)n;
+        if (o->on_epoch && e + 1 < o->epochs) {
+            const hn_train_ckpt c = {.n_params = P, .epochs_done = e + 1, .steps = steps, .adam_t = a->t,
+                                     .theta = theta, .adam_m = a->m, .adam_v = a->v, .epoch_loss = el,
+                                     .rng_state = gsl_rng_state(r), .rng_size = gsl_rng_size(r),
+                                     .rng_type = hn_fnv1a64(gsl_rng_name(r)),
+                                     .seconds = before + hn_clock_s() - t0,
+                                     .tag = o->resume ? o->resume->tag : 0};
+            if ((rc = o->on_epoch(o->on_epoch_ctx, &c, err)))
+                goto done;
+        }
     }
+    if (epoch_loss)
+        memcpy(epoch_loss, el, o->epochs * sizeof *el);
     if (st) {
         st->steps = steps;
-        st->seconds = hn_clock_s() - t0;
-        st->images_per_s = st->seconds > 0 ? (double)(o->epochs * n) / st->seconds : 0;
-        if (o->epochs == 0)
-            st->last_epoch_loss = last_loss;
+        const double now = hn_clock_s() - t0;
+        st->seconds = before + now;
+        st->images_per_s = now > 0 ? (double)((o->epochs - e0) * n) / now : 0;
+        st->last_epoch_loss = o->epochs ? el[o->epochs - 1] : last_loss;
     }
 done:
+    hn_free(el);
     hn_free(perm);
     hn_adam_free(a);
     hn_trainer_free(t);

@@ -199,10 +199,9 @@ static int ho_gram(const hn_model *m, const double *theta, const hn_samples *s, 
 /* The three operators: mean H (and Hutchinson), mean H_O (Lanczos, or the
  * exact Gram when it fits), H - H_O. */
 static int mf_lanczos(const hn_model *m, const double *theta, const hn_samples *s,
-                      const hn_inspect_opts *o, hn_inspect_result *r, hn_err *err)
+                      const hn_inspect_opts *o, int gram, hn_inspect_result *r, hn_err *err)
 {
     const size_t P = m->n_params, N = s->n, nK = N * m->classes;
-    const int gram = hn_inspect_ho_gram_fits(m, N, o);
     hn_hvp_op *opH = NULL, *opO = NULL;
     double *tmp = hn_calloc(2 * P + nK, sizeof *tmp), *rows = NULL;
     mv_ctx c = {0};
@@ -295,9 +294,10 @@ int hn_inspect_mf(const hn_model *m, const double *theta, const hn_samples *s,
                   const hn_inspect_opts *o, hn_inspect_result *r, hn_err *err)
 {
     const size_t N = s->n;
-    int rc = mf_first(m, theta, s, o->threads, hn_inspect_ho_gram_fits(m, N, o), r, err);
+    const int gram = hn_inspect_ho_gram_fits(m, N, o);
+    int rc = mf_first(m, theta, s, o->threads, gram, r, err);
     if (!rc)
-        rc = mf_lanczos(m, theta, s, o, r, err);
+        rc = mf_lanczos(m, theta, s, o, gram, r, err);
     if (rc)
         return rc;
     r->h_norm = r->h_norm_b.value;
@@ -342,14 +342,16 @@ double hn_inspect_mf_need(const hn_model *m, const hn_samples *s, const hn_inspe
         lin += (double)hn_shape_size(m->layers[m->linear_pos[t]].out);
     const double it = (double)(o && o->max_iter ? o->max_iter : 300);
     const double thr = (double)(o && o->threads > 0 ? o->threads : 2);
-    /* the Lanczos basis; two operators' stored passes (x 2: the tangents
-     * and cotangents beside them); the workspaces of every thread (a chunk
-     * of items with their tangents); sample 0's J (K x P) and K reverse
+    /* the Lanczos basis; the stored passes of two operators, or of mean H
+     * alone when the Gram route stands in for H_O's (x 2: the tangents and
+     * cotangents beside them); the workspaces of every thread (a chunk of
+     * items with their tangents); sample 0's J (K x P) and K reverse
      * passes; a few P vectors */
+    const int gram = hn_inspect_ho_gram_fits(m, s->n, o);
     double basis = (it + 1) * P; /* freed before the Gram is made, and made again after it beside B */
-    if (hn_inspect_ho_gram_fits(m, s->n, o))
+    if (gram)
         basis = fmax(basis + (double)(N * K) * P, (double)hn_batch_ho_mean_bytes(m, s->n) / 8.0);
-    double e = basis + 2 * 2 * N * (act + lin) + thr * HN_FAST_CHUNK * 6 * act +
+    double e = basis + (gram ? 1 : 2) * 2 * N * (act + lin) + thr * HN_FAST_CHUNK * 6 * act +
                K * P + K * (double)m->max_act + 8 * P + N * K * (K + 2);
     return 8.0 * e;
 }
