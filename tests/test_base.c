@@ -1,6 +1,7 @@
 /* hessnorm tests — the small helpers of src/base/: clock, progress lines,
  * JSON numbers and files, number parsing (hn_parse_size, hn_parse_real),
- * long paths shortened for messages (hn_path_short), descriptor loops. */
+ * long paths shortened for messages (hn_path_short), descriptor loops, the
+ * error codes' names and FNV-1a 64. */
 #include "config.h"
 #include "testutil.h"
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "hessnorm.h"
+#include "hessnorm/seed.h"
 #include "base/clock.h"
 #include "base/progress.h"
 #include "base/json.h"
@@ -20,6 +22,31 @@
 #include "base/parse.h"
 
 /* ------------------------------------------------------------ clock */
+
+/* Every error code has its own name (hn_strerror), the codes past the last
+ * an "unknown error"; hessnorm's FNV-1a 64 against values computed apart. */
+static void test_error_names_fnv(void **state)
+{
+    (void)state;
+    const int codes[] = {HN_OK,       HN_EINVAL,  HN_ENOMEM,   HN_EIO,       HN_EFORMAT, HN_ESHAPE,
+                         HN_ERANGE,   HN_ENUMERIC, HN_ETOOBIG, HN_EOVERFLOW, HN_ESTOPPED};
+    const size_t n = sizeof codes / sizeof codes[0];
+    for (size_t i = 0; i < n; i++) {
+        assert_string_not_equal(hn_strerror(codes[i]), "unknown error");
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(hn_strerror(codes[i]), hn_strerror(codes[j]));
+    }
+    assert_string_equal(hn_strerror(HN_ESTOPPED - 1), "unknown error");
+    /* hessnorm's FNV-1a 64 starts from 1469598103934665603, the standard
+     * offset basis 14695981039346656037 with its last digit dropped (seed.h:
+     * kept, every seed derives from it); values from Python's integers:
+     *   h = basis; for b in s.encode(): h = ((h ^ b) * 1099511628211) % 2**64 */
+    assert_true(hn_fnv1a64("") == 0x14650fb0739d0383ULL);
+    assert_true(hn_fnv1a64("a") == 0x44bd8ad473cd9906ULL);
+    assert_true(hn_fnv1a64("foobar") == 0x88fad7c0a8ff07f2ULL);
+    /* not the standard FNV-1a 64 (its "a" is 0xaf63dc4c8601ec8c) */
+    assert_true(hn_fnv1a64("a") != 0xaf63dc4c8601ec8cULL);
+}
 
 static void test_clock_monotonic(void **state)
 {
@@ -428,6 +455,7 @@ static void test_fd_loops(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_error_names_fnv),
         cmocka_unit_test(test_clock_monotonic),
         cmocka_unit_test(test_progress_lines),
         cmocka_unit_test(test_progress_cut),

@@ -21,7 +21,13 @@
 extern "C" {
 #endif
 
-/* FNV-1a 64 of a NUL-terminated string (the labels, the shard keys). */
+/* FNV-1a 64 of a NUL-terminated string (the labels, the shard keys, the
+ * experiment's checkpoint tags): h = (h ^ byte) * 1099511628211 mod 2^64
+ * from h = 1469598103934665603.  That start is the standard offset basis
+ * 14695981039346656037 with its last digit dropped; it is kept, because
+ * every seed, shard and audit draw of hessnorm derives from it (test_base
+ * pins the values), so this is FNV-1a's construction, not its published
+ * test vectors. */
 uint64_t hn_fnv1a64(const char *s);
 /* The splitmix64 finaliser (a bijection of 64-bit words). */
 uint64_t hn_seed_mix64(uint64_t x);
