@@ -886,12 +886,15 @@ static void blas_lines(FILE *js, char *txt, size_t n)
     hn_blas_info_get(&b);
     const double gf = hn_blas_dgemm_gflops();
     hn_blas_describe(&b, gf, txt, n);
+    const size_t used = strlen(txt);
+    snprintf(txt + used, n - used, "Direct convolutions: %s\n", hn_conv_isa_name(hn_conv_isa_get()));
     if (!js)
         return;
     static const char *const src[] = {"openblas", "selected", "environment"};
     fprintf(js, "  \"blas\": {\"config\": \"%s\", \"core\": \"%s\", \"chosen_by\": \"%s\", "
-                "\"openblas_choice\": \"%s\", \"cpu_best\": \"%s\", \"dgemm_gflops_n384\": %.3f},\n",
-            b.config, b.core, src[b.source], b.chosen, b.best, gf);
+                "\"openblas_choice\": \"%s\", \"cpu_best\": \"%s\", \"dgemm_gflops_n384\": %.3f, "
+                "\"direct_convolutions\": \"%s\"},\n",
+            b.config, b.core, src[b.source], b.chosen, b.best, gf, hn_conv_isa_name(hn_conv_isa_get()));
 }
 
 /* ------------------------------------------------------------ grid estimate */

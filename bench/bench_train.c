@@ -102,6 +102,7 @@ int main(int argc, char **argv)
         hn_blas_describe(&b, hn_blas_dgemm_gflops(), txt, sizeof txt);
         for (char *l = strtok(txt, "\n"); l; l = strtok(NULL, "\n"))
             printf("blas %s\n", l);
+        printf("blas Direct convolutions: %s\n", hn_conv_isa_name(hn_conv_isa_get()));
     }
     /* the Fig. 1-3 extremes and the Fig. 4 net */
     const hn_arch nets[] = {{2, 3, 6, HN_POOL_NONE, 0}, {7, 3, 6, HN_POOL_NONE, 0},

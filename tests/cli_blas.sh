@@ -95,4 +95,55 @@ else
     fi
 fi
 
+# the direct convolutions' instruction set: named by --version --verbose
+# as the CPU line's features imply; HESSNORM_CONV_ISA picks one; each one
+# this machine runs gives the same bytes (inspect, a tiny training run)
+cpu=$(grep '^CPU: ' "$T/vv")
+case $cpu in
+    *AVX-512F*) best=AVX-512F ;;
+    *" AVX2"*) best=AVX2 ;;
+    *) best=baseline ;;
+esac
+grep -qx "Direct convolutions: $best (the best this CPU runs)" "$T/vv" \
+    && ok "--version --verbose: direct convolutions in $best ($cpu)" \
+    || bad "direct convolutions: expected $best for '$cpu': $(grep '^Direct' "$T/vv")"
+HESSNORM_CONV_ISA=baseline "$HN" --version --verbose 2>&1 | grep -qx "Direct convolutions: baseline (HESSNORM_CONV_ISA; the best here: $best)" \
+    && ok "HESSNORM_CONV_ISA=baseline named as chosen" || bad "HESSNORM_CONV_ISA=baseline not named"
+HESSNORM_CONV_ISA=sse4 "$HN" --version > "$T/o" 2> "$T/e"; rc=$?
+[ $rc -eq 1 ] && [ ! -s "$T/o" ] && [ "$(wc -l < "$T/e")" -eq 1 ] \
+    && grep -q "^hessnorm: HESSNORM_CONV_ISA: expected baseline, AVX2, AVX-512F or auto, got 'sse4'$" "$T/e" \
+    && ok "HESSNORM_CONV_ISA=sse4: one line, exit 1" || bad "HESSNORM_CONV_ISA=sse4: rc=$rc $(cat "$T/o" "$T/e")"
+if [ $best != AVX-512F ]; then
+    HESSNORM_CONV_ISA=avx-512f "$HN" --version > "$T/o" 2> "$T/e"; rc=$?
+    [ $rc -eq 1 ] && grep -q "does not run AVX-512F (the best here: $best)" "$T/e" \
+        && ok "HESSNORM_CONV_ISA=AVX-512F on a CPU without it: refused" || bad "AVX-512F refused: rc=$rc $(cat "$T/e")"
+fi
+isas=baseline
+[ $best = baseline ] || isas="$isas AVX2"
+[ $best = AVX-512F ] && isas="$isas AVX-512F"
+for i in $isas; do
+    HESSNORM_CONV_ISA=$i "$HN" inspect --example --json > "$T/isa-$i.json" 2> "$T/err" || bad "inspect ($i): $(cat "$T/err")"
+    HESSNORM_CONV_ISA=$i "$HN" experiment --dataset fashion-mnist --sweep layers --preset tiny \
+        --data "$S/fixtures/data/idx" --out "$T/isa-$i" --no-figures --threads 2 > /dev/null 2> "$T/err" \
+        || bad "experiment ($i): $(tail -n 2 "$T/err")"
+done
+same=0 differ=""
+for i in $isas; do
+    [ $i = baseline ] && continue
+    cmp -s "$T/isa-baseline.json" "$T/isa-$i.json" || differ="$differ inspect($i)"
+    for f in summary.csv corollary2.csv curves.csv hessnorm_quantiles.csv \
+             models/L2_k3_C6/metrics.json models/L3_k3_C6/metrics.json \
+             models/L2_k3_C6/hess_norms.csv models/L3_k3_C6/hess_norms.csv \
+             models/L2_k3_C6/weights.safetensors; do
+        if cmp -s "$T/isa-baseline/$f" "$T/isa-$i/$f"; then same=$((same + 1)); else differ="$differ $f($i)"; fi
+    done
+done
+if [ -n "$differ" ]; then
+    bad "direct convolutions: bytes differ from the baseline's:$differ"
+elif [ "$isas" = baseline ]; then
+    ok "direct convolutions: only the baseline on this CPU, nothing to compare"
+else
+    ok "direct convolutions in $isas: inspect and a tiny training run byte-identical ($same files)"
+fi
+
 hn_test_end cli_blas

@@ -89,53 +89,99 @@ static void conv_plain(hn_shape in, size_t co, size_t kh, size_t kw, const doubl
                 }
 }
 
-/* hn_conv_forward, hn_conv_backward_data and hn_conv_backward_weights
- * (four channels at a time) are bit-identical to the plain loops (the
- * weight gradient accumulating into a nonzero dW), for channel counts
- * below, at and past multiples of 4 and a section-VI shape (C = 42). */
+/* One shape: the three convolutions against the plain loops, byte for
+ * byte (the weight gradient accumulating into a nonzero dW). */
+static void conv_identical_at(gsl_rng *r, hn_shape in, size_t co, size_t kh, size_t kw)
+{
+    const size_t nin = hn_shape_size(in), nout = co * (in.h - kh + 1) * (in.w - kw + 1);
+    const size_t nw = co * in.c * kh * kw;
+    double *x = malloc(nin * sizeof *x), *dz = malloc(nout * sizeof *dz);
+    double *dW = malloc(nw * sizeof *dW), *dWp = malloc(nw * sizeof *dWp);
+    hn_test_fill_uniform(r, x, nin, -1, 1);
+    hn_test_fill_uniform(r, dz, nout, -1, 1);
+    hn_test_fill_uniform(r, dW, nw, -1, 1);
+    memcpy(dWp, dW, nw * sizeof *dW);
+    hn_conv_backward_weights(in, co, kh, kw, x, dz, dW);
+    wgrad_plain(in, co, kh, kw, x, dz, dWp);
+    assert_memory_equal(dW, dWp, nw * sizeof *dW);
+    double *z = malloc(nout * sizeof *z), *zp = malloc(nout * sizeof *zp);
+    double *dx = malloc(nin * sizeof *dx), *dxp = malloc(nin * sizeof *dxp);
+    hn_conv_forward(in, co, kh, kw, dW, x, z);
+    conv_plain(in, co, kh, kw, dW, x, zp, 0);
+    assert_memory_equal(z, zp, nout * sizeof *z);
+    hn_conv_backward_data(in, co, kh, kw, dW, dz, dx);
+    conv_plain(in, co, kh, kw, dW, dz, dxp, 1);
+    assert_memory_equal(dx, dxp, nin * sizeof *dx);
+    free(z);
+    free(zp);
+    free(dx);
+    free(dxp);
+    free(x);
+    free(dz);
+    free(dW);
+    free(dWp);
+}
+
+/* hn_conv_forward, hn_conv_backward_data and hn_conv_backward_weights are
+ * bit-identical to the plain loops in every instruction set this machine
+ * runs (hn_conv_isa_set): channel counts below, at and past multiples of
+ * 4 and 8 (the vector weight gradient's lanes), a section-VI shape
+ * (C = 42), rows longer than one transposed chunk (128 positions), a
+ * kernel whose sums fill the vector route's buffer one input channel at a
+ * time (16 x 16) and one too large for it (17 x 17: the scalar route). */
 static void test_conv_blocked_identical(void **state)
 {
     (void)state;
-    gsl_rng *r = hn_test_rng(12);
-    static const size_t cos[] = {1, 3, 4, 5, 8, 11, 42};
-    for (size_t t = 0; t < 2 * sizeof cos / sizeof *cos; t++) {
-        const size_t co = cos[t % (sizeof cos / sizeof *cos)];
-        hn_shape in = {1 + gsl_rng_uniform_int(r, 9), 3 + gsl_rng_uniform_int(r, 12),
-                       3 + gsl_rng_uniform_int(r, 12)};
-        if (co == 42)
-            in = (hn_shape){42, 12, 12};
-        size_t kh = 1 + gsl_rng_uniform_int(r, 3), kw = 1 + gsl_rng_uniform_int(r, 3);
-        if (co == 42 || co == 8)
-            kh = kw = 3; /* the k = 3 kernel (conv_wgrad4_k3) at a paper shape and at 8 */
-        const size_t nin = hn_shape_size(in), nout = co * (in.h - kh + 1) * (in.w - kw + 1);
-        const size_t nw = co * in.c * kh * kw;
-        double *x = malloc(nin * sizeof *x), *dz = malloc(nout * sizeof *dz);
-        double *dW = malloc(nw * sizeof *dW), *dWp = malloc(nw * sizeof *dWp);
-        hn_test_fill_uniform(r, x, nin, -1, 1);
-        hn_test_fill_uniform(r, dz, nout, -1, 1);
-        hn_test_fill_uniform(r, dW, nw, -1, 1);
-        memcpy(dWp, dW, nw * sizeof *dW);
-        hn_conv_backward_weights(in, co, kh, kw, x, dz, dW);
-        wgrad_plain(in, co, kh, kw, x, dz, dWp);
-        assert_memory_equal(dW, dWp, nw * sizeof *dW);
-        double *z = malloc(nout * sizeof *z), *zp = malloc(nout * sizeof *zp);
-        double *dx = malloc(nin * sizeof *dx), *dxp = malloc(nin * sizeof *dxp);
-        hn_conv_forward(in, co, kh, kw, dW, x, z);
-        conv_plain(in, co, kh, kw, dW, x, zp, 0);
-        assert_memory_equal(z, zp, nout * sizeof *z);
-        hn_conv_backward_data(in, co, kh, kw, dW, dz, dx);
-        conv_plain(in, co, kh, kw, dW, dz, dxp, 1);
-        assert_memory_equal(dx, dxp, nin * sizeof *dx);
-        free(z);
-        free(zp);
-        free(dx);
-        free(dxp);
-        free(x);
-        free(dz);
-        free(dW);
-        free(dWp);
+    static const hn_conv_isa isas[] = {HN_CONV_ISA_BASE, HN_CONV_ISA_AVX2, HN_CONV_ISA_AVX512};
+    static const size_t cos[] = {1, 3, 4, 5, 8, 9, 11, 16, 17, 42};
+    size_t ran = 0;
+    for (size_t s = 0; s < sizeof isas / sizeof *isas; s++) {
+        if (hn_conv_isa_set(isas[s]) != HN_OK)
+            continue; /* not on this CPU / OS: the dispatcher never picks it here either */
+        assert_int_equal(hn_conv_isa_get(), isas[s]);
+        ran++;
+        gsl_rng *r = hn_test_rng(12);
+        for (size_t t = 0; t < 2 * sizeof cos / sizeof *cos; t++) {
+            const size_t co = cos[t % (sizeof cos / sizeof *cos)];
+            hn_shape in = {1 + gsl_rng_uniform_int(r, 9), 3 + gsl_rng_uniform_int(r, 12),
+                           3 + gsl_rng_uniform_int(r, 12)};
+            size_t kh = 1 + gsl_rng_uniform_int(r, 4), kw = 1 + gsl_rng_uniform_int(r, 4);
+            if (kh > in.h)
+                kh = in.h;
+            if (kw > in.w)
+                kw = in.w;
+            if (co == 42)
+                in = (hn_shape){42, 12, 12};
+            if (co == 42 || co == 8 || co == 17)
+                kh = kw = 3; /* the k = 3 kernels at a paper shape and around 8 */
+            conv_identical_at(r, in, co, kh, kw);
+        }
+        conv_identical_at(r, (hn_shape){3, 4, 300}, 10, 2, 3);  /* 298 positions: 3 chunks */
+        conv_identical_at(r, (hn_shape){3, 18, 19}, 9, 16, 16); /* 8 * 256 sums: one channel a chunk */
+        conv_identical_at(r, (hn_shape){2, 18, 18}, 5, 17, 17); /* 8 * 289 > 2048: scalar */
+        gsl_rng_free(r);
     }
-    gsl_rng_free(r);
+    assert_true(ran >= 1); /* the baseline runs everywhere */
+    assert_int_equal(hn_conv_isa_set(HN_CONV_ISA_AUTO), HN_OK);
+}
+
+/* The instruction-set choice: AUTO gives the best the machine runs, a
+ * value outside the enum is refused, the names. */
+static void test_conv_isa(void **state)
+{
+    (void)state;
+    assert_int_equal(hn_conv_isa_set(HN_CONV_ISA_AUTO), HN_OK);
+    const hn_conv_isa best = hn_conv_isa_get();
+    assert_true(best >= HN_CONV_ISA_BASE && best <= HN_CONV_ISA_AVX512);
+    for (int v = HN_CONV_ISA_BASE; v <= HN_CONV_ISA_AVX512; v++)
+        assert_int_equal(hn_conv_isa_set((hn_conv_isa)v), v <= (int)best ? HN_OK : HN_EINVAL);
+    assert_int_equal(hn_conv_isa_set((hn_conv_isa)7), HN_EINVAL);
+    assert_int_equal(hn_conv_isa_set(HN_CONV_ISA_AUTO), HN_OK);
+    assert_int_equal(hn_conv_isa_get(), best);
+    assert_string_equal(hn_conv_isa_name(HN_CONV_ISA_BASE), "baseline");
+    assert_string_equal(hn_conv_isa_name(HN_CONV_ISA_AVX2), "AVX2");
+    assert_string_equal(hn_conv_isa_name(HN_CONV_ISA_AVX512), "AVX-512F");
+    assert_string_equal(hn_conv_isa_name(HN_CONV_ISA_AUTO), "auto");
 }
 
 /* A direct convolution evaluated at one point by its definition. */
@@ -312,7 +358,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_adjoints),    cmocka_unit_test(test_conv_blocked_identical),
-        cmocka_unit_test(test_conv_definition),
+        cmocka_unit_test(test_conv_definition),   cmocka_unit_test(test_conv_isa),
         cmocka_unit_test(test_pool_definitions), cmocka_unit_test(test_loss_stable),
         cmocka_unit_test(test_derivatives_fd),   cmocka_unit_test(test_input_gradient),
     };

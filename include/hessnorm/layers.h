@@ -13,6 +13,24 @@ extern "C" {
 #endif
 
 /* ---- primitive ops on (c,h,w) blocks; W is [co, ci, kh, kw] ---- */
+/* The instruction set of the three direct convolutions below: on x86-64
+ * they are compiled for the baseline, AVX2 and AVX-512F and run in the
+ * best one the CPU has and the OS enables, chosen on first use.  Every
+ * choice gives bit-identical results (the same multiplies and adds in the
+ * same order, no FMA).  hn_conv_isa_set picks one (AUTO: the best again):
+ * HN_EINVAL for one the machine cannot run; not to be called while a
+ * convolution runs in another thread.  BASE < AVX2 < AVX512. */
+typedef enum {
+    HN_CONV_ISA_AUTO = 0,
+    HN_CONV_ISA_BASE = 1,
+    HN_CONV_ISA_AVX2 = 2,
+    HN_CONV_ISA_AVX512 = 3
+} hn_conv_isa;
+hn_conv_isa hn_conv_isa_get(void);
+int hn_conv_isa_set(hn_conv_isa isa);
+/* "baseline", "AVX2", "AVX-512F" ("auto" for AUTO) */
+const char *hn_conv_isa_name(hn_conv_isa isa);
+
 void hn_conv_forward(hn_shape in, size_t co, size_t kh, size_t kw,
                      const double *W, const double *x, double *z);
 /* dx = T(W)^T dz (overwrites dx) */

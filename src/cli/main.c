@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include "cli.h"
 
@@ -77,8 +78,41 @@ static int version(int argc, char **argv)
         hn_blas_info_get(&bi);
         hn_blas_describe(&bi, hn_blas_dgemm_gflops(), txt, sizeof txt);
         fputs(txt, stdout);
+        /* the direct convolutions' instruction set (same bits in each) */
+        const hn_conv_isa now = hn_conv_isa_get();
+        if (getenv("HESSNORM_CONV_ISA")) {
+            hn_conv_isa_set(HN_CONV_ISA_AUTO);
+            printf("Direct convolutions: %s (HESSNORM_CONV_ISA; the best here: %s)\n", hn_conv_isa_name(now),
+                   hn_conv_isa_name(hn_conv_isa_get()));
+            hn_conv_isa_set(now);
+        } else {
+            printf("Direct convolutions: %s (the best this CPU runs)\n", hn_conv_isa_name(now));
+        }
     }
     return 0;
+}
+
+/* HESSNORM_CONV_ISA (baseline, AVX2, AVX-512F or auto; any case) picks
+ * the direct convolutions' instruction set; every one gives the same bits,
+ * so this is for checking that, or for timing them.  Nonzero after the
+ * failure line for a value not of the list or one this CPU cannot run. */
+static int conv_isa_from_env(void)
+{
+    const char *v = getenv("HESSNORM_CONV_ISA");
+    if (!v)
+        return 0;
+    static const hn_conv_isa all[] = {HN_CONV_ISA_AUTO, HN_CONV_ISA_BASE, HN_CONV_ISA_AVX2, HN_CONV_ISA_AVX512};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        if (!strcasecmp(v, hn_conv_isa_name(all[i]))) {
+            if (hn_conv_isa_set(all[i]) == HN_OK)
+                return 0;
+            hn_conv_isa_set(HN_CONV_ISA_AUTO);
+            fprintf(stderr, "hessnorm: HESSNORM_CONV_ISA: this CPU or its OS does not run %s (the best here: %s)\n",
+                    hn_conv_isa_name(all[i]), hn_conv_isa_name(hn_conv_isa_get()));
+            return 1;
+        }
+    fprintf(stderr, "hessnorm: HESSNORM_CONV_ISA: expected baseline, AVX2, AVX-512F or auto, got '%.40s'\n", v);
+    return 1;
 }
 
 /* The top-level options and the subcommands: the exit status. */
@@ -137,5 +171,7 @@ int main(int argc, char **argv)
                     bi.core, bi.best, bi.best);
     }
     hn_gsl_quiet();
+    if (conv_isa_from_env())
+        return hn_cli_finish(1);
     return hn_cli_finish(dispatch(argc, argv));
 }

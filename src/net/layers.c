@@ -7,14 +7,21 @@
 #include "hessnorm/alloc.h"
 #include "hessnorm/fastconv.h"
 #include "hessnorm/layers.h"
+#include "hessnorm/error.h"
+#include "base/cpu.h"
+
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF /* as -ffp-contract=off (Makefile.am); GCC has only the flag */
+#endif
 
 /* ------------------------------------------------------------ primitives */
 
 /* acc[q] += w src[q] on four rows at once (acc, acc + as, ...; weights w,
  * w + ws, ...) that share the source row: each element gets the same one
  * multiply and one add as alone, so the vector loop is exact. */
-static void rows_axpy4(size_t n, const double *w, size_t ws, const double *restrict src,
-                       double *restrict a0, size_t as)
+static inline __attribute__((always_inline)) void rows_axpy4(size_t n, const double *w, size_t ws,
+                                                              const double *restrict src,
+                                                              double *restrict a0, size_t as)
 {
     const double w0 = w[0], w1 = w[ws], w2 = w[2 * ws], w3 = w[3 * ws];
     double *restrict a1 = a0 + as, *restrict a2 = a0 + 2 * as, *restrict a3 = a0 + 3 * as;
@@ -28,7 +35,8 @@ static void rows_axpy4(size_t n, const double *w, size_t ws, const double *restr
     }
 }
 
-static void row_axpy(size_t n, double w, const double *restrict src, double *restrict acc)
+static inline __attribute__((always_inline)) void row_axpy(size_t n, double w, const double *restrict src,
+                                                            double *restrict acc)
 {
 #pragma omp simd
     for (size_t q = 0; q < n; q++)
@@ -44,8 +52,10 @@ static void row_axpy(size_t n, double w, const double *restrict src, double *res
  * forward, i adjoint) are updated together from one source row, which
  * keeps that order, so the result is bit-identical to one row at a time
  * (test_layers) and ~2x faster at C = 24-42. */
-static void conv_rows(hn_shape in, size_t co, size_t kh, size_t kw, const double *W,
-                      const double *src, double *acc, int adjoint)
+static inline __attribute__((always_inline)) void conv_rows_body(hn_shape in, size_t co, size_t kh,
+                                                                  size_t kw, const double *W,
+                                                                  const double *src, double *acc,
+                                                                  int adjoint)
 {
     const size_t ho = in.h - kh + 1, wo = in.w - kw + 1, ci = in.c, kk = kh * kw;
     const size_t zp = ho * wo, xp = in.h * in.w; /* channel planes of z and x */
@@ -88,6 +98,105 @@ static void conv_rows(hn_shape in, size_t co, size_t kh, size_t kw, const double
                         row_axpy(wo, wv, src + (o * ho + y) * wo, acc + (i * in.h + y + a) * in.w + b);
                 }
     }
+}
+
+/* ------------------------------------------------------------ instruction sets */
+
+/* The direct convolution loops are compiled three times on x86-64: for the
+ * baseline (SSE2), for AVX2 and for AVX-512F, and run in the best one the
+ * CPU has and the OS enables (base/cpu.h), chosen on first use.  Each
+ * element still gets one multiply and one add per term in the plain order
+ * (no FMA: the build has -ffp-contract=off; no reassociation), so every
+ * choice gives the same bits (test_layers runs each one the machine has
+ * against the plain loops). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HN_CONV_MULTI 1
+#define HN_TARGET_AVX2 __attribute__((target("avx2")))
+#define HN_TARGET_AVX512 __attribute__((target("avx512f")))
+#else
+#define HN_CONV_MULTI 0
+#endif
+
+static int conv_isa_chosen; /* an hn_conv_isa; 0 (AUTO) until first use */
+
+static hn_conv_isa conv_isa_best(void)
+{
+#if HN_CONV_MULTI
+    hn_cpu c;
+    hn_cpu_get(&c);
+    if (c.avx512f)
+        return HN_CONV_ISA_AVX512;
+    if (c.avx2)
+        return HN_CONV_ISA_AVX2;
+#endif
+    return HN_CONV_ISA_BASE;
+}
+
+hn_conv_isa hn_conv_isa_get(void)
+{
+    int v = __atomic_load_n(&conv_isa_chosen, __ATOMIC_RELAXED);
+    if (v == HN_CONV_ISA_AUTO) { /* every thread finds the same value */
+        v = (int)conv_isa_best();
+        __atomic_store_n(&conv_isa_chosen, v, __ATOMIC_RELAXED);
+    }
+    return (hn_conv_isa)v;
+}
+
+int hn_conv_isa_set(hn_conv_isa isa)
+{
+    const hn_conv_isa best = conv_isa_best();
+    if (isa == HN_CONV_ISA_AUTO)
+        isa = best;
+    if (isa != HN_CONV_ISA_BASE && isa != HN_CONV_ISA_AVX2 && isa != HN_CONV_ISA_AVX512)
+        return HN_EINVAL;
+    if (isa > best) /* the order BASE < AVX2 < AVX512 is the enum's */
+        return HN_EINVAL;
+    __atomic_store_n(&conv_isa_chosen, (int)isa, __ATOMIC_RELAXED);
+    return HN_OK;
+}
+
+const char *hn_conv_isa_name(hn_conv_isa isa)
+{
+    switch (isa) {
+    case HN_CONV_ISA_BASE: return "baseline";
+    case HN_CONV_ISA_AVX2: return "AVX2";
+    case HN_CONV_ISA_AVX512: return "AVX-512F";
+    default: return "auto";
+    }
+}
+
+static void conv_rows_base(hn_shape in, size_t co, size_t kh, size_t kw, const double *W,
+                           const double *src, double *acc, int adjoint)
+{
+    conv_rows_body(in, co, kh, kw, W, src, acc, adjoint);
+}
+
+#if HN_CONV_MULTI
+HN_TARGET_AVX2 static void conv_rows_avx2(hn_shape in, size_t co, size_t kh, size_t kw, const double *W,
+                                          const double *src, double *acc, int adjoint)
+{
+    conv_rows_body(in, co, kh, kw, W, src, acc, adjoint);
+}
+
+HN_TARGET_AVX512 static void conv_rows_avx512(hn_shape in, size_t co, size_t kh, size_t kw,
+                                              const double *W, const double *src, double *acc,
+                                              int adjoint)
+{
+    conv_rows_body(in, co, kh, kw, W, src, acc, adjoint);
+}
+#endif
+
+static void conv_rows(hn_shape in, size_t co, size_t kh, size_t kw, const double *W,
+                      const double *src, double *acc, int adjoint)
+{
+#if HN_CONV_MULTI
+    switch (hn_conv_isa_get()) {
+    case HN_CONV_ISA_AVX512: conv_rows_avx512(in, co, kh, kw, W, src, acc, adjoint); return;
+    case HN_CONV_ISA_AVX2: conv_rows_avx2(in, co, kh, kw, W, src, acc, adjoint); return;
+    default: break;
+    }
+#endif
+    conv_rows_base(in, co, kh, kw, W, src, acc, adjoint);
 }
 
 void hn_conv_forward(hn_shape in, size_t co, size_t kh, size_t kw,
@@ -157,11 +266,105 @@ static void conv_wgrad4_k3(hn_shape in, size_t o, size_t i, size_t a, size_t kh,
     w[0] += s30, w[1] += s31, w[2] += s32;
 }
 
+#if HN_CONV_MULTI
+/* The vector route (AVX2, AVX-512F): OB output channels go together (one
+ * vector: 4 doubles in AVX2, 8 in AVX-512F).  Their rows of dz, transposed
+ * a chunk at a time (t[q][l] = dz[o+l,y,q0+q]), give one vector per
+ * position, and each lane is one weight's sum receiving its terms in the
+ * plain (y, q) order from 0: the sums no longer wait on one add chain each
+ * (the baseline's twelve scalar chains above are its best without
+ * vectors).  WGRAD_VEC(SUF, OB, TARGET) defines wgrad_SUF. */
+#define WG_QC 128 /* row positions per transposed chunk: t is at most 8 KiB */
+#define WG_S 2048 /* sums per (channel block, input-channel chunk): 16 KiB */
+
+#define WGRAD_VEC(SUF, OB, TARGET)                                                                   \
+    typedef double wg_vec_##SUF __attribute__((vector_size(OB * sizeof(double))));                  \
+    /* the same vector at 8-byte alignment, allowed to alias double: unaligned loads and stores */  \
+    typedef double wg_uvec_##SUF                                                                     \
+        __attribute__((vector_size(OB * sizeof(double)), aligned(sizeof(double)), may_alias));      \
+                                                                                                     \
+    /* s[b] (b < kw, one vector each) += t[q] x[q + b] over q < nq, in q order */                    \
+    TARGET static inline void wg_row_##SUF(size_t nq, size_t kw, const double *restrict t,          \
+                                           const double *restrict xr, double *restrict s)           \
+    {                                                                                                \
+        wg_vec_##SUF d;                                                                              \
+        if (kw == 3) { /* the paper's k = 3: the three shifts share each load of t */              \
+            wg_vec_##SUF s0 = *(const wg_uvec_##SUF *)s, s1 = *(const wg_uvec_##SUF *)(s + OB);      \
+            wg_vec_##SUF s2 = *(const wg_uvec_##SUF *)(s + 2 * OB);                                  \
+            for (size_t q = 0; q < nq; q++) {                                                        \
+                d = *(const wg_uvec_##SUF *)(t + q * OB);                                            \
+                s0 += d * xr[q];                                                                     \
+                s1 += d * xr[q + 1];                                                                 \
+                s2 += d * xr[q + 2];                                                                 \
+            }                                                                                        \
+            *(wg_uvec_##SUF *)s = s0, *(wg_uvec_##SUF *)(s + OB) = s1;                               \
+            *(wg_uvec_##SUF *)(s + 2 * OB) = s2;                                                     \
+            return;                                                                                  \
+        }                                                                                            \
+        for (size_t b = 0; b < kw; b++) {                                                            \
+            wg_vec_##SUF s0 = *(const wg_uvec_##SUF *)(s + b * OB);                                  \
+            for (size_t q = 0; q < nq; q++) {                                                        \
+                d = *(const wg_uvec_##SUF *)(t + q * OB);                                            \
+                s0 += d * xr[q + b];                                                                 \
+            }                                                                                        \
+            *(wg_uvec_##SUF *)(s + b * OB) = s0;                                                     \
+        }                                                                                            \
+    }                                                                                                \
+                                                                                                     \
+    /* every block of OB output channels (lanes past co see zeros and are dropped); input channels  \
+     * in chunks whose sums fit s (the caller checks that one channel's do: OB kh kw <= WG_S) */     \
+    TARGET static void wgrad_##SUF(hn_shape in, size_t co, size_t kh, size_t kw, const double *x,   \
+                                   const double *dz, double *dW)                                    \
+    {                                                                                                \
+        const size_t ho = in.h - kh + 1, wo = in.w - kw + 1, ci = in.c, plane = ho * wo;             \
+        const size_t kk = kh * kw, ic = WG_S / (OB * kk);                                            \
+        double t[WG_QC * OB], s[WG_S];                                                               \
+        for (size_t o = 0; o < co; o += OB) {                                                        \
+            const size_t nb = co - o < OB ? co - o : OB;                                             \
+            for (size_t i0 = 0; i0 < ci; i0 += ic) {                                                 \
+                const size_t ni = ci - i0 < ic ? ci - i0 : ic;                                       \
+                memset(s, 0, ni * kk * OB * sizeof *s);                                              \
+                for (size_t y = 0; y < ho; y++)                                                      \
+                    for (size_t q0 = 0; q0 < wo; q0 += WG_QC) {                                      \
+                        const size_t nq = wo - q0 < WG_QC ? wo - q0 : WG_QC;                         \
+                        for (size_t q = 0; q < nq; q++)                                              \
+                            for (size_t l = 0; l < OB; l++)                                          \
+                                t[q * OB + l] = l < nb ? dz[(o + l) * plane + y * wo + q0 + q] : 0.0; \
+                        for (size_t ii = 0; ii < ni; ii++)                                           \
+                            for (size_t a = 0; a < kh; a++)                                          \
+                                wg_row_##SUF(nq, kw, t, x + ((i0 + ii) * in.h + y + a) * in.w + q0,  \
+                                             s + (ii * kh + a) * kw * OB);                           \
+                    }                                                                                \
+                for (size_t l = 0; l < nb; l++)                                                      \
+                    for (size_t j = 0; j < ni * kk; j++)                                             \
+                        dW[(o + l) * ci * kk + i0 * kk + j] += s[j * OB + l];                        \
+            }                                                                                        \
+        }                                                                                            \
+    }
+
+WGRAD_VEC(avx2, 4, HN_TARGET_AVX2)
+WGRAD_VEC(avx512, 8, HN_TARGET_AVX512)
+#define WG_OB_MAX 8 /* the widest OB above: the check against WG_S */
+#endif
+
 void hn_conv_backward_weights(hn_shape in, size_t co, size_t kh, size_t kw,
                               const double *x, const double *dz, double *dW)
 {
     const size_t ho = in.h - kh + 1, wo = in.w - kw + 1, ci = in.c, plane = ho * wo;
     const size_t wst = ci * kh * kw; /* one output channel's weights */
+#if HN_CONV_MULTI
+    if (WG_OB_MAX * kh * kw <= WG_S) {
+        const hn_conv_isa isa = hn_conv_isa_get();
+        if (isa == HN_CONV_ISA_AVX512) {
+            wgrad_avx512(in, co, kh, kw, x, dz, dW);
+            return;
+        }
+        if (isa == HN_CONV_ISA_AVX2) {
+            wgrad_avx2(in, co, kh, kw, x, dz, dW);
+            return;
+        }
+    }
+#endif
     size_t o = 0;
     if (kw == 3) /* the paper's k = 3: the 3 x-shifts of a row share its loads too */
         for (; o + 4 <= co; o += 4)
