@@ -116,9 +116,10 @@ def walls(log):
     out = {}
     with open(log) as f:
         for line in f:
-            m = re.match(r"\S+ end (\S+) (\S+) rc=(\d+) wall=(\d+)s", line)
+            m = re.match(r"\S+ end (\S+) (\S+) rc=(\d+) wall=(\d+)s(?: shard=(\S+))?", line)
             if m:
-                out.setdefault((m.group(1), m.group(2)), []).append((int(m.group(4)), int(m.group(3))))
+                out.setdefault((m.group(1), m.group(2)), []).append((int(m.group(4)), int(m.group(3)),
+                                                                     m.group(5)))
     return out
 
 
@@ -239,7 +240,8 @@ def main(run, log, dest):
             n += 1
         w = wall.get((ds, sweep), [])
         timing_md.append("| %s | %d | %s | %.0f | %s |" % (
-            d, n, " + ".join("%d%s" % (s, "" if rc == 0 else " (rc %d)" % rc) for s, rc in w) or "n/a",
+            d, n, " + ".join("%d%s%s" % (s, "" if rc == 0 else " (rc %d)" % rc, " (shard %s)" % sh if sh else "")
+                       for s, rc, sh in w) or "n/a",
             tot, ",".join(str(x) for x in sorted(threads))))
         head, rows = read_curves(os.path.join(src, "curves.csv"))
         thin(head, rows, os.path.join(out, "curves_k.csv"), set(PAPER_K))
@@ -294,7 +296,8 @@ def main(run, log, dest):
         f.write("\n".join(cmp_md) + "\n")
     with open(os.path.join(dest, "timing.md"), "w") as f:
         f.write("# Wall time of each run\n\nFrom the run's log (a run killed and resumed has one entry per "
-                "sitting) and the models' timing.json.\n\n" + "\n".join(timing_md) + "\n")
+                "sitting; a run split into shards one per shard, shards may have run at the same time, "
+                "one process per core) and the models' timing.json.\n\n" + "\n".join(timing_md) + "\n")
 
 
 if __name__ == "__main__":
