@@ -172,10 +172,13 @@ static void test_conv_isa(void **state)
     (void)state;
     assert_int_equal(hn_conv_isa_set(HN_CONV_ISA_AUTO), HN_OK);
     const hn_conv_isa best = hn_conv_isa_get();
+    assert_int_equal(hn_conv_isa_best(), best);
     assert_true(best >= HN_CONV_ISA_BASE && best <= HN_CONV_ISA_AVX512);
     for (int v = HN_CONV_ISA_BASE; v <= HN_CONV_ISA_AVX512; v++)
         assert_int_equal(hn_conv_isa_set((hn_conv_isa)v), v <= (int)best ? HN_OK : HN_EINVAL);
     assert_int_equal(hn_conv_isa_set((hn_conv_isa)7), HN_EINVAL);
+    assert_int_equal(hn_conv_isa_set(HN_CONV_ISA_BASE), HN_OK);
+    assert_int_equal(hn_conv_isa_best(), best); /* whatever is set */
     assert_int_equal(hn_conv_isa_set(HN_CONV_ISA_AUTO), HN_OK);
     assert_int_equal(hn_conv_isa_get(), best);
     assert_string_equal(hn_conv_isa_name(HN_CONV_ISA_BASE), "baseline");

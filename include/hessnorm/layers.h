@@ -27,6 +27,8 @@ typedef enum {
     HN_CONV_ISA_AVX512 = 3
 } hn_conv_isa;
 hn_conv_isa hn_conv_isa_get(void);
+/* the best this CPU and OS run (what AUTO picks), whatever is set */
+hn_conv_isa hn_conv_isa_best(void);
 int hn_conv_isa_set(hn_conv_isa isa);
 /* "baseline", "AVX2", "AVX-512F" ("auto" for AUTO) */
 const char *hn_conv_isa_name(hn_conv_isa isa);

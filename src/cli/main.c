@@ -81,10 +81,8 @@ static int version(int argc, char **argv)
         /* the direct convolutions' instruction set (same bits in each) */
         const hn_conv_isa now = hn_conv_isa_get();
         if (getenv("HESSNORM_CONV_ISA")) {
-            hn_conv_isa_set(HN_CONV_ISA_AUTO);
             printf("Direct convolutions: %s (HESSNORM_CONV_ISA; the best here: %s)\n", hn_conv_isa_name(now),
-                   hn_conv_isa_name(hn_conv_isa_get()));
-            hn_conv_isa_set(now);
+                   hn_conv_isa_name(hn_conv_isa_best()));
         } else {
             printf("Direct convolutions: %s (the best this CPU runs)\n", hn_conv_isa_name(now));
         }
@@ -106,9 +104,8 @@ static int conv_isa_from_env(void)
         if (!strcasecmp(v, hn_conv_isa_name(all[i]))) {
             if (hn_conv_isa_set(all[i]) == HN_OK)
                 return 0;
-            hn_conv_isa_set(HN_CONV_ISA_AUTO);
             fprintf(stderr, "hessnorm: HESSNORM_CONV_ISA: this CPU or its OS does not run %s (the best here: %s)\n",
-                    hn_conv_isa_name(all[i]), hn_conv_isa_name(hn_conv_isa_get()));
+                    hn_conv_isa_name(all[i]), hn_conv_isa_name(hn_conv_isa_best()));
             return 1;
         }
     fprintf(stderr, "hessnorm: HESSNORM_CONV_ISA: expected baseline, AVX2, AVX-512F or auto, got '%.40s'\n", v);

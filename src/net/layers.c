@@ -119,7 +119,7 @@ static inline __attribute__((always_inline)) void conv_rows_body(hn_shape in, si
 
 static int conv_isa_chosen; /* an hn_conv_isa; 0 (AUTO) until first use */
 
-static hn_conv_isa conv_isa_best(void)
+hn_conv_isa hn_conv_isa_best(void)
 {
 #if HN_CONV_MULTI
     hn_cpu c;
@@ -136,7 +136,7 @@ hn_conv_isa hn_conv_isa_get(void)
 {
     int v = __atomic_load_n(&conv_isa_chosen, __ATOMIC_RELAXED);
     if (v == HN_CONV_ISA_AUTO) { /* every thread finds the same value */
-        v = (int)conv_isa_best();
+        v = (int)hn_conv_isa_best();
         __atomic_store_n(&conv_isa_chosen, v, __ATOMIC_RELAXED);
     }
     return (hn_conv_isa)v;
@@ -144,7 +144,7 @@ hn_conv_isa hn_conv_isa_get(void)
 
 int hn_conv_isa_set(hn_conv_isa isa)
 {
-    const hn_conv_isa best = conv_isa_best();
+    const hn_conv_isa best = hn_conv_isa_best();
     if (isa == HN_CONV_ISA_AUTO)
         isa = best;
     if (isa != HN_CONV_ISA_BASE && isa != HN_CONV_ISA_AVX2 && isa != HN_CONV_ISA_AVX512)
