@@ -113,6 +113,11 @@ HESSNORM_CONV_ISA=sse4 "$HN" --version > "$T/o" 2> "$T/e"; rc=$?
 [ $rc -eq 1 ] && [ ! -s "$T/o" ] && [ "$(wc -l < "$T/e")" -eq 1 ] \
     && grep -q "^hessnorm: HESSNORM_CONV_ISA: expected baseline, AVX2, AVX-512F or auto, got 'sse4'$" "$T/e" \
     && ok "HESSNORM_CONV_ISA=sse4: one line, exit 1" || bad "HESSNORM_CONV_ISA=sse4: rc=$rc $(cat "$T/o" "$T/e")"
+HESSNORM_CONV_ISA="$(printf 'avx\n2\033')" "$HN" --version > "$T/o" 2> "$T/e"; rc=$?
+[ $rc -eq 1 ] && [ ! -s "$T/o" ] && [ "$(wc -l < "$T/e")" -eq 1 ] \
+    && grep -q "got 'avx?2?'$" "$T/e" \
+    && ok "HESSNORM_CONV_ISA with control characters: one line, each as '?'" \
+    || bad "HESSNORM_CONV_ISA with control characters: rc=$rc $(od -c "$T/e" | head -3)"
 if [ $best != AVX-512F ]; then
     HESSNORM_CONV_ISA=avx-512f "$HN" --version > "$T/o" 2> "$T/e"; rc=$?
     [ $rc -eq 1 ] && grep -q "does not run AVX-512F (the best here: $best)" "$T/e" \

@@ -204,7 +204,7 @@ usage() { # usage NAME WANT ARGS...
     fi
 }
 usage "bad threads" "--threads" --dataset mnist --sweep layers --threads zero
-usage "too many threads" "more than 1024" --dataset mnist --sweep layers --threads 4294967297
+usage "too many threads" "more than 512" --dataset mnist --sweep layers --threads 4294967297
 usage "negative limit" "--limit" --dataset mnist --sweep layers --limit -5
 usage "negative time limit" "--time-limit" --dataset mnist --sweep layers --time-limit -1
 check "cifar10 needs --data" "cifar10" --dataset cifar10 --sweep layers

@@ -86,6 +86,11 @@ usage audit "hessnorm audit: --json needs --model, --weights and --sample (or --
 # an option value not of its syntax (a number that does not parse, out of range)
 usage audit "hessnorm audit: --seed: 'abc' is not a number" audit --seed abc --out "$T/none"
 usage audit "hessnorm audit: --budget: '-1' is not a positive number of seconds" audit --budget -1 --out "$T/none"
+# control characters in a quoted value stay out of the terminal: '?' each
+usage audit "hessnorm audit: --budget: '1?x?[2J' is not a positive number of seconds" \
+    audit --budget "$(printf '1\nx\033[2J')" --out "$T/none"
+usage inspect "hessnorm inspect: --threads: expected a non-negative integer, got '2?'" \
+    inspect --threads "$(printf '2\t')" --example
 usage audit "hessnorm audit: --random: 'x' is not a count" audit --random x --out "$T/none"
 usage audit "hessnorm audit: --sweep-draws: '6' is more than 5" audit --sweep-draws 6 --out "$T/none"
 usage audit "hessnorm audit: --trained: '-2' is not a count" audit --trained -2 --out "$T/none"
@@ -96,7 +101,7 @@ usage experiment "hessnorm experiment: --mem-limit: expected a positive number o
     experiment --dataset mnist --sweep layers --preset tiny --mem-limit 0x10 --out "$T/none"
 usage experiment "hessnorm experiment: --epochs: expected a positive integer, got '1.5'" \
     experiment --dataset mnist --sweep layers --epochs 1.5 --out "$T/none"
-usage inspect "hessnorm inspect: --threads: 5000 is more than 1024" inspect --example --threads 5000
+usage inspect "hessnorm inspect: --threads: 5000 is more than 512" inspect --example --threads 5000
 # the options of the routes, the shards and the report: conflicts and values
 usage inspect "hessnorm inspect: --dense and --matrix-free exclude each other" inspect --example --dense --matrix-free
 usage inspect "hessnorm inspect: --dump writes the dense matrices: it needs the dense route, not --matrix-free" \
@@ -114,7 +119,7 @@ usage experiment "hessnorm experiment: --shard: expected i/n (1 <= i <= n), got 
 usage experiment "hessnorm experiment: --report-only needs --out DIR" experiment --report-only
 usage experiment "hessnorm experiment: --report-only takes only --out DIR and --no-figures" \
     experiment --report-only --out "$T/none" --dataset mnist
-usage experiment "hessnorm experiment: --threads: 5000 is more than 1024" \
+usage experiment "hessnorm experiment: --threads: 5000 is more than 512" \
     experiment --dataset all --sweep all --threads 5000 --out "$T/none"
 
 # ------------------------------------------------------------ bad input: exit 1, one line
@@ -138,6 +143,20 @@ export SLURM_ARRAY_TASK_ID=5 SLURM_ARRAY_TASK_COUNT=2 # (a function's prefix ass
 badin "hessnorm: SLURM_ARRAY_TASK_ID=5 (COUNT=2, MIN=unset, STEP=unset) is not one of a contiguous job array's tasks; use --array=1-N or give --shard i/n" \
     experiment --dataset mnist --sweep layers --out "$T/none"
 unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT
+# a default thread count over the cap: refused before any thread starts
+# (libgomp crashed making 100,000), and --threads N decides over it
+omp="hessnorm: OMP_NUM_THREADS: 100000 threads are more than 512; give --threads N"
+export OMP_NUM_THREADS=100000
+badin "$omp" inspect --example
+badin "$omp" audit --out "$T/none" --no-figures --claims lemma2
+badin "$omp" audit --model "$M" --weights "$W" --sample "$X" --claims lemma2
+badin "$omp" experiment --dataset fashion-mnist --sweep layers --preset tiny --out "$T/none"
+"$HN" inspect --example --threads 1 > "$T/out" 2> "$T/err" && [ -s "$T/out" ] &&
+    ok "OMP_NUM_THREADS=100000 with --threads 1: runs" || bad "--threads 1 over OMP_NUM_THREADS: $(cat "$T/err")"
+"$HN" audit --model "$M" --weights "$W" --sample "$X" --claims lemma2 --threads 1 > "$T/out" 2> "$T/err" &&
+    [ -s "$T/out" ] && ok "audit --model with --threads 1 over OMP_NUM_THREADS=100000: runs" ||
+    bad "audit --threads 1 over OMP_NUM_THREADS: $(cat "$T/err")"
+unset OMP_NUM_THREADS
 "$HN" experiment --dataset mnist --sweep depth --out "$T/none" > "$T/out" 2> "$T/err"; rc=$?
 [ $rc -eq 1 ] && [ "$(wc -l < "$T/err")" -eq 1 ] && ok "bad input: --sweep depth: $(cat "$T/err")" ||
     bad "--sweep depth: rc=$rc $(cat "$T/err")"

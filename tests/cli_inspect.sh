@@ -52,7 +52,7 @@ cmp -s "$T/t1.json" "$T/t2.json" || { echo "--threads 1 and 2 differ"; exit 1; }
 # a value out of the option's range: a usage error (exit 2, the hint line)
 rc=0
 "$HN" inspect --example --threads 5000 > "$T/out" 2> "$T/err" || rc=$?
-[ $rc -eq 2 ] && [ "$(cat "$T/err")" = "hessnorm inspect: --threads: 5000 is more than 1024
+[ $rc -eq 2 ] && [ "$(cat "$T/err")" = "hessnorm inspect: --threads: 5000 is more than 512
 try 'hessnorm inspect --help'" ] && [ ! -s "$T/out" ] ||
     { echo "--threads 5000: rc=$rc: $(cat "$T/err")"; exit 1; }
 # the route: automatic (dense for the example, matrix-free past

@@ -10,7 +10,8 @@
 set -u
 . "${HN_SRCDIR:-.}/tests/cli_lib.sh"
 hn_test_setup
-A="--no-figures --random 5 --adversarial 0 --nm-iterations 0 --trained 0 --sweep-draws 0 --claims lemma2,appD2.T_stmt" # small: ~2 s a run
+# small: ~2 s a run; --budget 100000: compared byte for byte, never cut short by the clock
+A="--no-figures --random 5 --adversarial 0 --nm-iterations 0 --trained 0 --sweep-draws 0 --claims lemma2,appD2.T_stmt --budget 100000"
 
 "$HN" audit $A --seed 1 --out "$T/d" > /dev/null 2>&1 && "$HN" audit $A --seed 2 --out "$T/d" > /dev/null 2>&1 &&
     "$HN" audit $A --seed 2 --out "$T/e" > /dev/null 2>&1 || bad "audits did not run"
@@ -58,4 +59,25 @@ left=$(ls -d "$T"/d.tmp.* 2> /dev/null | wc -l)
 [ "$left" -eq 0 ] && cmp -s "$T/d/audit.json" "$T/e/audit.json" &&
     ok "the next run removes the stale temporary folder and writes its own output" ||
     bad "after SIGKILL: $left temporary folders, audit.json differs?"
+# a stale temporary folder nested deeper than a run writes (20 levels: all
+# removed; 70 levels: emptied down to the depth bound, the rest left): the
+# run neither hangs (it used to loop for ever past 16 levels) nor fails
+for deep in 20 70; do
+    rm -rf "$T"/d.tmp.*
+    p="$T/d.tmp.deep$deep"
+    i=0
+    while [ $i -lt $deep ]; do p="$p/x"; i=$((i + 1)); done
+    mkdir -p "$p" && : > "$p/f" || bad "cannot make a $deep-deep folder"
+    timeout 120 "$HN" audit $A --seed 2 --out "$T/d" > /dev/null 2> "$T/deep.err"
+    rc=$?
+    left=$(ls -d "$T"/d.tmp.* 2> /dev/null | wc -l)
+    want=0
+    [ $deep -gt 64 ] && want=1
+    if [ $rc -eq 0 ] && [ "$left" -eq $want ] && cmp -s "$T/d/audit.json" "$T/e/audit.json"; then
+        ok "a stale folder $deep levels deep: run rc 0, $left stale folder(s) left"
+    else
+        bad "a stale folder $deep levels deep: rc=$rc, $left left, $(head -c 200 "$T/deep.err")"
+    fi
+done
+rm -rf "$T"/d.tmp.*
 hn_test_end cli_outdir

@@ -63,6 +63,42 @@ s=$("$HN" experiment $GRID --sweep kernel --out "$T/sh/fashion-mnist-kernel" 2>&
 [ "$s" -eq 1 ] && cmp -s "$T/one/fashion-mnist-kernel/report.md" "$T/sh/fashion-mnist-kernel/report.md" \
     && ok "rerun resumes the finished model, trains the missing one: the same report" || bad "rerun: $s resumed"
 
+# two unsharded runs of one sweep into one folder at once: each model is
+# trained once (models/NAME.lock: the other run waits, then resumes it),
+# both exit 0, and the folder is byte-identical to a solo run's; no lock
+# file is left
+# shellcheck disable=SC2086
+{
+    "$HN" experiment $GRID --sweep layers --out "$T/two" > /dev/null 2> "$T/two1.err" & q1=$!
+    "$HN" experiment $GRID --sweep layers --out "$T/two" > /dev/null 2> "$T/two2.err" & q2=$!
+}
+wait $q1; r1=$?
+wait $q2; r2=$?
+n=$(cat "$T/two1.err" "$T/two2.err" | grep -c "model [0-9]*/[0-9]* .*: done in")
+w=$(cat "$T/two1.err" "$T/two2.err" | grep -c "waiting for another run on it")
+if [ $r1 -eq 0 ] && [ $r2 -eq 0 ] && [ "$n" -eq 2 ] && diff -r -x timing.json "$T/one/fashion-mnist-layers" "$T/two" > "$T/diff" 2>&1 &&
+        [ -z "$(find "$T" -name '*.lock')" ]; then
+    ok "two unsharded runs at once: both rc 0, 2 models trained in all ($w waits), the solo run's files"
+else
+    bad "two runs at once: rc $r1 $r2, $n trainings, $(head -n 3 "$T/diff") $(find "$T" -name '*.lock') $(tail -n 1 "$T/two1.err" "$T/two2.err")"
+fi
+# a run of other settings (seed 2) started while seed 1 trains: refused at
+# the model seed 1 made; seed 1's run is untouched
+# shellcheck disable=SC2086
+"$HN" experiment $GRID --sweep layers --out "$T/three" > /dev/null 2> "$T/three1.err" & q1=$!
+i=0
+while [ $i -lt 200 ] && [ -z "$(find "$T/three" -name '*.lock' 2> /dev/null)" ]; do sleep 0.05; i=$((i + 1)); done
+# shellcheck disable=SC2086
+"$HN" experiment $GRID --sweep layers --seed 2 --out "$T/three" > /dev/null 2> "$T/three2.err"; r2=$?
+wait $q1; r1=$?
+if [ $r1 -eq 0 ] && [ $r2 -eq 1 ] && [ "$(wc -l < "$T/three2.err" | tr -d ' ')" -ge 1 ] &&
+        tail -n 1 "$T/three2.err" | grep -q "made with other settings" &&
+        diff -r -x timing.json "$T/one/fashion-mnist-layers" "$T/three" > "$T/diff" 2>&1; then
+    ok "seed 2 beside a running seed 1: refused ($(tail -n 1 "$T/three2.err" | cut -c1-80)...), seed 1 as solo"
+else
+    bad "seed 2 beside seed 1: rc $r1 $r2, $(tail -n 1 "$T/three2.err") $(head -n 3 "$T/diff")"
+fi
+
 # check NAME RC WANT ARGS...: exit RC with one line on stderr naming WANT;
 # RC 2 (a usage error: a --shard value not of the form i/n) adds the hint
 check() {

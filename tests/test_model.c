@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <jansson.h>
 #include "hessnorm/alloc.h"
@@ -532,6 +535,73 @@ static void test_atomic_write_stale(void **state)
     hn_free(buf);
     for (size_t i = 0; i < 5; i++)
         unlink(tpath(kept[i]));
+}
+
+/* Writers of one NAME in several processes at once (two shards writing
+ * sweep.json): each write succeeds, the file is one writer's whole, no
+ * temporary is left, and a temporary that is being written (its lock
+ * held) is not removed as stale, while the same file unlocked is. */
+static size_t count_temporaries(const char *prefix)
+{
+    DIR *d = opendir(tpath(""));
+    assert_non_null(d);
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        n += !strncmp(de->d_name, prefix, strlen(prefix));
+    closedir(d);
+    return n;
+}
+
+static void test_atomic_write_concurrent(void **state)
+{
+    (void)state;
+    enum { WRITERS = 3, WRITES = 200, LEN = 32768 };
+    char p[512];
+    snprintf(p, sizeof p, "%s", tpath("c.json"));
+    pid_t pid[WRITERS];
+    for (int w = 0; w < WRITERS; w++) {
+        pid[w] = fork();
+        assert_true(pid[w] >= 0);
+        if (pid[w] == 0) {
+            static char buf[LEN];
+            memset(buf, 'a' + w, sizeof buf);
+            int failed = 0;
+            hn_err e;
+            for (int i = 0; i < WRITES; i++)
+                failed += hn_write_file_atomic(p, buf, sizeof buf, &e) != HN_OK;
+            _exit(failed ? 1 : 0);
+        }
+    }
+    for (int w = 0; w < WRITERS; w++) {
+        int st = 0;
+        assert_int_equal(waitpid(pid[w], &st, 0), pid[w]);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0); /* 1: a write failed (its temporary removed by another) */
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    hn_err e;
+    assert_int_equal(hn_read_file(p, &buf, &len, &e), HN_OK);
+    assert_int_equal(len, LEN);
+    for (size_t i = 1; i < len; i++)
+        assert_int_equal(buf[i], buf[0]); /* one writer's whole */
+    hn_free(buf);
+    assert_int_equal(count_temporaries("c.json.tmp."), 0);
+
+    /* a temporary being written (locked) stays; unlocked, it is stale */
+    char live[512];
+    snprintf(live, sizeof live, "%s", tpath("c.json.tmp.Live01"));
+    int fd = open(live, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+    assert_int_equal(hn_write_file_atomic(p, "x", 1, &e), HN_OK);
+    struct stat st;
+    assert_int_equal(stat(live, &st), 0);
+    close(fd);
+    assert_int_equal(hn_write_file_atomic(p, "y", 1, &e), HN_OK);
+    assert_int_not_equal(stat(live, &st), 0);
+    unlink(p);
 }
 
 static void test_bad_json_top(void **state)
@@ -1261,6 +1331,7 @@ int main(void)
         cmocka_unit_test(test_json_roundtrip),
         cmocka_unit_test(test_bad_json_syntax),
         cmocka_unit_test(test_atomic_write_stale),
+        cmocka_unit_test(test_atomic_write_concurrent),
         cmocka_unit_test(test_bad_json_top),
         cmocka_unit_test(test_bad_json_layers),
         cmocka_unit_test(test_bad_structure),

@@ -12,7 +12,9 @@ extern "C" {
 int hn_read_file(const char *path, char **buf, size_t *len, hn_err *err);
 /* Write len bytes to path through path.tmp.XXXXXX + fsync + rename, so
  * that the file appears whole or not at all; then remove any other
- * path.tmp.XXXXXX beside it (left by a writer killed mid-write). */
+ * path.tmp.XXXXXX beside it left by a writer killed mid-write (one a live
+ * writer holds locked until its rename is left alone, so processes may
+ * write one path at once). */
 int hn_write_file_atomic(const char *path, const void *buf, size_t len, hn_err *err);
 /* Create a directory (and parents); existing is fine. */
 int hn_mkdir_p(const char *path, hn_err *err);

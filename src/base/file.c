@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -189,8 +190,11 @@ static void sync_parent_dir(const char *path)
 /* After path is in place: remove the temporaries path.tmp.XXXXXX (the
  * exact mkstemp pattern below) that a writer killed between mkstemp and
  * rename left beside it, so that a rerun after a SIGKILL leaves the
- * folder as an uninterrupted run does.  Best effort: nothing is reported,
- * nothing is allocated through the hook. */
+ * folder as an uninterrupted run does.  A live writer (another process
+ * writing the same file: two shards' sweep.json) holds a lock on its
+ * temporary until its rename, and a locked temporary is left alone; the
+ * lock of a killed writer went with it.  Best effort: nothing is
+ * reported, nothing is allocated through the hook. */
 static void remove_stale_temporaries(const char *path)
 {
     char dir[PATH_MAX];
@@ -218,10 +222,53 @@ static void remove_stale_temporaries(const char *path)
                     memcmp(n + blen, ".tmp.", 5) == 0;
         for (size_t i = blen + 5; match && i < blen + 11; i++)
             match = isalnum((unsigned char)n[i]) != 0;
-        if (match)
+        if (!match)
+            continue;
+        int fd = openat(dirfd(d), n, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        struct stat a, b;
+        /* unlocked, and still the file at that name: no writer owns it */
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &a) == 0 &&
+            fstatat(dirfd(d), n, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
             (void)unlinkat(dirfd(d), n, 0);
+        close(fd);
     }
     closedir(d);
+}
+
+/* mkstemp on tmp (its last 6 bytes "XXXXXX"), the new file locked until
+ * *lock_fd (a dup of the descriptor: the lock is the open file's, so it
+ * outlives the close before the rename) is closed after the rename.  A
+ * temporary that remove_stale_temporaries removed between mkstemp and the
+ * lock is made again.  The write descriptor, or -1 with errno set. */
+static int make_locked_temporary(char *tmp, int *lock_fd)
+{
+    const size_t n = strlen(tmp);
+    for (int attempt = 0; attempt < 16; attempt++) {
+        memcpy(tmp + n - 6, "XXXXXX", 6);
+        int fd = mkstemp(tmp);
+        if (fd < 0)
+            return -1;
+        int lk = -1;
+        if (flock(fd, LOCK_EX) != 0 || (lk = dup(fd)) < 0) {
+            int e = errno;
+            unlink(tmp);
+            close(fd);
+            errno = e;
+            return -1;
+        }
+        struct stat a, b;
+        if (fstat(fd, &a) == 0 && stat(tmp, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+            *lock_fd = lk;
+            return fd;
+        }
+        /* removed by another writer before the lock: the name is not ours */
+        close(lk);
+        close(fd);
+    }
+    errno = EAGAIN;
+    return -1;
 }
 
 int hn_write_file_atomic(const char *path, const void *buf, size_t len, hn_err *err)
@@ -239,7 +286,8 @@ int hn_write_file_atomic(const char *path, const void *buf, size_t len, hn_err *
         return hn_err_set(err, HN_ENOMEM, "%s: out of memory", path);
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, suffix, sizeof suffix);
-    fd = mkstemp(tmp);
+    int lock_fd = -1;
+    fd = make_locked_temporary(tmp, &lock_fd);
     if (fd < 0) {
         e = errno;
         hn_free(tmp);
@@ -264,6 +312,7 @@ int hn_write_file_atomic(const char *path, const void *buf, size_t len, hn_err *
     what = "cannot rename the temporary file into place";
     if (rename(tmp, path) != 0)
         goto fail;
+    close(lock_fd);
     hn_free(tmp);
     remove_stale_temporaries(path);
     sync_parent_dir(path);
@@ -273,6 +322,7 @@ fail:
     if (fd >= 0)
         close(fd);
     unlink(tmp);
+    close(lock_fd);
     hn_free(tmp);
     return hn_err_set(err, HN_EIO, "%s: %s: %s", path, what, strerror(e));
 }

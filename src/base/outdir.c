@@ -9,20 +9,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "hessnorm/file.h"
 #include "hessnorm/outdir.h"
+#include "base/lockfile.h"
 
 /* the active temporary folder, for hn_outdir_signal_cleanup */
 static char active_tmp[4200], active_lock[4200];
 static volatile sig_atomic_t have_active;
 
 /* Remove the tree at dirfd/name with async-signal-safe calls: openat,
- * getdents64 (a raw system call), unlinkat, close.  Depth is bounded by
- * the folders the run writes (a few levels). */
+ * getdents64 (a raw system call), unlinkat, close.  The folders a run
+ * writes are a few levels deep; a stale tree deeper than TREE_DEPTH_MAX
+ * (something else wrote there) is left below that depth.  Returns 1 when
+ * anything was removed, 0 when nothing was. */
 struct linux_dirent64 {
     unsigned long long d_ino;
     long long d_off;
@@ -31,20 +33,21 @@ struct linux_dirent64 {
     char d_name[];
 };
 
-static void remove_tree_at(int dirfd, const char *name, int depth)
+#define TREE_DEPTH_MAX 64 /* 64 frames of a 4 KiB buffer: 256 KiB of stack at most */
+
+static int remove_tree_at(int dirfd, const char *name, int depth)
 {
-    if (depth > 16)
-        return;
+    if (depth > TREE_DEPTH_MAX)
+        return 0;
     int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        unlinkat(dirfd, name, 0);
-        return;
-    }
+    if (fd < 0)
+        return unlinkat(dirfd, name, 0) == 0;
     char buf[4096];
-    /* passes over the directory until one finds nothing to remove (entries
-     * removed while reading may shift the rest; a pass that removes
-     * nothing ends it either way, so an entry that cannot be removed
-     * cannot loop) */
+    int any = 0;
+    /* passes over the directory until one removes nothing (entries
+     * removed while reading may shift the rest); an entry that cannot be
+     * removed, or a folder too deep to empty, does not count as removed,
+     * so neither can loop */
     for (int removed = 1; removed;) {
         removed = 0;
         lseek(fd, 0, SEEK_SET);
@@ -58,15 +61,17 @@ static void remove_tree_at(int dirfd, const char *name, int depth)
                 if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
                     continue;
                 if (d->d_type == DT_DIR)
-                    remove_tree_at(fd, d->d_name, depth + 1);
-                else if (unlinkat(fd, d->d_name, 0) != 0 && d->d_type == DT_UNKNOWN)
-                    remove_tree_at(fd, d->d_name, depth + 1); /* a folder on a file system without d_type */
-                removed = 1;
+                    removed |= remove_tree_at(fd, d->d_name, depth + 1);
+                else if (unlinkat(fd, d->d_name, 0) == 0)
+                    removed = 1;
+                else if (d->d_type == DT_UNKNOWN) /* a folder on a file system without d_type */
+                    removed |= remove_tree_at(fd, d->d_name, depth + 1);
             }
         }
+        any |= removed;
     }
     close(fd);
-    unlinkat(dirfd, name, AT_REMOVEDIR);
+    return unlinkat(dirfd, name, AT_REMOVEDIR) == 0 || any;
 }
 
 void hn_outdir_signal_cleanup(void)
@@ -127,29 +132,11 @@ int hn_outdir_begin(hn_outdir *od, const char *target, hn_err *err)
     }
     char lock[4200];
     snprintf(lock, sizeof lock, "%s.lock", od->target);
-    /* the lock file is removed when the run ends: a run that locked a file
-     * already unlinked (it opened it just before) sees another inode at the
-     * path and tries again */
-    for (int attempt = 0;; attempt++) {
-        od->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-        if (od->lock_fd < 0)
-            return hn_err_set(err, HN_EIO, "%s: cannot create the lock file: %s", lock, strerror(errno));
-        if (flock(od->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-            int e = errno;
-            close(od->lock_fd);
-            od->lock_fd = -1;
-            return hn_err_set(err, HN_EIO, "%s: %s", od->target,
-                              e == EWOULDBLOCK ? "another hessnorm run is writing it (its lock file is held)"
-                                               : strerror(e));
-        }
-        struct stat a, b;
-        if (fstat(od->lock_fd, &a) == 0 && stat(lock, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
-            break;
-        close(od->lock_fd);
-        od->lock_fd = -1;
-        if (attempt == 8)
-            return hn_err_set(err, HN_EIO, "%s: the lock file keeps changing", lock);
-    }
+    int busy = 0;
+    if (hn_lockfile_take(lock, 0, &od->lock_fd, &busy, err) != HN_OK)
+        return busy ? hn_err_set(err, HN_EIO, "%s: another hessnorm run is writing it (its lock file is held)",
+                                 od->target)
+                    : HN_EIO;
     snprintf(od->lock, sizeof od->lock, "%s", lock);
     struct stat st;
     if (stat(od->target, &st) == 0 && !S_ISDIR(st.st_mode)) {
@@ -173,14 +160,7 @@ int hn_outdir_begin(hn_outdir *od, const char *target, hn_err *err)
 
 const char *hn_outdir_path(const hn_outdir *od) { return od->tmp; }
 
-static void unlock(hn_outdir *od)
-{
-    if (od->lock_fd >= 0) {
-        unlink(od->lock); /* while still held: a run that opened it retries (inode check) */
-        close(od->lock_fd);
-        od->lock_fd = -1;
-    }
-}
+static void unlock(hn_outdir *od) { hn_lockfile_drop(od->lock, &od->lock_fd); }
 
 int hn_outdir_commit(hn_outdir *od, hn_err *err)
 {

@@ -507,12 +507,18 @@ int hn_cli_audit(int argc, char **argv)
         return st;
     if (a.list)
         return print_list(a.json);
+    /* after the usage errors: OpenBLAS's buffers for the threads --threads
+     * (or OpenMP's default) gives */
+    hn_err err;
+    hn_err_clear(&err);
     if (a.model || a.weights || a.sample) {
         if (!a.model || !a.weights || !a.sample)
             return hn_cli_usage("audit", "--model, --weights and --sample go together (missing %s)",
                                 !a.model ? "--model" : !a.weights ? "--weights" : "--sample");
         if (a.run_opt)
             return hn_cli_usage("audit", "--%s is an option of the full audit, not of --model", a.run_opt);
+        if (hn_cli_blas_ready(0, &err))
+            return hn_cli_fail(&err);
         one_files fl = {a.model, a.weights, a.wstar, a.sample, 0, 0};
         return audit_one(&fl, a.o.claims, a.json, a.route);
     }
@@ -523,8 +529,8 @@ int hn_cli_audit(int argc, char **argv)
     /* before the output folder is made */
     if (a.o.claims && check_claim_list(a.o.claims))
         return 1;
-    hn_err err;
-    hn_err_clear(&err);
+    if (hn_cli_blas_ready(0, &err))
+        return hn_cli_fail(&err);
     /* SIGINT / SIGTERM: remove the run's temporary folder, then die of the
      * signal (the previous output stays as it was) */
     struct sigaction sa;

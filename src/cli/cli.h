@@ -87,15 +87,18 @@ int hn_cli_size(const char *opt, const char *v, int allow_zero, size_t *out, hn_
 /* --threads N (0 = all cores, OpenMP's default): parses v (at most
  * HN_CLI_MAX_THREADS), sets OpenMP's thread count and *out; HN_EINVAL with
  * "--threads: ..." in err.  Results do not depend on the count (every
- * parallel loop writes per-sample slots reduced in a fixed order). */
-#define HN_CLI_MAX_THREADS 1024
+ * parallel loop writes per-sample slots reduced in a fixed order).  The
+ * cap: OpenBLAS 0.3.21 keeps 2 x 64 + 512 = 640 buffer slots; past them it
+ * prints "Program is Terminated" to standard output and exits 0. */
+#define HN_CLI_MAX_THREADS 512
 int hn_cli_threads(const char *v, int *out, hn_err *err);
 
 /* Map OpenBLAS's per-thread buffers now, for `threads` OpenMP threads
  * (0: OpenMP's default), before any large allocation; HN_ENOMEM with
  * "memory: ..." (the figure, the limit, --threads) when the memory limit
- * leaves no room for them.  Every command calls it once, after its
- * --threads. */
+ * leaves no room for them; HN_EINVAL naming OMP_NUM_THREADS when the
+ * default count it gives is over HN_CLI_MAX_THREADS (--threads N then
+ * decides).  Every command calls it once, after its --threads. */
 int hn_cli_blas_ready(int threads, hn_err *err);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include "base/mem.h"
 #include "base/parse.h"
@@ -31,7 +32,11 @@ int hn_cli_usage(const char *cmd, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "hessnorm%s%s: %s\ntry 'hessnorm%s%s --help'\n", cmd ? " " : "", cmd ? cmd : "", msg,
+    /* a value quoted from the command line keeps the message one line:
+     * hn_err_set turns its control characters into '?' */
+    hn_err e;
+    hn_err_set(&e, HN_EINVAL, "%s", msg);
+    fprintf(stderr, "hessnorm%s%s: %s\ntry 'hessnorm%s%s --help'\n", cmd ? " " : "", cmd ? cmd : "", e.msg,
             cmd ? " " : "", cmd ? cmd : "");
     return 2;
 }
@@ -227,6 +232,14 @@ int openblas_get_num_threads(void) __attribute__((weak));
 int hn_cli_blas_ready(int threads, hn_err *err)
 {
     const int T = hn_resolve_threads(threads);
+    if (T > HN_CLI_MAX_THREADS) {
+        /* only the default can be this many (--threads is capped) */
+        const char *env = getenv("OMP_NUM_THREADS");
+        return env ? hn_err_set(err, HN_EINVAL, "OMP_NUM_THREADS: %d threads are more than %d; give --threads N", T,
+                                HN_CLI_MAX_THREADS)
+                   : hn_err_set(err, HN_EINVAL, "this machine's %d cores are more than %d threads; give --threads N",
+                                T, HN_CLI_MAX_THREADS);
+    }
     /* OpenBLAS's own threads (OPENBLAS_NUM_THREADS > 1) map theirs later */
     const int B = openblas_get_num_threads ? openblas_get_num_threads() : 1;
     const double need = (double)T * (HN_BLAS_BUFFER + HN_THREAD_STACK) +

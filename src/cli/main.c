@@ -99,17 +99,19 @@ static int conv_isa_from_env(void)
     const char *v = getenv("HESSNORM_CONV_ISA");
     if (!v)
         return 0;
+    hn_err err;
     static const hn_conv_isa all[] = {HN_CONV_ISA_AUTO, HN_CONV_ISA_BASE, HN_CONV_ISA_AVX2, HN_CONV_ISA_AVX512};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         if (!strcasecmp(v, hn_conv_isa_name(all[i]))) {
             if (hn_conv_isa_set(all[i]) == HN_OK)
                 return 0;
-            fprintf(stderr, "hessnorm: HESSNORM_CONV_ISA: this CPU or its OS does not run %s (the best here: %s)\n",
-                    hn_conv_isa_name(all[i]), hn_conv_isa_name(hn_conv_isa_best()));
-            return 1;
+            hn_err_set(&err, HN_EINVAL, "HESSNORM_CONV_ISA: this CPU or its OS does not run %s (the best here: %s)",
+                       hn_conv_isa_name(all[i]), hn_conv_isa_name(hn_conv_isa_best()));
+            return hn_cli_fail(&err);
         }
-    fprintf(stderr, "hessnorm: HESSNORM_CONV_ISA: expected baseline, AVX2, AVX-512F or auto, got '%.40s'\n", v);
-    return 1;
+    /* hn_err_set keeps the quoted value on one line (control characters as '?') */
+    hn_err_set(&err, HN_EINVAL, "HESSNORM_CONV_ISA: expected baseline, AVX2, AVX-512F or auto, got '%.40s'", v);
+    return hn_cli_fail(&err);
 }
 
 /* The top-level options and the subcommands: the exit status. */
@@ -129,13 +131,6 @@ static int dispatch(int argc, char **argv)
                    ? hn_cli_usage(NULL, "unknown option '%s' (options come after the command)", argv[1])
                    : hn_cli_usage(NULL, "unknown command '%s' (expected audit, inspect, experiment or help)",
                                   argv[1]);
-    if (!strcmp(argv[1], "audit")) {
-        /* before audit parses --threads: OpenBLAS's buffers for as many threads as cores (the most it uses) */
-        hn_err err;
-        hn_err_clear(&err);
-        if (hn_cli_blas_ready(0, &err))
-            return hn_cli_fail(&err);
-    }
     return commands[i].run(argc - 1, argv + 1);
 }
 

@@ -21,6 +21,7 @@
 #include "base/json.h"
 #include "base/clock.h"
 #include "base/progress.h"
+#include "base/lockfile.h"
 
 /* ------------------------------------------------------------ small helpers */
 
@@ -583,10 +584,27 @@ int hn_exp_model_ensure(hn_exp_ctx *X, size_t mi, size_t nm, const hn_arch *a, c
 {
     char path[HN_EXP_PATH_BUF];
     *resumed = 0;
+    /* models/NAME.lock while this process decides and trains: another run
+     * on the same --out (two unsharded runs, or shards started twice)
+     * waits, then finds the model done; each model is trained once */
+    char lock[HN_EXP_PATH_BUF + 8];
+    snprintf(lock, sizeof lock, "%s.lock", dir);
+    int lfd = -1, busy = 0;
+    if (hn_lockfile_take(lock, 0, &lfd, &busy, err) != HN_OK) {
+        if (!busy)
+            return HN_EIO;
+        const hn_experiment_opts *o = X->o;
+        hn_progress_line(o->progress, o->progress_ctx, 768, "model %zu/%zu %s: waiting for another run on it (%s)",
+                         mi + 1, nm, name, lock);
+        if (hn_lockfile_take(lock, 1, &lfd, &busy, err) != HN_OK)
+            return HN_EIO;
+    }
     hn_exp_path_join(path, sizeof path, dir, "metrics.json");
     json_t *cfg = hn_exp_model_config(X, a, name);
-    if (!cfg)
+    if (!cfg) {
+        hn_lockfile_drop(lock, &lfd);
         return hn_err_set(err, HN_ENOMEM, "experiment: out of memory");
+    }
     int rc = HN_OK;
     json_t *old = hn_exp_file_exists(path) ? json_load_file(path, 0, NULL) : NULL;
     if (old && json_is_object(old) && json_object_get(old, "config")) {
@@ -608,6 +626,7 @@ int hn_exp_model_ensure(hn_exp_ctx *X, size_t mi, size_t nm, const hn_arch *a, c
     }
     json_decref(old);
     json_decref(cfg);
+    hn_lockfile_drop(lock, &lfd);
     return rc;
 }
 

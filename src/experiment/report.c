@@ -13,6 +13,7 @@
 #include "hessnorm/experiment.h"
 #include "hessnorm/gnuplot.h"
 #include "experiment/internal.h"
+#include "base/lockfile.h"
 
 /* ------------------------------------------------------------ readings */
 
@@ -648,8 +649,8 @@ static int write_docs(const hn_experiment_opts *o, const hn_exp_ctx *X, const hn
     return rc;
 }
 
-int hn_exp_write_report(const hn_experiment_opts *o, const hn_exp_ctx *X, hn_exp_result *res,
-                        size_t nr, int *drawn, hn_err *err)
+static int write_report_files(const hn_experiment_opts *o, const hn_exp_ctx *X, hn_exp_result *res, size_t nr,
+                              int *drawn, hn_err *err)
 {
     const size_t nc = res[0].nc;
     for (size_t i = 1; i < nr; i++)
@@ -667,5 +668,20 @@ int hn_exp_write_report(const hn_experiment_opts *o, const hn_exp_ctx *X, hn_exp
         rc = write_tightness_csv(o->out_dir, res, nr, err);
     if (!rc)
         rc = write_docs(o, X, res, nr, drawn, err);
+    return rc;
+}
+
+/* Two runs that finish on one --out at once (or a --report-only beside a
+ * run) write the report one after the other: OUT/report.lock, waited for. */
+int hn_exp_write_report(const hn_experiment_opts *o, const hn_exp_ctx *X, hn_exp_result *res,
+                        size_t nr, int *drawn, hn_err *err)
+{
+    char lock[HN_EXP_PATH_BUF];
+    hn_exp_path_join(lock, sizeof lock, o->out_dir, "report.lock");
+    int lfd = -1, busy = 0;
+    if (hn_lockfile_take(lock, 1, &lfd, &busy, err) != HN_OK)
+        return HN_EIO;
+    int rc = write_report_files(o, X, res, nr, drawn, err);
+    hn_lockfile_drop(lock, &lfd);
     return rc;
 }
