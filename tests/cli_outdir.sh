@@ -80,4 +80,15 @@ for deep in 20 70; do
     fi
 done
 rm -rf "$T"/d.tmp.*
+
+# a symbolic link planted as the lock file: refused with one line, never
+# followed to create a file elsewhere
+ln -s "$T/elsewhere" "$T/s.lock"
+"$HN" audit $A --out "$T/s" > "$T/out" 2> "$T/err"; rc=$?
+if [ $rc -eq 1 ] && [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q "s.lock: cannot create the lock file" "$T/err" &&
+        [ ! -e "$T/elsewhere" ] && [ ! -e "$T/s" ]; then
+    ok "a symbolic link as the lock file: refused, $(cat "$T/err")"
+else
+    bad "symlinked lock: rc=$rc, $(cat "$T/err"), elsewhere $(ls "$T/elsewhere" 2>&1)"
+fi
 hn_test_end cli_outdir

@@ -99,6 +99,17 @@ else
     bad "seed 2 beside seed 1: rc $r1 $r2, $(tail -n 1 "$T/three2.err") $(head -n 3 "$T/diff")"
 fi
 
+# a symbolic link planted as a model's lock file: refused naming it, never
+# followed to create a file outside the folder
+mkdir -p "$T/four/models" && ln -s "$T/away" "$T/four/models/L2_k3_C6.lock"
+# shellcheck disable=SC2086
+"$HN" experiment $GRID --sweep layers --out "$T/four" > /dev/null 2> "$T/four.err"; rc=$?
+if [ $rc -eq 1 ] && tail -n 1 "$T/four.err" | grep -q "L2_k3_C6.lock: cannot create the lock file" && [ ! -e "$T/away" ]; then
+    ok "a symbolic link as a model's lock file: refused ($(tail -n 1 "$T/four.err" | sed 's/.*: cannot/cannot/'))"
+else
+    bad "symlinked model lock: rc=$rc $(tail -n 1 "$T/four.err"); away: $(ls "$T/away" 2>&1)"
+fi
+
 # check NAME RC WANT ARGS...: exit RC with one line on stderr naming WANT;
 # RC 2 (a usage error: a --shard value not of the form i/n) adds the hint
 check() {

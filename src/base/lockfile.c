@@ -13,7 +13,9 @@ int hn_lockfile_take(const char *path, int wait, int *fd, int *busy, hn_err *err
     *fd = -1;
     *busy = 0;
     for (int attempt = 0;; attempt++) {
-        int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        /* O_NOFOLLOW: a symbolic link planted at PATH is refused, never
+         * followed to create a file elsewhere */
+        int f = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
         if (f < 0)
             return hn_err_set(err, HN_EIO, "%s: cannot create the lock file: %s", path, strerror(errno));
         int r;
