@@ -48,6 +48,28 @@ close() {
         n = b < 0 ? -b : b; if (n > m) m = n; exit !(d <= 1e-9 * m) }'
 }
 
+# Lemma 5 on an FC head of zeros (the committed lemma5.mse network with its
+# FC weight 1e-4 set to 0): J = [w_fc x, relu(w x)] = [0, 1], so ||H_O|| = 1;
+# the printed bound has the factor (h^2 w~^2)^P = 0: VIOLATED; the corrected
+# one is a^P c^L (L+1 + P c/a) at a = 0, L = 0: P c = 1 times sqrt(2) q^2
+# = sqrt(2) (the supremum construction: ratio 1/sqrt(2)).  It evaluated
+# 0 x infinity = NaN before, and a NaN bound counted as a violation.
+L5="$S/fixtures/counterexamples/lemma5.mse"
+hl=$(od -An -t u8 -N8 "$L5/weights.safetensors" | tr -d ' ')
+{ head -c $((8 + hl)) "$L5/weights.safetensors"; printf '\000\000\000\000\000\000\360\077\000\000\000\000\000\000\000\000'; } \
+    > "$T/w_fc0.safetensors"
+"$HN" audit --model "$L5/model.json" --weights "$T/w_fc0.safetensors" --sample "$L5/sample.safetensors" \
+    --claims lemma5.mse,lemma5.corrected.mse --json > "$T/fc0.json" 2> "$T/err" || bad "FC head of zeros: $(cat "$T/err")"
+set -- $(claim "$T/fc0.json" lemma5.mse)
+p_st=${1:-} p_me=${2:-} p_bo=${3:-}
+set -- $(claim "$T/fc0.json" lemma5.corrected.mse)
+if [ "$p_st" = VIOLATED ] && close "$p_me" 1 && [ "$p_bo" = 0.0 ] && [ "${1:-}" = holds ] && close "${2:-}" 1 &&
+        close "${3:-}" 1.4142135623730951; then
+    ok "Lemma 5 on an FC head of zeros: printed VIOLATED (bound 0), corrected holds at its limit sqrt(2)"
+else
+    bad "Lemma 5 on an FC head of zeros: printed $p_st $p_me $p_bo, corrected ${1:-} ${2:-} ${3:-}"
+fi
+
 # ---------------------------------------------------------------- counterexamples
 n_cx=0
 for d in "$S"/fixtures/counterexamples/*/; do
@@ -260,9 +282,16 @@ HEAD='"format":"hessnorm-model/1","input":[1,8,8],"classes":4,"loss":"cross_entr
 printf '%s' "{$HEAD,\"layers\":[{\"type\":\"conv2d\",\"out_channels\":2,\"kernel\":3},{\"type\":\"relu\"},
 {\"type\":\"flatten\"},{\"type\":\"linear\",\"out_features\":5},{\"type\":\"linear\",\"out_features\":4}]}" \
     > "$T/fc2.json"
-st "$T/fc2.safetensors" '{"0.weight":{"dtype":"F64","shape":[2,1,3,3],"data_offsets":[0,144]},
+# every weight 0.5 (zeros would make Lemma 5's bound 0/0: n/a, not a number)
+fc2h='{"0.weight":{"dtype":"F64","shape":[2,1,3,3],"data_offsets":[0,144]},
 "3.weight":{"dtype":"F64","shape":[5,72],"data_offsets":[144,3024]},
-"4.weight":{"dtype":"F64","shape":[4,5],"data_offsets":[3024,3184]}}' 3184
+"4.weight":{"dtype":"F64","shape":[4,5],"data_offsets":[3024,3184]}}'
+{
+    le64 ${#fc2h}
+    printf '%s' "$fc2h"
+    i=0
+    while [ $i -lt 398 ]; do printf '\000\000\000\000\000\000\340\077'; i=$((i + 1)); done
+} > "$T/fc2.safetensors"
 if "$HN" inspect --model "$T/fc2.json" --weights "$T/fc2.safetensors" --sample "$X" > /dev/null 2>&1; then
     audited "no ReLU between the FC layers" "$T/fc2.json" "$T/fc2.safetensors" \
         '^lemma5 .* (holds|VIOLATED|undecided) ' \
@@ -271,6 +300,20 @@ else
     bad "the linear-linear model is not a valid network: $("$HN" inspect --model "$T/fc2.json" \
         --weights "$T/fc2.safetensors" --sample "$X" 2>&1)"
 fi
+# a bound that is not a number is no measurement: Lemma 5 on the network of
+# all-zero weights below is 0/0 (a = c = 0 with two FC layers) -- n/a with
+# the reason, where it used to be "holds" (a NaN bound counted as 0)
+fc2z='{"0.weight":{"dtype":"F64","shape":[2,1,3,3],"data_offsets":[0,144]},"3.weight":{"dtype":"F64","shape":[5,72],"data_offsets":[144,3024]},"4.weight":{"dtype":"F64","shape":[4,5],"data_offsets":[3024,3184]}}'
+printf '%s' "{$HEAD,\"layers\":[{\"type\":\"conv2d\",\"out_channels\":2,\"kernel\":3},{\"type\":\"relu\"},{\"type\":\"flatten\"},{\"type\":\"linear\",\"out_features\":5},{\"type\":\"linear\",\"out_features\":4}]}" \
+    > "$T/fc2z.json"
+st "$T/fc2z.safetensors" "$fc2z" 3184
+"$HN" audit --model "$T/fc2z.json" --weights "$T/fc2z.safetensors" --sample "$X" --claims lemma5 > "$T/z.out" 2> "$T/err"
+if grep -Eq '^lemma5 .*n/a .*not measured on this network: the bound is not a number here' "$T/z.out"; then
+    ok "a NaN bound (Lemma 5, all-zero weights): n/a with the reason"
+else
+    bad "a NaN bound: $(cat "$T/z.out" "$T/err" | head -c 400)"
+fi
+
 # networks outside the paper's settings: two pooling layers (LeNet's
 # conv-ReLU-pool twice), a ReLU after a pooling (PyTorch's classic
 # relu(max_pool2d(conv(x)))): audited, the claims about every matricized

@@ -10,6 +10,7 @@
 #include "hessnorm/alloc.h"
 #include "hessnorm/file.h"
 #include "hessnorm/outdir.h"
+#include "audit/internal.h"
 #include "audit/report.h"
 #include "audit/trained.h"
 #include "audit/families.h"
@@ -53,8 +54,8 @@ static void starts_note(audit_starts *sp, size_t keep, double r, hn_inst_kind ki
     if (keep > HN_MAX_STARTS)
         keep = HN_MAX_STARTS;
     size_t pos = sp->n < keep ? sp->n : keep;
-    while (pos > 0 && sp->r[pos - 1] < r)
-        pos--;
+    while (pos > 0 && sp->r[pos - 1] + HN_WORST_TIE * fabs(sp->r[pos - 1]) < r)
+        pos--; /* a tie stays behind the earlier instance (HN_WORST_TIE) */
     if (pos >= keep)
         return;
     size_t last = sp->n < keep ? sp->n : keep - 1;

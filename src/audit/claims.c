@@ -354,6 +354,15 @@ int hn_claim_eval(const hn_claim *c, const hn_facts *f, hn_claim_value *v)
         v->measured = 1.0; /* identities: the ratio of the two sides is 1 */
         v->bound = 1.0;
     }
+    /* a side that is not a number (0 x infinity in a formula, a failed
+     * computation) is no measurement: n/a with the reason, never a
+     * violation (hn_claim_violated would count a NaN bound as 0) */
+    if (r == 0 && (isnan(v->measured) || isnan(v->bound) || (c->rel == HN_REL_EQ && isnan(v->discrepancy)))) {
+        snprintf(v->detail, sizeof v->detail, "not measured on this network: the %s is not a number here",
+                 isnan(v->measured) ? "measured side" : c->rel == HN_REL_EQ && !isnan(v->bound) ? "discrepancy"
+                                                                                              : "bound");
+        return 2;
+    }
     return r;
 }
 

@@ -22,11 +22,8 @@ static inline int hn_cl_conv_only(const hn_facts *f) { return f->n_fc == 0 && hn
 static inline int hn_cl_one_pool(const hn_facts *f, int type) { return f->pool == type && f->spec.n_pool <= 1; }
 static inline int hn_cl_pure(const hn_facts *f) { return hn_cl_conv_only(f) && f->pool == 0; }
 
-/* Ratios of two layers within this relative distance are a tie, won by the
- * smaller p: norms from different routes (a GEMM kernel's rounding, ~1e-15)
- * must not choose the layer the claim reports (1e-12: far above rounding,
- * far below HN_VIOLATION_RTOL). */
-#define HN_WORST_TIE 1e-12
+/* (HN_WORST_TIE, audit/internal.h: two layers' ratios that tie are won by
+ * the smaller p) */
 /* v = the worst p in [from, to) of MEAS / BOUND (expressions in p_), with
  * v->worst_p and detail "worst p = <p+1>" (only p = f->pin_p when set);
  * returns 1 (n/a) from the caller when the range is empty */

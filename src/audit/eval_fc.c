@@ -20,8 +20,14 @@ static double lemma5_bound(const hn_facts *f, double xn, int corrected)
 {
     /* conv part: T^(1..L+1) are the n_conv convs, so the paper's L = n_conv - 1 */
     double Lc = (double)f->n_conv - 1, P = (double)f->n_fc;
-    double br = corrected ? (Lc + 1 + P * hn_cl_c2(f) / fc2(f)) : (Lc + 1 + P * fc2(f) / hn_cl_c2(f));
-    return sqrt(2.0) * HN_SQ(xn) * hn_cl_q2_2d(f) * pow(fc2(f), P) * pow(hn_cl_c2(f), Lc) * br;
+    const double a = fc2(f), c = hn_cl_c2(f);
+    /* a^P c^L (L+1 + P a/c) (printed) or a^P c^L (L+1 + P c/a) (corrected),
+     * multiplied out so that a = 0 (an FC head of zeros) or c = 0 is the
+     * formula's value there, not 0 x infinity = NaN: the corrected form at
+     * a = 0 is P c^(L+1) a^(P-1), finite */
+    const double head = (Lc + 1) * pow(a, P) * pow(c, Lc);
+    const double tail = corrected ? P * pow(a, P - 1) * pow(c, Lc + 1) : P * pow(a, P + 1) * pow(c, Lc - 1);
+    return sqrt(2.0) * HN_SQ(xn) * hn_cl_q2_2d(f) * (head + tail);
 }
 int hn_ev_lemma5(const hn_facts *f, hn_claim_value *v)
 {

@@ -6,6 +6,15 @@
 #include "hessnorm/matrices.h"
 
 #define HN_MAXLIN 12
+/* Two ratios within this relative distance are a tie: norms from
+ * different routes or BLAS kernels differ by rounding (~1e-15), which must
+ * not choose what the audit reports or searches from.  A tie is won by the
+ * smaller layer p (a per-layer claim's worst p, claims_eval.h), by the
+ * smaller and then the earlier instance (a claim's worst instance, where
+ * Nelder-Mead starts, stats.c) and by the earlier instance (the gradient
+ * ascent's starts, audit.c).  1e-12: far above
+ * rounding, far below HN_VIOLATION_RTOL. */
+#define HN_WORST_TIE 1e-12
 
 /* The fact groups: hn_facts is filled group by group, each by one named
  * function of facts.c (fg_<name>), in this order.  A claim's `facts` mask

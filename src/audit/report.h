@@ -89,8 +89,9 @@ int hn_search_log_ratio(const hn_claim *cl, hn_inst *in, const double *v, double
 int hn_search_gradient(const hn_claim *cl, hn_inst *in, const double *v, double *g, size_t *evals, hn_err *err);
 /* Gradient ascent on log ratio over the weights and the input from start
  * (one sample, not equation (1), at most 160 variables), at most
- * max_evals evaluations; records an improvement in st and returns the
- * ratio reached in *reached (0: no improvement). */
+ * max_evals evaluations; records an improvement (log ratio up by more
+ * than rounding, HN_ASCENT_MIN_GAIN) in st and returns the ratio reached
+ * in *reached (0: no improvement). */
 int hn_audit_ascent(const hn_claim *cl, hn_cstat *st, const hn_inst *start, size_t max_evals, double *reached,
                     hn_err *err);
 

@@ -217,6 +217,15 @@ static int ascent_step(const hn_claim *cl, hn_inst *in, ascent_state *a, size_t 
     return 1;
 }
 
+/* An ascent's end is recorded only when it raised log(ratio) by more than
+ * this: a gain at rounding level (1e-16 .. 2e-15 seen from the ratio
+ * 1/sqrt(2) or 1 of a tight start) is the same network, not a better one,
+ * and it comes or goes with the BLAS kernel's rounding, which made the
+ * audit's sample counts differ by one between kernels (lemma2.corrected.mse
+ * 281 / 280 with Haswell's / Cooperlake's).  1e-12 is ~1000 times the
+ * rounding of a ratio of two norms and below any gain worth a sample. */
+#define HN_ASCENT_MIN_GAIN 1e-12
+
 int hn_audit_ascent(const hn_claim *cl, hn_cstat *st, const hn_inst *start, size_t max_evals, double *reached,
                     hn_err *err)
 {
@@ -249,7 +258,7 @@ int hn_audit_ascent(const hn_claim *cl, hn_cstat *st, const hn_inst *start, size
     if (rc == HN_ENOMEM)
         goto done;
     rc = HN_OK;
-    if (a.f > f0) {
+    if (a.f > f0 + HN_ASCENT_MIN_GAIN) {
         memcpy(work.theta, a.v, P * sizeof(double));
         memcpy(work.s->x, a.v + P, (n - P) * sizeof(double));
         hn_facts *f;

@@ -49,8 +49,14 @@ int hn_cstat_record(hn_cstat *st, const hn_claim *c, const hn_claim_value *v, co
     int viol = hn_claim_violated(c, v);
     st->violations += viol;
     st->worst_disc = fmax(st->worst_disc, v->discrepancy);
-    int worse = c->rel == HN_REL_EQ ? (v->discrepancy > st->worst_disc_seen || !st->worst.m)
-                                    : (r > st->worst_ratio || !st->worst.m);
+    /* an inequality's worst instance (where Nelder-Mead starts): a tie in
+     * the ratio (HN_WORST_TIE: rounding) goes to the smaller network (one
+     * Nelder-Mead can search), then to the earlier one, never to rounding */
+    const double tie = HN_WORST_TIE * fabs(st->worst_ratio);
+    int worse = c->rel == HN_REL_EQ
+                    ? (v->discrepancy > st->worst_disc_seen || !st->worst.m)
+                    : (!st->worst.m || r > st->worst_ratio + tie ||
+                       (r >= st->worst_ratio - tie && in->m->n_params < st->worst.m->n_params));
     if (worse) {
         st->worst_ratio = c->rel == HN_REL_EQ ? st->worst_ratio : r;
         st->worst_disc_seen = v->discrepancy;
