@@ -129,6 +129,10 @@ fi
 
 # ------------------------------------------------------------ 2. hostile inputs
 . "$S/tests/cli_lib.sh"
+# cli_lib.sh's ok / bad print the name only: this script's, with the
+# details (rc, the last line), again -- a failure in CI is read off them
+ok() { printf 'ok   %s: %s\n' "$1" "$2"; pass=$((pass + 1)); }
+bad() { printf 'FAIL %s: %s\n' "$1" "$2"; fail=$((fail + 1)); }
 W="$EX/weights.safetensors"
 X="$EX/sample.safetensors"
 M="$EX/model.json"
